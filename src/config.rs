@@ -1,0 +1,536 @@
+//! Typed configuration: defaults, the TOML file, and validation that reports every
+//! problem at once, each naming its field. The only reader of the config file.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::verify::{HmacOptions, VerifierKind};
+
+/// The whole configuration, as written in the TOML file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub kafka: KafkaConfig,
+    #[serde(default)]
+    pub dedup: DedupConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// The folder of the config file; `file:` secrets are relative to it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[server]`: the webhook listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the webhook listener binds.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, unless a source sets its own.
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a whole body once headers arrived.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// Time allowed to receive a request's headers.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Open connections at most; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// On SIGTERM, how long requests in flight may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1024 * 1024,
+            body_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            shutdown_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The broker list that starts librdkafka's in-process mock cluster instead.
+pub const EMBEDDED_BROKERS: &str = "embedded";
+
+/// `[kafka]`: where verified events go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port…]`, or `embedded` for an in-memory
+    /// mock cluster (not durable: for trying hookgate out).
+    pub brokers: String,
+    /// How long a record may wait for Kafka's acknowledgement before the request is
+    /// answered 503. Keep it below the providers' timeouts (Slack's is 3 s).
+    #[serde(default = "default_produce_timeout_ms")]
+    pub produce_timeout_ms: u64,
+    /// Seconds sent in `Retry-After` with a 503.
+    #[serde(default = "default_retry_after_secs")]
+    pub retry_after_secs: u32,
+    /// The producer's `client.id`.
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+    /// librdkafka producer properties passed through as they are.
+    #[serde(default)]
+    pub producer: BTreeMap<String, String>,
+}
+
+fn default_produce_timeout_ms() -> u64 {
+    2500
+}
+fn default_retry_after_secs() -> u32 {
+    5
+}
+fn default_client_id() -> String {
+    "hookgate".into()
+}
+
+/// librdkafka properties hookgate sets itself because its guarantees rest on them.
+pub const RESERVED_PRODUCER_PROPERTIES: [&str; 6] = [
+    "bootstrap.servers",
+    "enable.idempotence",
+    "acks",
+    "request.required.acks",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+];
+
+impl KafkaConfig {
+    pub fn is_embedded(&self) -> bool {
+        self.brokers == EMBEDDED_BROKERS
+    }
+
+    pub fn produce_timeout(&self) -> Duration {
+        Duration::from_millis(self.produce_timeout_ms)
+    }
+}
+
+/// `[dedup]`: how long and how many event ids are remembered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// A repeated id within this window is a duplicate.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Ids remembered at most; beyond it the oldest are forgotten first.
+    pub max_entries: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(72 * 3600),
+            max_entries: 10_000_000,
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` here; a separate port from webhooks so it is never exposed with them.
+    pub listen: SocketAddr,
+    /// Set false to serve no metrics.
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            enabled: true,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `hookgate=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[[sources]]`: one provider endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Names the source in metrics, logs and Kafka headers.
+    pub name: String,
+    /// The URL path providers POST to.
+    pub path: String,
+    /// The signature scheme.
+    pub verifier: VerifierKind,
+    /// `env:NAME` or `file:PATH`; several while a secret is being rotated.
+    pub secrets: Vec<String>,
+    /// The Kafka topic events are published to.
+    pub topic: String,
+    /// Overrides `server.max_body_bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// Overrides the 300 s timestamp tolerance of timestamped schemes.
+    #[serde(default, with = "humantime_serde")]
+    pub tolerance: Option<Duration>,
+    /// Overrides the scheme's event id location: `header:NAME`, `json:/pointer`
+    /// or `body-sha256`.
+    pub event_id: Option<String>,
+    /// The Kafka record key.
+    #[serde(default)]
+    pub key: KeyMode,
+    /// Overrides the scheme's list of provider headers copied to Kafka headers.
+    pub forward_headers: Option<Vec<String>>,
+    /// Options of the `hmac` verifier.
+    pub hmac: Option<HmacOptions>,
+}
+
+/// What keys a source's Kafka records.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyMode {
+    /// The event id, so every copy of an event lands in one partition, in order.
+    #[default]
+    EventId,
+    /// No key: records spread over partitions.
+    None,
+}
+
+/// A problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path} has {} error(s):\n{}", .errors.len(), list(.errors))]
+    Invalid {
+        path: PathBuf,
+        errors: Vec<FieldError>,
+    },
+}
+
+fn list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("  - {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Paths hookgate answers itself, which no source may take.
+pub const RESERVED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+
+impl Config {
+    /// Reads and parses a config file, then checks every field that can be checked
+    /// without building sources (see [`crate::source::Sources::build`] for the rest).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        config.base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let errors = config.validate();
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                errors,
+            })
+        }
+    }
+
+    /// Parses TOML text; the message carries the line and the offending key.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|err| err.to_string())
+    }
+
+    /// Every problem found, each naming its field.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: String| {
+            errors.push(FieldError {
+                field: field.to_owned(),
+                message,
+            })
+        };
+
+        if self.server.max_body_bytes == 0 {
+            fail("server.max_body_bytes", "must be at least 1".into());
+        }
+        if self.server.max_connections == 0 {
+            fail("server.max_connections", "must be at least 1".into());
+        }
+        for (field, value) in [
+            ("server.body_timeout", self.server.body_timeout),
+            ("server.header_timeout", self.server.header_timeout),
+        ] {
+            if value.is_zero() {
+                fail(field, "must be longer than 0s".into());
+            }
+        }
+
+        if self.kafka.brokers.trim().is_empty() {
+            fail(
+                "kafka.brokers",
+                "list at least one host:port, or `embedded`".into(),
+            );
+        }
+        if !(100..=120_000).contains(&self.kafka.produce_timeout_ms) {
+            fail(
+                "kafka.produce_timeout_ms",
+                format!("{} is outside 100..=120000", self.kafka.produce_timeout_ms),
+            );
+        }
+        for key in self.kafka.producer.keys() {
+            if RESERVED_PRODUCER_PROPERTIES.contains(&key.as_str()) {
+                fail(
+                    &format!("kafka.producer.\"{key}\""),
+                    "is set by hookgate (idempotent, acks=all, timeout from kafka.produce_timeout_ms) and may not be overridden".into(),
+                );
+            }
+        }
+
+        if self.dedup.window < Duration::from_secs(1) {
+            fail("dedup.window", "must be at least 1s".into());
+        }
+        if self.dedup.max_entries == 0 {
+            fail("dedup.max_entries", "must be at least 1".into());
+        }
+        if self.metrics.enabled && self.metrics.listen == self.server.listen {
+            fail("metrics.listen", "must differ from server.listen".into());
+        }
+
+        if self.sources.is_empty() {
+            fail("sources", "define at least one [[sources]]".into());
+        }
+        let mut names = HashSet::new();
+        let mut paths = HashSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let at = |field: &str| format!("sources[{i}].{field}");
+            if !valid_name(&source.name) {
+                fail(
+                    &at("name"),
+                    format!(
+                        "{:?}: use 1-64 of a-z, 0-9, '-', '_' or '.', starting with a letter or digit",
+                        source.name
+                    ),
+                );
+            } else if !names.insert(source.name.as_str()) {
+                fail(
+                    &at("name"),
+                    format!("{:?} is used by another source", source.name),
+                );
+            }
+            if !source.path.starts_with('/') || source.path.contains(['?', '#', ' ']) {
+                fail(
+                    &at("path"),
+                    format!("{:?} must start with '/' and hold no query", source.path),
+                );
+            } else if RESERVED_PATHS.contains(&source.path.as_str()) {
+                fail(
+                    &at("path"),
+                    format!("{} is reserved for health checks", source.path),
+                );
+            } else if !paths.insert(source.path.as_str()) {
+                fail(
+                    &at("path"),
+                    format!("{} is used by another source", source.path),
+                );
+            }
+            if !valid_topic(&source.topic) {
+                fail(
+                    &at("topic"),
+                    format!(
+                        "{:?}: a Kafka topic is 1-249 of a-z, A-Z, 0-9, '.', '_', '-'",
+                        source.topic
+                    ),
+                );
+            }
+            if source.secrets.is_empty() {
+                fail(&at("secrets"), "at least one secret is required".into());
+            }
+            if source.max_body_bytes == Some(0) {
+                fail(&at("max_body_bytes"), "must be at least 1".into());
+            }
+            let defaults = source.verifier.defaults();
+            if source.tolerance.is_some() && !defaults.timestamped {
+                fail(
+                    &at("tolerance"),
+                    format!("the {} verifier signs no timestamp", source.verifier.name()),
+                );
+            }
+            if source.hmac.is_some() && source.verifier != VerifierKind::Hmac {
+                fail(
+                    &at("hmac"),
+                    format!(
+                        "only used with verifier = \"hmac\", not {:?}",
+                        source.verifier.name()
+                    ),
+                );
+            }
+            if let Some(spec) = &source.event_id
+                && let Err(message) = crate::event::EventIdSource::parse(spec)
+            {
+                fail(&at("event_id"), message);
+            }
+            for (j, name) in source.forward_headers.iter().flatten().enumerate() {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    fail(
+                        &at(&format!("forward_headers[{j}]")),
+                        format!("{name:?} is not a valid header name"),
+                    );
+                }
+            }
+        }
+        errors
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    (1..=64).contains(&name.len())
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+fn valid_topic(topic: &str) -> bool {
+    (1..=249).contains(&topic.len())
+        && topic != "."
+        && topic != ".."
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [kafka]
+        brokers = "127.0.0.1:9092"
+
+        [[sources]]
+        name = "github"
+        path = "/webhooks/github"
+        verifier = "github"
+        secrets = ["env:GITHUB_WEBHOOK_SECRET"]
+        topic = "webhooks.github"
+    "#;
+
+    #[test]
+    fn defaults_fill_what_is_not_written() {
+        let config = Config::parse(MINIMAL).expect("parses");
+        assert!(config.validate().is_empty());
+        assert_eq!(config.server.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.kafka.produce_timeout_ms, 2500);
+        assert_eq!(config.dedup.window, Duration::from_secs(72 * 3600));
+        assert_eq!(config.sources[0].key, KeyMode::EventId);
+    }
+
+    #[test]
+    fn unknown_keys_and_verifiers_are_named() {
+        let typo = MINIMAL
+            .replace("max_entries", "x")
+            .replace("[kafka]", "[kafka]\nbroker = \"x\"");
+        let err = Config::parse(&typo).unwrap_err();
+        assert!(err.contains("unknown field `broker`"), "{err}");
+        let err = Config::parse(
+            &MINIMAL.replace("\"github\"\n        secrets", "\"gitlab\"\n        secrets"),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("unknown variant `gitlab`") && err.contains("standard-webhooks"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_field() {
+        let text = format!(
+            "{MINIMAL}
+            [[sources]]
+            name = \"GitHub\"
+            path = \"/webhooks/github\"
+            verifier = \"github\"
+            secrets = []
+            topic = \"bad topic\"
+            tolerance = \"5m\"
+            event_id = \"json:id\"
+            "
+        )
+        .replace("[kafka]", "[dedup]\nmax_entries = 0\n[kafka]\nproduce_timeout_ms = 5\nproducer = { acks = \"1\" }");
+        let errors = Config::parse(&text).expect("parses").validate();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "kafka.produce_timeout_ms",
+                "kafka.producer.\"acks\"",
+                "dedup.max_entries",
+                "sources[1].name",
+                "sources[1].path",
+                "sources[1].topic",
+                "sources[1].secrets",
+                "sources[1].tolerance",
+                "sources[1].event_id",
+            ]
+        );
+    }
+}

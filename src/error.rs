@@ -1,0 +1,246 @@
+//! The one place that maps what happened to a request onto a status code and a
+//! terse JSON body. Details go to the log once, in `ingest`.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde::Serialize;
+
+use crate::dedup::ClaimError;
+use crate::event::EventIdError;
+use crate::publish::PublishError;
+use crate::verify::VerifyError;
+
+/// Every way a request can be turned away: the metric label, log field and
+/// `reason` in the JSON body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    UnknownPath,
+    MethodNotAllowed,
+    BodyTooLarge,
+    BodyTimeout,
+    BodyUnreadable,
+    MissingSignatureHeader,
+    MalformedSignatureHeader,
+    StaleTimestamp,
+    SignatureMismatch,
+    MissingEventId,
+    InvalidEventId,
+    MalformedBody,
+    StillInFlight,
+    QueueFull,
+    KafkaUnavailable,
+    RecordTooLarge,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 16] = [
+        Self::UnknownPath,
+        Self::MethodNotAllowed,
+        Self::BodyTooLarge,
+        Self::BodyTimeout,
+        Self::BodyUnreadable,
+        Self::MissingSignatureHeader,
+        Self::MalformedSignatureHeader,
+        Self::StaleTimestamp,
+        Self::SignatureMismatch,
+        Self::MissingEventId,
+        Self::InvalidEventId,
+        Self::MalformedBody,
+        Self::StillInFlight,
+        Self::QueueFull,
+        Self::KafkaUnavailable,
+        Self::RecordTooLarge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownPath => "unknown_path",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyUnreadable => "body_unreadable",
+            Self::MissingSignatureHeader => "missing_signature_header",
+            Self::MalformedSignatureHeader => "malformed_signature_header",
+            Self::StaleTimestamp => "stale_timestamp",
+            Self::SignatureMismatch => "signature_mismatch",
+            Self::MissingEventId => "missing_event_id",
+            Self::InvalidEventId => "invalid_event_id",
+            Self::MalformedBody => "malformed_body",
+            Self::StillInFlight => "still_in_flight",
+            Self::QueueFull => "queue_full",
+            Self::KafkaUnavailable => "kafka_unavailable",
+            Self::RecordTooLarge => "record_too_large",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::UnknownPath => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTooLarge | Self::RecordTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyUnreadable
+            | Self::MissingEventId
+            | Self::InvalidEventId
+            | Self::MalformedBody => StatusCode::BAD_REQUEST,
+            Self::MissingSignatureHeader
+            | Self::MalformedSignatureHeader
+            | Self::StaleTimestamp
+            | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
+            Self::StillInFlight => StatusCode::CONFLICT,
+            Self::QueueFull | Self::KafkaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether a provider should retry: these are sent `Retry-After`.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::StillInFlight | Self::QueueFull | Self::KafkaUnavailable
+        )
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A request turned away, with a message the sender can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(err: VerifyError) -> Self {
+        let reason = match err {
+            VerifyError::MissingHeader(_) => Reason::MissingSignatureHeader,
+            VerifyError::MalformedHeader(_) => Reason::MalformedSignatureHeader,
+            VerifyError::StaleTimestamp => Reason::StaleTimestamp,
+            VerifyError::Mismatch => Reason::SignatureMismatch,
+        };
+        Self::new(reason, err.to_string())
+    }
+}
+
+impl From<EventIdError> for Rejection {
+    fn from(err: EventIdError) -> Self {
+        let reason = match err {
+            EventIdError::Missing(_) => Reason::MissingEventId,
+            EventIdError::Invalid(..) => Reason::InvalidEventId,
+            EventIdError::MalformedJson(_) => Reason::MalformedBody,
+        };
+        Self::new(reason, err.to_string())
+    }
+}
+
+impl From<ClaimError> for Rejection {
+    fn from(err: ClaimError) -> Self {
+        match err {
+            ClaimError::StillInFlight => Self::new(Reason::StillInFlight, err.to_string()),
+        }
+    }
+}
+
+impl From<PublishError> for Rejection {
+    fn from(err: PublishError) -> Self {
+        let reason = match err {
+            PublishError::QueueFull => Reason::QueueFull,
+            PublishError::TooLarge => Reason::RecordTooLarge,
+            PublishError::TimedOut | PublishError::UnknownTopic(_) | PublishError::Kafka(_) => {
+                Reason::KafkaUnavailable
+            }
+        };
+        // Broker details stay in the log; the sender learns only what to do.
+        let message = match reason {
+            Reason::QueueFull => "hookgate is at capacity; retry later",
+            Reason::RecordTooLarge => "the event is larger than the Kafka topic accepts",
+            _ => "the event could not be stored in Kafka; retry later",
+        };
+        Self::new(reason, message)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    reason: &'static str,
+}
+
+/// What an accepted or duplicate delivery is answered.
+#[derive(Serialize)]
+pub(crate) struct AcceptedBody<'a> {
+    pub(crate) status: &'static str,
+    pub(crate) id: &'a str,
+}
+
+pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl Rejection {
+    /// The response: status, JSON body, and `Retry-After` or `Allow` where they apply.
+    pub fn into_response(&self, retry_after_secs: u32) -> Response<Full<Bytes>> {
+        let mut response = json(
+            self.reason.status(),
+            &ErrorBody {
+                error: &self.message,
+                reason: self.reason.as_str(),
+            },
+        );
+        let headers = response.headers_mut();
+        if self.reason.is_retryable() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if self.reason == Reason::MethodNotAllowed {
+            headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_a_distinct_label_and_index() {
+        let mut labels: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), Reason::ALL.len());
+        for (i, reason) in Reason::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+    }
+
+    #[test]
+    fn retryable_rejections_say_when_to_retry() {
+        let response = Rejection::from(PublishError::TimedOut).into_response(7);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+        let response = Rejection::from(VerifyError::Mismatch).into_response(7);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        let response = Rejection::new(Reason::MethodNotAllowed, "use POST").into_response(7);
+        assert_eq!(response.headers()[header::ALLOW], "POST");
+    }
+}

@@ -1,0 +1,334 @@
+//! The pipeline as one readable function: route → read body → verify → event id
+//! → claim → publish → commit or release → respond. Every request ends here in
+//! exactly one outcome, which is counted, logged once and answered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+
+use crate::dedup::{Claimed, Dedup};
+use crate::error::{AcceptedBody, Reason, Rejection, json};
+use crate::event::{Event, EventId};
+use crate::health::Health;
+use crate::metrics::{InFlight, SourceMetrics};
+use crate::publish::{Delivery, Publisher};
+use crate::source::{Source, Sources};
+
+/// The response every request gets.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// Everything a request needs, shared by all connections.
+#[derive(Debug)]
+pub struct Gateway {
+    sources: Sources,
+    dedup: Dedup,
+    publisher: Arc<Publisher>,
+    health: Arc<Health>,
+    body_timeout: Duration,
+    retry_after_secs: u32,
+}
+
+/// How a request that reached a source ended.
+enum Outcome {
+    Accepted { id: EventId, delivery: Delivery },
+    Duplicate { id: EventId },
+}
+
+/// A rejection with what the log needs beyond the response.
+struct Failure {
+    rejection: Rejection,
+    id: Option<EventId>,
+    /// For the log only: never sent to the provider.
+    detail: Option<String>,
+}
+
+impl<E: Into<Rejection>> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Self {
+            rejection: err.into(),
+            id: None,
+            detail: None,
+        }
+    }
+}
+
+impl Gateway {
+    pub fn new(
+        sources: Sources,
+        dedup: Dedup,
+        publisher: Arc<Publisher>,
+        health: Arc<Health>,
+        body_timeout: Duration,
+        retry_after_secs: u32,
+    ) -> Self {
+        Self {
+            sources,
+            dedup,
+            publisher,
+            health,
+            body_timeout,
+            retry_after_secs,
+        }
+    }
+
+    pub fn publisher(&self) -> &Arc<Publisher> {
+        &self.publisher
+    }
+
+    /// Answers one request. Callable without a socket.
+    pub async fn handle<B>(&self, request: Request<B>) -> HttpResponse
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let _in_flight = InFlight::enter();
+        let started = Instant::now();
+        let path = request.uri().path();
+        let Some(source) = self.sources.route(path).cloned() else {
+            if let Some(response) = self.health_check(path) {
+                return response;
+            }
+            let failure = Failure::from(Rejection::new(
+                Reason::UnknownPath,
+                "no webhook source is configured at this path",
+            ));
+            return self.reject(None, self.sources.unrouted(), failure, started);
+        };
+        match self.ingest(&source, request).await {
+            Ok(Outcome::Accepted { id, delivery }) => {
+                source.metrics.accepted(started.elapsed());
+                tracing::info!(
+                    source = %source.name, event_id = %id, status = 200, topic = %source.topic,
+                    partition = delivery.partition, offset = delivery.offset,
+                    latency_ms = started.elapsed().as_secs_f64() * 1e3, "accepted"
+                );
+                json(
+                    StatusCode::OK,
+                    &AcceptedBody {
+                        status: "accepted",
+                        id: id.as_str(),
+                    },
+                )
+            }
+            Ok(Outcome::Duplicate { id }) => {
+                source.metrics.duplicate(started.elapsed());
+                tracing::info!(
+                    source = %source.name, event_id = %id, status = 200,
+                    latency_ms = started.elapsed().as_secs_f64() * 1e3, "duplicate"
+                );
+                json(
+                    StatusCode::OK,
+                    &AcceptedBody {
+                        status: "duplicate",
+                        id: id.as_str(),
+                    },
+                )
+            }
+            Err(failure) => self.reject(Some(&source), &source.metrics, failure, started),
+        }
+    }
+
+    async fn ingest<B>(&self, source: &Arc<Source>, request: Request<B>) -> Result<Outcome, Failure>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let received_at = SystemTime::now();
+        if request.method() != Method::POST {
+            return Err(Rejection::new(
+                Reason::MethodNotAllowed,
+                "webhooks are delivered with POST",
+            )
+            .into());
+        }
+        let (parts, body) = request.into_parts();
+        let body = read_body(
+            body,
+            &parts.headers,
+            source.max_body_bytes,
+            self.body_timeout,
+        )
+        .await?;
+        let verified = source
+            .verifier
+            .verify(&parts.headers, body, unix_seconds(received_at))?;
+        let id = source.event_id.extract(&parts.headers, verified.body())?;
+        let with_id = |failure: Failure| Failure {
+            id: Some(id.clone()),
+            ..failure
+        };
+
+        let claim = match self
+            .dedup
+            .claim(&source.name, &id)
+            .await
+            .map_err(|e| with_id(e.into()))?
+        {
+            Claimed::Duplicate => return Ok(Outcome::Duplicate { id }),
+            Claimed::Fresh(claim) => claim,
+        };
+        let event = Event::new(
+            Arc::clone(source),
+            verified,
+            id.clone(),
+            parts.headers,
+            received_at,
+        );
+        // Publish in a task of its own: if the provider hangs up, a record already
+        // handed to Kafka still ends in a commit or a release, never in limbo.
+        let publisher = Arc::clone(&self.publisher);
+        let published = tokio::spawn(async move {
+            let result = publisher.publish(&event).await;
+            match result {
+                Ok(_) => claim.commit(),
+                Err(_) => claim.release(),
+            }
+            result
+        })
+        .await;
+        match published {
+            Ok(Ok(delivery)) => Ok(Outcome::Accepted { id, delivery }),
+            Ok(Err(err)) => {
+                let detail = err.to_string();
+                Err(Failure {
+                    rejection: err.into(),
+                    id: Some(id),
+                    detail: Some(detail),
+                })
+            }
+            Err(join) => Err(Failure {
+                rejection: Rejection::new(
+                    Reason::KafkaUnavailable,
+                    "the event could not be stored in Kafka; retry later",
+                ),
+                id: Some(id),
+                detail: Some(format!("publish task failed: {join}")),
+            }),
+        }
+    }
+
+    fn reject(
+        &self,
+        source: Option<&Source>,
+        metrics: &SourceMetrics,
+        failure: Failure,
+        started: Instant,
+    ) -> HttpResponse {
+        let Failure {
+            rejection,
+            id,
+            detail,
+        } = failure;
+        metrics.rejected(rejection.reason, started.elapsed());
+        let status = rejection.reason.status().as_u16();
+        let name = source.map_or(crate::metrics::UNROUTED, |s| s.name.as_str());
+        let id = id.as_ref().map(EventId::as_str);
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        if status >= 500 {
+            tracing::error!(
+                source = name,
+                event_id = id,
+                status,
+                reason = rejection.reason.as_str(),
+                detail,
+                latency_ms,
+                "rejected: {}",
+                rejection.message
+            );
+        } else {
+            tracing::warn!(
+                source = name,
+                event_id = id,
+                status,
+                reason = rejection.reason.as_str(),
+                detail,
+                latency_ms,
+                "rejected: {}",
+                rejection.message
+            );
+        }
+        rejection.into_response(self.retry_after_secs)
+    }
+
+    fn health_check(&self, path: &str) -> Option<HttpResponse> {
+        #[derive(serde::Serialize)]
+        struct HealthBody {
+            status: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'static str>,
+        }
+        match path {
+            "/healthz" => Some(json(
+                StatusCode::OK,
+                &HealthBody {
+                    status: "ok",
+                    reason: None,
+                },
+            )),
+            "/readyz" => Some(match self.health.readiness() {
+                Ok(()) => json(
+                    StatusCode::OK,
+                    &HealthBody {
+                        status: "ready",
+                        reason: None,
+                    },
+                ),
+                Err(reason) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &HealthBody {
+                        status: "not_ready",
+                        reason: Some(reason),
+                    },
+                ),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the whole body into one `Bytes`, refusing more than `limit` bytes: at
+/// once when `Content-Length` says so, and while streaming when it lied or was absent.
+async fn read_body<B>(
+    body: B,
+    headers: &HeaderMap,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, Rejection>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        Rejection::new(
+            Reason::BodyTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(err)) => Err(Rejection::new(
+            Reason::BodyUnreadable,
+            format!("the body could not be read: {err}"),
+        )),
+        Err(_elapsed) => Err(Rejection::new(
+            Reason::BodyTimeout,
+            format!("the body did not arrive within {}s", timeout.as_secs()),
+        )),
+    }
+}
+
+fn unix_seconds(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,36 @@
+//! hookgate: a webhook ingestion gateway. Providers POST signed events; hookgate
+//! verifies them, drops duplicates, publishes them to Kafka with the body
+//! untouched, and answers 2xx only once Kafka has acknowledged them.
+//!
+//! # Layout
+//!
+//! A request flows down this list:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`server`] | connections: accept loop, limits, timeouts, graceful shutdown |
+//! | [`ingest`] | the pipeline as one function, from request to response |
+//! | [`source`] | what a URL path stands for: verifier, event id, topic |
+//! | [`verify`] | signature schemes, one file per provider; only it makes [`verify::Verified`] |
+//! | [`event`] | the event id and the [`event::Event`] that publishing accepts |
+//! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure |
+//! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
+//! | [`error`] | the one mapping from outcome to status code and JSON body |
+//!
+//! Around them: [`config`] and [`secret`] (the only readers of files and the
+//! environment), [`metrics`], [`health`], and [`embedded`] (an in-memory Kafka for
+//! trying hookgate out).
+
+pub mod config;
+pub mod dedup;
+pub mod embedded;
+pub mod error;
+pub mod event;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod publish;
+pub mod secret;
+pub mod server;
+pub mod source;
+pub mod verify;

@@ -1,0 +1,240 @@
+//! The `hookgate` command: loads and checks configuration, sets up logs and
+//! metrics, connects to Kafka (or starts the embedded one), then serves.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hookgate::config::{Config, LogFormat};
+use hookgate::dedup::Dedup;
+use hookgate::embedded::EmbeddedKafka;
+use hookgate::health::Health;
+use hookgate::ingest::Gateway;
+use hookgate::publish::Publisher;
+use hookgate::source::Sources;
+use hookgate::{metrics, server};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use tracing_subscriber::EnvFilter;
+
+/// Webhook ingestion gateway: verifies provider signatures, drops duplicates, and
+/// publishes each event to Kafka, answering 2xx only after Kafka acknowledged it.
+#[derive(Debug, Parser)]
+#[command(name = "hookgate", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve webhooks as the config file says, until SIGINT or SIGTERM.
+    Serve {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a config file, secrets included, and print a summary; exits non-zero
+    /// listing every error, each with its field.
+    CheckConfig {
+        /// The TOML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => match load(&config) {
+            Ok((config, sources)) => {
+                print_summary(&config, &sources);
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config } => {
+            let (config, sources) = match load(&config) {
+                Ok(loaded) => loaded,
+                Err(message) => {
+                    eprintln!("{message}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    eprintln!("cannot start the async runtime: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config, sources)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    tracing::error!("{message}");
+                    eprintln!("hookgate: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<(Config, Sources), String> {
+    let config = Config::load(path).map_err(|err| err.to_string())?;
+    let sources = Sources::build(&config).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+        format!(
+            "{} has {} error(s):\n{}",
+            path.display(),
+            errors.len(),
+            lines.join("\n")
+        )
+    })?;
+    Ok((config, sources))
+}
+
+fn print_summary(config: &Config, sources: &Sources) {
+    println!("configuration OK");
+    println!("  listen:  {}", config.server.listen);
+    println!(
+        "  kafka:   {} (produce timeout {} ms)",
+        config.kafka.brokers, config.kafka.produce_timeout_ms
+    );
+    println!(
+        "  dedup:   window {}, at most {} ids",
+        humantime::format_duration(config.dedup.window),
+        config.dedup.max_entries
+    );
+    if config.metrics.enabled {
+        println!("  metrics: http://{}/metrics", config.metrics.listen);
+    }
+    let mut rows: Vec<_> = sources.iter().collect();
+    rows.sort_by_key(|(path, _)| *path);
+    for (path, source) in rows {
+        println!(
+            "  source {:<16} POST {:<28} verifier {:<18} id {:<30} -> {}",
+            source.name.as_str(),
+            path,
+            source.kind.name(),
+            source.event_id.to_string(),
+            source.topic
+        );
+    }
+}
+
+async fn serve(config: Config, sources: Sources) -> Result<(), String> {
+    let _log_writer = init_logging(&config);
+    if config.metrics.enabled {
+        PrometheusBuilder::new()
+            .with_http_listener(config.metrics.listen)
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &metrics::LATENCY_BUCKETS,
+            )
+            .and_then(|builder| builder.install())
+            .map_err(|err| {
+                format!(
+                    "metrics.listen {}: cannot serve metrics: {err}",
+                    config.metrics.listen
+                )
+            })?;
+        metrics::describe();
+    }
+
+    // Kept alive until serve returns: dropping it stops the embedded cluster.
+    let mut _embedded = None;
+    let brokers = if config.kafka.is_embedded() {
+        let embedded = EmbeddedKafka::start(&sources.topics())
+            .map_err(|err| format!("cannot start the embedded Kafka: {err}"))?;
+        let brokers = embedded.bootstrap_servers();
+        tracing::warn!(
+            bootstrap_servers = %brokers,
+            "kafka.brokers = \"embedded\": events go to an IN-MEMORY mock Kafka cluster and are LOST when hookgate stops. \
+             Not durable; for trying hookgate out only."
+        );
+        _embedded = Some(embedded);
+        brokers
+    } else {
+        config.kafka.brokers.clone()
+    };
+    let publisher = Arc::new(
+        Publisher::new(&config.kafka, &brokers)
+            .map_err(|err| format!("kafka: cannot create the producer: {err}"))?,
+    );
+    let health = Arc::new(Health::default());
+    let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|err| {
+            format!(
+                "server.listen {}: cannot listen: {err}",
+                config.server.listen
+            )
+        })?;
+    let dedup = Dedup::new(
+        &config.dedup,
+        config.kafka.produce_timeout() + Duration::from_secs(2),
+    );
+    let gateway = Arc::new(Gateway::new(
+        sources,
+        dedup,
+        Arc::clone(&publisher),
+        health,
+        config.server.body_timeout,
+        config.kafka.retry_after_secs,
+    ));
+    tracing::info!(listen = %config.server.listen, brokers = %brokers, "hookgate is serving webhooks");
+    server::run(listener, gateway, &config.server, shutdown_signal()).await;
+    probe.abort();
+    let flushed =
+        tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(5))).await;
+    if !matches!(flushed, Ok(Ok(()))) {
+        tracing::warn!("some records were still queued for Kafka at exit");
+    }
+    Ok(())
+}
+
+/// Logs go through a non-blocking writer that drops lines rather than stall
+/// requests when the output cannot keep up.
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match config.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+    guard
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

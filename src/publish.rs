@@ -1,0 +1,212 @@
+//! Publishing, the fourth stage: the idempotent `acks=all` producer, the record
+//! (body untouched, metadata as headers), and Kafka's errors sorted into what a
+//! provider should be told.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use crate::config::{KafkaConfig, KeyMode};
+use crate::event::Event;
+
+/// Where Kafka stored an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Why an event is not in Kafka. Each leaves the event unpublished as far as
+/// hookgate can tell, so the dedup claim is released and the provider retries.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("the producer queue is full")]
+    QueueFull,
+    #[error("Kafka did not acknowledge the event within the produce timeout")]
+    TimedOut,
+    #[error("the record is larger than the broker or topic accepts")]
+    TooLarge,
+    #[error("topic {0} does not exist on the cluster")]
+    UnknownTopic(String),
+    #[error("Kafka refused the event: {0}")]
+    Kafka(KafkaError),
+}
+
+/// The Kafka producer every request shares.
+pub struct Publisher {
+    producer: FutureProducer,
+    produce_timeout: Duration,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("produce_timeout", &self.produce_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// Creates the producer. librdkafka connects lazily, so this succeeds while
+    /// the brokers are down; requests are then answered 503 until they are back.
+    pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
+        let producer = producer_config(config, bootstrap_servers).create()?;
+        Ok(Self {
+            producer,
+            produce_timeout: config.produce_timeout(),
+        })
+    }
+
+    /// Publishes one event and waits for Kafka's acknowledgement.
+    pub async fn publish(&self, event: &Event) -> Result<Delivery, PublishError> {
+        let started = Instant::now();
+        let source = event.source();
+        let received_at = humantime::format_rfc3339_millis(event.received_at).to_string();
+        let mut headers = OwnedHeaders::new_with_capacity(4 + source.forward_headers.len())
+            .insert(header("hookgate-source", source.name.as_str().as_bytes()))
+            .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
+            .insert(header("hookgate-received-at", received_at.as_bytes()));
+        if let Some(content_type) = event.headers.get(http::header::CONTENT_TYPE) {
+            headers = headers.insert(header("content-type", content_type.as_bytes()));
+        }
+        for name in &source.forward_headers {
+            if let Some(value) = event.headers.get(name) {
+                headers = headers.insert(header(name.as_str(), value.as_bytes()));
+            }
+        }
+        let timestamp = event
+            .received_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut record = FutureRecord::<[u8], [u8]>::to(&source.topic)
+            .payload(event.body())
+            .headers(headers)
+            .timestamp(timestamp);
+        if source.key == KeyMode::EventId {
+            record = record.key(event.id().as_str().as_bytes());
+        }
+
+        // Never wait for room in a full queue: answering 503 at once is the
+        // back-pressure providers understand.
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(err, _record)| classify(err, &source.topic))?;
+        // librdkafka reports every message by message.timeout.ms; the outer
+        // timeout only guards against a report that never comes.
+        let outcome =
+            tokio::time::timeout(self.produce_timeout + Duration::from_secs(1), delivery).await;
+        let result = match outcome {
+            Ok(Ok(Ok(delivery))) => Ok(Delivery {
+                partition: delivery.partition,
+                offset: delivery.offset,
+            }),
+            Ok(Ok(Err((err, _message)))) => Err(classify(err, &source.topic)),
+            Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
+            Err(_elapsed) => Err(PublishError::TimedOut),
+        };
+        if result.is_ok() {
+            source.metrics.produced(started.elapsed());
+        }
+        result
+    }
+
+    /// Waits up to `timeout` for queued records to be delivered, at shutdown.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.producer.flush(Timeout::After(timeout))
+    }
+
+    /// Asks the cluster for its metadata: `Ok` if a broker answered within `timeout`.
+    /// Blocks the calling thread.
+    pub fn probe(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.producer
+            .client()
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+    }
+
+    /// Records waiting in the producer's queue.
+    pub fn queued(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+}
+
+fn header<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
+
+/// The producer's settings. Those hookgate's guarantees rest on are set last so
+/// nothing passed through can weaken them (config validation refuses them too).
+pub fn producer_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("client.id", &config.client_id)
+        .set("compression.type", "lz4")
+        .set("linger.ms", "2")
+        // Come back quickly after a broker restart: providers are retrying.
+        .set("reconnect.backoff.max.ms", "1000")
+        .set("queue.buffering.max.messages", "100000");
+    for (key, value) in &config.producer {
+        client.set(key, value);
+    }
+    client
+        .set("bootstrap.servers", bootstrap_servers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", config.produce_timeout_ms.to_string());
+    client
+}
+
+fn classify(err: KafkaError, topic: &str) -> PublishError {
+    match err.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::QueueFull) => PublishError::QueueFull,
+        Some(RDKafkaErrorCode::MessageTimedOut) => PublishError::TimedOut,
+        Some(RDKafkaErrorCode::MessageSizeTooLarge) => PublishError::TooLarge,
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+            PublishError::UnknownTopic(topic.to_owned())
+        }
+        _ => PublishError::Kafka(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kafka(producer: &[(&str, &str)]) -> KafkaConfig {
+        let text = format!(
+            "brokers = \"b:9092\"\nproduce_timeout_ms = 1500\n[producer]\n{}",
+            producer
+                .iter()
+                .map(|(k, v)| format!("\"{k}\" = \"{v}\"\n"))
+                .collect::<String>()
+        );
+        toml::from_str(&text).expect("kafka config")
+    }
+
+    #[test]
+    fn guarantees_cannot_be_weakened_by_pass_through_properties() {
+        let config = producer_config(&kafka(&[("acks", "1"), ("linger.ms", "20")]), "b:9092");
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("message.timeout.ms"), Some("1500"));
+        assert_eq!(config.get("linger.ms"), Some("20"));
+    }
+
+    #[test]
+    fn kafka_errors_become_provider_answers() {
+        let full = KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull);
+        assert!(matches!(classify(full, "t"), PublishError::QueueFull));
+        let late = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+        assert!(matches!(classify(late, "t"), PublishError::TimedOut));
+        let unknown = KafkaError::MessageProduction(RDKafkaErrorCode::UnknownTopicOrPartition);
+        assert!(matches!(classify(unknown, "t"), PublishError::UnknownTopic(t) if t == "t"));
+    }
+}

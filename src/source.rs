@@ -1,0 +1,167 @@
+//! Sources: what a URL path stands for. Built once from configuration: the
+//! verifier with its keys, the event id's location, the topic and the metrics.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+
+use crate::config::{Config, FieldError, KeyMode};
+use crate::event::EventIdSource;
+use crate::metrics::{self, SourceMetrics};
+use crate::secret;
+use crate::verify::{DEFAULT_TOLERANCE, Verifier, VerifierKind};
+
+/// A configured source's name, as it appears in metrics, logs and Kafka headers.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SourceName(Arc<str>);
+
+impl SourceName {
+    pub fn new(name: &str) -> Self {
+        Self(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One provider endpoint, ready to serve.
+#[derive(Debug)]
+pub struct Source {
+    pub name: SourceName,
+    pub kind: VerifierKind,
+    pub verifier: Verifier,
+    pub topic: String,
+    pub max_body_bytes: usize,
+    pub event_id: EventIdSource,
+    pub key: KeyMode,
+    pub forward_headers: Vec<HeaderName>,
+    pub metrics: SourceMetrics,
+}
+
+/// Every source, by path.
+#[derive(Debug)]
+pub struct Sources {
+    by_path: HashMap<String, Arc<Source>>,
+    unrouted: SourceMetrics,
+}
+
+impl Sources {
+    /// Resolves secrets and builds each source's verifier. Every error is
+    /// collected, each naming its field.
+    pub fn build(config: &Config) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut by_path = HashMap::new();
+        for (i, sc) in config.sources.iter().enumerate() {
+            let at = |field: &str| format!("sources[{i}].{field}");
+            let mut secrets = Vec::with_capacity(sc.secrets.len());
+            for (j, reference) in sc.secrets.iter().enumerate() {
+                match secret::resolve(reference, &config.base_dir) {
+                    Ok(secret) => secrets.push(secret),
+                    Err(err) => errors.push(FieldError {
+                        field: at(&format!("secrets[{j}]")),
+                        message: err.to_string(),
+                    }),
+                }
+            }
+            if secrets.len() != sc.secrets.len() {
+                continue;
+            }
+            let defaults = sc.verifier.defaults();
+            let tolerance: Duration = sc.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+            let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, sc.hmac.as_ref())
+            {
+                Ok(verifier) => verifier,
+                Err(build_errors) => {
+                    errors.extend(build_errors.into_iter().map(|e| FieldError {
+                        field: at(&e.field),
+                        message: e.message,
+                    }));
+                    continue;
+                }
+            };
+            let spec = sc.event_id.as_deref().unwrap_or(defaults.event_id);
+            let event_id = match EventIdSource::parse(spec) {
+                Ok(source) => source,
+                Err(message) => {
+                    errors.push(FieldError {
+                        field: at("event_id"),
+                        message,
+                    });
+                    continue;
+                }
+            };
+            let forward_headers = match &sc.forward_headers {
+                Some(names) => names
+                    .iter()
+                    .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                    .collect(),
+                None => defaults
+                    .forward_headers
+                    .iter()
+                    .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
+                    .collect(),
+            };
+            let source = Source {
+                name: SourceName::new(&sc.name),
+                kind: sc.verifier,
+                verifier,
+                topic: sc.topic.clone(),
+                max_body_bytes: sc.max_body_bytes.unwrap_or(config.server.max_body_bytes),
+                event_id,
+                key: sc.key,
+                forward_headers,
+                metrics: SourceMetrics::new(&sc.name),
+            };
+            by_path.insert(sc.path.clone(), Arc::new(source));
+        }
+        if errors.is_empty() {
+            Ok(Self {
+                by_path,
+                unrouted: SourceMetrics::new(metrics::UNROUTED),
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The source serving `path`, if any.
+    pub fn route(&self, path: &str) -> Option<&Arc<Source>> {
+        self.by_path.get(path)
+    }
+
+    /// Metrics of requests that matched no source.
+    pub fn unrouted(&self) -> &SourceMetrics {
+        &self.unrouted
+    }
+
+    /// Each source with its path.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<Source>)> {
+        self.by_path
+            .iter()
+            .map(|(path, source)| (path.as_str(), source))
+    }
+
+    /// The topics sources publish to, without repeats.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.by_path.values().map(|s| s.topic.clone()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        topics
+    }
+}

@@ -1,0 +1,191 @@
+//! A plain HMAC of the body in a header of the source's choosing, for providers
+//! without a scheme of their own: header name, hash, encoding and prefix are set
+//! in `[sources.hmac]`.
+
+use base64::Engine as _;
+use http::HeaderName;
+use serde::Deserialize;
+
+use super::mac::{Algorithm, Encoding, Keys, Signature};
+use super::{BuildError, Defaults, Signed, VerifyError, verdict};
+use crate::secret::Secret;
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "body-sha256",
+    forward_headers: &[],
+    timestamped: false,
+};
+
+/// How a generic HMAC source signs its requests.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HmacOptions {
+    /// The header that carries the signature.
+    #[serde(default = "default_header")]
+    pub header: String,
+    /// `sha1`, `sha256` or `sha512`.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// `hex` or `base64`.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Text before the signature, such as `sha256=`; required when set.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+fn default_header() -> String {
+    "X-Signature".into()
+}
+
+impl Default for HmacOptions {
+    fn default() -> Self {
+        Self {
+            header: default_header(),
+            algorithm: Algorithm::default(),
+            encoding: Encoding::default(),
+            prefix: String::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Hmac {
+    keys: Keys,
+    header: HeaderName,
+    /// The header's name as configured, for messages.
+    label: &'static str,
+    encoding: Encoding,
+    prefix: Box<[u8]>,
+}
+
+impl Hmac {
+    pub(super) fn new(
+        secrets: &[Secret],
+        options: Option<&HmacOptions>,
+    ) -> Result<Self, Vec<BuildError>> {
+        let default = HmacOptions::default();
+        let options = options.unwrap_or(&default);
+        let header = HeaderName::from_bytes(options.header.as_bytes()).map_err(|_| {
+            vec![BuildError {
+                field: "hmac.header".into(),
+                message: format!("{:?} is not a valid header name", options.header),
+            }]
+        })?;
+        Ok(Self {
+            keys: Keys::from_secrets(options.algorithm, secrets),
+            header,
+            // Built once per source at start-up; messages borrow it for the process's life.
+            label: Box::leak(options.header.clone().into_boxed_str()),
+            encoding: options.encoding,
+            prefix: options.prefix.as_bytes().into(),
+        })
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let value = request
+            .headers
+            .get(&self.header)
+            .ok_or(VerifyError::MissingHeader(self.label))?
+            .as_bytes();
+        let signature = value
+            .strip_prefix(&*self.prefix)
+            .and_then(|text| Signature::decode(text, self.encoding))
+            .ok_or(VerifyError::MalformedHeader(self.label))?;
+        verdict(self.keys.verify_one(&[request.body], signature))
+    }
+}
+
+pub(super) fn sign(
+    secret: &[u8],
+    body: &[u8],
+    options: Option<&HmacOptions>,
+) -> Vec<(String, String)> {
+    let default = HmacOptions::default();
+    let options = options.unwrap_or(&default);
+    let mac = super::mac::sign(options.algorithm, secret, &[body]);
+    let text = match options.encoding {
+        Encoding::Hex => hex::encode(mac),
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(mac),
+    };
+    vec![(options.header.clone(), format!("{}{text}", options.prefix))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    fn hmac(algorithm: Algorithm, encoding: Encoding, prefix: &str) -> Hmac {
+        let options = HmacOptions {
+            header: "X-Acme-Signature".into(),
+            algorithm,
+            encoding,
+            prefix: prefix.into(),
+        };
+        Hmac::new(&[Secret::new(b"k".as_slice())], Some(&options)).expect("builds")
+    }
+
+    fn check(verifier: &Hmac, signature: &str, body: &[u8]) -> Result<(), VerifyError> {
+        let headers = headers(&[("x-acme-signature", signature)]);
+        verifier.verify(Signed {
+            headers: &headers,
+            body,
+            now: 0,
+        })
+    }
+
+    // Vectors: `printf payload | openssl dgst -<hash> -hmac k [-binary | base64]`.
+    #[test]
+    fn accepts_each_hash_and_encoding() {
+        let sha1 = hmac(Algorithm::Sha1, Encoding::Hex, "sha1=");
+        assert_eq!(
+            check(
+                &sha1,
+                "sha1=bc96b610b80eb0a03b5d1819205941b1de7a87a0",
+                b"payload"
+            ),
+            Ok(())
+        );
+        let sha512 = hmac(Algorithm::Sha512, Encoding::Base64, "");
+        let vector = "n5F5f4zlOh4DeiHaSlG6FAtL0iF334I+3fLrZRwzk8Q4QWinztjqU8xtc/ruZKDuuMTrQg5n+TOlg991ClSpSw==";
+        assert_eq!(check(&sha512, vector, b"payload"), Ok(()));
+        assert_eq!(
+            check(&sha512, vector, b"payloaD"),
+            Err(VerifyError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_configured_prefix_is_required_and_other_hashes_do_not_pass() {
+        let sha1 = hmac(Algorithm::Sha1, Encoding::Hex, "sha1=");
+        let label = VerifyError::MalformedHeader("X-Acme-Signature");
+        assert_eq!(
+            check(
+                &sha1,
+                "bc96b610b80eb0a03b5d1819205941b1de7a87a0",
+                b"payload"
+            ),
+            Err(label)
+        );
+        let sha256 = hmac(Algorithm::Sha256, Encoding::Hex, "sha1=");
+        assert_eq!(
+            check(
+                &sha256,
+                "sha1=bc96b610b80eb0a03b5d1819205941b1de7a87a0",
+                b"payload"
+            ),
+            Err(VerifyError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_bad_header_name_is_a_start_up_error() {
+        let options = HmacOptions {
+            header: "bad header".into(),
+            ..HmacOptions::default()
+        };
+        let errors = Hmac::new(&[Secret::new(b"k".as_slice())], Some(&options)).unwrap_err();
+        assert_eq!(errors[0].field, "hmac.header");
+    }
+}

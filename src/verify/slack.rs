@@ -1,0 +1,116 @@
+//! Slack: `X-Slack-Signature: v0=<hex>`, HMAC-SHA256 of `v0:{timestamp}:{body}` with
+//! the timestamp from `X-Slack-Request-Timestamp`.
+
+use super::mac::{Algorithm, Encoding, Keys, Signature};
+use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "X-Slack-Signature";
+const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/event_id",
+    forward_headers: &["X-Slack-Retry-Num", "X-Slack-Retry-Reason"],
+    timestamped: true,
+};
+
+#[derive(Debug)]
+pub(super) struct Slack {
+    keys: Keys,
+    tolerance: u64,
+}
+
+impl Slack {
+    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            tolerance,
+        }
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let signature = required(request.headers, SIGNATURE, SIGNATURE)?;
+        let timestamp = required(request.headers, TIMESTAMP, TIMESTAMP)?;
+        let signature = signature
+            .strip_prefix(b"v0=")
+            .and_then(|hex| Signature::decode(hex, Encoding::Hex))
+            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
+        check_timestamp(timestamp, request.now, self.tolerance, TIMESTAMP)?;
+        verdict(
+            self.keys
+                .verify_one(&[b"v0:", timestamp, b":", request.body], signature),
+        )
+    }
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
+    let t = now.to_string();
+    let mac = super::mac::sign(
+        Algorithm::Sha256,
+        secret,
+        &[b"v0:", t.as_bytes(), b":", body],
+    );
+    vec![
+        (SIGNATURE.into(), format!("v0={}", hex::encode(mac))),
+        (TIMESTAMP.into(), t),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    /// The example in Slack's "Verifying requests from Slack" documentation.
+    const SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
+    const T: &str = "1531420618";
+    const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const DOCUMENTED: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
+        let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
+        Slack::new(&[Secret::new(SECRET)], 300).verify(Signed {
+            headers: &headers,
+            body,
+            now,
+        })
+    }
+
+    #[test]
+    fn accepts_the_documented_vector() {
+        assert_eq!(check(DOCUMENTED, T, BODY, 1_531_420_618), Ok(()));
+    }
+
+    #[test]
+    fn rejects_replays_tampering_and_malformed_headers() {
+        assert_eq!(
+            check(DOCUMENTED, T, BODY, 1_531_420_618 + 301),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check(DOCUMENTED, "1531420619", BODY, 1_531_420_618),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(DOCUMENTED, T, b"token=x", 1_531_420_618),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&DOCUMENTED[3..], T, BODY, 1_531_420_618),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check("v0=", T, BODY, 1_531_420_618),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        let only_signature = headers(&[(SIGNATURE, DOCUMENTED)]);
+        assert_eq!(
+            Slack::new(&[Secret::new(SECRET)], 300).verify(Signed {
+                headers: &only_signature,
+                body: BODY,
+                now: 0
+            }),
+            Err(VerifyError::MissingHeader(TIMESTAMP))
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! Standard Webhooks (and Svix, which uses the same scheme under `svix-` header
+//! names): `webhook-signature: v1,<base64> [v1,<base64> …]`, HMAC-SHA256 of
+//! `{webhook-id}.{webhook-timestamp}.{body}`, keyed by the base64 after `whsec_`.
+
+use base64::Engine as _;
+
+use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
+use super::{BuildError, Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use crate::secret::Secret;
+
+const ID: &str = "webhook-id";
+const TIMESTAMP: &str = "webhook-timestamp";
+const SIGNATURE: &str = "webhook-signature";
+const SVIX_ID: &str = "svix-id";
+const SVIX_TIMESTAMP: &str = "svix-timestamp";
+const SVIX_SIGNATURE: &str = "svix-signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "header:webhook-id",
+    forward_headers: &[],
+    timestamped: true,
+};
+
+#[derive(Debug)]
+pub(super) struct StandardWebhooks {
+    keys: Keys,
+    tolerance: u64,
+}
+
+impl StandardWebhooks {
+    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Result<Self, Vec<BuildError>> {
+        let mut keys = Vec::with_capacity(secrets.len());
+        let mut errors = Vec::new();
+        for (index, secret) in secrets.iter().enumerate() {
+            match decode_secret(secret.expose()) {
+                Some(key) => keys.push(key),
+                None => errors.push(BuildError {
+                    field: format!("secrets[{index}]"),
+                    message: "a Standard Webhooks secret is `whsec_` followed by base64".into(),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            keys: Keys::new(Algorithm::Sha256, keys.iter().map(Vec::as_slice)),
+            tolerance,
+        })
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        // The spec's names win; Svix senders use the same scheme under svix-*.
+        let (id, timestamp, signatures) = if request.headers.contains_key(SIGNATURE) {
+            (
+                required(request.headers, ID, ID)?,
+                required(request.headers, TIMESTAMP, TIMESTAMP)?,
+                required(request.headers, SIGNATURE, SIGNATURE)?,
+            )
+        } else if request.headers.contains_key(SVIX_SIGNATURE) {
+            (
+                required(request.headers, SVIX_ID, SVIX_ID)?,
+                required(request.headers, SVIX_TIMESTAMP, SVIX_TIMESTAMP)?,
+                required(request.headers, SVIX_SIGNATURE, SVIX_SIGNATURE)?,
+            )
+        } else {
+            return Err(VerifyError::MissingHeader(SIGNATURE));
+        };
+        let mut candidates = Candidates::new();
+        for item in signatures
+            .split(|&b| b == b' ')
+            .filter(|item| !item.is_empty())
+        {
+            // Other versions (v1a is asymmetric) are not ours to check.
+            if let Some(b64) = item.strip_prefix(b"v1,") {
+                candidates.push(
+                    Signature::decode(b64, Encoding::Base64)
+                        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?,
+                );
+            }
+        }
+        if candidates.is_empty() {
+            return Err(VerifyError::MalformedHeader(SIGNATURE));
+        }
+        check_timestamp(timestamp, request.now, self.tolerance, TIMESTAMP)?;
+        verdict(
+            self.keys
+                .verify(&[id, b".", timestamp, b".", request.body], &candidates),
+        )
+    }
+}
+
+fn decode_secret(text: &[u8]) -> Option<Vec<u8>> {
+    let b64 = text.strip_prefix(b"whsec_").unwrap_or(text);
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .filter(|key| !key.is_empty())
+}
+
+pub(super) fn sign(
+    secret: &[u8],
+    body: &[u8],
+    event_id: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, String> {
+    let key =
+        decode_secret(secret).ok_or("a Standard Webhooks secret is `whsec_` followed by base64")?;
+    let t = now.to_string();
+    let mac = super::mac::sign(
+        Algorithm::Sha256,
+        &key,
+        &[event_id.as_bytes(), b".", t.as_bytes(), b".", body],
+    );
+    Ok(vec![
+        (ID.into(), event_id.into()),
+        (TIMESTAMP.into(), t),
+        (
+            SIGNATURE.into(),
+            format!(
+                "v1,{}",
+                base64::engine::general_purpose::STANDARD.encode(mac)
+            ),
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    /// The example in the Standard Webhooks specification and Svix's documentation.
+    const SECRET: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID_VALUE: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const T: &str = "1614265330";
+    const NOW: i64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const DOCUMENTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn verifier() -> StandardWebhooks {
+        StandardWebhooks::new(&[Secret::new(SECRET)], 300).expect("valid secret")
+    }
+
+    fn check(names: [&str; 3], signature: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
+        let headers = headers(&[(names[0], ID_VALUE), (names[1], T), (names[2], signature)]);
+        verifier().verify(Signed {
+            headers: &headers,
+            body,
+            now,
+        })
+    }
+
+    const SPEC: [&str; 3] = [ID, TIMESTAMP, SIGNATURE];
+    const SVIX: [&str; 3] = [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE];
+
+    #[test]
+    fn accepts_the_documented_vector_under_both_header_names() {
+        assert_eq!(check(SPEC, DOCUMENTED, BODY, NOW), Ok(()));
+        assert_eq!(check(SVIX, DOCUMENTED, BODY, NOW), Ok(()));
+        let several = format!("v1a,ignored v1,{} {DOCUMENTED}", "A".repeat(44));
+        assert_eq!(check(SPEC, &several, BODY, NOW), Ok(()));
+    }
+
+    #[test]
+    fn rejects_replays_tampering_and_malformed_headers() {
+        assert_eq!(
+            check(SPEC, DOCUMENTED, BODY, NOW - 301),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check(SPEC, DOCUMENTED, br#"{"test": 2432232315}"#, NOW),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(SPEC, "v1,g0hM9SsE+OTPJTGt", BODY, NOW),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(
+                SPEC,
+                "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                BODY,
+                NOW
+            ),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check(SPEC, "v1,%%%", BODY, NOW),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check(SPEC, "", BODY, NOW),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+    }
+
+    #[test]
+    fn unusable_secrets_are_refused_at_start_up() {
+        let errors = StandardWebhooks::new(
+            &[Secret::new(SECRET), Secret::new(b"whsec_***".as_slice())],
+            300,
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "secrets[1]");
+        assert!(!errors[0].message.contains("***"));
+    }
+}

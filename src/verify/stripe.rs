@@ -1,0 +1,126 @@
+//! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`, HMAC-SHA256 of
+//! `{t}.{body}` keyed by the whole `whsec_…` string. Several `v1` appear while a
+//! secret is being rolled; `v0` (test-mode legacy) is ignored.
+
+use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
+use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "Stripe-Signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/id",
+    forward_headers: &[],
+    timestamped: true,
+};
+
+#[derive(Debug)]
+pub(super) struct Stripe {
+    keys: Keys,
+    tolerance: u64,
+}
+
+impl Stripe {
+    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            tolerance,
+        }
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let value = required(request.headers, SIGNATURE, SIGNATURE)?;
+        let malformed = VerifyError::MalformedHeader(SIGNATURE);
+        let mut timestamp = None;
+        let mut candidates = Candidates::new();
+        for item in value.split(|&b| b == b',') {
+            let item = item.trim_ascii();
+            if let Some(t) = item.strip_prefix(b"t=") {
+                timestamp.get_or_insert(t);
+            } else if let Some(v1) = item.strip_prefix(b"v1=") {
+                candidates.push(Signature::decode(v1, Encoding::Hex).ok_or(malformed)?);
+            }
+        }
+        let timestamp = timestamp.ok_or(malformed)?;
+        if candidates.is_empty() {
+            return Err(malformed);
+        }
+        check_timestamp(timestamp, request.now, self.tolerance, SIGNATURE)?;
+        verdict(
+            self.keys
+                .verify(&[timestamp, b".", request.body], &candidates),
+        )
+    }
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
+    let t = now.to_string();
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[t.as_bytes(), b".", body]);
+    vec![(SIGNATURE.into(), format!("t={t},v1={}", hex::encode(mac)))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
+    const T: i64 = 1_492_774_577;
+    /// `printf '%s' "1492774577.$BODY" | openssl dgst -sha256 -hmac whsec_test_secret`
+    const V1: &str = "88a022085c6bdb887b02cb26ff76dd681234d9675c0f22844059f55552a8883a";
+
+    fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
+        let headers = headers(&[(SIGNATURE, header)]);
+        Stripe::new(&[Secret::new(b"whsec_test_secret".as_slice())], 300).verify(Signed {
+            headers: &headers,
+            body,
+            now,
+        })
+    }
+
+    #[test]
+    fn accepts_the_vector_with_rolled_and_legacy_signatures() {
+        assert_eq!(check(&format!("t={T},v1={V1}"), BODY, T), Ok(()));
+        assert_eq!(
+            check(
+                &format!("t={T},v1={},v1={V1},v0=abcd", "ab".repeat(32)),
+                BODY,
+                T + 299
+            ),
+            Ok(())
+        );
+        assert_eq!(check(&format!("t={T}, v1={V1}"), BODY, T), Ok(()));
+    }
+
+    #[test]
+    fn rejects_replays_tampering_and_malformed_headers() {
+        assert_eq!(
+            check(&format!("t={T},v1={V1}"), BODY, T + 301),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check(&format!("t={},v1={V1}", T + 1), BODY, T),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&format!("t={T},v1={V1}"), b"{}", T),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&format!("t={T},v0={V1}"), BODY, T),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check(&format!("v1={V1}"), BODY, T),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check(&format!("t={T},v1=xyz"), BODY, T),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        assert_eq!(
+            check(&format!("t=soon,v1={V1}"), BODY, T),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+    }
+}
