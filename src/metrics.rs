@@ -20,6 +20,7 @@ pub const PRODUCE_DURATION: &str = "hookgate_produce_duration_seconds";
 pub const IN_FLIGHT: &str = "hookgate_requests_in_flight";
 pub const DEDUP_ENTRIES: &str = "hookgate_dedup_entries";
 pub const DEDUP_EVICTIONS: &str = "hookgate_dedup_evictions_total";
+pub const PRODUCER_REPLACEMENTS: &str = "hookgate_kafka_producer_replacements_total";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -142,6 +143,11 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
     }
+}
+
+/// Counts a replaced Kafka producer.
+pub fn producer_replaced() {
+    counter!(PRODUCER_REPLACEMENTS).increment(1);
 }
 
 /// Reports the dedup index's size and evictions.

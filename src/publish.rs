@@ -1,8 +1,20 @@
 //! Publishing, the fourth stage: the idempotent `acks=all` producer, the record
 //! (body untouched, metadata as headers), and Kafka's errors sorted into what a
 //! provider should be told.
+//!
+//! An idempotent producer can end up fenced or in a fatal state (a broker that
+//! lost its producer state, a refused epoch bump after a timeout): it then fails
+//! every record until it is replaced. The publisher replaces it as soon as one
+//! record reports such an error, or when records keep timing out although the
+//! cluster answers (librdkafka may retry a lost producer id internally and only
+//! ever report timeouts), so hookgate recovers without a restart.
 
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
 
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -38,9 +50,18 @@ pub enum PublishError {
 
 /// The Kafka producer every request shares.
 pub struct Publisher {
-    producer: FutureProducer,
+    producer: ArcSwap<FutureProducer>,
+    /// To build a replacement with the same settings.
+    client_config: ClientConfig,
+    /// Held while replacing, so concurrent failures replace the producer once.
+    replacing: Mutex<()>,
+    /// Deliveries timed out since the last success.
+    timeouts_in_a_row: AtomicU32,
     produce_timeout: Duration,
 }
+
+/// Timeouts in a row after which the producer is suspected of being stuck.
+const STUCK_AFTER_TIMEOUTS: u32 = 3;
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,9 +75,13 @@ impl Publisher {
     /// Creates the producer. librdkafka connects lazily, so this succeeds while
     /// the brokers are down; requests are then answered 503 until they are back.
     pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
-        let producer = producer_config(config, bootstrap_servers).create()?;
+        let client_config = producer_config(config, bootstrap_servers);
+        let producer = client_config.create()?;
         Ok(Self {
-            producer,
+            producer: ArcSwap::from_pointee(producer),
+            client_config,
+            replacing: Mutex::new(()),
+            timeouts_in_a_row: AtomicU32::new(0),
             produce_timeout: config.produce_timeout(),
         })
     }
@@ -92,10 +117,11 @@ impl Publisher {
 
         // Never wait for room in a full queue: answering 503 at once is the
         // back-pressure providers understand.
-        let delivery = self
-            .producer
-            .send_result(record)
-            .map_err(|(err, _record)| classify(err, &source.topic))?;
+        let producer = self.producer.load_full();
+        let delivery = match producer.send_result(record) {
+            Ok(delivery) => delivery,
+            Err((err, _record)) => return Err(self.failed(&producer, err, &source.topic)),
+        };
         // librdkafka reports every message by message.timeout.ms; the outer
         // timeout only guards against a report that never comes.
         let outcome =
@@ -105,25 +131,93 @@ impl Publisher {
                 partition: delivery.partition,
                 offset: delivery.offset,
             }),
-            Ok(Ok(Err((err, _message)))) => Err(classify(err, &source.topic)),
+            Ok(Ok(Err((err, _message)))) => Err(self.failed(&producer, err, &source.topic)),
             Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
             Err(_elapsed) => Err(PublishError::TimedOut),
         };
-        if result.is_ok() {
-            source.metrics.produced(started.elapsed());
+        match &result {
+            Ok(_) => {
+                self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+                source.metrics.produced(started.elapsed());
+            }
+            Err(PublishError::TimedOut) => {
+                let in_a_row = self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if in_a_row >= STUCK_AFTER_TIMEOUTS && self.cluster_answers(&producer).await {
+                    self.replace(
+                        &producer,
+                        format!(
+                            "{in_a_row} deliveries in a row timed out while the cluster answers"
+                        ),
+                    );
+                }
+            }
+            Err(_) => {}
         }
         result
     }
 
+    /// Classifies a failure, replacing the producer if it can no longer produce.
+    fn failed(&self, producer: &Arc<FutureProducer>, err: KafkaError, topic: &str) -> PublishError {
+        let fatal = producer.client().fatal_error();
+        if fatal.is_some() || needs_new_producer(&err) {
+            self.replace(
+                producer,
+                fatal.map_or_else(|| err.to_string(), |(_, reason)| reason),
+            );
+        }
+        classify(err, topic)
+    }
+
+    /// Whether `producer`'s own client gets metadata from a broker: if so, its
+    /// timeouts are the producer's fault, not the cluster's.
+    async fn cluster_answers(&self, producer: &Arc<FutureProducer>) -> bool {
+        let producer = Arc::clone(producer);
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(1))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    fn replace(&self, broken: &Arc<FutureProducer>, why: String) {
+        let _one_at_a_time = self
+            .replacing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !Arc::ptr_eq(&self.producer.load(), broken) {
+            return; // another request already replaced it
+        }
+        match self.client_config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                let old = self.producer.swap(Arc::new(fresh));
+                self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+                crate::metrics::producer_replaced();
+                tracing::warn!(reason = %why, "the Kafka producer could no longer produce; replaced it with a new one");
+                // Dropping a producer joins its threads: do it off the async
+                // workers, once the records it still holds have been reported.
+                let linger = self.produce_timeout + Duration::from_secs(2);
+                tokio::task::spawn_blocking(move || {
+                    std::thread::sleep(linger);
+                    drop(old);
+                });
+            }
+            Err(err) => tracing::error!(error = %err, "cannot create a replacement Kafka producer"),
+        }
+    }
+
     /// Waits up to `timeout` for queued records to be delivered, at shutdown.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.producer.flush(Timeout::After(timeout))
+        self.producer.load().flush(Timeout::After(timeout))
     }
 
     /// Asks the cluster for its metadata: `Ok` if a broker answered within `timeout`.
     /// Blocks the calling thread.
     pub fn probe(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer
+            .load()
             .client()
             .fetch_metadata(None, timeout)
             .map(|_| ())
@@ -131,7 +225,7 @@ impl Publisher {
 
     /// Records waiting in the producer's queue.
     pub fn queued(&self) -> i32 {
-        self.producer.in_flight_count()
+        self.producer.load().in_flight_count()
     }
 }
 
@@ -162,6 +256,23 @@ pub fn producer_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientC
         .set("acks", "all")
         .set("message.timeout.ms", config.produce_timeout_ms.to_string());
     client
+}
+
+/// Errors after which this producer instance will fail every record: its
+/// producer id was fenced, forgotten or refused.
+fn needs_new_producer(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::Fatal
+                | RDKafkaErrorCode::Fenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::UnknownProducerId
+                | RDKafkaErrorCode::InvalidProducerIdMapping
+                | RDKafkaErrorCode::OutOfOrderSequenceNumber
+        )
+    )
 }
 
 fn classify(err: KafkaError, topic: &str) -> PublishError {
@@ -208,5 +319,10 @@ mod tests {
         assert!(matches!(classify(late, "t"), PublishError::TimedOut));
         let unknown = KafkaError::MessageProduction(RDKafkaErrorCode::UnknownTopicOrPartition);
         assert!(matches!(classify(unknown, "t"), PublishError::UnknownTopic(t) if t == "t"));
+        let fenced = KafkaError::MessageProduction(RDKafkaErrorCode::InvalidProducerEpoch);
+        assert!(needs_new_producer(&fenced));
+        assert!(!needs_new_producer(&KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageTimedOut
+        )));
     }
 }

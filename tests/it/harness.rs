@@ -1,0 +1,348 @@
+//! What the integration tests run against: a real tansu broker on a free port,
+//! hookgate serving on a real socket, an HTTP client and a Kafka consumer.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hookgate::config::Config;
+use hookgate::dedup::Dedup;
+use hookgate::health::Health;
+use hookgate::ingest::Gateway;
+use hookgate::publish::Publisher;
+use hookgate::source::Sources;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+/// The tansu binary: `$TANSU`, else on `PATH`, else where `cargo install` puts it.
+fn tansu_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU") {
+        return PathBuf::from(path);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("tansu"))
+        .find(|candidate| candidate.is_file());
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    on_path
+        .or_else(|| {
+            cargo_home
+                .map(|home| home.join("bin/tansu"))
+                .filter(|p| p.is_file())
+        })
+        .expect("tansu is not installed: run scripts/setup.sh (it installs tansu 0.6.0 with cargo)")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A tansu broker with in-memory storage, stopped when dropped.
+pub(crate) struct Broker {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Broker {
+    pub(crate) async fn start() -> Self {
+        let mut broker = Self {
+            child: None,
+            port: free_port(),
+        };
+        broker.spawn().await;
+        broker
+    }
+
+    pub(crate) fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {} within 10 s",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the broker: its in-memory topics are gone.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a fresh broker on the same port.
+    pub(crate) async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the broker: connections stay open,
+    /// nothing is answered, state is kept.
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    pub(crate) async fn create_topic(&self, topic: &str) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("admin client");
+        let topics = [NewTopic::new(topic, 1, TopicReplication::Fixed(1))];
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = admin
+            .create_topics(&topics, &options)
+            .await
+            .expect("create topics");
+        for result in results {
+            result.expect("topic created");
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            // A frozen broker cannot die until thawed.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+        }
+        self.kill();
+    }
+}
+
+/// A unique topic name per test.
+pub(crate) fn topic(test: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("it.{test}.{}.{n}", std::process::id())
+}
+
+/// hookgate serving on a real socket, in this process.
+pub(crate) struct Hookgate {
+    pub(crate) addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Hookgate {
+    /// Starts hookgate with `[kafka]` pointing at `brokers` and `sources` as
+    /// `[[sources]]` TOML.
+    pub(crate) async fn start(brokers: &str, produce_timeout_ms: u64, sources: &str) -> Self {
+        let text = format!(
+            "[server]\nmax_body_bytes = 65536\nbody_timeout = \"2s\"\n\
+             [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout_ms = {produce_timeout_ms}\nretry_after_secs = 3\n\
+             [metrics]\nenabled = false\n{sources}"
+        );
+        // Logs show with `cargo test -- --nocapture` and RUST_LOG.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+        let mut config = Config::parse(&text).expect("test config parses");
+        config.base_dir = PathBuf::from(".");
+        assert_eq!(config.validate(), vec![], "test config is valid");
+        let sources = Sources::build(&config).expect("sources build");
+        let publisher = Arc::new(Publisher::new(&config.kafka, brokers).expect("producer"));
+        let dedup = Dedup::new(
+            &config.dedup,
+            config.kafka.produce_timeout() + Duration::from_secs(2),
+        );
+        let gateway = Arc::new(Gateway::new(
+            sources,
+            dedup,
+            publisher,
+            Arc::new(Health::default()),
+            config.server.body_timeout,
+            config.kafka.retry_after_secs,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(async move {
+            hookgate::server::run(listener, gateway, &config.server, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            addr,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops accepting and waits for requests in flight.
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: serde_json::Value,
+}
+
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+pub(crate) fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+pub(crate) async fn send(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request.body(Full::new(body.into())).expect("request");
+    let response = client.request(request).await.expect("hookgate answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {bytes:?}"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A record as a downstream consumer sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) headers: BTreeMap<String, Vec<u8>>,
+}
+
+/// Reads `topic` from the beginning until `expected` records arrived, then keeps
+/// polling for `linger` so that records beyond those are seen too.
+pub(crate) async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    linger: Duration,
+) -> Vec<Record> {
+    let bootstrap = bootstrap.to_owned();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", format!("it-{topic}"))
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .expect("consumer");
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&topic, 0, Offset::Beginning)
+            .expect("assignment");
+        consumer.assign(&assignment).expect("assign");
+        let mut records = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut linger_until: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if records.len() >= expected && linger_until.is_none() {
+                linger_until = Some(now + linger);
+            }
+            if linger_until.is_some_and(|until| now >= until) || now >= deadline {
+                break;
+            }
+            if let Some(message) = consumer.poll(Duration::from_millis(50)) {
+                let message = message.expect("consumer error");
+                let headers = message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                records.push(Record {
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
+            }
+        }
+        records
+    })
+    .await
+    .expect("consumer thread")
+}

@@ -1,0 +1,515 @@
+//! End-to-end tests: real sockets, a real Kafka-protocol broker (tansu) started
+//! here, and a consumer that reads what downstream teams would read.
+
+mod harness;
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hookgate::verify::{self, VerifierKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use harness::{Broker, Hookgate, client, consume, send, topic};
+
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock")
+}
+
+fn secret_for(kind: VerifierKind) -> &'static str {
+    match kind {
+        VerifierKind::StandardWebhooks => WHSEC,
+        _ => "it-secret-for-hookgate",
+    }
+}
+
+/// A `[[sources]]` entry whose secret lives in a file under `dir`.
+fn source(dir: &Path, name: &str, kind: VerifierKind, topic: &str) -> String {
+    let file = dir.join(format!("{name}.secret"));
+    std::fs::write(&file, secret_for(kind)).expect("secret file");
+    format!(
+        "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"{}\"\nsecrets = [\"file:{}\"]\ntopic = \"{topic}\"\n",
+        kind.name(),
+        file.display()
+    )
+}
+
+/// A JSON body carrying `id` where every scheme's default looks for it, with
+/// spacing and non-ASCII text a re-serialiser would change.
+fn body_with_id(id: &str) -> Vec<u8> {
+    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50 }}\n").into_bytes()
+}
+
+fn signed(kind: VerifierKind, id: &str, body: &[u8]) -> Vec<(String, String)> {
+    let mut headers =
+        verify::sign(kind, secret_for(kind).as_bytes(), body, id, now(), None).expect("signs");
+    headers.push(("content-type".into(), "application/json".into()));
+    headers
+}
+
+fn expected_id(kind: VerifierKind, id: &str, body: &[u8]) -> String {
+    match kind {
+        VerifierKind::Hmac => {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(body))
+        }
+        _ => id.to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sources = String::new();
+    let mut topics = Vec::new();
+    for kind in VerifierKind::ALL {
+        let topic = topic(kind.name());
+        broker.create_topic(&topic).await;
+        sources += &source(dir.path(), kind.name(), kind, &topic);
+        topics.push(topic);
+    }
+    let gateway = Hookgate::start(&broker.bootstrap(), 5000, &sources).await;
+    let client = client();
+
+    for (kind, topic) in VerifierKind::ALL.into_iter().zip(&topics) {
+        let id = format!("evt-{}-1", kind.name());
+        let body = body_with_id(&id);
+        let headers = signed(kind, &id, &body);
+        let reply = send(
+            &client,
+            "POST",
+            &gateway.url(&format!("/webhooks/{}", kind.name())),
+            &headers,
+            body.clone(),
+        )
+        .await;
+        let want_id = expected_id(kind, &id, &body);
+        assert_eq!(reply.status, 200, "{kind:?}: {:?}", reply.body);
+        assert_eq!(reply.body["status"], "accepted", "{kind:?}");
+        assert_eq!(reply.body["id"], want_id.as_str(), "{kind:?}");
+
+        let records = consume(&broker.bootstrap(), topic, 1, Duration::from_millis(300)).await;
+        assert_eq!(records.len(), 1, "{kind:?}");
+        let record = &records[0];
+        assert_eq!(
+            record.payload, body,
+            "{kind:?}: the body must be published byte for byte"
+        );
+        assert_eq!(record.key.as_deref(), Some(want_id.as_bytes()), "{kind:?}");
+        assert_eq!(
+            record.headers["hookgate-source"],
+            kind.name().as_bytes(),
+            "{kind:?}"
+        );
+        assert_eq!(
+            record.headers["hookgate-event-id"],
+            want_id.as_bytes(),
+            "{kind:?}"
+        );
+        assert_eq!(
+            record.headers["content-type"], b"application/json",
+            "{kind:?}"
+        );
+        let received_at =
+            std::str::from_utf8(&record.headers["hookgate-received-at"]).expect("utf-8");
+        humantime::parse_rfc3339(received_at).expect("hookgate-received-at is RFC 3339");
+        if kind == VerifierKind::Github {
+            assert_eq!(record.headers["x-github-event"], b"ping");
+        }
+    }
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signatures_are_refused_and_never_published() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = topic("badsig");
+    broker.create_topic(&topic).await;
+    let kind = VerifierKind::Stripe;
+    let gateway = Hookgate::start(
+        &broker.bootstrap(),
+        5000,
+        &source(dir.path(), "stripe", kind, &topic),
+    )
+    .await;
+    let client = client();
+    let url = gateway.url("/webhooks/stripe");
+
+    let body = body_with_id("evt_forged");
+    let mut headers = signed(kind, "evt_forged", &body);
+    let tampered = body_with_id("evt_forgeD");
+    let reply = send(&client, "POST", &url, &headers, tampered).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body["reason"], "signature_mismatch");
+    headers.retain(|(name, _)| name != "Stripe-Signature");
+    let reply = send(&client, "POST", &url, &headers, body).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body["reason"], "missing_signature_header");
+    assert_eq!(reply.body["error"], "missing Stripe-Signature header");
+
+    let marker = body_with_id("evt_genuine");
+    let reply = send(
+        &client,
+        "POST",
+        &url,
+        &signed(kind, "evt_genuine", &marker),
+        marker.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let records = consume(&broker.bootstrap(), &topic, 1, Duration::from_millis(500)).await;
+    assert_eq!(records.len(), 1, "only the genuine event is in Kafka");
+    assert_eq!(records[0].payload, marker);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_event_is_published_once() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = topic("dup");
+    broker.create_topic(&topic).await;
+    let kind = VerifierKind::Github;
+    let gateway = Hookgate::start(
+        &broker.bootstrap(),
+        5000,
+        &source(dir.path(), "github", kind, &topic),
+    )
+    .await;
+    let client = client();
+    let body = body_with_id("d-1");
+    let headers = signed(kind, "d-1", &body);
+    let url = gateway.url("/webhooks/github");
+
+    let statuses = [
+        send(&client, "POST", &url, &headers, body.clone()).await,
+        send(&client, "POST", &url, &headers, body.clone()).await,
+        send(&client, "POST", &url, &headers, body.clone()).await,
+    ];
+    let seen: Vec<_> = statuses
+        .iter()
+        .map(|r| (r.status, r.body["status"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(200, "accepted"), (200, "duplicate"), (200, "duplicate")]
+    );
+    let records = consume(&broker.bootstrap(), &topic, 1, Duration::from_millis(700)).await;
+    assert_eq!(records.len(), 1);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_of_one_event_are_published_once() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = topic("race");
+    broker.create_topic(&topic).await;
+    let kind = VerifierKind::StandardWebhooks;
+    let gateway = Hookgate::start(
+        &broker.bootstrap(),
+        5000,
+        &source(dir.path(), "sw", kind, &topic),
+    )
+    .await;
+    let client = client();
+    let body = body_with_id("msg_race");
+    let headers = signed(kind, "msg_race", &body);
+    let url = gateway.url("/webhooks/sw");
+
+    let sends = (0..32).map(|_| {
+        let (client, url, headers, body) =
+            (client.clone(), url.clone(), headers.clone(), body.clone());
+        tokio::spawn(async move { send(&client, "POST", &url, &headers, body).await })
+    });
+    let mut accepted = 0;
+    let mut duplicates = 0;
+    for reply in futures_join(sends).await {
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        match reply.body["status"].as_str() {
+            Some("accepted") => accepted += 1,
+            Some("duplicate") => duplicates += 1,
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+    assert_eq!((accepted, duplicates), (1, 31));
+    let records = consume(&broker.bootstrap(), &topic, 1, Duration::from_millis(700)).await;
+    assert_eq!(records.len(), 1);
+    gateway.stop().await;
+}
+
+async fn futures_join<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.push(handle.await.expect("task"));
+    }
+    out
+}
+
+/// Sends `id` until it is accepted, as a provider's retries would.
+async fn deliver_until_accepted(
+    client: &harness::HttpClient,
+    url: &str,
+    kind: VerifierKind,
+    id: &str,
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let body = body_with_id(id);
+        let reply = send(client, "POST", url, &signed(kind, id, &body), body).await;
+        if reply.status == 200 {
+            assert_eq!(
+                reply.body["status"], "accepted",
+                "a failed delivery must not count as published"
+            );
+            return started.elapsed();
+        }
+        assert_eq!(reply.status, 503, "{:?}", reply.body);
+        assert!(
+            started.elapsed() < within,
+            "not accepted again within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_broker_gets_503_within_the_timeout_and_recovery_needs_no_restart() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = topic("frozen");
+    broker.create_topic(&topic).await;
+    let kind = VerifierKind::Github;
+    let timeout_ms = 1500;
+    let gateway = Hookgate::start(
+        &broker.bootstrap(),
+        timeout_ms,
+        &source(dir.path(), "github", kind, &topic),
+    )
+    .await;
+    let client = client();
+    let url = gateway.url("/webhooks/github");
+    deliver_until_accepted(&client, &url, kind, "before", Duration::from_secs(10)).await;
+
+    broker.signal("-STOP");
+    let body = body_with_id("during");
+    let started = Instant::now();
+    let reply = send(&client, "POST", &url, &signed(kind, "during", &body), body).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert_eq!(reply.body["reason"], "kafka_unavailable");
+    assert_eq!(reply.headers["retry-after"], "3");
+    assert!(
+        took < Duration::from_millis(timeout_ms + 1500),
+        "503 took {took:?}"
+    );
+
+    broker.signal("-CONT");
+    // The provider's retry of the refused event is published, not taken for a duplicate.
+    deliver_until_accepted(&client, &url, kind, "during", Duration::from_secs(30)).await;
+    deliver_until_accepted(&client, &url, kind, "after", Duration::from_secs(10)).await;
+    let records = consume(&broker.bootstrap(), &topic, 3, Duration::from_millis(500)).await;
+    let ids: Vec<&[u8]> = records.iter().filter_map(|r| r.key.as_deref()).collect();
+    for id in [&b"before"[..], b"during", b"after"] {
+        assert!(
+            ids.contains(&id),
+            "{} missing from {ids:?}",
+            String::from_utf8_lossy(id)
+        );
+    }
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting_hookgate() {
+    let mut broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = topic("killed");
+    broker.create_topic(&topic).await;
+    let kind = VerifierKind::Shopify;
+    let timeout_ms = 1500;
+    let gateway = Hookgate::start(
+        &broker.bootstrap(),
+        timeout_ms,
+        &source(dir.path(), "shop", kind, &topic),
+    )
+    .await;
+    let client = client();
+    let url = gateway.url("/webhooks/shop");
+    deliver_until_accepted(&client, &url, kind, "k-before", Duration::from_secs(10)).await;
+
+    broker.kill();
+    let body = body_with_id("k-during");
+    let started = Instant::now();
+    let reply = send(
+        &client,
+        "POST",
+        &url,
+        &signed(kind, "k-during", &body),
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_millis(timeout_ms + 1500),
+        "503 took {:?}",
+        started.elapsed()
+    );
+
+    // tansu keeps topics in memory: the restarted broker needs the topic again.
+    broker.restart().await;
+    broker.create_topic(&topic).await;
+    deliver_until_accepted(&client, &url, kind, "k-during", Duration::from_secs(30)).await;
+    let records = consume(&broker.bootstrap(), &topic, 1, Duration::from_millis(500)).await;
+    assert!(
+        records
+            .iter()
+            .any(|r| r.key.as_deref() == Some(&b"k-during"[..]))
+    );
+    gateway.stop().await;
+}
+
+/// Requests refused before anything is published need no broker.
+async fn gateway_without_broker(dir: &Path) -> Hookgate {
+    let sources = source(dir, "github", VerifierKind::Github, "t.github")
+        + &source(dir, "stripe", VerifierKind::Stripe, "t.stripe");
+    Hookgate::start("127.0.0.1:9", 1000, &sources).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_paths_methods_and_sizes_get_clear_json_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = gateway_without_broker(dir.path()).await;
+    let client = client();
+
+    let reply = send(&client, "POST", &gateway.url("/webhooks/nope"), &[], "{}").await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (404, Some("unknown_path"))
+    );
+    let reply = send(&client, "GET", &gateway.url("/webhooks/github"), &[], "").await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.headers["allow"], "POST");
+    let reply = send(
+        &client,
+        "POST",
+        &gateway.url("/webhooks/github"),
+        &[],
+        vec![b'x'; 65537],
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (413, Some("body_too_large"))
+    );
+    let reply = send(&client, "GET", &gateway.url("/healthz"), &[], "").await;
+    assert_eq!(reply.status, 200);
+    let reply = send(&client, "GET", &gateway.url("/readyz"), &[], "").await;
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str()),
+        (503, Some("not_ready"))
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_over_the_limit_is_cut_off_with_413() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = gateway_without_broker(dir.path()).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr)
+        .await
+        .expect("connect");
+    let head =
+        "POST /webhooks/github HTTP/1.1\r\nHost: hookgate\r\nTransfer-Encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let chunk = format!("{:x}\r\n{}\r\n", 16384, "y".repeat(16384));
+    // 80 KiB announced nowhere; the limit is 64 KiB.
+    for _ in 0..5 {
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut response))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("body_too_large"), "{text}");
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_without_a_usable_event_id_get_400_or_401() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gateway = gateway_without_broker(dir.path()).await;
+    let client = client();
+
+    let body = body_with_id("x");
+    let mut headers = signed(VerifierKind::Github, "x", &body);
+    headers.retain(|(name, _)| name != "X-GitHub-Delivery");
+    let reply = send(
+        &client,
+        "POST",
+        &gateway.url("/webhooks/github"),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["reason"], "missing_event_id");
+    assert_eq!(
+        reply.body["error"],
+        "event id missing: expected it in header x-github-delivery"
+    );
+
+    let form = b"id=evt_1&type=charge.succeeded".to_vec();
+    let reply = send(
+        &client,
+        "POST",
+        &gateway.url("/webhooks/stripe"),
+        &signed(VerifierKind::Stripe, "", &form),
+        form,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (400, Some("malformed_body"))
+    );
+
+    let body = body_with_id("evt_old");
+    let old = verify::sign(
+        VerifierKind::Stripe,
+        secret_for(VerifierKind::Stripe).as_bytes(),
+        &body,
+        "",
+        now() - 600,
+        None,
+    )
+    .expect("signs");
+    let reply = send(
+        &client,
+        "POST",
+        &gateway.url("/webhooks/stripe"),
+        &old,
+        body,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (401, Some("stale_timestamp"))
+    );
+    gateway.stop().await;
+}
