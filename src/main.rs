@@ -47,7 +47,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match load(&config) {
+        Command::CheckConfig { config: path } => match Config::load(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|config| {
+                let sources = build_sources(&config, &path)?;
+                Ok((config, sources))
+            }) {
             Ok((config, sources)) => {
                 print_summary(&config, &sources);
                 ExitCode::SUCCESS
@@ -57,14 +62,20 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Serve { config } => {
-            let (config, sources) = match load(&config) {
-                Ok(loaded) => loaded,
-                Err(message) => {
-                    eprintln!("{message}");
+        Command::Serve { config: path } => {
+            let config = match Config::load(&path) {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("{err}");
                     return ExitCode::from(2);
                 }
             };
+            // Secrets are checked before anything starts; the sources are built
+            // again once the metrics recorder is installed, so their handles count.
+            if let Err(message) = build_sources(&config, &path) {
+                eprintln!("{message}");
+                return ExitCode::from(2);
+            }
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
                 Err(err) => {
@@ -72,7 +83,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(config, sources)) {
+            match runtime.block_on(serve(config, &path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     tracing::error!("{message}");
@@ -84,9 +95,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<(Config, Sources), String> {
-    let config = Config::load(path).map_err(|err| err.to_string())?;
-    let sources = Sources::build(&config).map_err(|errors| {
+fn build_sources(config: &Config, path: &std::path::Path) -> Result<Sources, String> {
+    Sources::build(config).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
         format!(
             "{} has {} error(s):\n{}",
@@ -94,8 +104,7 @@ fn load(path: &std::path::Path) -> Result<(Config, Sources), String> {
             errors.len(),
             lines.join("\n")
         )
-    })?;
-    Ok((config, sources))
+    })
 }
 
 fn print_summary(config: &Config, sources: &Sources) {
@@ -127,7 +136,7 @@ fn print_summary(config: &Config, sources: &Sources) {
     }
 }
 
-async fn serve(config: Config, sources: Sources) -> Result<(), String> {
+async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
     let _log_writer = init_logging(&config);
     if config.metrics.enabled {
         PrometheusBuilder::new()
@@ -145,6 +154,7 @@ async fn serve(config: Config, sources: Sources) -> Result<(), String> {
             })?;
         metrics::describe();
     }
+    let sources = build_sources(&config, path)?;
 
     // Kept alive until serve returns: dropping it stops the embedded cluster.
     let mut _embedded = None;

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: setup, formatting, lints, then
+# unit and end-to-end tests (these start their own tansu brokers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
