@@ -49,7 +49,7 @@ impl Signature {
         let len = match encoding {
             Encoding::Hex => {
                 let len = text.len() / 2;
-                if text.len() % 2 != 0 || len > MAX_MAC_LEN {
+                if !text.len().is_multiple_of(2) || len > MAX_MAC_LEN {
                     return None;
                 }
                 hex::decode_to_slice(text, &mut bytes[..len]).ok()?;
