@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 
+use crate::config::Config;
 use crate::dedup::{Claimed, Dedup};
 use crate::error::{AcceptedBody, Reason, Rejection, json};
 use crate::event::{Event, EventId};
@@ -56,21 +57,26 @@ impl<E: Into<Rejection>> From<E> for Failure {
 }
 
 impl Gateway {
+    /// Assembles the pipeline as the configuration says.
     pub fn new(
+        config: &Config,
         sources: Sources,
-        dedup: Dedup,
         publisher: Arc<Publisher>,
         health: Arc<Health>,
-        body_timeout: Duration,
-        retry_after_secs: u32,
     ) -> Self {
+        // A second delivery waits for the first one's outcome a little longer
+        // than publishing may take, so it normally learns it.
+        let dedup = Dedup::new(
+            &config.dedup,
+            config.kafka.produce_timeout() + Duration::from_secs(2),
+        );
         Self {
             sources,
             dedup,
             publisher,
             health,
-            body_timeout,
-            retry_after_secs,
+            body_timeout: config.server.body_timeout,
+            retry_after_secs: config.kafka.retry_after_secs,
         }
     }
 

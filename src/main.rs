@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use hookgate::config::{Config, LogFormat};
-use hookgate::dedup::Dedup;
 use hookgate::embedded::EmbeddedKafka;
 use hookgate::health::Health;
 use hookgate::ingest::Gateway;
@@ -187,17 +186,11 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
                 config.server.listen
             )
         })?;
-    let dedup = Dedup::new(
-        &config.dedup,
-        config.kafka.produce_timeout() + Duration::from_secs(2),
-    );
     let gateway = Arc::new(Gateway::new(
+        &config,
         sources,
-        dedup,
         Arc::clone(&publisher),
         health,
-        config.server.body_timeout,
-        config.kafka.retry_after_secs,
     ));
     tracing::info!(listen = %config.server.listen, brokers = %brokers, "hookgate is serving webhooks");
     server::run(listener, gateway, &config.server, shutdown_signal()).await;

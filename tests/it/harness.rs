@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookgate::config::Config;
-use hookgate::dedup::Dedup;
 use hookgate::health::Health;
 use hookgate::ingest::Gateway;
 use hookgate::publish::Publisher;
@@ -192,17 +191,11 @@ impl Hookgate {
         assert_eq!(config.validate(), vec![], "test config is valid");
         let sources = Sources::build(&config).expect("sources build");
         let publisher = Arc::new(Publisher::new(&config.kafka, brokers).expect("producer"));
-        let dedup = Dedup::new(
-            &config.dedup,
-            config.kafka.produce_timeout() + Duration::from_secs(2),
-        );
         let gateway = Arc::new(Gateway::new(
+            &config,
             sources,
-            dedup,
             publisher,
             Arc::new(Health::default()),
-            config.server.body_timeout,
-            config.kafka.retry_after_secs,
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
