@@ -222,11 +222,6 @@ impl Publisher {
             .fetch_metadata(None, timeout)
             .map(|_| ())
     }
-
-    /// Records waiting in the producer's queue.
-    pub fn queued(&self) -> i32 {
-        self.producer.load().in_flight_count()
-    }
 }
 
 fn header<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {

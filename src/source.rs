@@ -106,17 +106,14 @@ impl Sources {
                     continue;
                 }
             };
+            // Names were checked by config validation.
             let forward_headers = match &sc.forward_headers {
-                Some(names) => names
-                    .iter()
-                    .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-                    .collect(),
-                None => defaults
-                    .forward_headers
-                    .iter()
-                    .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
-                    .collect(),
-            };
+                Some(names) => names.iter().map(String::as_str).collect(),
+                None => defaults.forward_headers.to_vec(),
+            }
+            .into_iter()
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .collect();
             let source = Source {
                 name: SourceName::new(&sc.name),
                 kind: sc.verifier,

@@ -39,6 +39,42 @@ fn source(dir: &Path, name: &str, kind: VerifierKind, topic: &str) -> String {
     )
 }
 
+/// A broker with one fresh topic and hookgate serving one source on it.
+struct OneSource {
+    broker: Broker,
+    topic: String,
+    gateway: Hookgate,
+    client: harness::HttpClient,
+    url: String,
+}
+
+async fn one_source(
+    test: &str,
+    name: &str,
+    kind: VerifierKind,
+    produce_timeout_ms: u64,
+) -> OneSource {
+    let broker = Broker::start().await;
+    let secrets = tempfile::tempdir().expect("tempdir");
+    let topic = topic(test);
+    broker.create_topic(&topic).await;
+    // hookgate reads its secrets once, at start-up: the files may go afterwards.
+    let gateway = Hookgate::start(
+        &broker.bootstrap(),
+        produce_timeout_ms,
+        &source(secrets.path(), name, kind, &topic),
+    )
+    .await;
+    let url = gateway.url(&format!("/webhooks/{name}"));
+    OneSource {
+        broker,
+        topic,
+        gateway,
+        client: client(),
+        url,
+    }
+}
+
 /// A JSON body carrying `id` where every scheme's default looks for it, with
 /// spacing and non-ASCII text a re-serialiser would change.
 fn body_with_id(id: &str) -> Vec<u8> {
@@ -128,19 +164,15 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_signatures_are_refused_and_never_published() {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let topic = topic("badsig");
-    broker.create_topic(&topic).await;
     let kind = VerifierKind::Stripe;
-    let gateway = Hookgate::start(
-        &broker.bootstrap(),
-        5000,
-        &source(dir.path(), "stripe", kind, &topic),
-    )
-    .await;
-    let client = client();
-    let url = gateway.url("/webhooks/stripe");
+    let OneSource {
+        broker,
+        topic,
+        gateway,
+        client,
+        url,
+        ..
+    } = one_source("badsig", "stripe", kind, 5000).await;
 
     let body = body_with_id("evt_forged");
     let mut headers = signed(kind, "evt_forged", &body);
@@ -172,21 +204,17 @@ async fn bad_signatures_are_refused_and_never_published() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_event_is_published_once() {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let topic = topic("dup");
-    broker.create_topic(&topic).await;
     let kind = VerifierKind::Github;
-    let gateway = Hookgate::start(
-        &broker.bootstrap(),
-        5000,
-        &source(dir.path(), "github", kind, &topic),
-    )
-    .await;
-    let client = client();
+    let OneSource {
+        broker,
+        topic,
+        gateway,
+        client,
+        url,
+        ..
+    } = one_source("dup", "github", kind, 5000).await;
     let body = body_with_id("d-1");
     let headers = signed(kind, "d-1", &body);
-    let url = gateway.url("/webhooks/github");
 
     let statuses = [
         send(&client, "POST", &url, &headers, body.clone()).await,
@@ -208,21 +236,17 @@ async fn a_redelivered_event_is_published_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_of_one_event_are_published_once() {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let topic = topic("race");
-    broker.create_topic(&topic).await;
     let kind = VerifierKind::StandardWebhooks;
-    let gateway = Hookgate::start(
-        &broker.bootstrap(),
-        5000,
-        &source(dir.path(), "sw", kind, &topic),
-    )
-    .await;
-    let client = client();
+    let OneSource {
+        broker,
+        topic,
+        gateway,
+        client,
+        url,
+        ..
+    } = one_source("race", "sw", kind, 5000).await;
     let body = body_with_id("msg_race");
     let headers = signed(kind, "msg_race", &body);
-    let url = gateway.url("/webhooks/sw");
 
     let sends = (0..32).map(|_| {
         let (client, url, headers, body) =
@@ -285,20 +309,16 @@ async fn deliver_until_accepted(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_broker_gets_503_within_the_timeout_and_recovery_needs_no_restart() {
-    let broker = Broker::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let topic = topic("frozen");
-    broker.create_topic(&topic).await;
     let kind = VerifierKind::Github;
     let timeout_ms = 1500;
-    let gateway = Hookgate::start(
-        &broker.bootstrap(),
-        timeout_ms,
-        &source(dir.path(), "github", kind, &topic),
-    )
-    .await;
-    let client = client();
-    let url = gateway.url("/webhooks/github");
+    let OneSource {
+        broker,
+        topic,
+        gateway,
+        client,
+        url,
+        ..
+    } = one_source("frozen", "github", kind, timeout_ms).await;
     deliver_until_accepted(&client, &url, kind, "before", Duration::from_secs(10)).await;
 
     broker.signal("-STOP");
@@ -332,20 +352,16 @@ async fn a_frozen_broker_gets_503_within_the_timeout_and_recovery_needs_no_resta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting_hookgate() {
-    let mut broker = Broker::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let topic = topic("killed");
-    broker.create_topic(&topic).await;
     let kind = VerifierKind::Shopify;
     let timeout_ms = 1500;
-    let gateway = Hookgate::start(
-        &broker.bootstrap(),
-        timeout_ms,
-        &source(dir.path(), "shop", kind, &topic),
-    )
-    .await;
-    let client = client();
-    let url = gateway.url("/webhooks/shop");
+    let OneSource {
+        mut broker,
+        topic,
+        gateway,
+        client,
+        url,
+        ..
+    } = one_source("killed", "shop", kind, timeout_ms).await;
     deliver_until_accepted(&client, &url, kind, "k-before", Duration::from_secs(10)).await;
 
     broker.kill();
