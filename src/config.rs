@@ -85,7 +85,12 @@ pub struct KafkaConfig {
     /// The producer's `client.id`.
     #[serde(default = "default_client_id")]
     pub client_id: String,
-    /// librdkafka producer properties passed through as they are.
+    /// librdkafka properties for every client hookgate makes (the event producer,
+    /// the dedup topic's producer and consumer, the admin client): security,
+    /// SASL, TLS and the like.
+    #[serde(default)]
+    pub client: BTreeMap<String, String>,
+    /// librdkafka properties for the event producer only, passed through as they are.
     #[serde(default)]
     pub producer: BTreeMap<String, String>,
 }
@@ -120,7 +125,8 @@ impl KafkaConfig {
     }
 }
 
-/// `[dedup]`: how long and how many event ids are remembered.
+/// `[dedup]`: how long and how many event ids are remembered, and the
+/// log-compacted topic that keeps them across restarts and replicas.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
@@ -129,6 +135,14 @@ pub struct DedupConfig {
     pub window: Duration,
     /// Ids remembered at most; beyond it the oldest are forgotten first.
     pub max_entries: usize,
+    /// The log-compacted topic every replica writes accepted ids to and reads
+    /// them back from; created at start-up if missing.
+    pub topic: String,
+    /// Partitions of the dedup topic when hookgate creates it.
+    pub partitions: i32,
+    /// Replication factor of the dedup topic when hookgate creates it; -1 takes
+    /// the cluster's `default.replication.factor`.
+    pub replication_factor: i32,
 }
 
 impl Default for DedupConfig {
@@ -136,6 +150,9 @@ impl Default for DedupConfig {
         Self {
             window: Duration::from_secs(72 * 3600),
             max_entries: 10_000_000,
+            topic: "hookgate.dedup".into(),
+            partitions: 6,
+            replication_factor: -1,
         }
     }
 }
@@ -334,12 +351,17 @@ impl Config {
                 format!("{} is outside 100..=120000", self.kafka.produce_timeout_ms),
             );
         }
-        for key in self.kafka.producer.keys() {
-            if RESERVED_PRODUCER_PROPERTIES.contains(&key.as_str()) {
-                fail(
-                    &format!("kafka.producer.\"{key}\""),
-                    "is set by hookgate (idempotent, acks=all, timeout from kafka.produce_timeout_ms) and may not be overridden".into(),
-                );
+        for (table, properties) in [
+            ("kafka.client", &self.kafka.client),
+            ("kafka.producer", &self.kafka.producer),
+        ] {
+            for key in properties.keys() {
+                if RESERVED_PRODUCER_PROPERTIES.contains(&key.as_str()) {
+                    fail(
+                        &format!("{table}.\"{key}\""),
+                        "is set by hookgate (idempotent, acks=all, timeout from kafka.produce_timeout_ms) and may not be overridden".into(),
+                    );
+                }
             }
         }
 
@@ -348,6 +370,29 @@ impl Config {
         }
         if self.dedup.max_entries == 0 {
             fail("dedup.max_entries", "must be at least 1".into());
+        }
+        if !valid_topic(&self.dedup.topic) {
+            fail("dedup.topic", topic_rule(&self.dedup.topic));
+        } else if self.sources.iter().any(|s| s.topic == self.dedup.topic) {
+            fail(
+                "dedup.topic",
+                format!("{:?} is also a source's event topic", self.dedup.topic),
+            );
+        }
+        if !(1..=10_000).contains(&self.dedup.partitions) {
+            fail(
+                "dedup.partitions",
+                format!("{} is outside 1..=10000", self.dedup.partitions),
+            );
+        }
+        if self.dedup.replication_factor == 0 || self.dedup.replication_factor < -1 {
+            fail(
+                "dedup.replication_factor",
+                format!(
+                    "{}: use -1 for the cluster default, or 1 and up",
+                    self.dedup.replication_factor
+                ),
+            );
         }
         if self.metrics.enabled && self.metrics.listen == self.server.listen {
             fail("metrics.listen", "must differ from server.listen".into());
@@ -391,13 +436,7 @@ impl Config {
                 );
             }
             if !valid_topic(&source.topic) {
-                fail(
-                    &at("topic"),
-                    format!(
-                        "{:?}: a Kafka topic is 1-249 of a-z, A-Z, 0-9, '.', '_', '-'",
-                        source.topic
-                    ),
-                );
+                fail(&at("topic"), topic_rule(&source.topic));
             }
             if source.secrets.is_empty() {
                 fail(&at("secrets"), "at least one secret is required".into());
@@ -458,6 +497,10 @@ fn valid_topic(topic: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+fn topic_rule(topic: &str) -> String {
+    format!("{topic:?}: a Kafka topic is 1-249 of a-z, A-Z, 0-9, '.', '_', '-'")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,15 +558,19 @@ mod tests {
             event_id = \"json:id\"
             "
         )
-        .replace("[kafka]", "[dedup]\nmax_entries = 0\n[kafka]\nproduce_timeout_ms = 5\nproducer = { acks = \"1\" }");
+        .replace("[kafka]", "[dedup]\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout_ms = 5\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
         let errors = Config::parse(&text).expect("parses").validate();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             [
                 "kafka.produce_timeout_ms",
+                "kafka.client.\"bootstrap.servers\"",
                 "kafka.producer.\"acks\"",
                 "dedup.max_entries",
+                "dedup.topic",
+                "dedup.partitions",
+                "dedup.replication_factor",
                 "sources[1].name",
                 "sources[1].path",
                 "sources[1].topic",

@@ -6,6 +6,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
+use crate::config::DedupConfig;
+
 /// A running mock cluster; it stops when dropped.
 pub struct EmbeddedKafka {
     cluster: MockCluster<'static, DefaultProducerContext>,
@@ -20,12 +22,14 @@ impl std::fmt::Debug for EmbeddedKafka {
 }
 
 impl EmbeddedKafka {
-    /// Starts a one-broker cluster on a free 127.0.0.1 port with `topics` created.
-    pub fn start(topics: &[String]) -> Result<Self, KafkaError> {
+    /// Starts a one-broker cluster on a free 127.0.0.1 port with the event
+    /// `topics` and the dedup topic created.
+    pub fn start(topics: &[String], dedup: &DedupConfig) -> Result<Self, KafkaError> {
         let cluster = MockCluster::new(1)?;
         for topic in topics {
             cluster.create_topic(topic, 1, 1)?;
         }
+        cluster.create_topic(&dedup.topic, dedup.partitions, 1)?;
         Ok(Self { cluster })
     }
 

@@ -28,13 +28,14 @@ pub enum Reason {
     InvalidEventId,
     MalformedBody,
     StillInFlight,
+    NotReady,
     QueueFull,
     KafkaUnavailable,
     RecordTooLarge,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
         Self::BodyTooLarge,
@@ -48,6 +49,7 @@ impl Reason {
         Self::InvalidEventId,
         Self::MalformedBody,
         Self::StillInFlight,
+        Self::NotReady,
         Self::QueueFull,
         Self::KafkaUnavailable,
         Self::RecordTooLarge,
@@ -68,6 +70,7 @@ impl Reason {
             Self::InvalidEventId => "invalid_event_id",
             Self::MalformedBody => "malformed_body",
             Self::StillInFlight => "still_in_flight",
+            Self::NotReady => "not_ready",
             Self::QueueFull => "queue_full",
             Self::KafkaUnavailable => "kafka_unavailable",
             Self::RecordTooLarge => "record_too_large",
@@ -89,7 +92,9 @@ impl Reason {
             | Self::StaleTimestamp
             | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
             Self::StillInFlight => StatusCode::CONFLICT,
-            Self::QueueFull | Self::KafkaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotReady | Self::QueueFull | Self::KafkaUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -97,7 +102,7 @@ impl Reason {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            Self::StillInFlight | Self::QueueFull | Self::KafkaUnavailable
+            Self::StillInFlight | Self::NotReady | Self::QueueFull | Self::KafkaUnavailable
         )
     }
 

@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 
 use crate::config::Config;
-use crate::dedup::{Claimed, Dedup};
+use crate::dedup::{Claimed, Dedup, Landed};
 use crate::error::{AcceptedBody, Reason, Rejection, json};
 use crate::event::{Event, EventId};
 use crate::health::Health;
@@ -57,19 +57,15 @@ impl<E: Into<Rejection>> From<E> for Failure {
 }
 
 impl Gateway {
-    /// Assembles the pipeline as the configuration says.
+    /// The pipeline from its parts; [`crate::gateway::start`] makes them from
+    /// the configuration.
     pub fn new(
         config: &Config,
         sources: Sources,
+        dedup: Dedup,
         publisher: Arc<Publisher>,
         health: Arc<Health>,
     ) -> Self {
-        // A second delivery waits for the first one's outcome a little longer
-        // than publishing may take, so it normally learns it.
-        let dedup = Dedup::new(
-            &config.dedup,
-            config.kafka.produce_timeout() + Duration::from_secs(2),
-        );
         Self {
             sources,
             dedup,
@@ -167,6 +163,17 @@ impl Gateway {
             ..failure
         };
 
+        // Until every id the dedup topic held is loaded, a duplicate would not
+        // be recognised: the provider retries once hookgate is ready.
+        if !self.health.is_dedup_loaded() {
+            return Err(with_id(
+                Rejection::new(
+                    Reason::NotReady,
+                    "hookgate is starting and still loading its dedup index; retry later",
+                )
+                .into(),
+            ));
+        }
         let claim = match self
             .dedup
             .claim(&source.name, &id)
@@ -188,8 +195,20 @@ impl Gateway {
         let publisher = Arc::clone(&self.publisher);
         let published = tokio::spawn(async move {
             let result = publisher.publish(&event).await;
-            match result {
-                Ok(_) => claim.commit(),
+            match &result {
+                Ok(delivery) => {
+                    let source = event.source();
+                    claim.commit(
+                        &source.name,
+                        event.id(),
+                        &Landed {
+                            first_seen_ms: unix_millis(event.received_at),
+                            topic: &source.topic,
+                            partition: delivery.partition,
+                            offset: delivery.offset,
+                        },
+                    );
+                }
                 Err(_) => claim.release(),
             }
             result
@@ -264,7 +283,7 @@ impl Gateway {
         struct HealthBody {
             status: &'static str,
             #[serde(skip_serializing_if = "Option::is_none")]
-            reason: Option<&'static str>,
+            reason: Option<String>,
         }
         match path {
             "/healthz" => Some(json(
@@ -332,6 +351,11 @@ where
             format!("the body did not arrive within {}s", timeout.as_secs()),
         )),
     }
+}
+
+fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn unix_seconds(at: SystemTime) -> i64 {

@@ -13,24 +13,29 @@
 //! | [`source`] | what a URL path stands for: verifier, event id, topic |
 //! | [`verify`] | signature schemes, one file per provider; only it makes [`verify::Verified`] |
 //! | [`event`] | the event id and the [`event::Event`] that publishing accepts |
-//! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure |
+//! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
 //! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
 //! | [`error`] | the one mapping from outcome to status code and JSON body |
 //!
-//! Around them: [`config`] and [`secret`] (the only readers of files and the
-//! environment), [`metrics`], [`health`], and [`embedded`] (an in-memory Kafka for
-//! trying hookgate out).
+//! Around them: [`gateway`] (assembles the above and what runs beside it),
+//! [`config`] and [`secret`] (the only readers of files and the environment),
+//! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
+//! [`throttle`] (for warnings that repeat), and [`embedded`] (an in-memory Kafka
+//! for trying hookgate out).
 
 pub mod config;
 pub mod dedup;
 pub mod embedded;
 pub mod error;
 pub mod event;
+pub mod gateway;
 pub mod health;
 pub mod ingest;
+pub mod kafka;
 pub mod metrics;
 pub mod publish;
 pub mod secret;
 pub mod server;
 pub mod source;
+pub mod throttle;
 pub mod verify;

@@ -4,16 +4,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use hookgate::config::{Config, LogFormat};
 use hookgate::embedded::EmbeddedKafka;
-use hookgate::health::Health;
-use hookgate::ingest::Gateway;
-use hookgate::publish::Publisher;
 use hookgate::source::Sources;
-use hookgate::{metrics, server};
+use hookgate::{gateway, metrics, server};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tracing_subscriber::EnvFilter;
 
@@ -114,9 +110,10 @@ fn print_summary(config: &Config, sources: &Sources) {
         config.kafka.brokers, config.kafka.produce_timeout_ms
     );
     println!(
-        "  dedup:   window {}, at most {} ids",
+        "  dedup:   window {}, at most {} ids, topic {}",
         humantime::format_duration(config.dedup.window),
-        config.dedup.max_entries
+        config.dedup.max_entries,
+        config.dedup.topic
     );
     if config.metrics.enabled {
         println!("  metrics: http://{}/metrics", config.metrics.listen);
@@ -158,7 +155,7 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
     // Kept alive until serve returns: dropping it stops the embedded cluster.
     let mut _embedded = None;
     let brokers = if config.kafka.is_embedded() {
-        let embedded = EmbeddedKafka::start(&sources.topics())
+        let embedded = EmbeddedKafka::start(&sources.topics(), &config.dedup)
             .map_err(|err| format!("cannot start the embedded Kafka: {err}"))?;
         let brokers = embedded.bootstrap_servers();
         tracing::warn!(
@@ -171,13 +168,6 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
     } else {
         config.kafka.brokers.clone()
     };
-    let publisher = Arc::new(
-        Publisher::new(&config.kafka, &brokers)
-            .map_err(|err| format!("kafka: cannot create the producer: {err}"))?,
-    );
-    let health = Arc::new(Health::default());
-    let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
-
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|err| {
@@ -186,20 +176,17 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
                 config.server.listen
             )
         })?;
-    let gateway = Arc::new(Gateway::new(
-        &config,
-        sources,
-        Arc::clone(&publisher),
-        health,
-    ));
-    tracing::info!(listen = %config.server.listen, brokers = %brokers, "hookgate is serving webhooks");
-    server::run(listener, gateway, &config.server, shutdown_signal()).await;
-    probe.abort();
-    let flushed =
-        tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(5))).await;
-    if !matches!(flushed, Ok(Ok(()))) {
-        tracing::warn!("some records were still queued for Kafka at exit");
-    }
+    let running = gateway::start(&config, sources, &brokers, !config.kafka.is_embedded())
+        .map_err(|err| err.to_string())?;
+    tracing::info!(listen = %config.server.listen, brokers = %brokers, "hookgate is serving webhooks; ready once the dedup index is loaded");
+    server::run(
+        listener,
+        Arc::clone(&running.gateway),
+        &config.server,
+        shutdown_signal(),
+    )
+    .await;
+    running.shutdown().await;
     Ok(())
 }
 

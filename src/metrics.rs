@@ -20,7 +20,15 @@ pub const PRODUCE_DURATION: &str = "hookgate_produce_duration_seconds";
 pub const IN_FLIGHT: &str = "hookgate_requests_in_flight";
 pub const DEDUP_ENTRIES: &str = "hookgate_dedup_entries";
 pub const DEDUP_EVICTIONS: &str = "hookgate_dedup_evictions_total";
+pub const DEDUP_LOADED: &str = "hookgate_dedup_loaded";
+pub const DEDUP_REPLAY_RECORDS: &str = "hookgate_dedup_replay_records_total";
+pub const DEDUP_REPLAY_LAG: &str = "hookgate_dedup_replay_lag_records";
+pub const DEDUP_REPLAY_DURATION: &str = "hookgate_dedup_replay_duration_seconds";
+pub const DEDUP_LEARNED: &str = "hookgate_dedup_learned_total";
+pub const DEDUP_CORRUPT_RECORDS: &str = "hookgate_dedup_corrupt_records_total";
+pub const DEDUP_WRITES: &str = "hookgate_dedup_writes_total";
 pub const PRODUCER_REPLACEMENTS: &str = "hookgate_kafka_producer_replacements_total";
+pub const BROKER_REACHABLE: &str = "hookgate_kafka_broker_reachable";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -54,6 +62,43 @@ pub fn describe() {
     describe_counter!(
         DEDUP_EVICTIONS,
         "Event ids forgotten before their window passed because the index was full."
+    );
+    describe_gauge!(
+        DEDUP_LOADED,
+        "1 once the dedup index was loaded from the dedup topic; webhooks are refused before."
+    );
+    describe_counter!(
+        DEDUP_REPLAY_RECORDS,
+        "Dedup topic records read by the start-up replay."
+    );
+    describe_gauge!(
+        DEDUP_REPLAY_LAG,
+        "Dedup topic records the start-up replay has still to read."
+    );
+    describe_gauge!(
+        DEDUP_REPLAY_DURATION,
+        metrics::Unit::Seconds,
+        "Time the start-up replay of the dedup topic has taken so far."
+    );
+    describe_counter!(
+        DEDUP_LEARNED,
+        "Event ids learned from the dedup topic after start-up: committed by other replicas."
+    );
+    describe_counter!(
+        DEDUP_CORRUPT_RECORDS,
+        "Dedup topic records skipped because they could not be read."
+    );
+    describe_counter!(
+        DEDUP_WRITES,
+        "Dedup records written to the dedup topic, by outcome (ok, failed)."
+    );
+    describe_counter!(
+        PRODUCER_REPLACEMENTS,
+        "Event producers replaced because they could no longer produce."
+    );
+    describe_gauge!(
+        BROKER_REACHABLE,
+        "1 if a Kafka broker answered the last metadata probe, else 0."
     );
 }
 
@@ -154,6 +199,34 @@ pub fn producer_replaced() {
 pub fn dedup_index(entries: usize, evicted: u64) {
     gauge!(DEDUP_ENTRIES).set(entries as f64);
     counter!(DEDUP_EVICTIONS).absolute(evicted);
+}
+
+/// Reports the start-up replay's progress.
+pub fn dedup_replay(records: u64, lag: i64, elapsed: Duration) {
+    counter!(DEDUP_REPLAY_RECORDS).absolute(records);
+    gauge!(DEDUP_REPLAY_LAG).set(lag as f64);
+    gauge!(DEDUP_REPLAY_DURATION).set(elapsed.as_secs_f64());
+}
+
+pub fn dedup_loaded() {
+    gauge!(DEDUP_LOADED).set(1.0);
+}
+
+pub fn dedup_learned() {
+    counter!(DEDUP_LEARNED).increment(1);
+}
+
+pub fn dedup_corrupt_record() {
+    counter!(DEDUP_CORRUPT_RECORDS).increment(1);
+}
+
+pub fn dedup_write(ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    counter!(DEDUP_WRITES, "outcome" => outcome).increment(1);
+}
+
+pub fn broker_reachable(reachable: bool) {
+    gauge!(BROKER_REACHABLE).set(if reachable { 1.0 } else { 0.0 });
 }
 
 #[cfg(test)]

@@ -234,13 +234,10 @@ fn header<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {
 /// The producer's settings. Those hookgate's guarantees rest on are set last so
 /// nothing passed through can weaken them (config validation refuses them too).
 pub fn producer_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientConfig {
-    let mut client = ClientConfig::new();
+    let mut client = crate::kafka::client_config(config, bootstrap_servers);
     client
-        .set("client.id", &config.client_id)
         .set("compression.type", "lz4")
         .set("linger.ms", "2")
-        // Come back quickly after a broker restart: providers are retrying.
-        .set("reconnect.backoff.max.ms", "1000")
         .set("queue.buffering.max.messages", "100000");
     for (key, value) in &config.producer {
         client.set(key, value);
@@ -304,6 +301,7 @@ mod tests {
         assert_eq!(config.get("enable.idempotence"), Some("true"));
         assert_eq!(config.get("message.timeout.ms"), Some("1500"));
         assert_eq!(config.get("linger.ms"), Some("20"));
+        assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
     }
 
     #[test]

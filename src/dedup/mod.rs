@@ -5,9 +5,19 @@
 //! publishing failed (or the request was dropped), so a provider's retry publishes
 //! it then. A second delivery that arrives while the first is still in flight
 //! waits for that outcome instead of racing it to Kafka.
+//!
+//! Committed ids live in the in-memory [`index`] and, through the [`writer`], in a
+//! log-compacted Kafka topic ([`topic`]) that the [`reader`] replays at start-up and
+//! tails afterwards: the window survives restarts and every replica learns what
+//! the others accepted. The topic's record format is in [`record`].
 
-mod memory;
+mod index;
+pub mod reader;
+pub mod record;
+pub mod topic;
+pub mod writer;
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,26 +28,52 @@ use tokio::sync::watch;
 
 use crate::config::DedupConfig;
 use crate::event::EventId;
-use crate::metrics;
 use crate::source::SourceName;
 
-/// 128 bits of SHA-256 over (source, event id): what the index stores instead of
-/// the strings. Collisions are out of reach even for a hostile sender.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub use record::Landed;
+
+use index::{Index, Remembered};
+use writer::Writer;
+
+/// 128 bits of SHA-256 over the dedup record key `source/event-id`: what the
+/// index stores instead of the strings. Collisions are out of reach even for a
+/// hostile sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdHash([u8; 16]);
 
 impl IdHash {
     pub fn of(source: &SourceName, id: &EventId) -> Self {
-        let digest = Sha256::new()
-            .chain_update(source.as_str())
-            .chain_update([0u8])
-            .chain_update(id.as_str())
-            .finalize();
+        Self::from_digest(
+            Sha256::new()
+                .chain_update(source.as_str())
+                .chain_update(b"/")
+                .chain_update(id.as_str()),
+        )
+    }
+
+    /// The hash of a dedup record key, which is `source/event-id` already.
+    pub fn of_key(key: &[u8]) -> Self {
+        Self::from_digest(Sha256::new().chain_update(key))
+    }
+
+    fn from_digest(digest: Sha256) -> Self {
         let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
+        bytes.copy_from_slice(&digest.finalize()[..16]);
         Self(bytes)
     }
 }
+
+/// The index's map does not hash its keys again: the first 8 bytes of a
+/// SHA-256 are as uniform as any hasher's output.
+impl Hash for IdHash {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+impl nohash_hasher::IsEnabled for IdHash {}
 
 /// The outcome of a claim as its waiters see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,22 +107,37 @@ pub struct Dedup {
 
 #[derive(Debug)]
 struct Inner {
-    index: memory::Index,
+    index: Index,
     in_flight: DashMap<IdHash, watch::Receiver<State>>,
     /// How long a second delivery waits for the first one's outcome.
     wait_limit: Duration,
+    /// Absent when the ids are kept in memory only.
+    writer: Option<Writer>,
 }
 
 impl Dedup {
+    /// An index kept in this process's memory only.
+    ///
     /// `wait_limit` should exceed the publisher's own timeout, so the first
     /// delivery's outcome is normally known before a duplicate gives up on it.
-    pub fn new(config: &DedupConfig, wait_limit: Duration) -> Self {
+    pub fn in_memory(config: &DedupConfig, wait_limit: Duration) -> Self {
+        Self::new(config, wait_limit, None)
+    }
+
+    /// An index that writes every committed id to the dedup topic. Pair it with
+    /// a [`reader::Reader`] to load and follow the topic.
+    pub fn durable(config: &DedupConfig, wait_limit: Duration, writer: Writer) -> Self {
+        Self::new(config, wait_limit, Some(writer))
+    }
+
+    fn new(config: &DedupConfig, wait_limit: Duration, writer: Option<Writer>) -> Self {
         let window = u32::try_from(config.window.as_secs()).unwrap_or(u32::MAX);
         Self {
             inner: Arc::new(Inner {
-                index: memory::Index::new(window, config.max_entries),
+                index: Index::new(window, config.max_entries),
                 in_flight: DashMap::new(),
                 wait_limit,
+                writer,
             }),
         }
     }
@@ -130,6 +181,31 @@ impl Dedup {
             }
         }
     }
+
+    /// Whether a delivery of this event now would be a duplicate.
+    pub fn knows(&self, source: &SourceName, id: &EventId) -> bool {
+        self.inner
+            .index
+            .contains(IdHash::of(source, id), unix_now())
+    }
+
+    /// Adds an id another replica (or an earlier run) committed, read from the
+    /// dedup topic.
+    fn learn(&self, key: IdHash, first_seen: u32, now: u32) -> Remembered {
+        self.inner.index.remember(key, first_seen, now)
+    }
+
+    fn index(&self) -> &Index {
+        &self.inner.index
+    }
+
+    /// Waits up to `timeout` for dedup records still queued to reach Kafka, at
+    /// shutdown. Blocks the calling thread.
+    pub fn flush(&self, timeout: Duration) {
+        if let Some(writer) = &self.inner.writer {
+            writer.flush(timeout);
+        }
+    }
 }
 
 /// The right to publish one event. Dropping it without committing releases it.
@@ -141,10 +217,15 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// Kafka acknowledged the event: later deliveries are duplicates.
-    pub fn commit(mut self) {
-        let remembered = self.dedup.inner.index.insert(self.key, unix_now());
-        metrics::dedup_index(remembered, self.dedup.inner.index.evicted());
+    /// Kafka acknowledged the event: later deliveries are duplicates, here at
+    /// once and, once its dedup record is written, everywhere.
+    pub fn commit(mut self, source: &SourceName, id: &EventId, landed: &Landed<'_>) {
+        let inner = &self.dedup.inner;
+        let now = unix_now();
+        inner.index.remember(self.key, now, now);
+        if let Some(writer) = &inner.writer {
+            writer.write(&record::key(source, id), &landed.encode());
+        }
         self.settle(State::Committed);
     }
 
@@ -167,7 +248,7 @@ impl Drop for Claim {
     }
 }
 
-fn unix_now() -> u32 {
+pub(crate) fn unix_now() -> u32 {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -179,7 +260,26 @@ mod tests {
     use super::*;
 
     fn dedup() -> Dedup {
-        Dedup::new(&DedupConfig::default(), Duration::from_secs(5))
+        Dedup::in_memory(&DedupConfig::default(), Duration::from_secs(5))
+    }
+
+    fn landed() -> Landed<'static> {
+        Landed {
+            first_seen_ms: 0,
+            topic: "t",
+            partition: 0,
+            offset: 0,
+        }
+    }
+
+    #[test]
+    fn the_id_hash_is_the_hash_of_the_record_key() {
+        let (source, id) = names("evt/1");
+        assert_eq!(
+            IdHash::of(&source, &id),
+            IdHash::of_key(&record::key(&source, &id))
+        );
+        assert_ne!(IdHash::of(&source, &id), IdHash::of_key(b"github/evt/2"));
     }
 
     fn names(id: &str) -> (SourceName, EventId) {
@@ -197,7 +297,7 @@ mod tests {
         let Claimed::Fresh(claim) = dedup.claim(&source, &id).await.expect("claim") else {
             panic!("fresh again")
         };
-        claim.commit();
+        claim.commit(&source, &id, &landed());
         assert!(matches!(
             dedup.claim(&source, &id).await,
             Ok(Claimed::Duplicate)
@@ -222,7 +322,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        first.commit();
+        first.commit(&source, &id, &landed());
         assert!(matches!(
             waiter.await.expect("join"),
             Ok(Claimed::Duplicate)

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookgate::config::Config;
-use hookgate::health::Health;
-use hookgate::ingest::Gateway;
-use hookgate::publish::Publisher;
+use hookgate::gateway::{self, Running};
 use hookgate::source::Sources;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -168,18 +166,50 @@ pub(crate) fn topic(test: &str) -> String {
 /// hookgate serving on a real socket, in this process.
 pub(crate) struct Hookgate {
     pub(crate) addr: SocketAddr,
+    pub(crate) running: Option<Running>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Hookgate {
     /// Starts hookgate with `[kafka]` pointing at `brokers` and `sources` as
-    /// `[[sources]]` TOML.
+    /// `[[sources]]` TOML, and waits until it is ready.
     pub(crate) async fn start(brokers: &str, produce_timeout_ms: u64, sources: &str) -> Self {
+        Self::start_with(brokers, produce_timeout_ms, "", sources).await
+    }
+
+    /// As [`Hookgate::start`], with more TOML tables (such as `[dedup]`) in `extra`.
+    pub(crate) async fn start_with(
+        brokers: &str,
+        produce_timeout_ms: u64,
+        extra: &str,
+        sources: &str,
+    ) -> Self {
+        let gateway = Self::launch(brokers, produce_timeout_ms, extra, sources).await;
+        let health = &gateway.running.as_ref().expect("running").health;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !health.is_dedup_loaded() {
+            assert!(
+                Instant::now() < deadline,
+                "hookgate not ready within 20 s: {:?}",
+                health.readiness()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        gateway
+    }
+
+    /// Starts hookgate without waiting for it to be ready.
+    pub(crate) async fn launch(
+        brokers: &str,
+        produce_timeout_ms: u64,
+        extra: &str,
+        sources: &str,
+    ) -> Self {
         let text = format!(
             "[server]\nmax_body_bytes = 65536\nbody_timeout = \"2s\"\n\
              [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout_ms = {produce_timeout_ms}\nretry_after_secs = 3\n\
-             [metrics]\nenabled = false\n{sources}"
+             [metrics]\nenabled = false\n{extra}\n{sources}"
         );
         // Logs show with `cargo test -- --nocapture` and RUST_LOG.
         let _ = tracing_subscriber::fmt()
@@ -190,13 +220,8 @@ impl Hookgate {
         config.base_dir = PathBuf::from(".");
         assert_eq!(config.validate(), vec![], "test config is valid");
         let sources = Sources::build(&config).expect("sources build");
-        let publisher = Arc::new(Publisher::new(&config.kafka, brokers).expect("producer"));
-        let gateway = Arc::new(Gateway::new(
-            &config,
-            sources,
-            publisher,
-            Arc::new(Health::default()),
-        ));
+        let running = gateway::start(&config, sources, brokers, true).expect("hookgate starts");
+        let gateway = Arc::clone(&running.gateway);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -210,6 +235,7 @@ impl Hookgate {
         });
         Self {
             addr,
+            running: Some(running),
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -219,13 +245,17 @@ impl Hookgate {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Stops accepting and waits for requests in flight.
+    /// Stops accepting, waits for requests in flight, then for what is
+    /// still queued for Kafka.
     pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("server task");
+        }
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
         }
     }
 }

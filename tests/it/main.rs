@@ -400,7 +400,7 @@ async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting
 async fn gateway_without_broker(dir: &Path) -> Hookgate {
     let sources = source(dir, "github", VerifierKind::Github, "t.github")
         + &source(dir, "stripe", VerifierKind::Stripe, "t.stripe");
-    Hookgate::start("127.0.0.1:9", 1000, &sources).await
+    Hookgate::launch("127.0.0.1:9", 1000, "", &sources).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,463 @@
+//! Loads the dedup index from the dedup topic before hookgate says it is ready,
+//! then follows the topic so ids that other replicas commit are known here too.
+//!
+//! Each replica reads every partition from the beginning at positions of its
+//! own: no consumer group, nothing committed, nothing shared but the topic.
+//! The replay ends when every partition has reached the end it had when the
+//! replay began; records written since are read as the tail. The reader runs
+//! on a thread of its own (librdkafka's consumer blocks), which also sweeps
+//! expired ids out of the index.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::index::Remembered;
+use super::record::{self, Landed, RecordError};
+use super::{Dedup, IdHash, topic, unix_now};
+use crate::config::DedupConfig;
+use crate::health::Health;
+use crate::metrics;
+use crate::throttle::Throttle;
+
+/// How long one poll waits; also how often the reader looks at the clock.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a broker holds a fetch open when there is nothing new: the bulk of
+/// the delay before a replica learns another one's ids.
+const FETCH_WAIT_MS: &str = "20";
+
+/// The running reader; [`ReaderHandle::stop`] ends it.
+#[derive(Debug)]
+pub struct ReaderHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ReaderHandle {
+    /// Stops the reader and waits for its thread. Blocks.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ReaderHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Everything the reader thread owns.
+struct Reader {
+    client: ClientConfig,
+    config: DedupConfig,
+    create_topic: bool,
+    dedup: Dedup,
+    health: Arc<Health>,
+    runtime: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+    warnings: Throttle,
+}
+
+/// Starts the reader thread: ensure the topic (unless `create_topic` is false,
+/// as with the embedded cluster, whose admin API does not answer), replay it
+/// into `dedup`, mark `health` ready, then follow it. Call from within the
+/// tokio runtime: the topic is created through the async admin API.
+pub fn spawn(
+    client: ClientConfig,
+    config: &DedupConfig,
+    create_topic: bool,
+    dedup: Dedup,
+    health: Arc<Health>,
+) -> std::io::Result<ReaderHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = Reader {
+        client,
+        config: config.clone(),
+        create_topic,
+        dedup,
+        health,
+        runtime: tokio::runtime::Handle::current(),
+        stop: Arc::clone(&stop),
+        warnings: Throttle::default(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("hookgate-dedup".into())
+        .spawn(move || reader.run())?;
+    Ok(ReaderHandle {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Counts of one stretch of reading.
+#[derive(Debug, Default)]
+struct Tally {
+    records: u64,
+    new: u64,
+    expired: u64,
+    corrupt: u64,
+}
+
+/// Why reading stopped short.
+enum Interrupted {
+    /// Every broker connection is down: start again with a new consumer.
+    ClusterLost,
+    Stopped,
+    Failed(String),
+}
+
+/// Where reading goes on from, per partition.
+type Positions = HashMap<i32, i64>;
+
+impl Reader {
+    /// Replays, then follows, the topic. A consumer that lost every broker is
+    /// replaced by a new one, which goes on from the same positions once the
+    /// cluster (and the topic) are back: after a broker lost the topic, an old
+    /// consumer's cached topic id was seen to crash librdkafka.
+    fn run(self) {
+        self.health.dedup_progress(format!(
+            "connecting to Kafka to replay dedup topic {}",
+            self.config.topic
+        ));
+        let mut positions: Option<Positions> = None;
+        while !self.stopped() {
+            if self.create_topic && !self.ensure_topic() {
+                return;
+            }
+            let Some(consumer) = self.consumer() else {
+                return;
+            };
+            match self.read(&consumer, &mut positions) {
+                Interrupted::Stopped => return,
+                Interrupted::ClusterLost => {
+                    tracing::warn!(topic = %self.config.topic, "dedup topic: lost every Kafka broker; reconnecting");
+                    self.health
+                        .dedup_progress("lost every Kafka broker; reconnecting".into());
+                }
+                Interrupted::Failed(why) => {
+                    self.health.dedup_progress(why.clone());
+                    if let Some(suppressed) = self.warnings.allow() {
+                        tracing::warn!(topic = %self.config.topic, suppressed, "dedup topic: {why}; retrying");
+                    }
+                }
+            }
+            drop(consumer);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Replays the topic unless that was done, then follows it.
+    fn read(&self, consumer: &BaseConsumer, positions: &mut Option<Positions>) -> Interrupted {
+        let positions = match positions {
+            Some(positions) => positions,
+            None => match self.replay(consumer) {
+                Ok(replayed) => positions.insert(replayed),
+                Err(interrupted) => return interrupted,
+            },
+        };
+        match self.tail(consumer, positions) {
+            Ok(never) => match never {},
+            Err(interrupted) => interrupted,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Creates or checks the topic until Kafka answers; false if stopped first.
+    fn ensure_topic(&self) -> bool {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if self.stopped() {
+                return false;
+            }
+            match self
+                .runtime
+                .block_on(topic::ensure(&self.client, &self.config))
+            {
+                Ok(topic::Ensured::Created) => {
+                    tracing::info!(topic = %self.config.topic, partitions = self.config.partitions, "created the dedup topic");
+                    return true;
+                }
+                Ok(topic::Ensured::Existed { differences }) => {
+                    if !differences.is_empty() {
+                        tracing::warn!(
+                            topic = %self.config.topic,
+                            differences = %differences.join("; "),
+                            "the dedup topic exists with settings other than hookgate's: ids may age out sooner or later than dedup.window"
+                        );
+                    }
+                    return true;
+                }
+                Err(err) => {
+                    self.health.dedup_progress(err.to_string());
+                    if let Some(suppressed) = self.warnings.allow() {
+                        tracing::warn!(suppressed, "{err}; retrying");
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn consumer(&self) -> Option<BaseConsumer> {
+        let mut client = self.client.clone();
+        client
+            // librdkafka wants a group to assign partitions; this one is never
+            // joined and nothing is committed to it.
+            .set("group.id", "hookgate.dedup-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", FETCH_WAIT_MS)
+            .set("fetch.min.bytes", "1")
+            .set("max.partition.fetch.bytes", "4194304");
+        match client.create() {
+            Ok(consumer) => Some(consumer),
+            Err(err) => {
+                // The same settings already made the event producer, so this
+                // is a consumer-only property: a configuration error.
+                let why = format!("cannot create the dedup topic's consumer: {err}");
+                tracing::error!("{why}");
+                self.health.dedup_progress(why);
+                None
+            }
+        }
+    }
+
+    /// Reads every partition up to the end it had when the replay began, then
+    /// marks the index loaded. Returns where each partition was read to.
+    fn replay(&self, consumer: &BaseConsumer) -> Result<Positions, Interrupted> {
+        let topic = self.config.topic.as_str();
+        let failed = |err: KafkaError| {
+            Interrupted::Failed(format!("cannot read dedup topic {topic}: {err}"))
+        };
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map_err(failed)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(Interrupted::Failed(format!(
+                "dedup topic {topic} does not exist or has no partitions"
+            )));
+        }
+        let mut ends = Positions::new();
+        let mut positions = Positions::new();
+        for &partition in &partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
+                .map_err(failed)?;
+            ends.insert(partition, high);
+            positions.insert(partition, low);
+        }
+        self.assign(consumer, &positions).map_err(failed)?;
+
+        let total: i64 = ends.iter().map(|(p, end)| end - positions[p]).sum();
+        tracing::info!(
+            topic,
+            partitions = partitions.len(),
+            records = total,
+            "replaying the dedup topic"
+        );
+        let started = Instant::now();
+        let lag = |positions: &Positions| -> i64 {
+            positions
+                .iter()
+                .map(|(p, at)| (ends.get(p).copied().unwrap_or(0) - at).max(0))
+                .sum()
+        };
+        let mut tally = Tally::default();
+        let mut reported = Instant::now();
+        let mut now = unix_now();
+        while lag(&positions) > 0 {
+            if self.stopped() {
+                return Err(Interrupted::Stopped);
+            }
+            match consumer.poll(POLL) {
+                Some(Ok(message)) => {
+                    positions.insert(message.partition(), message.offset() + 1);
+                    self.learn(&message, now, &mut tally);
+                }
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    if let Some(end) = ends.get(&partition) {
+                        positions.insert(partition, *end);
+                    }
+                }
+                Some(Err(err)) => self.kafka_error(&err, "replaying")?,
+                None => {}
+            }
+            if reported.elapsed() >= Duration::from_secs(1) {
+                reported = Instant::now();
+                now = unix_now();
+                self.maintain(now);
+                let behind = lag(&positions);
+                metrics::dedup_replay(tally.records, behind, started.elapsed());
+                self.health.dedup_progress(format!(
+                    "replaying dedup topic {topic}: {} records read, {behind} to go",
+                    tally.records
+                ));
+            }
+        }
+        let elapsed = started.elapsed();
+        metrics::dedup_replay(tally.records, 0, elapsed);
+        self.maintain(unix_now());
+        tracing::info!(
+            topic,
+            records = tally.records,
+            ids = tally.new,
+            expired = tally.expired,
+            corrupt = tally.corrupt,
+            seconds = elapsed.as_secs_f64(),
+            records_per_second = (tally.records as f64 / elapsed.as_secs_f64().max(1e-6)).round(),
+            "dedup index loaded: ready"
+        );
+        self.health.dedup_loaded();
+        Ok(positions)
+    }
+
+    fn assign(&self, consumer: &BaseConsumer, positions: &Positions) -> Result<(), KafkaError> {
+        let mut assignment = TopicPartitionList::new();
+        for (&partition, &offset) in positions {
+            assignment.add_partition_offset(
+                &self.config.topic,
+                partition,
+                Offset::Offset(offset),
+            )?;
+        }
+        consumer.assign(&assignment)
+    }
+
+    /// Follows the topic from `positions` until stopped or the cluster is
+    /// lost, learning the ids other replicas commit.
+    fn tail(
+        &self,
+        consumer: &BaseConsumer,
+        positions: &mut Positions,
+    ) -> Result<std::convert::Infallible, Interrupted> {
+        self.assign(consumer, positions).map_err(|err| {
+            Interrupted::Failed(format!(
+                "cannot follow dedup topic {}: {err}",
+                self.config.topic
+            ))
+        })?;
+        let mut tally = Tally::default();
+        let mut now = unix_now();
+        let mut ticked = Instant::now();
+        let mut last_sweep = now;
+        loop {
+            if self.stopped() {
+                return Err(Interrupted::Stopped);
+            }
+            match consumer.poll(POLL) {
+                Some(Ok(message)) => {
+                    positions.insert(message.partition(), message.offset() + 1);
+                    let before = tally.new;
+                    self.learn(&message, now, &mut tally);
+                    if tally.new > before {
+                        metrics::dedup_learned();
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(err)) => self.kafka_error(&err, "following")?,
+            }
+            let index = self.dedup.index();
+            if ticked.elapsed() >= Duration::from_secs(1) || index.over_capacity() {
+                ticked = Instant::now();
+                now = unix_now();
+                if now.saturating_sub(last_sweep) >= index.sweep_every_secs()
+                    || index.over_capacity()
+                {
+                    last_sweep = now;
+                    self.maintain(now);
+                } else {
+                    self.report();
+                }
+            }
+        }
+    }
+
+    /// Logs a consumer error; every broker down interrupts reading.
+    fn kafka_error(&self, err: &KafkaError, doing: &str) -> Result<(), Interrupted> {
+        if err.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            return Err(Interrupted::ClusterLost);
+        }
+        if let Some(suppressed) = self.warnings.allow() {
+            tracing::warn!(topic = %self.config.topic, error = %err, suppressed, "dedup topic: Kafka error while {doing} it");
+        }
+        Ok(())
+    }
+
+    /// Adds one record's id to the index; a damaged record is skipped and said.
+    fn learn(&self, message: &BorrowedMessage<'_>, now: u32, tally: &mut Tally) {
+        tally.records += 1;
+        let Some(value) = message.payload() else {
+            return; // a tombstone: a deliberately forgotten id
+        };
+        let parsed = record::check_key(message.key())
+            .and_then(|key| Ok((key, Landed::first_seen_ms(value)?)));
+        match parsed {
+            Ok((key, first_seen_ms)) => {
+                let first_seen = u32::try_from(first_seen_ms / 1000).unwrap_or(u32::MAX);
+                match self.dedup.learn(IdHash::of_key(key), first_seen, now) {
+                    Remembered::New => tally.new += 1,
+                    Remembered::Known => {}
+                    Remembered::Expired => tally.expired += 1,
+                }
+            }
+            Err(err) => {
+                tally.corrupt += 1;
+                self.corrupt(message, &err);
+            }
+        }
+    }
+
+    fn corrupt(&self, message: &BorrowedMessage<'_>, err: &RecordError) {
+        metrics::dedup_corrupt_record();
+        if let Some(suppressed) = self.warnings.allow() {
+            tracing::warn!(
+                topic = message.topic(),
+                partition = message.partition(),
+                offset = message.offset(),
+                suppressed,
+                "skipped a damaged dedup record: {err}"
+            );
+        }
+    }
+
+    /// Sweeps the index and reports its size.
+    fn maintain(&self, now: u32) {
+        let swept = self.dedup.index().sweep(now);
+        if swept.evicted > 0 {
+            tracing::warn!(
+                evicted = swept.evicted,
+                max_entries = self.config.max_entries,
+                "the dedup index is full: forgot the oldest ids before their window passed; raise dedup.max_entries"
+            );
+        }
+        self.report();
+    }
+
+    fn report(&self) {
+        let index = self.dedup.index();
+        metrics::dedup_index(index.len(), index.evicted());
+    }
+}

@@ -1,0 +1,179 @@
+//! The dedup topic itself: created at start-up when missing, with compaction
+//! (one record per event id) and deletion after the dedup window (ids age out);
+//! when it already exists with other settings, a warning says what differs.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::DedupConfig;
+
+/// Why the dedup topic could not be created or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("cannot reach Kafka to create or check dedup topic {topic}: {source}")]
+    Unreachable { topic: String, source: KafkaError },
+    #[error("Kafka refused to create dedup topic {topic}: {code}")]
+    Refused {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+}
+
+/// What hookgate did about the topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ensured {
+    Created,
+    /// It existed; these settings differ from what hookgate would have set.
+    Existed {
+        differences: Vec<String>,
+    },
+}
+
+/// The topic settings the dedup window needs.
+pub fn settings(config: &DedupConfig) -> [(&'static str, String); 2] {
+    [
+        ("cleanup.policy", "compact,delete".to_owned()),
+        ("retention.ms", config.window.as_millis().to_string()),
+    ]
+}
+
+/// Creates the dedup topic, or checks the one that exists.
+pub async fn ensure(client: &ClientConfig, config: &DedupConfig) -> Result<Ensured, TopicError> {
+    let topic = config.topic.as_str();
+    let unreachable = |source| TopicError::Unreachable {
+        topic: topic.to_owned(),
+        source,
+    };
+    let admin: AdminClient<DefaultClientContext> = client.create().map_err(unreachable)?;
+    let options = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(5)))
+        .operation_timeout(Some(Duration::from_secs(5)));
+    let wanted = settings(config);
+    let mut new_topic = NewTopic::new(
+        topic,
+        config.partitions,
+        TopicReplication::Fixed(config.replication_factor),
+    );
+    for (key, value) in &wanted {
+        new_topic = new_topic.set(key, value);
+    }
+    let created = admin
+        .create_topics([&new_topic], &options)
+        .await
+        .map_err(unreachable)?;
+    match created.into_iter().next() {
+        Some(Ok(_)) => return Ok(Ensured::Created),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {}
+        Some(Err((_, code))) => {
+            return Err(TopicError::Refused {
+                topic: topic.to_owned(),
+                code,
+            });
+        }
+        None => {
+            return Err(TopicError::Refused {
+                topic: topic.to_owned(),
+                code: RDKafkaErrorCode::Unknown,
+            });
+        }
+    }
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
+        .await
+        .map_err(unreachable)?;
+    let actual: Vec<(String, Option<String>)> = match described.into_iter().next() {
+        Some(Ok(resource)) => resource
+            .entries
+            .into_iter()
+            .map(|entry| (entry.name, entry.value))
+            .collect(),
+        Some(Err(code)) => {
+            return Ok(Ensured::Existed {
+                differences: vec![format!("its configuration could not be read: {code}")],
+            });
+        }
+        None => Vec::new(),
+    };
+    Ok(Ensured::Existed {
+        differences: differences(&wanted, &actual),
+    })
+}
+
+/// Each wanted setting the topic lacks, as `name is X, not Y`.
+/// `cleanup.policy` is compared as a set: `delete,compact` is as good.
+fn differences(wanted: &[(&str, String)], actual: &[(String, Option<String>)]) -> Vec<String> {
+    let policies = |value: &str| {
+        let mut parts: Vec<String> = value.split(',').map(|p| p.trim().to_owned()).collect();
+        parts.sort();
+        parts
+    };
+    wanted
+        .iter()
+        .filter_map(|(name, want)| {
+            let have = actual
+                .iter()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.as_deref());
+            let same = match have {
+                Some(have) if *name == "cleanup.policy" => policies(have) == policies(want),
+                Some(have) => have == want,
+                None => false,
+            };
+            (!same).then(|| format!("{name} is {}, not {want}", have.unwrap_or("unset")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actual(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+            .collect()
+    }
+
+    #[test]
+    fn the_settings_follow_the_window() {
+        let config = DedupConfig {
+            window: Duration::from_secs(3600),
+            ..DedupConfig::default()
+        };
+        assert_eq!(
+            settings(&config),
+            [
+                ("cleanup.policy", "compact,delete".to_owned()),
+                ("retention.ms", "3600000".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn differences_name_each_setting_and_both_values() {
+        let wanted = settings(&DedupConfig {
+            window: Duration::from_secs(60),
+            ..DedupConfig::default()
+        });
+        let good = actual(&[
+            ("cleanup.policy", Some("delete, compact")),
+            ("retention.ms", Some("60000")),
+            ("segment.ms", Some("1")),
+        ]);
+        assert!(differences(&wanted, &good).is_empty());
+        let bad = actual(&[("cleanup.policy", Some("delete")), ("retention.ms", None)]);
+        assert_eq!(
+            differences(&wanted, &bad),
+            [
+                "cleanup.policy is delete, not compact,delete",
+                "retention.ms is unset, not 60000"
+            ]
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! Assembles the pipeline from the configuration, starts what runs beside it
+//! (the broker probe, the dedup topic's reader), and stops them in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::dedup::Dedup;
+use crate::dedup::reader::{self, ReaderHandle};
+use crate::dedup::writer::Writer;
+use crate::health::Health;
+use crate::ingest::Gateway;
+use crate::publish::Publisher;
+use crate::source::Sources;
+
+/// Why hookgate could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("kafka: cannot create the event producer: {0}")]
+    Producer(rdkafka::error::KafkaError),
+    #[error("kafka: cannot create the dedup topic's producer: {0}")]
+    DedupWriter(rdkafka::error::KafkaError),
+    #[error("cannot start the dedup topic's reader thread: {0}")]
+    DedupReader(std::io::Error),
+}
+
+/// A started gateway and what runs beside it.
+#[derive(Debug)]
+pub struct Running {
+    pub gateway: Arc<Gateway>,
+    pub health: Arc<Health>,
+    publisher: Arc<Publisher>,
+    dedup: Dedup,
+    probe: tokio::task::JoinHandle<()>,
+    reader: ReaderHandle,
+}
+
+/// Starts hookgate's Kafka side against `bootstrap_servers`. Nothing here
+/// waits for Kafka: until the dedup index is loaded `/readyz` says why not and
+/// webhooks are answered 503. `create_dedup_topic` is false only for the
+/// embedded cluster, whose admin API does not answer (the topic is made there).
+pub fn start(
+    config: &Config,
+    sources: Sources,
+    bootstrap_servers: &str,
+    create_dedup_topic: bool,
+) -> Result<Running, StartError> {
+    let publisher =
+        Arc::new(Publisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?);
+    let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
+    let writer =
+        Writer::new(client.clone(), &config.dedup.topic).map_err(StartError::DedupWriter)?;
+    // A second delivery waits for the first one's outcome a little longer
+    // than publishing may take, so it normally learns it.
+    let wait_limit = config.kafka.produce_timeout() + Duration::from_secs(2);
+    let dedup = Dedup::durable(&config.dedup, wait_limit, writer);
+    let health = Arc::new(Health::default());
+    let reader = reader::spawn(
+        client,
+        &config.dedup,
+        create_dedup_topic,
+        dedup.clone(),
+        Arc::clone(&health),
+    )
+    .map_err(StartError::DedupReader)?;
+    let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
+    let gateway = Arc::new(Gateway::new(
+        config,
+        sources,
+        dedup.clone(),
+        Arc::clone(&publisher),
+        Arc::clone(&health),
+    ));
+    Ok(Running {
+        gateway,
+        health,
+        publisher,
+        dedup,
+        probe,
+        reader,
+    })
+}
+
+impl Running {
+    /// The dedup index this gateway uses.
+    pub fn dedup(&self) -> &Dedup {
+        &self.dedup
+    }
+
+    /// After the server stopped: writes what is still queued for Kafka (events
+    /// first, then their dedup records), then stops the reader.
+    pub async fn shutdown(self) {
+        self.probe.abort();
+        let Self {
+            publisher,
+            dedup,
+            reader,
+            ..
+        } = self;
+        let flushed = tokio::task::spawn_blocking(move || {
+            let events = publisher.flush(Duration::from_secs(5));
+            dedup.flush(Duration::from_secs(5));
+            reader.stop();
+            events
+        })
+        .await;
+        if !matches!(flushed, Ok(Ok(()))) {
+            tracing::warn!("some events were still queued for Kafka at exit");
+        }
+    }
+}
