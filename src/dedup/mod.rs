@@ -224,7 +224,7 @@ impl Claim {
         let now = unix_now();
         inner.index.remember(self.key, now, now);
         if let Some(writer) = &inner.writer {
-            writer.write(&record::key(source, id), &landed.encode());
+            writer.write(&record::key(source, id), &landed.encode(&self.key));
         }
         self.settle(State::Committed);
     }

@@ -3,24 +3,26 @@
 //!
 //! The key is `source/event-id`, readable with any Kafka tool and the unit of
 //! compaction: the topic keeps the latest record per event. Source names hold
-//! no `/`, so the key splits unambiguously, and [`IdHash`](super::IdHash) is a
-//! hash of exactly these bytes. The value is small and binary, versioned by its
-//! first byte:
+//! no `/`, so the key splits unambiguously, and [`IdHash`] is a hash of
+//! exactly these bytes. The value is small and binary, versioned by its first
+//! byte, and carries that hash too, so a replay loads ids without hashing:
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 1 | version, 1 |
 //! | 8 | first seen, Unix milliseconds, big-endian |
+//! | 16 | the id hash |
 //! | 4 | partition the event landed in, big-endian |
 //! | 8 | offset the event landed at, big-endian |
 //! | 1 | length of the topic name |
 //! | n | topic name, UTF-8 |
 
+use super::IdHash;
 use crate::event::EventId;
 use crate::source::SourceName;
 
 const VERSION: u8 = 1;
-const FIXED_LEN: usize = 1 + 8 + 4 + 8 + 1;
+const FIXED_LEN: usize = 1 + 8 + 16 + 4 + 8 + 1;
 
 /// The record key of an event: `source/event-id`.
 pub fn key(source: &SourceName, id: &EventId) -> Vec<u8> {
@@ -41,12 +43,14 @@ pub struct Landed<'a> {
 }
 
 impl<'a> Landed<'a> {
-    pub fn encode(&self) -> Vec<u8> {
+    /// The record value for the event whose key hashes to `id`.
+    pub fn encode(&self, id: &IdHash) -> Vec<u8> {
         // Kafka topic names are at most 249 bytes; config validation checks it.
         let topic = &self.topic.as_bytes()[..self.topic.len().min(usize::from(u8::MAX))];
         let mut value = Vec::with_capacity(FIXED_LEN + topic.len());
         value.push(VERSION);
         value.extend_from_slice(&self.first_seen_ms.to_be_bytes());
+        value.extend_from_slice(&id.0);
         value.extend_from_slice(&self.partition.to_be_bytes());
         value.extend_from_slice(&self.offset.to_be_bytes());
         value.push(topic.len() as u8);
@@ -54,32 +58,36 @@ impl<'a> Landed<'a> {
         value
     }
 
-    /// When the event was first seen, without decoding the rest: all that a
-    /// replay needs, at a million records a second.
-    pub fn first_seen_ms(value: &[u8]) -> Result<u64, RecordError> {
+    /// The id hash and when the event was first seen, without decoding the
+    /// rest: all that a replay needs, at a million records a second.
+    pub fn id_and_first_seen_ms(value: &[u8]) -> Result<(IdHash, u64), RecordError> {
         check(value)?;
-        let mut ms = [0u8; 8];
-        ms.copy_from_slice(&value[1..9]);
-        Ok(u64::from_be_bytes(ms))
+        Ok((
+            IdHash(array(&value[9..25])),
+            u64::from_be_bytes(array(&value[1..9])),
+        ))
     }
 
-    pub fn decode(value: &'a [u8]) -> Result<Self, RecordError> {
-        let first_seen_ms = Self::first_seen_ms(value)?;
-        let be4 = |at: usize| {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&value[at..at + 4]);
-            b
-        };
-        let mut offset = [0u8; 8];
-        offset.copy_from_slice(&value[13..21]);
+    pub fn decode(value: &'a [u8]) -> Result<(IdHash, Self), RecordError> {
+        let (id, first_seen_ms) = Self::id_and_first_seen_ms(value)?;
         let topic = std::str::from_utf8(&value[FIXED_LEN..]).map_err(|_| RecordError::BadTopic)?;
-        Ok(Self {
-            first_seen_ms,
-            topic,
-            partition: i32::from_be_bytes(be4(9)),
-            offset: i64::from_be_bytes(offset),
-        })
+        Ok((
+            id,
+            Self {
+                first_seen_ms,
+                topic,
+                partition: i32::from_be_bytes(array(&value[25..29])),
+                offset: i64::from_be_bytes(array(&value[29..37])),
+            },
+        ))
     }
+}
+
+/// A fixed-size field; `check` has made sure the bytes are there.
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut array = [0u8; N];
+    array.copy_from_slice(&bytes[..N]);
+    array
 }
 
 /// Checks the framing: version and lengths.
@@ -138,12 +146,19 @@ mod tests {
         }
     }
 
+    fn id() -> IdHash {
+        IdHash::of_key(b"github/evt-1")
+    }
+
     #[test]
     fn a_record_reads_back_as_written() {
-        let value = landed().encode();
+        let value = landed().encode(&id());
         assert_eq!(value.len(), FIXED_LEN + "webhooks.github".len());
-        assert_eq!(Landed::decode(&value), Ok(landed()));
-        assert_eq!(Landed::first_seen_ms(&value), Ok(1_763_800_000_123));
+        assert_eq!(Landed::decode(&value), Ok((id(), landed())));
+        assert_eq!(
+            Landed::id_and_first_seen_ms(&value),
+            Ok((id(), 1_763_800_000_123))
+        );
     }
 
     #[test]
@@ -162,7 +177,7 @@ mod tests {
 
     #[test]
     fn damaged_values_are_refused_not_misread() {
-        let value = landed().encode();
+        let value = landed().encode(&id());
         assert_eq!(Landed::decode(&[]), Err(RecordError::Empty));
         let mut future = value.clone();
         future[0] = 2;

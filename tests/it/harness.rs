@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,145 +15,12 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-/// The tansu binary: `$TANSU`, else on `PATH`, else where `cargo install` puts it.
-fn tansu_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("TANSU") {
-        return PathBuf::from(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("tansu"))
-        .find(|candidate| candidate.is_file());
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    on_path
-        .or_else(|| {
-            cargo_home
-                .map(|home| home.join("bin/tansu"))
-                .filter(|p| p.is_file())
-        })
-        .expect("tansu is not installed: run scripts/setup.sh (it installs tansu 0.6.0 with cargo)")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A tansu broker with in-memory storage, stopped when dropped.
-pub(crate) struct Broker {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Broker {
-    pub(crate) async fn start() -> Self {
-        let mut broker = Self {
-            child: None,
-            port: free_port(),
-        };
-        broker.spawn().await;
-        broker
-    }
-
-    pub(crate) fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    async fn spawn(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(tansu_binary())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {} within 10 s",
-                self.port
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Kills the broker: its in-memory topics are gone.
-    pub(crate) fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts a fresh broker on the same port.
-    pub(crate) async fn restart(&mut self) {
-        self.kill();
-        self.spawn().await;
-    }
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the broker: connections stay open,
-    /// nothing is answered, state is kept.
-    pub(crate) fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} {pid}");
-    }
-
-    pub(crate) async fn create_topic(&self, topic: &str) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
-            .create()
-            .expect("admin client");
-        let topics = [NewTopic::new(topic, 1, TopicReplication::Fixed(1))];
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let results = admin
-            .create_topics(&topics, &options)
-            .await
-            .expect("create topics");
-        for result in results {
-            result.expect("topic created");
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            // A frozen broker cannot die until thawed.
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-        }
-        self.kill();
-    }
-}
+pub(crate) use crate::broker::{Broker, free_port};
 
 /// A unique topic name per test.
 pub(crate) fn topic(test: &str) -> String {

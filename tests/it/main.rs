@@ -1,6 +1,7 @@
 //! End-to-end tests: real sockets, a real Kafka-protocol broker (tansu) started
 //! here, and a consumer that reads what downstream teams would read.
 
+mod broker;
 mod cli;
 mod harness;
 
