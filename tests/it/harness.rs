@@ -235,3 +235,142 @@ pub(crate) async fn consume(
     .await
     .expect("consumer thread")
 }
+
+/// hookgate as its own process, the way it runs in production: for restarts
+/// and for replicas that share nothing but Kafka.
+pub(crate) struct Process {
+    child: Option<std::process::Child>,
+    pub(crate) addr: SocketAddr,
+    metrics: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    /// Starts `hookgate serve` with `[kafka]` pointing at `brokers`, more tables
+    /// in `extra` and `sources` as `[[sources]]` TOML; does not wait for ready.
+    pub(crate) fn spawn(brokers: &str, extra: &str, sources: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let config = dir.path().join("hookgate.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"{addr}\"\n\
+                 [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout_ms = 5000\nretry_after_secs = 3\n\
+                 [metrics]\nlisten = \"{metrics}\"\n{extra}\n{sources}"
+            ),
+        )
+        .expect("config file");
+        let log = dir.path().join("hookgate.log");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "hookgate=info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("hookgate starts");
+        Self {
+            child: Some(child),
+            addr,
+            metrics,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// Starts hookgate and waits until `/readyz` says ready.
+    pub(crate) async fn start(brokers: &str, extra: &str, sources: &str) -> Self {
+        let process = Self::spawn(brokers, extra, sources);
+        let client = client();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(reply) = try_get(&client, &process.url("/readyz")).await
+                && reply.0 == 200
+            {
+                return process;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hookgate not ready within 30 s; its log:\n{}",
+                process.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// What the process logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The value of one unlabelled series on `/metrics`, 0 if absent.
+    pub(crate) async fn metric(&self, series: &str) -> f64 {
+        let url = format!("http://{}/metrics", self.metrics);
+        let (_, text) = try_get(&client(), &url).await.expect("metrics answer");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits up to 10 s for a metric to reach `at_least`.
+    pub(crate) async fn await_metric(&self, series: &str, at_least: f64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.metric(series).await < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "{series} stayed below {at_least}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for a graceful exit.
+    pub(crate) fn stop(mut self) -> String {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let status = child.wait().expect("hookgate exits");
+            assert!(
+                status.success(),
+                "hookgate exited with {status}: {}",
+                self.log()
+            );
+        }
+        self.log()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A GET answered with its status and body text.
+pub(crate) async fn try_get(client: &HttpClient, url: &str) -> Result<(u16, String), String> {
+    let request = http::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}

@@ -3,6 +3,7 @@
 
 mod broker;
 mod cli;
+mod dedup;
 mod harness;
 
 use std::path::Path;

@@ -1,0 +1,239 @@
+//! The durable dedup: restarts, replicas, the window, the topic's settings, damaged
+//! records and an unreachable broker, each against a real broker.
+
+use std::time::Duration;
+
+use hookgate::verify::VerifierKind;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use super::{body_with_id, signed, source};
+use crate::harness::{Broker, Hookgate, Process, client, consume, free_port, send, topic, try_get};
+
+const KIND: VerifierKind = VerifierKind::Github;
+
+/// Sends a signed delivery of event `id` and returns hookgate's `status` word
+/// (`accepted`, `duplicate`) or the HTTP status of a refusal.
+async fn deliver(url: &str, id: &str) -> String {
+    let body = body_with_id(id);
+    let reply = send(&client(), "POST", url, &signed(KIND, id, &body), body).await;
+    match reply.body["status"].as_str() {
+        Some(word) if reply.status == 200 => word.to_owned(),
+        _ => format!("{} {}", reply.status, reply.body),
+    }
+}
+
+/// A broker with one event topic, and the `[[sources]]` TOML of a GitHub source on it.
+async fn broker_with_source(test: &str) -> (Broker, String, String, tempfile::TempDir) {
+    let broker = Broker::start().await;
+    let events = topic(test);
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = source(dir.path(), "github", KIND, &events);
+    (broker, events, sources, dir)
+}
+
+const PATH: &str = "/webhooks/github";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_restart_is_a_duplicate() {
+    let (broker, events, sources, _dir) = broker_with_source("restart").await;
+    let first = Process::start(&broker.bootstrap(), "", &sources).await;
+    assert_eq!(deliver(&first.url(PATH), "evt-before").await, "accepted");
+    first.stop();
+
+    let second = Process::start(&broker.bootstrap(), "", &sources).await;
+    assert_eq!(deliver(&second.url(PATH), "evt-before").await, "duplicate");
+    assert_eq!(deliver(&second.url(PATH), "evt-after").await, "accepted");
+    let log = second.stop();
+    assert!(log.contains("dedup index loaded: ready"), "{log}");
+
+    let records = consume(&broker.bootstrap(), &events, 2, Duration::from_millis(500)).await;
+    let keys: Vec<_> = records
+        .iter()
+        .map(|r| r.key.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(keys, [b"evt-before".to_vec(), b"evt-after".to_vec()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_dedup_each_others_retries() {
+    let (broker, events, sources, _dir) = broker_with_source("replicas").await;
+    let a = Process::start(&broker.bootstrap(), "", &sources).await;
+    let b = Process::start(&broker.bootstrap(), "", &sources).await;
+
+    assert_eq!(deliver(&a.url(PATH), "evt-via-a").await, "accepted");
+    b.await_metric("hookgate_dedup_learned_total", 1.0).await;
+    assert_eq!(deliver(&b.url(PATH), "evt-via-a").await, "duplicate");
+
+    assert_eq!(deliver(&b.url(PATH), "evt-via-b").await, "accepted");
+    a.await_metric("hookgate_dedup_learned_total", 1.0).await;
+    assert_eq!(deliver(&a.url(PATH), "evt-via-b").await, "duplicate");
+
+    a.stop();
+    b.stop();
+    let records = consume(&broker.bootstrap(), &events, 2, Duration::from_millis(500)).await;
+    assert_eq!(records.len(), 2, "each event published once: {records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_older_than_the_window_are_accepted_again() {
+    let (broker, events, sources, _dir) = broker_with_source("window").await;
+    let window = "[dedup]\nwindow = \"2s\"\n";
+    let gateway = Hookgate::start_with(&broker.bootstrap(), 5000, window, &sources).await;
+    let url = gateway.url(PATH);
+    assert_eq!(deliver(&url, "evt-aging").await, "accepted");
+    assert_eq!(deliver(&url, "evt-aging").await, "duplicate");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(deliver(&url, "evt-aging").await, "accepted");
+    gateway.stop().await;
+
+    // A replica started once that window passed too loads nothing for it.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let replica = Hookgate::start_with(&broker.bootstrap(), 5000, window, &sources).await;
+    assert_eq!(deliver(&replica.url(PATH), "evt-aging").await, "accepted");
+    replica.stop().await;
+    let records = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(500)).await;
+    assert_eq!(records.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
+    let (broker, _events, sources, _dir) = broker_with_source("topic").await;
+    let dedup = "[dedup]\nwindow = \"90m\"\ntopic = \"it.dedup.created\"\npartitions = 3\n";
+    let gateway = Hookgate::start_with(&broker.bootstrap(), 5000, dedup, &sources).await;
+
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", broker.bootstrap());
+    let admin: AdminClient<DefaultClientContext> = client.create().expect("admin");
+    let described = admin
+        .describe_configs(
+            [&ResourceSpecifier::Topic("it.dedup.created")],
+            &AdminOptions::new().request_timeout(Some(Duration::from_secs(5))),
+        )
+        .await
+        .expect("describe");
+    let resource = described.into_iter().next().expect("one").expect("configs");
+    let value = |name: &str| resource.get(name).and_then(|e| e.value.clone());
+    let mut policy: Vec<String> = value("cleanup.policy")
+        .unwrap_or_default()
+        .split(',')
+        .map(|p| p.trim().to_owned())
+        .collect();
+    policy.sort();
+    assert_eq!(policy, ["compact", "delete"]);
+    assert_eq!(value("retention.ms").as_deref(), Some("5400000"));
+
+    let consumer: BaseConsumer = client.create().expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some("it.dedup.created"), Duration::from_secs(5))
+        .expect("metadata");
+    assert_eq!(metadata.topics()[0].partitions().len(), 3);
+    gateway.stop().await;
+
+    // A topic that exists with other settings is used, with a warning that
+    // says what differs.
+    broker.create_topic("it.dedup.plain").await;
+    let process = Process::start(
+        &broker.bootstrap(),
+        "[dedup]\ntopic = \"it.dedup.plain\"\n",
+        &sources,
+    )
+    .await;
+    let log = process.stop();
+    assert!(
+        log.contains("exists with settings other than hookgate's")
+            && log.contains("not compact,delete")
+            && log.contains("not 259200000"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
+    let (broker, _events, sources, _dir) = broker_with_source("damaged").await;
+    let first = Process::start(&broker.bootstrap(), "", &sources).await;
+    assert_eq!(deliver(&first.url(PATH), "evt-kept").await, "accepted");
+    first.stop();
+
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("producer");
+    let damaged: [(&[u8], &[u8]); 4] = [
+        (b"github/evt-v9", b"\x09 from a future version"),
+        (b"github/evt-short", b"\x01\x00\x00"),
+        (b"no-slash-in-this-key", &[1u8; 38]),
+        (b"github/evt-empty", b""),
+    ];
+    for (key, value) in damaged {
+        producer
+            .send(
+                FutureRecord::to("hookgate.dedup").key(key).payload(value),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("damaged record written");
+    }
+
+    let second = Process::start(&broker.bootstrap(), "", &sources).await;
+    assert_eq!(deliver(&second.url(PATH), "evt-kept").await, "duplicate");
+    assert_eq!(
+        second.metric("hookgate_dedup_corrupt_records_total").await,
+        4.0
+    );
+    let log = second.stop();
+    assert!(log.contains("skipped a damaged dedup record"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_is_not_ready_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = source(dir.path(), "github", KIND, "it.nowhere");
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let process = Process::spawn(&nowhere, "", &sources);
+    let client = client();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (status, body) = loop {
+        match try_get(&client, &process.url("/readyz")).await {
+            Ok((status, body)) if body.contains("cannot reach Kafka") => break (status, body),
+            _ if std::time::Instant::now() > deadline => {
+                panic!("no reason given; log:\n{}", process.log())
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    assert_eq!(status, 503, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(reply["status"], "not_ready");
+    let reason = reply["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("no Kafka broker is reachable")
+            && reason.contains("dedup index not loaded yet")
+            && reason.contains("hookgate.dedup"),
+        "{reason}"
+    );
+
+    // Webhooks are verified, then refused with a retry hint, not lost.
+    let body = body_with_id("evt-early");
+    let reply = send(
+        &client,
+        "POST",
+        &process.url(PATH),
+        &signed(KIND, "evt-early", &body),
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.body["reason"], "not_ready");
+    assert_eq!(reply.headers["retry-after"], "3");
+    let log = process.stop();
+    assert!(
+        log.contains("cannot reach Kafka to create or check dedup topic"),
+        "{log}"
+    );
+}
