@@ -1,9 +1,13 @@
 //! What every Kafka client hookgate makes shares: where the cluster is, who is
 //! calling, and the operator's `[kafka.client]` properties (TLS, SASL, …).
 
-use rdkafka::ClientConfig;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, ClientContext};
 
 use crate::config::KafkaConfig;
+use crate::throttle::Throttle;
 
 /// The base settings of the event producer, the dedup topic's producer and
 /// consumer, and the admin client.
@@ -18,4 +22,31 @@ pub fn client_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientCon
     }
     client.set("bootstrap.servers", bootstrap_servers);
     client
+}
+
+/// Sends librdkafka's client-level errors to the log as warnings, at most one
+/// line per 10 s with a count of those left out: while Kafka is down every
+/// client reports the same error many times a second.
+#[derive(Debug, Default)]
+pub struct Logged {
+    throttle: Throttle,
+}
+
+impl ClientContext for Logged {
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_client_error(&self.throttle, &error, reason);
+    }
+}
+
+impl ConsumerContext for Logged {}
+
+/// The body of [`Logged`]'s `error`, for contexts that do more.
+pub(crate) fn log_client_error(throttle: &Throttle, error: &KafkaError, reason: &str) {
+    // The end of a partition is news to the dedup reader, not a problem.
+    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+        return;
+    }
+    if let Some(suppressed) = throttle.allow() {
+        tracing::warn!(error = %error, suppressed, "Kafka client: {reason}");
+    }
 }

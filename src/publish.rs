@@ -24,6 +24,7 @@ use rdkafka::util::Timeout;
 
 use crate::config::{KafkaConfig, KeyMode};
 use crate::event::Event;
+use crate::kafka::Logged;
 
 /// Where Kafka stored an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,7 @@ pub enum PublishError {
 
 /// The Kafka producer every request shares.
 pub struct Publisher {
-    producer: ArcSwap<FutureProducer>,
+    producer: ArcSwap<FutureProducer<Logged>>,
     /// To build a replacement with the same settings.
     client_config: ClientConfig,
     /// Held while replacing, so concurrent failures replace the producer once.
@@ -76,7 +77,7 @@ impl Publisher {
     /// the brokers are down; requests are then answered 503 until they are back.
     pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
         let client_config = producer_config(config, bootstrap_servers);
-        let producer = client_config.create()?;
+        let producer = client_config.create_with_context(Logged::default())?;
         Ok(Self {
             producer: ArcSwap::from_pointee(producer),
             client_config,
@@ -157,7 +158,12 @@ impl Publisher {
     }
 
     /// Classifies a failure, replacing the producer if it can no longer produce.
-    fn failed(&self, producer: &Arc<FutureProducer>, err: KafkaError, topic: &str) -> PublishError {
+    fn failed(
+        &self,
+        producer: &Arc<FutureProducer<Logged>>,
+        err: KafkaError,
+        topic: &str,
+    ) -> PublishError {
         let fatal = producer.client().fatal_error();
         if fatal.is_some() || needs_new_producer(&err) {
             self.replace(
@@ -170,7 +176,7 @@ impl Publisher {
 
     /// Whether `producer`'s own client gets metadata from a broker: if so, its
     /// timeouts are the producer's fault, not the cluster's.
-    async fn cluster_answers(&self, producer: &Arc<FutureProducer>) -> bool {
+    async fn cluster_answers(&self, producer: &Arc<FutureProducer<Logged>>) -> bool {
         let producer = Arc::clone(producer);
         tokio::task::spawn_blocking(move || {
             producer
@@ -182,7 +188,7 @@ impl Publisher {
         .unwrap_or(false)
     }
 
-    fn replace(&self, broken: &Arc<FutureProducer>, why: String) {
+    fn replace(&self, broken: &Arc<FutureProducer<Logged>>, why: String) {
         let _one_at_a_time = self
             .replacing
             .lock()
@@ -190,7 +196,10 @@ impl Publisher {
         if !Arc::ptr_eq(&self.producer.load(), broken) {
             return; // another request already replaced it
         }
-        match self.client_config.create::<FutureProducer>() {
+        match self
+            .client_config
+            .create_with_context::<_, FutureProducer<Logged>>(Logged::default())
+        {
             Ok(fresh) => {
                 let old = self.producer.swap(Arc::new(fresh));
                 self.timeouts_in_a_row.store(0, Ordering::Relaxed);

@@ -25,6 +25,7 @@ use super::record::{self, Landed, RecordError};
 use super::{Dedup, IdHash, topic, unix_now};
 use crate::config::DedupConfig;
 use crate::health::Health;
+use crate::kafka::Logged;
 use crate::metrics;
 use crate::throttle::Throttle;
 
@@ -197,7 +198,11 @@ impl Reader {
     }
 
     /// Replays the topic unless that was done, then follows it.
-    fn read(&self, consumer: &BaseConsumer, positions: &mut Option<Positions>) -> Interrupted {
+    fn read(
+        &self,
+        consumer: &BaseConsumer<Logged>,
+        positions: &mut Option<Positions>,
+    ) -> Interrupted {
         let positions = match positions {
             Some(positions) => positions,
             None => match self.replay(consumer) {
@@ -252,7 +257,7 @@ impl Reader {
         }
     }
 
-    fn consumer(&self) -> Option<BaseConsumer> {
+    fn consumer(&self) -> Option<BaseConsumer<Logged>> {
         let mut client = self.client.clone();
         client
             // librdkafka wants a group to assign partitions; this one is never
@@ -269,7 +274,7 @@ impl Reader {
             // alone takes it from about 0.5 to over 1 million ids a second.
             .set("queued.min.messages", "1000000")
             .set("queued.max.messages.kbytes", "32768");
-        match client.create() {
+        match client.create_with_context(Logged::default()) {
             Ok(consumer) => Some(consumer),
             Err(err) => {
                 // The same settings already made the event producer, so this
@@ -284,7 +289,7 @@ impl Reader {
 
     /// Reads every partition up to the end it had when the replay began, then
     /// marks the index loaded. Returns where each partition was read to.
-    fn replay(&self, consumer: &BaseConsumer) -> Result<Positions, Interrupted> {
+    fn replay(&self, consumer: &BaseConsumer<Logged>) -> Result<Positions, Interrupted> {
         let topic = self.config.topic.as_str();
         let failed = |err: KafkaError| {
             Interrupted::Failed(format!("cannot read dedup topic {topic}: {err}"))
@@ -444,7 +449,11 @@ impl Reader {
         Ok(positions)
     }
 
-    fn assign(&self, consumer: &BaseConsumer, positions: &Positions) -> Result<(), KafkaError> {
+    fn assign(
+        &self,
+        consumer: &BaseConsumer<Logged>,
+        positions: &Positions,
+    ) -> Result<(), KafkaError> {
         let mut assignment = TopicPartitionList::new();
         for (partition, &offset) in positions.iter().enumerate() {
             let partition = i32::try_from(partition).unwrap_or(i32::MAX);
@@ -461,7 +470,7 @@ impl Reader {
     /// lost, learning the ids other replicas commit.
     fn tail(
         &self,
-        consumer: &BaseConsumer,
+        consumer: &BaseConsumer<Logged>,
         positions: &mut Positions,
     ) -> Result<std::convert::Infallible, Interrupted> {
         self.assign(consumer, positions).map_err(|err| {

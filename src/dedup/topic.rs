@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::DedupConfig;
+use crate::kafka::Logged;
 
 /// Why the dedup topic could not be created or checked.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,9 @@ pub async fn ensure(client: &ClientConfig, config: &DedupConfig) -> Result<Ensur
         topic: topic.to_owned(),
         source,
     };
-    let admin: AdminClient<DefaultClientContext> = client.create().map_err(unreachable)?;
+    let admin: AdminClient<Logged> = client
+        .create_with_context(Logged::default())
+        .map_err(unreachable)?;
     let options = AdminOptions::new()
         .request_timeout(Some(Duration::from_secs(5)))
         .operation_timeout(Some(Duration::from_secs(5)));

@@ -75,6 +75,7 @@ impl Writer {
 #[derive(Debug, Default)]
 struct Reports {
     log: Throttle,
+    client_errors: Throttle,
 }
 
 impl Reports {
@@ -90,7 +91,11 @@ impl Reports {
     }
 }
 
-impl ClientContext for Reports {}
+impl ClientContext for Reports {
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::kafka::log_client_error(&self.client_errors, &error, reason);
+    }
+}
 
 impl ProducerContext for Reports {
     type DeliveryOpaque = ();
