@@ -57,4 +57,4 @@ export BODY_BYTES=$body_bytes RUN_ID="run$$"
 echo "hookgate full path, ${body_bytes} B bodies, ${connections} connections, ${seconds}s (wrk, 1 thread)"
 wrk -t1 -c"$connections" -d"${seconds}s" -s loadtest/github.lua "http://127.0.0.1:$http_port/webhooks/github"
 echo "--- hookgate's own count:"
-curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^hookgate_(requests_total|events_accepted_total|rejections_total)' | grep -v ' 0$'
+curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^hookgate_(requests_total|events_accepted_total|rejections_total|dedup_writes_total|dedup_entries)' | grep -v ' 0$'
