@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::rate_limit::RateLimitConfig;
 use crate::verify::{HmacOptions, VerifierKind};
 
 /// The whole configuration, as written in the TOML file.
@@ -180,7 +181,7 @@ impl Default for MetricsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
-    /// `text` for people, `json` for log pipelines.
+    /// `text` for people, `json` or `logfmt` for log pipelines.
     pub format: LogFormat,
     /// A tracing filter such as `info` or `hookgate=debug`; `RUST_LOG` overrides it.
     pub level: String,
@@ -200,6 +201,7 @@ impl Default for LogConfig {
 pub enum LogFormat {
     Text,
     Json,
+    Logfmt,
 }
 
 /// `[[sources]]`: one provider endpoint.
@@ -231,6 +233,12 @@ pub struct SourceConfig {
     pub forward_headers: Option<Vec<String>>,
     /// Options of the `hmac` verifier.
     pub hmac: Option<HmacOptions>,
+    /// Requests a second this source accepts; unlimited if unset.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Log each request's body (up to 4 KiB), for debugging a sender. Bodies
+    /// carry customer data: leave it off in production.
+    #[serde(default)]
+    pub log_bodies: bool,
 }
 
 /// What keys a source's Kafka records.
@@ -464,6 +472,9 @@ impl Config {
                 && let Err(message) = crate::event::EventIdSource::parse(spec)
             {
                 fail(&at("event_id"), message);
+            }
+            for (field, message) in source.rate_limit.iter().flat_map(RateLimitConfig::problems) {
+                fail(&at(&format!("rate_limit.{field}")), message);
             }
             for (j, name) in source.forward_headers.iter().flatten().enumerate() {
                 if http::HeaderName::from_bytes(name.as_bytes()).is_err() {

@@ -17,6 +17,7 @@ use crate::verify::VerifyError;
 pub enum Reason {
     UnknownPath,
     MethodNotAllowed,
+    RateLimited,
     BodyTooLarge,
     BodyTimeout,
     BodyUnreadable,
@@ -35,9 +36,10 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
+        Self::RateLimited,
         Self::BodyTooLarge,
         Self::BodyTimeout,
         Self::BodyUnreadable,
@@ -59,6 +61,7 @@ impl Reason {
         match self {
             Self::UnknownPath => "unknown_path",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited => "rate_limited",
             Self::BodyTooLarge => "body_too_large",
             Self::BodyTimeout => "body_timeout",
             Self::BodyUnreadable => "body_unreadable",
@@ -81,6 +84,7 @@ impl Reason {
         match self {
             Self::UnknownPath => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTooLarge | Self::RecordTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyUnreadable
@@ -102,7 +106,11 @@ impl Reason {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            Self::StillInFlight | Self::NotReady | Self::QueueFull | Self::KafkaUnavailable
+            Self::RateLimited
+                | Self::StillInFlight
+                | Self::NotReady
+                | Self::QueueFull
+                | Self::KafkaUnavailable
         )
     }
 
@@ -116,6 +124,8 @@ impl Reason {
 pub struct Rejection {
     pub reason: Reason,
     pub message: String,
+    /// `Retry-After` when this rejection knows better than the configured one.
+    pub retry_after_secs: Option<u32>,
 }
 
 impl Rejection {
@@ -123,7 +133,13 @@ impl Rejection {
         Self {
             reason,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 }
 
@@ -213,7 +229,8 @@ impl Rejection {
         );
         let headers = response.headers_mut();
         if self.reason.is_retryable() {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            let secs = self.retry_after_secs.unwrap_or(retry_after_secs);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.reason == Reason::MethodNotAllowed {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));

@@ -32,6 +32,7 @@ pub struct Running {
     publisher: Arc<Publisher>,
     dedup: Dedup,
     probe: tokio::task::JoinHandle<()>,
+    queue_sampler: tokio::task::JoinHandle<()>,
     reader: ReaderHandle,
 }
 
@@ -64,6 +65,16 @@ pub fn start(
     )
     .map_err(StartError::DedupReader)?;
     let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
+    let queue_sampler = {
+        let publisher = Arc::clone(&publisher);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                crate::metrics::kafka_queue(publisher.queued());
+            }
+        })
+    };
     let gateway = Arc::new(Gateway::new(
         config,
         sources,
@@ -77,6 +88,7 @@ pub fn start(
         publisher,
         dedup,
         probe,
+        queue_sampler,
         reader,
     })
 }
@@ -91,6 +103,7 @@ impl Running {
     /// first, then their dedup records), then stops the reader.
     pub async fn shutdown(self) {
         self.probe.abort();
+        self.queue_sampler.abort();
         let Self {
             publisher,
             dedup,

@@ -146,6 +146,17 @@ impl Gateway {
             )
             .into());
         }
+        if let Some(limit) = &source.rate_limit
+            && let Err(wait) = limit.check()
+        {
+            let secs = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1);
+            return Err(Rejection::new(
+                Reason::RateLimited,
+                format!("this source takes at most its configured rate; retry in {secs}s"),
+            )
+            .retry_after(secs)
+            .into());
+        }
         let (parts, body) = request.into_parts();
         let body = read_body(
             body,
@@ -154,6 +165,9 @@ impl Gateway {
             self.body_timeout,
         )
         .await?;
+        if source.log_bodies {
+            log_body(source, &body);
+        }
         let verified = source
             .verifier
             .verify(&parts.headers, body, unix_seconds(received_at))?;
@@ -351,6 +365,20 @@ where
             format!("the body did not arrive within {}s", timeout.as_secs()),
         )),
     }
+}
+
+/// The debug switch's log line: the body as text, up to 4 KiB, before it is
+/// verified, so a sender's signature problems can be seen.
+fn log_body(source: &Source, body: &Bytes) {
+    const SHOWN: usize = 4096;
+    let shown = &body[..body.len().min(SHOWN)];
+    tracing::info!(
+        source = %source.name,
+        bytes = body.len(),
+        truncated = body.len() > SHOWN,
+        body = %String::from_utf8_lossy(shown),
+        "request body (sources.log_bodies is on)"
+    );
 }
 
 fn unix_millis(at: SystemTime) -> u64 {

@@ -1,6 +1,7 @@
 //! What every Kafka client hookgate makes shares: where the cluster is, who is
 //! calling, and the operator's `[kafka.client]` properties (TLS, SASL, …).
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
@@ -36,9 +37,37 @@ impl ClientContext for Logged {
     fn error(&self, error: KafkaError, reason: &str) {
         log_client_error(&self.throttle, &error, reason);
     }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_client_message(&self.throttle, level, facility, message);
+    }
 }
 
 impl ConsumerContext for Logged {}
+
+/// librdkafka's own log lines. Its errors (a refused connection, say) repeat
+/// what `error` reports, so they share its throttle and log as warnings.
+pub(crate) fn log_client_message(
+    throttle: &Throttle,
+    level: RDKafkaLogLevel,
+    facility: &str,
+    message: &str,
+) {
+    match level {
+        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+            tracing::error!(target: "librdkafka", facility, "{message}");
+        }
+        RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+            if let Some(suppressed) = throttle.allow() {
+                tracing::warn!(target: "librdkafka", facility, suppressed, "{message}");
+            }
+        }
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", facility, "{message}");
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+    }
+}
 
 /// The body of [`Logged`]'s `error`, for contexts that do more.
 pub(crate) fn log_client_error(throttle: &Throttle, error: &KafkaError, reason: &str) {

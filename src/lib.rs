@@ -10,7 +10,8 @@
 //! |---|---|
 //! | [`server`] | connections: accept loop, limits, timeouts, graceful shutdown |
 //! | [`ingest`] | the pipeline as one function, from request to response |
-//! | [`source`] | what a URL path stands for: verifier, event id, topic |
+//! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
+//! | [`rate_limit`] | per-source request rates, checked before the body is read |
 //! | [`verify`] | signature schemes, one file per provider; only it makes [`verify::Verified`] |
 //! | [`event`] | the event id and the [`event::Event`] that publishing accepts |
 //! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
@@ -34,6 +35,7 @@ pub mod ingest;
 pub mod kafka;
 pub mod metrics;
 pub mod publish;
+pub mod rate_limit;
 pub mod secret;
 pub mod server;
 pub mod source;

@@ -201,6 +201,9 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
         .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Logfmt => builder
+            .event_format(tracing_logfmt::EventsFormatter::default())
+            .init(),
         LogFormat::Text => builder.init(),
     }
     guard

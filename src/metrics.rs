@@ -29,6 +29,7 @@ pub const DEDUP_CORRUPT_RECORDS: &str = "hookgate_dedup_corrupt_records_total";
 pub const DEDUP_WRITES: &str = "hookgate_dedup_writes_total";
 pub const PRODUCER_REPLACEMENTS: &str = "hookgate_kafka_producer_replacements_total";
 pub const BROKER_REACHABLE: &str = "hookgate_kafka_broker_reachable";
+pub const QUEUE_MESSAGES: &str = "hookgate_kafka_queue_messages";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -97,9 +98,39 @@ pub fn describe() {
         "Event producers replaced because they could no longer produce."
     );
     describe_gauge!(
+        QUEUE_MESSAGES,
+        "Events in the producer's queue: waiting to be sent or to be acknowledged."
+    );
+    describe_gauge!(
         BROKER_REACHABLE,
         "1 if a Kafka broker answered the last metadata probe, else 0."
     );
+
+    // Series that only some events create exist from the start, so dashboards
+    // and alerts read 0 rather than "no data".
+    for counter in [
+        DEDUP_EVICTIONS,
+        DEDUP_REPLAY_RECORDS,
+        DEDUP_LEARNED,
+        DEDUP_CORRUPT_RECORDS,
+        PRODUCER_REPLACEMENTS,
+    ] {
+        counter!(counter).absolute(0);
+    }
+    for outcome in ["ok", "failed"] {
+        counter!(DEDUP_WRITES, "outcome" => outcome).absolute(0);
+    }
+    for gauge in [
+        IN_FLIGHT,
+        DEDUP_ENTRIES,
+        DEDUP_LOADED,
+        DEDUP_REPLAY_LAG,
+        DEDUP_REPLAY_DURATION,
+        BROKER_REACHABLE,
+        QUEUE_MESSAGES,
+    ] {
+        gauge!(gauge).set(0.0);
+    }
 }
 
 /// One source's handles.
@@ -164,6 +195,7 @@ fn status_label(reason: Reason) -> &'static str {
         401 => "401",
         404 => "404",
         405 => "405",
+        429 => "429",
         408 => "408",
         409 => "409",
         413 => "413",
@@ -223,6 +255,10 @@ pub fn dedup_corrupt_record() {
 pub fn dedup_write(ok: bool) {
     let outcome = if ok { "ok" } else { "failed" };
     counter!(DEDUP_WRITES, "outcome" => outcome).increment(1);
+}
+
+pub fn kafka_queue(messages: i32) {
+    gauge!(QUEUE_MESSAGES).set(f64::from(messages));
 }
 
 pub fn broker_reachable(reachable: bool) {

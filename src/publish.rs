@@ -222,6 +222,11 @@ impl Publisher {
         self.producer.load().flush(Timeout::After(timeout))
     }
 
+    /// Records queued in the producer: not yet sent, or sent and not yet acknowledged.
+    pub fn queued(&self) -> i32 {
+        self.producer.load().in_flight_count()
+    }
+
     /// Asks the cluster for its metadata: `Ok` if a broker answered within `timeout`.
     /// Blocks the calling thread.
     pub fn probe(&self, timeout: Duration) -> Result<(), KafkaError> {

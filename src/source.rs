@@ -11,6 +11,7 @@ use http::HeaderName;
 use crate::config::{Config, FieldError, KeyMode};
 use crate::event::EventIdSource;
 use crate::metrics::{self, SourceMetrics};
+use crate::rate_limit::RateLimit;
 use crate::secret;
 use crate::verify::{DEFAULT_TOLERANCE, Verifier, VerifierKind};
 
@@ -51,6 +52,8 @@ pub struct Source {
     pub event_id: EventIdSource,
     pub key: KeyMode,
     pub forward_headers: Vec<HeaderName>,
+    pub rate_limit: Option<RateLimit>,
+    pub log_bodies: bool,
     pub metrics: SourceMetrics,
 }
 
@@ -123,6 +126,8 @@ impl Sources {
                 event_id,
                 key: sc.key,
                 forward_headers,
+                rate_limit: sc.rate_limit.as_ref().and_then(RateLimit::new),
+                log_bodies: sc.log_bodies,
                 metrics: SourceMetrics::new(&sc.name),
             };
             by_path.insert(sc.path.clone(), Arc::new(source));

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::util::Timeout;
@@ -94,6 +95,10 @@ impl Reports {
 impl ClientContext for Reports {
     fn error(&self, error: KafkaError, reason: &str) {
         crate::kafka::log_client_error(&self.client_errors, &error, reason);
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        crate::kafka::log_client_message(&self.client_errors, level, facility, message);
     }
 }
 

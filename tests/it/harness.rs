@@ -241,7 +241,7 @@ pub(crate) async fn consume(
 pub(crate) struct Process {
     child: Option<std::process::Child>,
     pub(crate) addr: SocketAddr,
-    metrics: SocketAddr,
+    pub(crate) metrics: SocketAddr,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }

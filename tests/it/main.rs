@@ -5,6 +5,7 @@ mod broker;
 mod cli;
 mod dedup;
 mod harness;
+mod observability;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -395,6 +396,33 @@ async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting
             .iter()
             .any(|r| r.key.as_deref() == Some(&b"k-during"[..]))
     );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_over_its_rate_limit_gets_429_with_retry_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = source(dir.path(), "github", VerifierKind::Github, "t.github")
+        + "[sources.rate_limit]\nper_second = 1\nburst = 2\n";
+    let gateway = Hookgate::launch("127.0.0.1:9", 1000, "", &sources).await;
+    let client = client();
+    let url = gateway.url("/webhooks/github");
+    // Within the burst, requests go on (and are refused later for their own reasons).
+    for _ in 0..2 {
+        let reply = send(&client, "POST", &url, &[], "{}").await;
+        assert_eq!(reply.body["reason"], "missing_signature_header");
+    }
+    let reply = send(&client, "POST", &url, &[], "{}").await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let retry_after: u64 = reply.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
     gateway.stop().await;
 }
 

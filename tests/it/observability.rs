@@ -1,0 +1,416 @@
+//! What SREs see and run: every query of the Grafana dashboard answered with
+//! data by a real Prometheus scraping a real hookgate process, the metric names
+//! following Prometheus' conventions, and docker-compose.yml valid against the
+//! Compose schema with every image tag and port written out.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hookgate::verify::VerifierKind;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::{body_with_id, signed, source};
+use crate::harness::{Broker, Process, client, free_port, send, topic, try_get};
+
+/// A program installed by `scripts/setup.sh`: `$env`, else on `PATH`, else in
+/// the project's tool folder.
+fn installed(program: &str, env: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
+        return PathBuf::from(path);
+    }
+    let tools = std::env::var_os("HOOKGATE_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate/tools"))
+        });
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(tools.map(|t| t.join("bin")))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} is not installed: run scripts/setup.sh"))
+}
+
+/// A Prometheus server scraping one target every second, stopped when dropped.
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    async fn start(target: SocketAddr) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: hookgate\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .expect("prometheus.yml");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let child = Command::new(installed("prometheus", "PROMETHEUS"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts");
+        let prometheus = Self {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(
+            try_get(&client(), &prometheus.url("/-/ready")).await,
+            Ok((200, _))
+        ) {
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus not ready within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        prometheus
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// An instant query's `data.result`, or why Prometheus refused it.
+    async fn query(&self, expr: &str) -> Result<Vec<serde_json::Value>, String> {
+        let url = self.url(&format!(
+            "/api/v1/query?query={}",
+            utf8_percent_encode(expr, NON_ALPHANUMERIC)
+        ));
+        let (status, body) = try_get(&client(), &url).await?;
+        let reply: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{status}: {e}: {body}"))?;
+        if reply["status"] != "success" {
+            return Err(format!("{status}: {}", reply["error"]));
+        }
+        Ok(reply["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The value of a query that returns one number.
+    async fn value(&self, expr: &str) -> Option<f64> {
+        let result = self.query(expr).await.ok()?;
+        result.first()?["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Every PromQL expression in the dashboard, as Grafana would send it with
+/// "All" sources selected.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo_file("grafana/dashboards/hookgate.json"))
+        .expect("dashboard JSON");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("dashboard parses");
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let label = format!("{} / {}", panel["title"], target["refId"]);
+            queries.push((
+                label,
+                expr.replace("$__rate_interval", "20s")
+                    .replace("$source", ".*"),
+            ));
+        }
+    }
+    queries
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
+    let broker = Broker::start().await;
+    let events = topic("dashboard");
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kind = VerifierKind::Github;
+    let gateway = Process::start(
+        &broker.bootstrap(),
+        "",
+        &source(dir.path(), "github", kind, &events),
+    )
+    .await;
+    let prometheus = Prometheus::start(gateway.metrics).await;
+    let url = gateway.url("/webhooks/github");
+    // Prometheus applies new targets after a few seconds: let it scrape the
+    // idle gateway first, so the traffic lands between scrapes and rates are real.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while prometheus.value("up{job=\"hookgate\"}").await != Some(1.0) {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped hookgate"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Accepted, duplicate and refused traffic, spread over a few scrapes.
+    let client = client();
+    let accepted = 12;
+    for n in 0..accepted {
+        let id = format!("evt-dash-{n}");
+        let body = body_with_id(&id);
+        let reply = send(
+            &client,
+            "POST",
+            &url,
+            &signed(kind, &id, &body),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        let again = send(&client, "POST", &url, &signed(kind, &id, &body), body).await;
+        assert_eq!(again.body["status"], "duplicate");
+        let forged = send(
+            &client,
+            "POST",
+            &url,
+            &signed(kind, &id, b"{}"),
+            "{\"x\":1}",
+        )
+        .await;
+        assert_eq!(forged.status, 401);
+        let lost = send(
+            &client,
+            "POST",
+            &gateway.url("/webhooks/secret-path-42"),
+            &[],
+            "{}",
+        )
+        .await;
+        assert_eq!(lost.status, 404);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Prometheus has the final counts once it scraped after the traffic.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while prometheus
+        .value("sum(hookgate_events_accepted_total)")
+        .await
+        != Some(f64::from(accepted))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the final counts"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        prometheus
+            .value("sum(hookgate_events_duplicate_total)")
+            .await,
+        Some(f64::from(accepted))
+    );
+    assert_eq!(
+        prometheus
+            .value("sum(hookgate_rejections_total{reason=\"signature_mismatch\"})")
+            .await,
+        Some(f64::from(accepted))
+    );
+
+    let mut failures = Vec::new();
+    let queries = dashboard_queries();
+    assert!(
+        queries.len() >= 20,
+        "the dashboard lost panels: {}",
+        queries.len()
+    );
+    for (label, expr) in &queries {
+        match prometheus.query(expr).await {
+            Ok(result) if result.is_empty() => {
+                failures.push(format!("{label}: no data for {expr}"))
+            }
+            Ok(_) => {}
+            Err(err) => failures.push(format!("{label}: {err} for {expr}")),
+        }
+    }
+    // The dashboard's source picker lists the configured source.
+    let (_, sources) = try_get(&client, &prometheus.url("/api/v1/label/source/values"))
+        .await
+        .expect("label values");
+    if !sources.contains("\"github\"") {
+        failures.push(format!("source picker: {sources}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "dashboard queries without data:\n{}",
+        failures.join("\n")
+    );
+
+    // Names follow Prometheus' conventions and no label comes from a request.
+    let (_, exposition) = try_get(&client, &format!("http://{}/metrics", gateway.metrics))
+        .await
+        .expect("metrics");
+    for line in exposition.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let mut words = line.split_whitespace().skip(2);
+        let (name, kind) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        assert!(name.starts_with("hookgate_"), "{line}");
+        match kind {
+            "counter" => assert!(name.ends_with("_total"), "{line}"),
+            "histogram" => assert!(name.ends_with("_seconds"), "{line}"),
+            _ => assert!(!name.ends_with("_total"), "{line}"),
+        }
+    }
+    assert!(
+        !exposition.contains("secret-path-42"),
+        "a request path became a label"
+    );
+    gateway.stop();
+}
+
+#[test]
+fn docker_compose_is_valid_and_pins_every_image_and_port() {
+    let compose = repo_file("docker-compose.yml");
+    let output = Command::new(installed("check-jsonschema", "CHECK_JSONSCHEMA"))
+        .args(["--builtin-schema", "vendor.compose-spec"])
+        .arg(&compose)
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(
+        output.status.success(),
+        "docker-compose.yml is not a valid Compose file:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let text = std::fs::read_to_string(&compose).expect("compose file");
+    let mut images = 0;
+    let mut in_ports = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(image) = trimmed.strip_prefix("image:") {
+            images += 1;
+            let image = image.trim();
+            let tag = image.rsplit_once(':').map(|(_, tag)| tag);
+            assert!(
+                tag.is_some_and(|t| !t.is_empty() && t != "latest" && !t.contains('/')),
+                "image without an explicit tag: {image}"
+            );
+        }
+        if trimmed == "ports:" {
+            in_ports = true;
+        } else if in_ports && let Some(port) = trimmed.strip_prefix("- ") {
+            let port = port.trim_matches('"');
+            let parts: Vec<&str> = port.split(':').collect();
+            assert!(
+                parts.len() >= 2 && parts.iter().all(|p| !p.is_empty()),
+                "port without both sides written out: {port}"
+            );
+        } else {
+            in_ports = false;
+        }
+    }
+    assert!(
+        images >= 4,
+        "expected kafka, hookgate, prometheus and grafana images"
+    );
+}
+
+/// Sends a signed GitHub delivery whose body carries `marker`; the answer does
+/// not matter here (there is no broker).
+async fn deliver_marked(process: &Process, name: &str, marker: &str) {
+    let body = format!("{{\"id\":\"{marker}\",\"note\":\"{marker}\"}}");
+    let headers = signed(VerifierKind::Github, marker, body.as_bytes());
+    let reply = send(
+        &client(),
+        "POST",
+        &process.url(&format!("/webhooks/{name}")),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 503, "no broker: {:?}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kind = VerifierKind::Github;
+    let sources = format!(
+        "{}log_bodies = true\n{}",
+        source(dir.path(), "loud", kind, "t.loud"),
+        source(dir.path(), "quiet", kind, "t.quiet")
+    );
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    for format in ["logfmt", "json"] {
+        let process = Process::spawn(
+            &nowhere,
+            &format!("[log]\nformat = \"{format}\"\n"),
+            &sources,
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while try_get(&client(), &process.url("/healthz")).await.is_err() {
+            assert!(Instant::now() < deadline, "hookgate did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        deliver_marked(&process, "loud", "shown-body-marker").await;
+        deliver_marked(&process, "quiet", "hidden-body-marker").await;
+        let log = process.stop();
+
+        assert!(log.contains("shown-body-marker"), "{format}: {log}");
+        let body_lines = log.lines().filter(|l| l.contains("request body")).count();
+        assert_eq!(
+            body_lines, 1,
+            "{format}: one body line, for the loud source: {log}"
+        );
+        assert!(
+            !log.lines()
+                .any(|l| l.contains("hidden-body-marker") && l.contains("\"note\\\"")),
+            "{format}: the quiet source's body was logged: {log}"
+        );
+        assert!(
+            !log.contains("it-secret-for-hookgate"),
+            "{format}: a secret was logged"
+        );
+        let request_line = log
+            .lines()
+            .find(|l| l.contains("hidden-body-marker") && l.contains("not_ready"))
+            .unwrap_or_else(|| panic!("{format}: no request line: {log}"));
+        for field in ["source", "event_id", "status", "reason", "latency_ms"] {
+            assert!(
+                request_line.contains(field),
+                "{format}: {field} missing in {request_line}"
+            );
+        }
+        for line in log.lines().filter(|l| !l.trim().is_empty()) {
+            match format {
+                "json" => {
+                    serde_json::from_str::<serde_json::Value>(line)
+                        .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                }
+                _ => assert!(
+                    line.starts_with("ts=") && line.contains(" level="),
+                    "not logfmt: {line}"
+                ),
+            }
+        }
+    }
+}
