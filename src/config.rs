@@ -220,7 +220,8 @@ pub struct SourceConfig {
     pub topic: String,
     /// Overrides `server.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
-    /// Overrides the 300 s timestamp tolerance of timestamped schemes.
+    /// Overrides the timestamp tolerance of timestamped schemes: the provider's
+    /// own where it documents one (Paddle 5 s, Calendly 3 min), else 300 s.
     #[serde(default, with = "humantime_serde")]
     pub tolerance: Option<Duration>,
     /// Overrides the scheme's event id location: `header:NAME`, `json:/pointer`

@@ -86,7 +86,10 @@ impl Sources {
                 continue;
             }
             let defaults = sc.verifier.defaults();
-            let tolerance: Duration = sc.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+            let tolerance: Duration = sc
+                .tolerance
+                .or(sc.verifier.defaults().tolerance)
+                .unwrap_or(DEFAULT_TOLERANCE);
             let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, sc.hmac.as_ref())
             {
                 Ok(verifier) => verifier,

@@ -15,6 +15,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
         "X-GitHub-Hook-Installation-Target-ID",
     ],
     timestamped: false,
+    tolerance: None,
 };
 
 #[derive(Debug)]

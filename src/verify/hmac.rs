@@ -14,6 +14,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",
     forward_headers: &[],
     timestamped: false,
+    tolerance: None,
 };
 
 /// How a generic HMAC source signs its requests.

@@ -5,13 +5,19 @@
 //! [`Verified`], the proof of verification that nothing else can construct and
 //! that the rest of the pipeline requires.
 
+mod calendly;
 mod github;
 mod hmac;
+mod intercom;
+mod list;
 pub(crate) mod mac;
+mod paddle;
+mod pagerduty;
 mod shopify;
 mod slack;
 mod standard_webhooks;
 mod stripe;
+mod zoom;
 
 use std::time::Duration;
 
@@ -34,17 +40,28 @@ pub enum VerifierKind {
     Slack,
     Shopify,
     StandardWebhooks,
+    Paddle,
+    Zoom,
+    #[serde(rename = "pagerduty")]
+    PagerDuty,
+    Calendly,
+    Intercom,
 }
 
 impl VerifierKind {
     /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 6] = [
+    pub const ALL: [VerifierKind; 11] = [
         Self::Hmac,
         Self::Github,
         Self::Stripe,
         Self::Slack,
         Self::Shopify,
         Self::StandardWebhooks,
+        Self::Paddle,
+        Self::Zoom,
+        Self::PagerDuty,
+        Self::Calendly,
+        Self::Intercom,
     ];
 
     /// The name used in configuration.
@@ -56,6 +73,11 @@ impl VerifierKind {
             Self::Slack => "slack",
             Self::Shopify => "shopify",
             Self::StandardWebhooks => "standard-webhooks",
+            Self::Paddle => "paddle",
+            Self::Zoom => "zoom",
+            Self::PagerDuty => "pagerduty",
+            Self::Calendly => "calendly",
+            Self::Intercom => "intercom",
         }
     }
 
@@ -68,6 +90,11 @@ impl VerifierKind {
             Self::Slack => &slack::DEFAULTS,
             Self::Shopify => &shopify::DEFAULTS,
             Self::StandardWebhooks => &standard_webhooks::DEFAULTS,
+            Self::Paddle => &paddle::DEFAULTS,
+            Self::Zoom => &zoom::DEFAULTS,
+            Self::PagerDuty => &pagerduty::DEFAULTS,
+            Self::Calendly => &calendly::DEFAULTS,
+            Self::Intercom => &intercom::DEFAULTS,
         }
     }
 }
@@ -81,6 +108,9 @@ pub struct Defaults {
     pub forward_headers: &'static [&'static str],
     /// Whether the scheme signs a timestamp, and so checks a tolerance.
     pub timestamped: bool,
+    /// The provider's own tolerance, where it documents one; else
+    /// [`DEFAULT_TOLERANCE`].
+    pub tolerance: Option<Duration>,
 }
 
 /// The tolerance for timestamped schemes unless a source sets its own.
@@ -143,6 +173,11 @@ enum Scheme {
     Slack(slack::Slack),
     Shopify(shopify::Shopify),
     StandardWebhooks(standard_webhooks::StandardWebhooks),
+    Paddle(paddle::Paddle),
+    Zoom(zoom::Zoom),
+    PagerDuty(pagerduty::PagerDuty),
+    Calendly(calendly::Calendly),
+    Intercom(intercom::Intercom),
 }
 
 impl Verifier {
@@ -170,6 +205,11 @@ impl Verifier {
             VerifierKind::StandardWebhooks => Scheme::StandardWebhooks(
                 standard_webhooks::StandardWebhooks::new(secrets, tolerance)?,
             ),
+            VerifierKind::Paddle => Scheme::Paddle(paddle::Paddle::new(secrets, tolerance)),
+            VerifierKind::Zoom => Scheme::Zoom(zoom::Zoom::new(secrets, tolerance)),
+            VerifierKind::PagerDuty => Scheme::PagerDuty(pagerduty::PagerDuty::new(secrets)),
+            VerifierKind::Calendly => Scheme::Calendly(calendly::Calendly::new(secrets, tolerance)),
+            VerifierKind::Intercom => Scheme::Intercom(intercom::Intercom::new(secrets)),
         };
         Ok(Self { scheme })
     }
@@ -193,6 +233,11 @@ impl Verifier {
             Scheme::Slack(s) => s.verify(signed),
             Scheme::Shopify(s) => s.verify(signed),
             Scheme::StandardWebhooks(s) => s.verify(signed),
+            Scheme::Paddle(s) => s.verify(signed),
+            Scheme::Zoom(s) => s.verify(signed),
+            Scheme::PagerDuty(s) => s.verify(signed),
+            Scheme::Calendly(s) => s.verify(signed),
+            Scheme::Intercom(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
     }
@@ -215,6 +260,11 @@ pub fn sign(
         VerifierKind::Slack => slack::sign(secret, body, now),
         VerifierKind::Shopify => shopify::sign(secret, body, event_id),
         VerifierKind::StandardWebhooks => standard_webhooks::sign(secret, body, event_id, now)?,
+        VerifierKind::Paddle => paddle::sign(secret, body, now),
+        VerifierKind::Zoom => zoom::sign(secret, body, now),
+        VerifierKind::PagerDuty => pagerduty::sign(secret, body),
+        VerifierKind::Calendly => calendly::sign(secret, body, now),
+        VerifierKind::Intercom => intercom::sign(secret, body),
     })
 }
 

@@ -18,6 +18,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
         "X-Shopify-Triggered-At",
     ],
     timestamped: false,
+    tolerance: None,
 };
 
 #[derive(Debug)]

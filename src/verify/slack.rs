@@ -12,6 +12,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/event_id",
     forward_headers: &["X-Slack-Retry-Num", "X-Slack-Retry-Reason"],
     timestamped: true,
+    tolerance: None,
 };
 
 #[derive(Debug)]

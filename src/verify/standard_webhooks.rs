@@ -19,6 +19,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "header:webhook-id",
     forward_headers: &[],
     timestamped: true,
+    tolerance: None,
 };
 
 #[derive(Debug)]

@@ -2,16 +2,26 @@
 //! `{t}.{body}` keyed by the whole `whsec_…` string. Several `v1` appear while a
 //! secret is being rolled; `v0` (test-mode legacy) is ignored.
 
-use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
+use super::list::ListFormat;
+use super::mac::{Algorithm, Encoding, Keys};
 use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "Stripe-Signature";
 
+const FORMAT: ListFormat = ListFormat {
+    header: SIGNATURE,
+    separator: b',',
+    timestamp: Some(b"t="),
+    signature: b"v1=",
+    encoding: Encoding::Hex,
+};
+
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/id",
     forward_headers: &[],
     timestamped: true,
+    tolerance: None,
 };
 
 #[derive(Debug)]
@@ -29,26 +39,12 @@ impl Stripe {
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let value = required(request.headers, SIGNATURE, SIGNATURE)?;
-        let malformed = VerifyError::MalformedHeader(SIGNATURE);
-        let mut timestamp = None;
-        let mut candidates = Candidates::new();
-        for item in value.split(|&b| b == b',') {
-            let item = item.trim_ascii();
-            if let Some(t) = item.strip_prefix(b"t=") {
-                timestamp.get_or_insert(t);
-            } else if let Some(v1) = item.strip_prefix(b"v1=") {
-                candidates.push(Signature::decode(v1, Encoding::Hex).ok_or(malformed)?);
-            }
-        }
-        let timestamp = timestamp.ok_or(malformed)?;
-        if candidates.is_empty() {
-            return Err(malformed);
-        }
+        let parsed = FORMAT.parse(required(request.headers, SIGNATURE, SIGNATURE)?)?;
+        let timestamp = parsed.timestamp.unwrap_or_default();
         check_timestamp(timestamp, request.now, self.tolerance, SIGNATURE)?;
         verdict(
             self.keys
-                .verify(&[timestamp, b".", request.body], &candidates),
+                .verify(&[timestamp, b".", request.body], &parsed.signatures),
         )
     }
 }

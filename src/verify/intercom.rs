@@ -1,0 +1,77 @@
+//! Intercom: `X-Hub-Signature: sha1=<hex>`, HMAC-SHA1 of the body keyed by the
+//! app's client secret. Nothing is timestamped.
+
+use super::mac::{Algorithm, Encoding, Keys, Signature};
+use super::{Defaults, Signed, VerifyError, required, verdict};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "X-Hub-Signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/id",
+    forward_headers: &[],
+    timestamped: false,
+    tolerance: None,
+};
+
+#[derive(Debug)]
+pub(super) struct Intercom {
+    keys: Keys,
+}
+
+impl Intercom {
+    pub(super) fn new(secrets: &[Secret]) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha1, secrets),
+        }
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let signature = required(request.headers, SIGNATURE, SIGNATURE)?
+            .strip_prefix(b"sha1=")
+            .and_then(|hex| Signature::decode(hex, Encoding::Hex))
+            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
+        verdict(self.keys.verify_one(&[request.body], signature))
+    }
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
+    let mac = super::mac::sign(Algorithm::Sha1, secret, &[body]);
+    vec![(SIGNATURE.into(), format!("sha1={}", hex::encode(mac)))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    const BODY: &[u8] = br#"{"type":"notification_event","id":"notif_ccd8a4d2-c5cc-46ee-94c7-f8f3d4e0c2c1","topic":"conversation.user.created"}"#;
+    /// `printf '%s' "$BODY" | openssl dgst -sha1 -hmac intercom-client-secret`
+    const SHA1: &str = "9c7924ecd0682006f8e663c2a7f2678ce061d9d2";
+
+    fn check(header: &str, body: &[u8]) -> Result<(), VerifyError> {
+        let headers = headers(&[(SIGNATURE, header)]);
+        Intercom::new(&[Secret::new(b"intercom-client-secret".as_slice())]).verify(Signed {
+            headers: &headers,
+            body,
+            now: 0,
+        })
+    }
+
+    #[test]
+    fn accepts_the_vector() {
+        assert_eq!(check(&format!("sha1={SHA1}"), BODY), Ok(()));
+    }
+
+    #[test]
+    fn rejects_tampered_and_malformed_deliveries() {
+        assert_eq!(
+            check(&format!("sha1={SHA1}"), b"{}"),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&format!("sha256={SHA1}"), BODY),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+    }
+}

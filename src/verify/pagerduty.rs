@@ -1,0 +1,89 @@
+//! PagerDuty webhooks v3: `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>…]`,
+//! HMAC-SHA256 of the body; one `v1` per active secret while it is rotated.
+//! Nothing is timestamped.
+
+use super::list::ListFormat;
+use super::mac::{Algorithm, Encoding, Keys};
+use super::{Defaults, Signed, VerifyError, required, verdict};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "X-PagerDuty-Signature";
+
+const FORMAT: ListFormat = ListFormat {
+    header: SIGNATURE,
+    separator: b',',
+    timestamp: None,
+    signature: b"v1=",
+    encoding: Encoding::Hex,
+};
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/event/id",
+    forward_headers: &["X-Webhook-Id", "X-Webhook-Subscription"],
+    timestamped: false,
+    tolerance: None,
+};
+
+#[derive(Debug)]
+pub(super) struct PagerDuty {
+    keys: Keys,
+}
+
+impl PagerDuty {
+    pub(super) fn new(secrets: &[Secret]) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+        }
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let parsed = FORMAT.parse(required(request.headers, SIGNATURE, SIGNATURE)?)?;
+        verdict(self.keys.verify(&[request.body], &parsed.signatures))
+    }
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
+    vec![(SIGNATURE.into(), format!("v1={}", hex::encode(mac)))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    const BODY: &[u8] =
+        br#"{"event":{"id":"01DEN4HPBQAJFLRXQYMKWWUDTK","event_type":"incident.triggered"}}"#;
+    /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac pagerduty-secret`
+    const V1: &str = "417215bd335766e786a7202347084bac0ec7567240379f1df93ce9d7eb3f4ed9";
+
+    fn check(header: &str, body: &[u8]) -> Result<(), VerifyError> {
+        let headers = headers(&[(SIGNATURE, header)]);
+        PagerDuty::new(&[Secret::new(b"pagerduty-secret".as_slice())]).verify(Signed {
+            headers: &headers,
+            body,
+            now: 0,
+        })
+    }
+
+    #[test]
+    fn accepts_the_vector_alone_or_among_rotated_signatures() {
+        assert_eq!(check(&format!("v1={V1}"), BODY), Ok(()));
+        assert_eq!(
+            check(&format!("v1={},v1={V1}", "aa".repeat(32)), BODY),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_tampered_and_malformed_deliveries() {
+        assert_eq!(
+            check(&format!("v1={V1}"), b"{}"),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(V1, BODY),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+    }
+}
