@@ -262,7 +262,8 @@ fn signed_request(id: &str) -> http::Request<Full<Bytes>> {
         now,
         None,
     )
-    .expect("sign");
+    .expect("sign")
+    .headers;
     let mut request = http::Request::builder().method("POST").uri("/bench");
     for (name, value) in headers {
         request = request.header(name, value);

@@ -147,7 +147,9 @@ impl From<VerifyError> for Rejection {
     fn from(err: VerifyError) -> Self {
         let reason = match err {
             VerifyError::MissingHeader(_) => Reason::MissingSignatureHeader,
-            VerifyError::MalformedHeader(_) => Reason::MalformedSignatureHeader,
+            VerifyError::MalformedHeader(_) | VerifyError::MalformedField(_) => {
+                Reason::MalformedSignatureHeader
+            }
             VerifyError::StaleTimestamp => Reason::StaleTimestamp,
             VerifyError::Mismatch => Reason::SignatureMismatch,
         };

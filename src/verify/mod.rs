@@ -9,8 +9,10 @@ mod calendly;
 mod github;
 mod hmac;
 mod intercom;
+mod linear;
 mod list;
 pub(crate) mod mac;
+mod mailgun;
 mod paddle;
 mod pagerduty;
 mod shopify;
@@ -46,11 +48,13 @@ pub enum VerifierKind {
     PagerDuty,
     Calendly,
     Intercom,
+    Linear,
+    Mailgun,
 }
 
 impl VerifierKind {
     /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 11] = [
+    pub const ALL: [VerifierKind; 13] = [
         Self::Hmac,
         Self::Github,
         Self::Stripe,
@@ -62,6 +66,8 @@ impl VerifierKind {
         Self::PagerDuty,
         Self::Calendly,
         Self::Intercom,
+        Self::Linear,
+        Self::Mailgun,
     ];
 
     /// The name used in configuration.
@@ -78,6 +84,8 @@ impl VerifierKind {
             Self::PagerDuty => "pagerduty",
             Self::Calendly => "calendly",
             Self::Intercom => "intercom",
+            Self::Linear => "linear",
+            Self::Mailgun => "mailgun",
         }
     }
 
@@ -95,6 +103,8 @@ impl VerifierKind {
             Self::PagerDuty => &pagerduty::DEFAULTS,
             Self::Calendly => &calendly::DEFAULTS,
             Self::Intercom => &intercom::DEFAULTS,
+            Self::Linear => &linear::DEFAULTS,
+            Self::Mailgun => &mailgun::DEFAULTS,
         }
     }
 }
@@ -124,6 +134,8 @@ pub enum VerifyError {
     MissingHeader(&'static str),
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
+    #[error("malformed or missing {0} field in the signed body")]
+    MalformedField(&'static str),
     #[error("timestamp is outside the allowed tolerance")]
     StaleTimestamp,
     #[error("signature does not match")]
@@ -178,6 +190,8 @@ enum Scheme {
     PagerDuty(pagerduty::PagerDuty),
     Calendly(calendly::Calendly),
     Intercom(intercom::Intercom),
+    Linear(linear::Linear),
+    Mailgun(mailgun::Mailgun),
 }
 
 impl Verifier {
@@ -210,6 +224,8 @@ impl Verifier {
             VerifierKind::PagerDuty => Scheme::PagerDuty(pagerduty::PagerDuty::new(secrets)),
             VerifierKind::Calendly => Scheme::Calendly(calendly::Calendly::new(secrets, tolerance)),
             VerifierKind::Intercom => Scheme::Intercom(intercom::Intercom::new(secrets)),
+            VerifierKind::Linear => Scheme::Linear(linear::Linear::new(secrets, tolerance)),
+            VerifierKind::Mailgun => Scheme::Mailgun(mailgun::Mailgun::new(secrets, tolerance)),
         };
         Ok(Self { scheme })
     }
@@ -238,33 +254,55 @@ impl Verifier {
             Scheme::PagerDuty(s) => s.verify(signed),
             Scheme::Calendly(s) => s.verify(signed),
             Scheme::Intercom(s) => s.verify(signed),
+            Scheme::Linear(s) => s.verify(signed),
+            Scheme::Mailgun(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
     }
 }
 
-/// Headers that make a correctly signed request, for tools and tests that send
+/// A delivery as its provider would send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedDelivery {
+    pub headers: Vec<(String, String)>,
+    /// The body to send: the payload itself, except for schemes that sign
+    /// inside the body (Mailgun wraps the payload as its `event-data`).
+    pub body: Vec<u8>,
+}
+
+/// A correctly signed delivery of `payload`, for tools and tests that send
 /// deliveries. `secret` is written as it would be in the secret file.
 pub fn sign(
     kind: VerifierKind,
     secret: &[u8],
-    body: &[u8],
+    payload: &[u8],
     event_id: &str,
     now: i64,
     hmac_options: Option<&HmacOptions>,
-) -> Result<Vec<(String, String)>, String> {
-    Ok(match kind {
-        VerifierKind::Hmac => hmac::sign(secret, body, hmac_options),
-        VerifierKind::Github => github::sign(secret, body, event_id),
-        VerifierKind::Stripe => stripe::sign(secret, body, now),
-        VerifierKind::Slack => slack::sign(secret, body, now),
-        VerifierKind::Shopify => shopify::sign(secret, body, event_id),
-        VerifierKind::StandardWebhooks => standard_webhooks::sign(secret, body, event_id, now)?,
-        VerifierKind::Paddle => paddle::sign(secret, body, now),
-        VerifierKind::Zoom => zoom::sign(secret, body, now),
-        VerifierKind::PagerDuty => pagerduty::sign(secret, body),
-        VerifierKind::Calendly => calendly::sign(secret, body, now),
-        VerifierKind::Intercom => intercom::sign(secret, body),
+) -> Result<SignedDelivery, String> {
+    let headers = match kind {
+        VerifierKind::Hmac => hmac::sign(secret, payload, hmac_options),
+        VerifierKind::Github => github::sign(secret, payload, event_id),
+        VerifierKind::Stripe => stripe::sign(secret, payload, now),
+        VerifierKind::Slack => slack::sign(secret, payload, now),
+        VerifierKind::Shopify => shopify::sign(secret, payload, event_id),
+        VerifierKind::StandardWebhooks => standard_webhooks::sign(secret, payload, event_id, now)?,
+        VerifierKind::Paddle => paddle::sign(secret, payload, now),
+        VerifierKind::Zoom => zoom::sign(secret, payload, now),
+        VerifierKind::PagerDuty => pagerduty::sign(secret, payload),
+        VerifierKind::Calendly => calendly::sign(secret, payload, now),
+        VerifierKind::Intercom => intercom::sign(secret, payload),
+        VerifierKind::Linear => linear::sign(secret, payload, event_id),
+        VerifierKind::Mailgun => {
+            return Ok(SignedDelivery {
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: mailgun::sign_body(secret, payload, event_id, now),
+            });
+        }
+    };
+    Ok(SignedDelivery {
+        headers,
+        body: payload.to_vec(),
     })
 }
 
@@ -373,34 +411,43 @@ mod tests {
                 (kind == VerifierKind::Hmac).then_some(&options),
             )
             .expect("builds");
-            let body = Bytes::from_static(br#"{"id":"evt_1","event_id":"Ev1"}"#);
+            let payload = br#"{"id":"evt_1","event_id":"Ev1","webhookTimestamp":1700000000000}"#;
             let signed = sign(
                 kind,
                 secret_text,
-                &body,
+                payload,
                 "evt_1",
                 1_700_000_000,
                 Some(&options),
             )
             .expect("signs");
-            let headers = test_support::owned(&signed);
+            let headers = test_support::owned(&signed.headers);
+            let body = Bytes::from(signed.body.clone());
             assert!(
                 verifier
                     .verify(&headers, body.clone(), 1_700_000_000)
                     .is_ok(),
                 "{kind:?}"
             );
-            let tampered = Bytes::from_static(br#"{"id":"evt_1","event_id":"Ev2"}"#);
-            assert_eq!(
-                verifier
-                    .verify(&headers, tampered, 1_700_000_000)
-                    .unwrap_err(),
-                VerifyError::Mismatch,
-                "{kind:?}"
-            );
+            let tampered = String::from_utf8(signed.body)
+                .expect("utf-8")
+                .replace("Ev1", "Ev2");
+            let outcome = verifier.verify(&headers, Bytes::from(tampered), 1_700_000_000);
+            if kind == VerifierKind::Mailgun {
+                // Mailgun signs its timestamp and token, not the event.
+                assert!(outcome.is_ok());
+            } else {
+                assert_eq!(outcome.unwrap_err(), VerifyError::Mismatch, "{kind:?}");
+            }
+            // Without its signature (the headers, or Mailgun's block) nothing verifies.
+            let unsigned = if kind == VerifierKind::Mailgun {
+                Bytes::from_static(payload)
+            } else {
+                body
+            };
             assert!(
                 verifier
-                    .verify(&HeaderMap::new(), body, 1_700_000_000)
+                    .verify(&HeaderMap::new(), unsigned, 1_700_000_000)
                     .is_err(),
                 "{kind:?}"
             );

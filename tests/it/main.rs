@@ -81,14 +81,27 @@ async fn one_source(
 /// A JSON body carrying `id` where every scheme's default looks for it, with
 /// spacing and non-ASCII text a re-serialiser would change.
 fn body_with_id(id: &str) -> Vec<u8> {
-    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50 }}\n").into_bytes()
+    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
 }
 
+/// A signed delivery of `payload` as the provider would send it.
+fn delivery(kind: VerifierKind, id: &str, payload: &[u8]) -> verify::SignedDelivery {
+    let mut delivery =
+        verify::sign(kind, secret_for(kind).as_bytes(), payload, id, now(), None).expect("signs");
+    delivery
+        .headers
+        .push(("content-type".into(), "application/json".into()));
+    delivery
+}
+
+/// The headers that sign `body` as it is, for schemes that sign in headers.
 fn signed(kind: VerifierKind, id: &str, body: &[u8]) -> Vec<(String, String)> {
-    let mut headers =
-        verify::sign(kind, secret_for(kind).as_bytes(), body, id, now(), None).expect("signs");
-    headers.push(("content-type".into(), "application/json".into()));
-    headers
+    let delivery = delivery(kind, id, body);
+    assert_eq!(
+        delivery.body, body,
+        "{kind:?} signs inside the body: use delivery()"
+    );
+    delivery.headers
 }
 
 fn expected_id(kind: VerifierKind, id: &str, body: &[u8]) -> String {
@@ -117,8 +130,7 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
 
     for (kind, topic) in VerifierKind::ALL.into_iter().zip(&topics) {
         let id = format!("evt-{}-1", kind.name());
-        let body = body_with_id(&id);
-        let headers = signed(kind, &id, &body);
+        let verify::SignedDelivery { headers, body } = delivery(kind, &id, &body_with_id(&id));
         let reply = send(
             &client,
             "POST",
@@ -544,7 +556,8 @@ async fn signed_requests_without_a_usable_event_id_get_400_or_401() {
         now() - 600,
         None,
     )
-    .expect("signs");
+    .expect("signs")
+    .headers;
     let reply = send(
         &client,
         "POST",

@@ -1,0 +1,154 @@
+//! Mailgun: the signature travels in the JSON body, not a header:
+//! `{"signature": {"timestamp", "token", "signature"}, "event-data": {…}}`, with
+//! `signature` the hex HMAC-SHA256 of `{timestamp}{token}` keyed by the
+//! webhook signing key. Mailgun signs only those two values, not the rest of
+//! the body: the timestamp tolerance and the dedup on the event id are what
+//! stop a replayed or altered delivery.
+
+use serde::Deserialize;
+
+use super::mac::{Algorithm, Encoding, Keys, Signature};
+use super::{Defaults, Signed, VerifyError, check_timestamp, verdict};
+use crate::secret::Secret;
+
+const FIELD: &str = "signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/event-data/id",
+    forward_headers: &[],
+    timestamped: true,
+    tolerance: None,
+};
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    signature: Block<'a>,
+}
+
+#[derive(Deserialize)]
+struct Block<'a> {
+    timestamp: &'a str,
+    token: &'a str,
+    signature: &'a str,
+}
+
+#[derive(Debug)]
+pub(super) struct Mailgun {
+    keys: Keys,
+    tolerance: u64,
+}
+
+impl Mailgun {
+    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            tolerance,
+        }
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let envelope: Envelope<'_> =
+            serde_json::from_slice(request.body).map_err(|_| VerifyError::MalformedField(FIELD))?;
+        let block = envelope.signature;
+        let signature = Signature::decode(block.signature.as_bytes(), Encoding::Hex)
+            .ok_or(VerifyError::MalformedField(FIELD))?;
+        check_timestamp(
+            block.timestamp.as_bytes(),
+            request.now,
+            self.tolerance,
+            FIELD,
+        )?;
+        verdict(self.keys.verify_one(
+            &[block.timestamp.as_bytes(), block.token.as_bytes()],
+            signature,
+        ))
+    }
+}
+
+/// Mailgun's signature block is part of the body: this returns the body to
+/// send, wrapping `event_data` with a signature block for `now`.
+pub(super) fn sign_body(secret: &[u8], event_data: &[u8], event_id: &str, now: i64) -> Vec<u8> {
+    let timestamp = now.to_string();
+    let token = hex::encode(
+        &super::mac::sign(
+            Algorithm::Sha256,
+            b"token",
+            &[event_id.as_bytes(), timestamp.as_bytes()],
+        )[..25],
+    );
+    let mac = super::mac::sign(
+        Algorithm::Sha256,
+        secret,
+        &[timestamp.as_bytes(), token.as_bytes()],
+    );
+    let mut body = format!(
+        r#"{{"signature":{{"timestamp":"{timestamp}","token":"{token}","signature":"{}"}},"event-data":"#,
+        hex::encode(mac)
+    )
+    .into_bytes();
+    body.extend_from_slice(event_data);
+    body.push(b'}');
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    const TOKEN: &str = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0";
+    /// `printf '%s' "1700000000$TOKEN" | openssl dgst -sha256 -hmac key-mailgun-signing`
+    const SIG: &str = "bc1d4695b271aaa416998b45ddede459c204863b78219cf9fc0d64a057a67253";
+
+    fn body(timestamp: &str, signature: &str) -> Vec<u8> {
+        format!(
+            r#"{{"signature":{{"timestamp":"{timestamp}","token":"{TOKEN}","signature":"{signature}"}},"event-data":{{"id":"CPgfbmQMTCKtHW6uIWtuVe","event":"delivered"}}}}"#
+        )
+        .into_bytes()
+    }
+
+    fn check(body: &[u8], now: i64) -> Result<(), VerifyError> {
+        Mailgun::new(&[Secret::new(b"key-mailgun-signing".as_slice())], 300).verify(Signed {
+            headers: &headers(&[]),
+            body,
+            now,
+        })
+    }
+
+    #[test]
+    fn accepts_the_vector() {
+        assert_eq!(check(&body("1700000000", SIG), 1_700_000_100), Ok(()));
+    }
+
+    #[test]
+    fn rejects_replays_forgeries_and_unsigned_bodies() {
+        assert_eq!(
+            check(&body("1700000000", SIG), 1_700_000_301),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check(&body("1700000001", SIG), 1_700_000_001),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&body("1700000000", "zz"), 1_700_000_000),
+            Err(VerifyError::MalformedField(FIELD))
+        );
+        assert_eq!(
+            check(br#"{"event-data":{}}"#, 1_700_000_000),
+            Err(VerifyError::MalformedField(FIELD))
+        );
+    }
+
+    #[test]
+    fn a_signed_body_verifies() {
+        let body = sign_body(
+            b"key-mailgun-signing",
+            br#"{"id":"e1"}"#,
+            "e1",
+            1_700_000_000,
+        );
+        assert_eq!(check(&body, 1_700_000_000), Ok(()));
+    }
+}
