@@ -6,6 +6,7 @@
 //! that the rest of the pipeline requires.
 
 mod calendly;
+mod discord;
 mod github;
 mod hmac;
 mod intercom;
@@ -50,11 +51,12 @@ pub enum VerifierKind {
     Intercom,
     Linear,
     Mailgun,
+    Discord,
 }
 
 impl VerifierKind {
     /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 13] = [
+    pub const ALL: [VerifierKind; 14] = [
         Self::Hmac,
         Self::Github,
         Self::Stripe,
@@ -68,6 +70,7 @@ impl VerifierKind {
         Self::Intercom,
         Self::Linear,
         Self::Mailgun,
+        Self::Discord,
     ];
 
     /// The name used in configuration.
@@ -86,6 +89,7 @@ impl VerifierKind {
             Self::Intercom => "intercom",
             Self::Linear => "linear",
             Self::Mailgun => "mailgun",
+            Self::Discord => "discord",
         }
     }
 
@@ -105,6 +109,7 @@ impl VerifierKind {
             Self::Intercom => &intercom::DEFAULTS,
             Self::Linear => &linear::DEFAULTS,
             Self::Mailgun => &mailgun::DEFAULTS,
+            Self::Discord => &discord::DEFAULTS,
         }
     }
 }
@@ -192,6 +197,7 @@ enum Scheme {
     Intercom(intercom::Intercom),
     Linear(linear::Linear),
     Mailgun(mailgun::Mailgun),
+    Discord(discord::Discord),
 }
 
 impl Verifier {
@@ -226,6 +232,7 @@ impl Verifier {
             VerifierKind::Intercom => Scheme::Intercom(intercom::Intercom::new(secrets)),
             VerifierKind::Linear => Scheme::Linear(linear::Linear::new(secrets, tolerance)),
             VerifierKind::Mailgun => Scheme::Mailgun(mailgun::Mailgun::new(secrets, tolerance)),
+            VerifierKind::Discord => Scheme::Discord(discord::Discord::new(secrets, tolerance)?),
         };
         Ok(Self { scheme })
     }
@@ -256,6 +263,7 @@ impl Verifier {
             Scheme::Intercom(s) => s.verify(signed),
             Scheme::Linear(s) => s.verify(signed),
             Scheme::Mailgun(s) => s.verify(signed),
+            Scheme::Discord(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
     }
@@ -293,6 +301,7 @@ pub fn sign(
         VerifierKind::Calendly => calendly::sign(secret, payload, now),
         VerifierKind::Intercom => intercom::sign(secret, payload),
         VerifierKind::Linear => linear::sign(secret, payload, event_id),
+        VerifierKind::Discord => discord::sign(secret, payload, now)?,
         VerifierKind::Mailgun => {
             return Ok(SignedDelivery {
                 headers: vec![("Content-Type".into(), "application/json".into())],
@@ -304,6 +313,15 @@ pub fn sign(
         headers,
         body: payload.to_vec(),
     })
+}
+
+/// What a source configures to verify deliveries signed with `signing_secret`:
+/// the secret itself for HMAC schemes, the public key for asymmetric ones.
+pub fn verification_key(kind: VerifierKind, signing_secret: &[u8]) -> Option<Vec<u8>> {
+    match kind {
+        VerifierKind::Discord => discord::public_key(signing_secret).map(String::into_bytes),
+        _ => Some(signing_secret.to_vec()),
+    }
 }
 
 /// The value of a header the scheme requires.
@@ -402,11 +420,15 @@ mod tests {
         for kind in VerifierKind::ALL {
             let secret_text: &[u8] = match kind {
                 VerifierKind::StandardWebhooks => b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                VerifierKind::Discord => {
+                    b"6c8228bb0814bb9c0b08761f983d2f718695a65cf218c08f2daf91c12d2b0845"
+                }
                 _ => b"round-trip secret",
             };
+            let key = verification_key(kind, secret_text).expect("a verification key");
             let verifier = Verifier::build(
                 kind,
-                &[Secret::new(secret_text)],
+                &[Secret::new(key)],
                 DEFAULT_TOLERANCE,
                 (kind == VerifierKind::Hmac).then_some(&options),
             )
