@@ -16,6 +16,7 @@ pub(crate) mod mac;
 mod mailgun;
 mod paddle;
 mod pagerduty;
+mod sendgrid;
 mod shopify;
 mod slack;
 mod standard_webhooks;
@@ -52,11 +53,13 @@ pub enum VerifierKind {
     Linear,
     Mailgun,
     Discord,
+    #[serde(rename = "sendgrid")]
+    SendGrid,
 }
 
 impl VerifierKind {
     /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 14] = [
+    pub const ALL: [VerifierKind; 15] = [
         Self::Hmac,
         Self::Github,
         Self::Stripe,
@@ -71,6 +74,7 @@ impl VerifierKind {
         Self::Linear,
         Self::Mailgun,
         Self::Discord,
+        Self::SendGrid,
     ];
 
     /// The name used in configuration.
@@ -90,6 +94,7 @@ impl VerifierKind {
             Self::Linear => "linear",
             Self::Mailgun => "mailgun",
             Self::Discord => "discord",
+            Self::SendGrid => "sendgrid",
         }
     }
 
@@ -110,6 +115,7 @@ impl VerifierKind {
             Self::Linear => &linear::DEFAULTS,
             Self::Mailgun => &mailgun::DEFAULTS,
             Self::Discord => &discord::DEFAULTS,
+            Self::SendGrid => &sendgrid::DEFAULTS,
         }
     }
 }
@@ -198,6 +204,7 @@ enum Scheme {
     Linear(linear::Linear),
     Mailgun(mailgun::Mailgun),
     Discord(discord::Discord),
+    SendGrid(sendgrid::SendGrid),
 }
 
 impl Verifier {
@@ -233,6 +240,9 @@ impl Verifier {
             VerifierKind::Linear => Scheme::Linear(linear::Linear::new(secrets, tolerance)),
             VerifierKind::Mailgun => Scheme::Mailgun(mailgun::Mailgun::new(secrets, tolerance)),
             VerifierKind::Discord => Scheme::Discord(discord::Discord::new(secrets, tolerance)?),
+            VerifierKind::SendGrid => {
+                Scheme::SendGrid(sendgrid::SendGrid::new(secrets, tolerance)?)
+            }
         };
         Ok(Self { scheme })
     }
@@ -264,6 +274,7 @@ impl Verifier {
             Scheme::Linear(s) => s.verify(signed),
             Scheme::Mailgun(s) => s.verify(signed),
             Scheme::Discord(s) => s.verify(signed),
+            Scheme::SendGrid(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
     }
@@ -302,6 +313,7 @@ pub fn sign(
         VerifierKind::Intercom => intercom::sign(secret, payload),
         VerifierKind::Linear => linear::sign(secret, payload, event_id),
         VerifierKind::Discord => discord::sign(secret, payload, now)?,
+        VerifierKind::SendGrid => sendgrid::sign(secret, payload, now)?,
         VerifierKind::Mailgun => {
             return Ok(SignedDelivery {
                 headers: vec![("Content-Type".into(), "application/json".into())],
@@ -320,6 +332,7 @@ pub fn sign(
 pub fn verification_key(kind: VerifierKind, signing_secret: &[u8]) -> Option<Vec<u8>> {
     match kind {
         VerifierKind::Discord => discord::public_key(signing_secret).map(String::into_bytes),
+        VerifierKind::SendGrid => sendgrid::public_key(signing_secret).map(String::into_bytes),
         _ => Some(signing_secret.to_vec()),
     }
 }
@@ -414,6 +427,12 @@ mod tests {
         }
     }
 
+    const TEST_P256_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgihgUcxKBx12sccfJ
+5NKHRpsi35dBelxxPHPJZIVfuumhRANCAASOyQtkuuNktfLciY/S4Vr97PYQ1ZFs
+owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
+-----END PRIVATE KEY-----";
+
     #[test]
     fn every_scheme_accepts_what_it_signs_and_nothing_else() {
         let options = HmacOptions::default();
@@ -423,6 +442,7 @@ mod tests {
                 VerifierKind::Discord => {
                     b"6c8228bb0814bb9c0b08761f983d2f718695a65cf218c08f2daf91c12d2b0845"
                 }
+                VerifierKind::SendGrid => TEST_P256_PEM.as_bytes(),
                 _ => b"round-trip secret",
             };
             let key = verification_key(kind, secret_text).expect("a verification key");

@@ -16,6 +16,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use harness::{Broker, Hookgate, client, consume, send, topic};
 
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// A P-256 key made with `openssl ecparam -name prime256v1 -genkey` for tests.
+const P256_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgihgUcxKBx12sccfJ
+5NKHRpsi35dBelxxPHPJZIVfuumhRANCAASOyQtkuuNktfLciY/S4Vr97PYQ1ZFs
+owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
+-----END PRIVATE KEY-----";
 
 fn now() -> i64 {
     SystemTime::now()
@@ -29,6 +35,7 @@ fn secret_for(kind: VerifierKind) -> &'static str {
     match kind {
         VerifierKind::StandardWebhooks => WHSEC,
         VerifierKind::Discord => "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        VerifierKind::SendGrid => P256_PEM,
         _ => "it-secret-for-hookgate",
     }
 }
