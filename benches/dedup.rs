@@ -260,7 +260,7 @@ fn signed_request(id: &str) -> http::Request<Full<Bytes>> {
         body.as_bytes(),
         id,
         now,
-        None,
+        verify::SchemeOptions::default(),
     )
     .expect("sign")
     .headers;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use hookgate::secret::Secret;
-use hookgate::verify::{self, DEFAULT_TOLERANCE, Verifier, VerifierKind};
+use hookgate::verify::{self, DEFAULT_TOLERANCE, SchemeOptions, Verifier, VerifierKind};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
@@ -57,10 +57,15 @@ fn bench(c: &mut Criterion) {
             } else {
                 SECRET
             };
-            let verifier = Verifier::build(kind, &[Secret::new(secret)], DEFAULT_TOLERANCE, None)
-                .expect("verifier");
+            let verifier = Verifier::build(
+                kind,
+                &[Secret::new(secret)],
+                DEFAULT_TOLERANCE,
+                SchemeOptions::default(),
+            )
+            .expect("verifier");
             let signed = headers(
-                verify::sign(kind, secret, &body, "evt_1", now, None)
+                verify::sign(kind, secret, &body, "evt_1", now, SchemeOptions::default())
                     .expect("sign")
                     .headers,
             );

@@ -234,6 +234,9 @@ pub struct SourceConfig {
     pub forward_headers: Option<Vec<String>>,
     /// Options of the `hmac` verifier.
     pub hmac: Option<HmacOptions>,
+    /// The URL the provider was given for this source, for schemes that sign
+    /// it (Square): as the provider sees it, before any proxy.
+    pub public_url: Option<String>,
     /// Requests a second this source accepts; unlimited if unset.
     pub rate_limit: Option<RateLimitConfig>,
     /// Log each request's body (up to 4 KiB), for debugging a sender. Bodies
@@ -458,6 +461,14 @@ impl Config {
                 fail(
                     &at("tolerance"),
                     format!("the {} verifier signs no timestamp", source.verifier.name()),
+                );
+            }
+            if let Some(url) = &source.public_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                fail(
+                    &at("public_url"),
+                    format!("{url:?} must be an absolute http:// or https:// URL"),
                 );
             }
             if source.hmac.is_some() && source.verifier != VerifierKind::Hmac {

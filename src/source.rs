@@ -13,7 +13,7 @@ use crate::event::EventIdSource;
 use crate::metrics::{self, SourceMetrics};
 use crate::rate_limit::RateLimit;
 use crate::secret;
-use crate::verify::{DEFAULT_TOLERANCE, Verifier, VerifierKind};
+use crate::verify::{DEFAULT_TOLERANCE, SchemeOptions, Verifier, VerifierKind};
 
 /// A configured source's name, as it appears in metrics, logs and Kafka headers.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -90,8 +90,11 @@ impl Sources {
                 .tolerance
                 .or(sc.verifier.defaults().tolerance)
                 .unwrap_or(DEFAULT_TOLERANCE);
-            let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, sc.hmac.as_ref())
-            {
+            let options = SchemeOptions {
+                hmac: sc.hmac.as_ref(),
+                public_url: sc.public_url.as_deref(),
+            };
+            let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, options) {
                 Ok(verifier) => verifier,
                 Err(build_errors) => {
                     errors.extend(build_errors.into_iter().map(|e| FieldError {

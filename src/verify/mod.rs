@@ -19,6 +19,7 @@ mod pagerduty;
 mod sendgrid;
 mod shopify;
 mod slack;
+mod square;
 mod standard_webhooks;
 mod stripe;
 mod zoom;
@@ -55,11 +56,12 @@ pub enum VerifierKind {
     Discord,
     #[serde(rename = "sendgrid")]
     SendGrid,
+    Square,
 }
 
 impl VerifierKind {
     /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 15] = [
+    pub const ALL: [VerifierKind; 16] = [
         Self::Hmac,
         Self::Github,
         Self::Stripe,
@@ -75,6 +77,7 @@ impl VerifierKind {
         Self::Mailgun,
         Self::Discord,
         Self::SendGrid,
+        Self::Square,
     ];
 
     /// The name used in configuration.
@@ -95,6 +98,7 @@ impl VerifierKind {
             Self::Mailgun => "mailgun",
             Self::Discord => "discord",
             Self::SendGrid => "sendgrid",
+            Self::Square => "square",
         }
     }
 
@@ -116,8 +120,18 @@ impl VerifierKind {
             Self::Mailgun => &mailgun::DEFAULTS,
             Self::Discord => &discord::DEFAULTS,
             Self::SendGrid => &sendgrid::DEFAULTS,
+            Self::Square => &square::DEFAULTS,
         }
     }
+}
+
+/// What some schemes need beyond their secrets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchemeOptions<'a> {
+    /// The `hmac` scheme's header, hash, encoding and prefix.
+    pub hmac: Option<&'a HmacOptions>,
+    /// The URL the provider was given, for schemes that sign it (Square).
+    pub public_url: Option<&'a str>,
 }
 
 /// A scheme's built-in choices, each overridable per source.
@@ -205,6 +219,7 @@ enum Scheme {
     Mailgun(mailgun::Mailgun),
     Discord(discord::Discord),
     SendGrid(sendgrid::SendGrid),
+    Square(square::Square),
 }
 
 impl Verifier {
@@ -214,7 +229,7 @@ impl Verifier {
         kind: VerifierKind,
         secrets: &[Secret],
         tolerance: Duration,
-        hmac_options: Option<&HmacOptions>,
+        options: SchemeOptions<'_>,
     ) -> Result<Self, Vec<BuildError>> {
         if secrets.is_empty() {
             return Err(vec![BuildError {
@@ -224,7 +239,7 @@ impl Verifier {
         }
         let tolerance = tolerance.as_secs();
         let scheme = match kind {
-            VerifierKind::Hmac => Scheme::Hmac(hmac::Hmac::new(secrets, hmac_options)?),
+            VerifierKind::Hmac => Scheme::Hmac(hmac::Hmac::new(secrets, options.hmac)?),
             VerifierKind::Github => Scheme::Github(github::GitHub::new(secrets)),
             VerifierKind::Stripe => Scheme::Stripe(stripe::Stripe::new(secrets, tolerance)),
             VerifierKind::Slack => Scheme::Slack(slack::Slack::new(secrets, tolerance)),
@@ -242,6 +257,9 @@ impl Verifier {
             VerifierKind::Discord => Scheme::Discord(discord::Discord::new(secrets, tolerance)?),
             VerifierKind::SendGrid => {
                 Scheme::SendGrid(sendgrid::SendGrid::new(secrets, tolerance)?)
+            }
+            VerifierKind::Square => {
+                Scheme::Square(square::Square::new(secrets, options.public_url)?)
             }
         };
         Ok(Self { scheme })
@@ -275,6 +293,7 @@ impl Verifier {
             Scheme::Mailgun(s) => s.verify(signed),
             Scheme::Discord(s) => s.verify(signed),
             Scheme::SendGrid(s) => s.verify(signed),
+            Scheme::Square(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
     }
@@ -297,10 +316,10 @@ pub fn sign(
     payload: &[u8],
     event_id: &str,
     now: i64,
-    hmac_options: Option<&HmacOptions>,
+    options: SchemeOptions<'_>,
 ) -> Result<SignedDelivery, String> {
     let headers = match kind {
-        VerifierKind::Hmac => hmac::sign(secret, payload, hmac_options),
+        VerifierKind::Hmac => hmac::sign(secret, payload, options.hmac),
         VerifierKind::Github => github::sign(secret, payload, event_id),
         VerifierKind::Stripe => stripe::sign(secret, payload, now),
         VerifierKind::Slack => slack::sign(secret, payload, now),
@@ -314,6 +333,13 @@ pub fn sign(
         VerifierKind::Linear => linear::sign(secret, payload, event_id),
         VerifierKind::Discord => discord::sign(secret, payload, now)?,
         VerifierKind::SendGrid => sendgrid::sign(secret, payload, now)?,
+        VerifierKind::Square => square::sign(
+            secret,
+            payload,
+            options
+                .public_url
+                .ok_or("Square signs the notification URL: give the URL it was sent to")?,
+        ),
         VerifierKind::Mailgun => {
             return Ok(SignedDelivery {
                 headers: vec![("Content-Type".into(), "application/json".into())],
@@ -446,13 +472,13 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
                 _ => b"round-trip secret",
             };
             let key = verification_key(kind, secret_text).expect("a verification key");
-            let verifier = Verifier::build(
-                kind,
-                &[Secret::new(key)],
-                DEFAULT_TOLERANCE,
-                (kind == VerifierKind::Hmac).then_some(&options),
-            )
-            .expect("builds");
+            let scheme_options = SchemeOptions {
+                hmac: Some(&options),
+                public_url: Some("https://hooks.example.com/in"),
+            };
+            let verifier =
+                Verifier::build(kind, &[Secret::new(key)], DEFAULT_TOLERANCE, scheme_options)
+                    .expect("builds");
             let payload = br#"{"id":"evt_1","event_id":"Ev1","webhookTimestamp":1700000000000}"#;
             let signed = sign(
                 kind,
@@ -460,7 +486,7 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
                 payload,
                 "evt_1",
                 1_700_000_000,
-                Some(&options),
+                scheme_options,
             )
             .expect("signs");
             let headers = test_support::owned(&signed.headers);
@@ -498,7 +524,13 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
 
     #[test]
     fn a_source_needs_a_secret() {
-        let err = Verifier::build(VerifierKind::Github, &[], DEFAULT_TOLERANCE, None).unwrap_err();
+        let err = Verifier::build(
+            VerifierKind::Github,
+            &[],
+            DEFAULT_TOLERANCE,
+            SchemeOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(err[0].field, "secrets");
     }
 }

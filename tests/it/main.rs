@@ -40,13 +40,20 @@ fn secret_for(kind: VerifierKind) -> &'static str {
     }
 }
 
+/// The URL every test source tells its provider (schemes that sign it).
+const PUBLIC_URL: &str = "https://hooks.example.com/webhooks";
+const SCHEME_OPTIONS: verify::SchemeOptions<'static> = verify::SchemeOptions {
+    hmac: None,
+    public_url: Some(PUBLIC_URL),
+};
+
 /// A `[[sources]]` entry whose secret lives in a file under `dir`.
 fn source(dir: &Path, name: &str, kind: VerifierKind, topic: &str) -> String {
     let file = dir.join(format!("{name}.secret"));
     let key = verify::verification_key(kind, secret_for(kind).as_bytes()).expect("key");
     std::fs::write(&file, key).expect("secret file");
     format!(
-        "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"{}\"\nsecrets = [\"file:{}\"]\ntopic = \"{topic}\"\n",
+        "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"{}\"\nsecrets = [\"file:{}\"]\ntopic = \"{topic}\"\npublic_url = \"{PUBLIC_URL}\"\n",
         kind.name(),
         file.display()
     )
@@ -96,8 +103,15 @@ fn body_with_id(id: &str) -> Vec<u8> {
 
 /// A signed delivery of `payload` as the provider would send it.
 fn delivery(kind: VerifierKind, id: &str, payload: &[u8]) -> verify::SignedDelivery {
-    let mut delivery =
-        verify::sign(kind, secret_for(kind).as_bytes(), payload, id, now(), None).expect("signs");
+    let mut delivery = verify::sign(
+        kind,
+        secret_for(kind).as_bytes(),
+        payload,
+        id,
+        now(),
+        SCHEME_OPTIONS,
+    )
+    .expect("signs");
     delivery
         .headers
         .push(("content-type".into(), "application/json".into()));
@@ -564,7 +578,7 @@ async fn signed_requests_without_a_usable_event_id_get_400_or_401() {
         &body,
         "",
         now() - 600,
-        None,
+        SCHEME_OPTIONS,
     )
     .expect("signs")
     .headers;

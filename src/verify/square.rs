@@ -1,0 +1,108 @@
+//! Square: `x-square-hmacsha256-signature: <base64>`, HMAC-SHA256 of the
+//! notification URL followed by the body, keyed by the subscription's signature
+//! key. The URL is the one Square was given (the source's `public_url`), not
+//! what reached hookgate through proxies. Nothing is timestamped.
+
+use super::mac::{Algorithm, Encoding, Keys, Signature};
+use super::{BuildError, Defaults, Signed, VerifyError, required, verdict};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "x-square-hmacsha256-signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/event_id",
+    forward_headers: &[],
+    timestamped: false,
+    tolerance: None,
+};
+
+#[derive(Debug)]
+pub(super) struct Square {
+    keys: Keys,
+    url: String,
+}
+
+impl Square {
+    pub(super) fn new(
+        secrets: &[Secret],
+        public_url: Option<&str>,
+    ) -> Result<Self, Vec<BuildError>> {
+        let url = public_url.ok_or_else(|| {
+            vec![BuildError {
+                field: "public_url".into(),
+                message: "Square signs the notification URL: set it to the URL given to Square"
+                    .into(),
+            }]
+        })?;
+        Ok(Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            url: url.to_owned(),
+        })
+    }
+
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let signature = Signature::decode(
+            required(request.headers, SIGNATURE, SIGNATURE)?,
+            Encoding::Base64,
+        )
+        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
+        verdict(
+            self.keys
+                .verify_one(&[self.url.as_bytes(), request.body], signature),
+        )
+    }
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8], url: &str) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[url.as_bytes(), body]);
+    vec![(
+        SIGNATURE.into(),
+        base64::engine::general_purpose::STANDARD.encode(mac),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::headers;
+
+    const URL: &str = "https://hooks.example.com/webhooks/square";
+    const BODY: &[u8] = br#"{"merchant_id":"6SSW7HV8K2ST5","type":"payment.created","event_id":"13b867cf-db3d-4b1c-90b6-2f32a9d78124"}"#;
+    /// `printf '%s' "$URL$BODY" | openssl dgst -sha256 -hmac square-signature-key -binary | base64`
+    const SIG: &str = "6PxNsTTYWzD6bOOEcgkWHjdl84zUOvw7HaaBsQ8cm6o=";
+
+    fn check(signature: &str, url: &str, body: &[u8]) -> Result<(), VerifyError> {
+        let headers = headers(&[(SIGNATURE, signature)]);
+        Square::new(
+            &[Secret::new(b"square-signature-key".as_slice())],
+            Some(url),
+        )
+        .expect("builds")
+        .verify(Signed {
+            headers: &headers,
+            body,
+            now: 0,
+        })
+    }
+
+    #[test]
+    fn accepts_the_vector() {
+        assert_eq!(check(SIG, URL, BODY), Ok(()));
+    }
+
+    #[test]
+    fn rejects_other_urls_bodies_and_bad_headers() {
+        assert_eq!(
+            check(SIG, "https://hooks.example.com/other", BODY),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(check(SIG, URL, b"{}"), Err(VerifyError::Mismatch));
+        assert_eq!(
+            check("%%%", URL, BODY),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+        let err = Square::new(&[Secret::new(b"k".as_slice())], None).unwrap_err();
+        assert_eq!(err[0].field, "public_url");
+    }
+}
