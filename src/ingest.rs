@@ -17,6 +17,7 @@ use crate::health::Health;
 use crate::metrics::{InFlight, SourceMetrics};
 use crate::publish::{Delivery, Publisher};
 use crate::source::{Source, Sources};
+use crate::verify::Handshake;
 
 /// The response every request gets.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -34,8 +35,15 @@ pub struct Gateway {
 
 /// How a request that reached a source ended.
 enum Outcome {
-    Accepted { id: EventId, delivery: Delivery },
-    Duplicate { id: EventId },
+    Accepted {
+        id: EventId,
+        delivery: Delivery,
+    },
+    Duplicate {
+        id: EventId,
+    },
+    /// The provider checking the endpoint: answered here, never published.
+    Handshake(Handshake),
 }
 
 /// A rejection with what the log needs beyond the response.
@@ -129,6 +137,14 @@ impl Gateway {
                     },
                 )
             }
+            Ok(Outcome::Handshake(handshake)) => {
+                source.metrics.handshake(started.elapsed());
+                tracing::info!(
+                    source = %source.name, status = 200, handshake = handshake.kind,
+                    latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
+                );
+                json(StatusCode::OK, &handshake.reply)
+            }
             Err(failure) => self.reject(Some(&source), &source.metrics, failure, started),
         }
     }
@@ -171,6 +187,9 @@ impl Gateway {
         let verified = source
             .verifier
             .verify(&parts.headers, body, unix_seconds(received_at))?;
+        if let Some(handshake) = source.verifier.handshake(&verified) {
+            return Ok(Outcome::Handshake(handshake));
+        }
         let id = source.event_id.extract(&parts.headers, verified.body())?;
         let with_id = |failure: Failure| Failure {
             id: Some(id.clone()),

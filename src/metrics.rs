@@ -15,6 +15,7 @@ pub const REQUESTS: &str = "hookgate_requests_total";
 pub const REJECTIONS: &str = "hookgate_rejections_total";
 pub const ACCEPTED: &str = "hookgate_events_accepted_total";
 pub const DUPLICATES: &str = "hookgate_events_duplicate_total";
+pub const HANDSHAKES: &str = "hookgate_handshakes_total";
 pub const REQUEST_DURATION: &str = "hookgate_request_duration_seconds";
 pub const PRODUCE_DURATION: &str = "hookgate_produce_duration_seconds";
 pub const IN_FLIGHT: &str = "hookgate_requests_in_flight";
@@ -47,6 +48,10 @@ pub fn describe() {
     describe_counter!(
         DUPLICATES,
         "Deliveries of events Kafka already held; not published again."
+    );
+    describe_counter!(
+        HANDSHAKES,
+        "Endpoint checks answered by hookgate (Slack url_verification, Zoom endpoint.url_validation, Discord PING); never published."
     );
     describe_histogram!(
         REQUEST_DURATION,
@@ -139,6 +144,7 @@ pub struct SourceMetrics {
     ok: Counter,
     accepted: Counter,
     duplicates: Counter,
+    handshakes: Counter,
     rejected_status: Vec<Counter>,
     rejections: Vec<Counter>,
     request_duration: Histogram,
@@ -153,6 +159,7 @@ impl SourceMetrics {
             ok: by_status("200"),
             accepted: counter!(ACCEPTED, "source" => source.clone()),
             duplicates: counter!(DUPLICATES, "source" => source.clone()),
+            handshakes: counter!(HANDSHAKES, "source" => source.clone()),
             rejected_status: Reason::ALL
                 .iter()
                 .map(|reason| by_status(status_label(*reason)))
@@ -175,6 +182,12 @@ impl SourceMetrics {
     pub fn duplicate(&self, elapsed: Duration) {
         self.ok.increment(1);
         self.duplicates.increment(1);
+        self.request_duration.record(elapsed);
+    }
+
+    pub fn handshake(&self, elapsed: Duration) {
+        self.ok.increment(1);
+        self.handshakes.increment(1);
         self.request_duration.record(elapsed);
     }
 

@@ -6,7 +6,11 @@
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
-use super::{BuildError, Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use serde::Deserialize;
+
+use super::{
+    BuildError, Defaults, Handshake, Signed, VerifyError, check_timestamp, required, verdict,
+};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Signature-Ed25519";
@@ -69,6 +73,22 @@ impl Discord {
     }
 }
 
+#[derive(Deserialize)]
+struct Interaction {
+    #[serde(rename = "type")]
+    kind: u8,
+}
+
+/// Discord's PING (interaction type 1), sent when the endpoint URL is saved
+/// and now and then after: answer PONG (type 1).
+pub(super) fn handshake(body: &[u8]) -> Option<Handshake> {
+    let interaction: Interaction = serde_json::from_slice(body).ok()?;
+    (interaction.kind == 1).then(|| Handshake {
+        kind: "ping",
+        reply: serde_json::json!({ "type": 1 }),
+    })
+}
+
 /// Signs as Discord would; `secret` is the 32-byte private seed in hex.
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Result<Vec<(String, String)>, String> {
     let mut seed = [0u8; 32];
@@ -120,6 +140,15 @@ mod tests {
     fn accepts_the_openssl_signature() {
         assert_eq!(check(SIG, "1700000000", BODY, 1_700_000_000), Ok(()));
         assert_eq!(public_key(SEED.as_bytes()).as_deref(), Some(PUBLIC));
+    }
+
+    #[test]
+    fn a_ping_is_answered_with_pong_and_commands_are_not() {
+        assert_eq!(
+            handshake(BODY).map(|h| h.reply),
+            Some(serde_json::json!({ "type": 1 }))
+        );
+        assert!(handshake(br#"{"type":2,"id":"1"}"#).is_none());
     }
 
     #[test]

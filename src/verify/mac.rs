@@ -151,6 +151,23 @@ impl Keys {
         })
     }
 
+    /// The MAC of `message` under the first (current) secret, for handshakes
+    /// that answer with one.
+    pub(crate) fn mac_first(&self, message: &[&[u8]]) -> Option<Vec<u8>> {
+        fn run<M: Mac + Clone>(keyed: &M, message: &[&[u8]]) -> Vec<u8> {
+            let mut mac = keyed.clone();
+            for part in message {
+                mac.update(part);
+            }
+            mac.finalize().into_bytes().to_vec()
+        }
+        Some(match self.macs.first()? {
+            KeyedMac::Sha1(mac) => run(mac, message),
+            KeyedMac::Sha256(mac) => run(mac, message),
+            KeyedMac::Sha512(mac) => run(mac, message),
+        })
+    }
+
     /// Verifies a single signature.
     pub(crate) fn verify_one(&self, message: &[&[u8]], signature: Signature) -> bool {
         let mut candidates = Candidates::new();

@@ -196,6 +196,15 @@ pub(crate) struct Signed<'a> {
     pub(crate) now: i64,
 }
 
+/// A verified request that is the provider checking the endpoint, not an
+/// event: hookgate answers it with `reply` itself and publishes nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handshake {
+    /// What kind, for logs: `url_verification`, `endpoint.url_validation`, `ping`.
+    pub kind: &'static str,
+    pub reply: serde_json::Value,
+}
+
 /// One source's scheme with its keys ready.
 #[derive(Debug)]
 pub struct Verifier {
@@ -263,6 +272,18 @@ impl Verifier {
             }
         };
         Ok(Self { scheme })
+    }
+
+    /// The provider's endpoint check, if this verified body is one: Slack's
+    /// `url_verification`, Zoom's `endpoint.url_validation`, Discord's PING.
+    pub fn handshake(&self, verified: &Verified) -> Option<Handshake> {
+        let body = verified.body();
+        match &self.scheme {
+            Scheme::Slack(_) => slack::handshake(body),
+            Scheme::Zoom(s) => s.handshake(body),
+            Scheme::Discord(_) => discord::handshake(body),
+            _ => None,
+        }
     }
 
     /// Checks the request's signature over `body` at time `now` (Unix seconds).
@@ -395,6 +416,12 @@ fn check_timestamp(
         return Err(VerifyError::StaleTimestamp);
     }
     Ok(())
+}
+
+/// Whether `body` contains `needle`: a cheap test before parsing a body as
+/// a handshake.
+fn mentions(body: &[u8], needle: &[u8]) -> bool {
+    body.windows(needle.len()).any(|window| window == needle)
 }
 
 fn verdict(matched: bool) -> Result<(), VerifyError> {

@@ -1,8 +1,10 @@
 //! Slack: `X-Slack-Signature: v0=<hex>`, HMAC-SHA256 of `v0:{timestamp}:{body}` with
 //! the timestamp from `X-Slack-Request-Timestamp`.
 
+use serde::Deserialize;
+
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::{Defaults, Handshake, Signed, VerifyError, check_timestamp, required, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Slack-Signature";
@@ -44,6 +46,26 @@ impl Slack {
     }
 }
 
+#[derive(Deserialize)]
+struct UrlVerification {
+    #[serde(rename = "type")]
+    kind: String,
+    challenge: String,
+}
+
+/// Slack's `url_verification`, sent when an Events API URL is saved: echo
+/// the challenge. Only bodies that mention it are parsed.
+pub(super) fn handshake(body: &[u8]) -> Option<Handshake> {
+    if !super::mentions(body, b"url_verification") {
+        return None;
+    }
+    let request: UrlVerification = serde_json::from_slice(body).ok()?;
+    (request.kind == "url_verification").then(|| Handshake {
+        kind: "url_verification",
+        reply: serde_json::json!({ "challenge": request.challenge }),
+    })
+}
+
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
     let t = now.to_string();
     let mac = super::mac::sign(
@@ -60,6 +82,18 @@ pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_verification_is_answered_with_its_challenge() {
+        let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+        assert_eq!(
+            handshake(body).map(|h| h.reply),
+            Some(
+                serde_json::json!({ "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" })
+            )
+        );
+        assert!(handshake(br#"{"type":"event_callback","event_id":"Ev1"}"#).is_none());
+    }
     use crate::verify::test_support::headers;
 
     /// The example in Slack's "Verifying requests from Slack" documentation.

@@ -2,8 +2,10 @@
 //! HMAC-SHA256 of `v0:{timestamp}:{body}` keyed by the app's secret token.
 //! Zoom events carry no unique id, so the body's SHA-256 stands for one.
 
+use serde::Deserialize;
+
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::{Defaults, Handshake, Signed, VerifyError, check_timestamp, required, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "x-zm-signature";
@@ -44,6 +46,38 @@ impl Zoom {
     }
 }
 
+#[derive(Deserialize)]
+struct Validation {
+    event: String,
+    payload: ValidationPayload,
+}
+
+#[derive(Deserialize)]
+struct ValidationPayload {
+    #[serde(rename = "plainToken")]
+    plain_token: String,
+}
+
+impl Zoom {
+    /// Zoom's `endpoint.url_validation`: answer the plain token with its
+    /// HMAC-SHA256 under the (current) secret token, in hex.
+    pub(super) fn handshake(&self, body: &[u8]) -> Option<Handshake> {
+        if !super::mentions(body, b"endpoint.url_validation") {
+            return None;
+        }
+        let request: Validation = serde_json::from_slice(body).ok()?;
+        if request.event != "endpoint.url_validation" {
+            return None;
+        }
+        let token = request.payload.plain_token;
+        let encrypted = hex::encode(self.keys.mac_first(&[token.as_bytes()])?);
+        Some(Handshake {
+            kind: "endpoint.url_validation",
+            reply: serde_json::json!({ "plainToken": token, "encryptedToken": encrypted }),
+        })
+    }
+}
+
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
     let ts = now.to_string();
     let mac = super::mac::sign(
@@ -75,6 +109,22 @@ mod tests {
             body,
             now,
         })
+    }
+
+    #[test]
+    fn answers_the_url_validation_with_the_hmac_of_the_plain_token() {
+        let zoom = Zoom::new(&[Secret::new(b"zoom-secret-token".as_slice())], 300);
+        let body = br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+        let handshake = zoom.handshake(body).expect("a handshake");
+        // `printf qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac zoom-secret-token`
+        assert_eq!(
+            handshake.reply,
+            serde_json::json!({
+                "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
+                "encryptedToken": "d9e0d764a78494688ba3f2d5c0ed4ca311394b4834d959759213424d2df961e3"
+            })
+        );
+        assert!(zoom.handshake(BODY).is_none());
     }
 
     #[test]

@@ -461,6 +461,78 @@ async fn a_source_over_its_rate_limit_gets_429_with_retry_after() {
     gateway.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_checks_are_answered_by_hookgate_and_never_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = [
+        VerifierKind::Slack,
+        VerifierKind::Zoom,
+        VerifierKind::Discord,
+    ]
+    .iter()
+    .map(|kind| {
+        source(
+            dir.path(),
+            kind.name(),
+            *kind,
+            &format!("t.{}", kind.name()),
+        )
+    })
+    .collect::<String>();
+    // No broker: a handshake needs none, and publishing would fail loudly.
+    let gateway = Hookgate::launch("127.0.0.1:9", 1000, "", &sources).await;
+    let client = client();
+    let checks: [(VerifierKind, &[u8], serde_json::Value); 3] = [
+        (
+            VerifierKind::Slack,
+            br#"{"token":"t","challenge":"c-123","type":"url_verification"}"#,
+            serde_json::json!({ "challenge": "c-123" }),
+        ),
+        (
+            VerifierKind::Zoom,
+            br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event":"endpoint.url_validation"}"#,
+            serde_json::json!({
+                "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
+                // printf qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac it-secret-for-hookgate
+                "encryptedToken": "602e75b83c8bbf8bc57bd657e0df7cd1029cf58f16240780c761f7ab8ebcf011",
+            }),
+        ),
+        (
+            VerifierKind::Discord,
+            br#"{"type":1,"id":"1","application_id":"2"}"#,
+            serde_json::json!({ "type": 1 }),
+        ),
+    ];
+    for (kind, body, want) in checks {
+        let url = gateway.url(&format!("/webhooks/{}", kind.name()));
+        let reply = send(
+            &client,
+            "POST",
+            &url,
+            &signed(kind, "check", body),
+            body.to_vec(),
+        )
+        .await;
+        assert_eq!((reply.status, &reply.body), (200, &want), "{kind:?}");
+        // Unsigned, the same body is refused like any other request.
+        let forged = send(&client, "POST", &url, &[], body.to_vec()).await;
+        assert_eq!(forged.status, 401, "{kind:?}");
+    }
+    // An ordinary event still goes down the pipeline (here: not ready, no Kafka).
+    let body = br#"{"type":"event_callback","event_id":"Ev1"}"#;
+    let url = gateway.url("/webhooks/slack");
+    let reply = send(
+        &client,
+        "POST",
+        &url,
+        &signed(VerifierKind::Slack, "Ev1", body),
+        body.to_vec(),
+    )
+    .await;
+    assert_eq!(reply.body["reason"], "not_ready");
+    gateway.stop().await;
+}
+
 /// Requests refused before anything is published need no broker.
 async fn gateway_without_broker(dir: &Path) -> Hookgate {
     let sources = source(dir, "github", VerifierKind::Github, "t.github")
