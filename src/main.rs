@@ -8,7 +8,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use hookgate::config::{Config, LogFormat};
 use hookgate::embedded::EmbeddedKafka;
+use hookgate::send::SendRequest;
 use hookgate::source::Sources;
+use hookgate::tail::{self, TailRequest};
+use hookgate::verify::{SchemeOptions, VerifierKind};
 use hookgate::{gateway, metrics, server};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tracing_subscriber::EnvFilter;
@@ -37,6 +40,62 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Send a correctly signed delivery for any provider to a URL and print
+    /// what it answers; exits non-zero unless every answer is 2xx.
+    Send {
+        /// The signature scheme, as a source's `verifier` names it.
+        #[arg(long, value_parser = parse_kind)]
+        provider: VerifierKind,
+        /// The signing key, `env:NAME` or `file:PATH`: the shared secret, or for
+        /// discord (hex seed) and sendgrid (PKCS#8 PEM) the private key.
+        #[arg(long)]
+        secret: String,
+        /// Where to POST: a source's URL on a running hookgate (plain http).
+        #[arg(long)]
+        url: String,
+        /// The payload to sign and send, from a file (`-` for stdin); a sample
+        /// event in the provider's shape when absent.
+        #[arg(long)]
+        body: Option<PathBuf>,
+        /// The event id; a new one for each run when absent.
+        #[arg(long)]
+        id: Option<String>,
+        /// Send the same signed delivery this many times, as a provider retries.
+        #[arg(long, default_value_t = 1)]
+        repeat: u32,
+        /// The URL the provider signs (square), when it is not --url.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Print the records of a topic (key, headers, body) as downstream
+    /// consumers receive them.
+    Tail {
+        /// Bootstrap servers, host:port[,host:port…].
+        #[arg(long)]
+        brokers: String,
+        /// The topic to read.
+        #[arg(long)]
+        topic: String,
+        /// Start at the oldest record instead of waiting for new ones.
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop at the end of the topic instead of following it.
+        #[arg(long)]
+        no_follow: bool,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<u64>,
+    },
+}
+
+fn parse_kind(name: &str) -> Result<VerifierKind, String> {
+    VerifierKind::ALL
+        .into_iter()
+        .find(|kind| kind.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = VerifierKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown provider {name:?}; one of: {}", names.join(", "))
+        })
 }
 
 fn main() -> ExitCode {
@@ -57,6 +116,40 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Send {
+            provider,
+            secret,
+            url,
+            body,
+            id,
+            repeat,
+            public_url,
+        } => send(provider, &secret, &url, body, id, repeat, public_url),
+        Command::Tail {
+            brokers,
+            topic,
+            from_beginning,
+            no_follow,
+            max,
+        } => {
+            let request = TailRequest {
+                brokers,
+                topic,
+                from_beginning,
+                follow: !no_follow,
+                max,
+            };
+            match tail::tail(&request, &mut std::io::stdout().lock()) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!(
+                        "hookgate tail: reading {} from {}: {err}",
+                        request.topic, request.brokers
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve { config: path } => {
             let config = match Config::load(&path) {
                 Ok(config) => config,
@@ -87,6 +180,80 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn send(
+    kind: VerifierKind,
+    secret: &str,
+    url: &str,
+    body: Option<PathBuf>,
+    id: Option<String>,
+    repeat: u32,
+    public_url: Option<String>,
+) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("hookgate send: {message}");
+        ExitCode::from(2)
+    };
+    let secret = match hookgate::secret::resolve(secret, std::path::Path::new(".")) {
+        Ok(secret) => secret,
+        Err(err) => return fail(format!("--secret: {err}")),
+    };
+    let payload = match body.as_deref() {
+        None => None,
+        Some(path) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            match std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+                Ok(_) => Some(bytes),
+                Err(err) => return fail(format!("--body -: {err}")),
+            }
+        }
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(err) => return fail(format!("--body {}: {err}", path.display())),
+        },
+    };
+    let event_id = id.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("evt_{nanos:x}")
+    });
+    let request = SendRequest {
+        kind,
+        secret: &secret,
+        url,
+        payload,
+        event_id,
+        options: SchemeOptions {
+            hmac: None,
+            public_url: Some(public_url.as_deref().unwrap_or(url)),
+        },
+    };
+    let delivery = match request.sign() {
+        Ok(delivery) => delivery,
+        Err(err) => return fail(err.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(request.post(&delivery, repeat.max(1))) {
+        Ok(answers) => {
+            for answer in &answers {
+                println!("HTTP {} {}", answer.status, answer.body);
+            }
+            if answers.iter().all(|a| (200..300).contains(&a.status)) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => fail(err.to_string()),
     }
 }
 

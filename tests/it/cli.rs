@@ -1,5 +1,6 @@
 //! The `hookgate` binary's contract: `check-config` exits 0 with a summary, or 2
-//! naming every bad field without printing secrets.
+//! naming every bad field without printing secrets; `send` signs deliveries a
+//! gateway accepts; `tail` prints what landed.
 
 use std::process::Command;
 
@@ -80,4 +81,99 @@ fn help_documents_both_commands() {
         stdout.contains("serve") && stdout.contains("check-config"),
         "{stdout}"
     );
+}
+
+/// `hookgate send` against a gateway process on a real broker, then `hookgate
+/// tail` of the topic it published to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_delivers_signed_events_and_tail_prints_them() {
+    use crate::harness::{Broker, Process, topic};
+    use hookgate::verify::VerifierKind;
+
+    let broker = Broker::start().await;
+    let events = topic("send");
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sources = String::new();
+    for kind in [
+        VerifierKind::Stripe,
+        VerifierKind::Discord,
+        VerifierKind::Square,
+    ] {
+        sources += &super::source(dir.path(), kind.name(), kind, &events);
+    }
+    let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
+
+    for kind in [
+        VerifierKind::Stripe,
+        VerifierKind::Discord,
+        VerifierKind::Square,
+    ] {
+        let secret = dir.path().join(format!("{}.signing", kind.name()));
+        std::fs::write(&secret, super::secret_for(kind)).expect("signing key");
+        let url = gateway.url(&format!("/webhooks/{}", kind.name()));
+        let id = format!("evt-sent-{}", kind.name());
+        let (code, stdout, stderr) = hookgate(&[
+            "send",
+            "--provider",
+            kind.name(),
+            "--secret",
+            &format!("file:{}", secret.display()),
+            "--url",
+            &url,
+            "--public-url",
+            super::PUBLIC_URL,
+            "--id",
+            &id,
+            "--repeat",
+            "2",
+        ]);
+        assert_eq!(code, 0, "{kind:?}: {stdout}{stderr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{stdout}");
+        assert!(
+            lines[0].starts_with("HTTP 200") && lines[0].contains("accepted"),
+            "{stdout}"
+        );
+        assert!(lines[1].contains("duplicate"), "{stdout}");
+    }
+    let (code, stdout, _) = hookgate(&[
+        "send",
+        "--provider",
+        "github",
+        "--secret",
+        "env:HOOKGATE_NO_SUCH_VAR",
+        "--url",
+        "http://127.0.0.1:9/",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+
+    let (code, stdout, stderr) = hookgate(&[
+        "tail",
+        "--brokers",
+        &broker.bootstrap(),
+        "--topic",
+        &events,
+        "--from-beginning",
+        "--no-follow",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    for kind in ["stripe", "discord", "square"] {
+        assert!(
+            stdout.contains(&format!("key: evt-sent-{kind}")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("hookgate-source: {kind}")),
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        stdout.matches("--- ").count(),
+        3,
+        "each event once: {stdout}"
+    );
+    assert!(stdout.contains("hello from hookgate send"), "{stdout}");
+    gateway.stop();
 }

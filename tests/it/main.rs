@@ -31,7 +31,7 @@ fn now() -> i64 {
 }
 
 /// What deliveries of `kind` are signed with.
-fn secret_for(kind: VerifierKind) -> &'static str {
+pub(crate) fn secret_for(kind: VerifierKind) -> &'static str {
     match kind {
         VerifierKind::StandardWebhooks => WHSEC,
         VerifierKind::Discord => "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
@@ -41,7 +41,7 @@ fn secret_for(kind: VerifierKind) -> &'static str {
 }
 
 /// The URL every test source tells its provider (schemes that sign it).
-const PUBLIC_URL: &str = "https://hooks.example.com/webhooks";
+pub(crate) const PUBLIC_URL: &str = "https://hooks.example.com/webhooks";
 const SCHEME_OPTIONS: verify::SchemeOptions<'static> = verify::SchemeOptions {
     hmac: None,
     public_url: Some(PUBLIC_URL),
