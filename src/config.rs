@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::rate_limit::RateLimitConfig;
+use crate::route::{EVENT_PLACEHOLDER, topic_for};
 use crate::verify::{HmacOptions, VerifierKind};
 
 /// The whole configuration, as written in the TOML file.
@@ -86,6 +87,16 @@ pub struct KafkaConfig {
     /// The producer's `client.id`.
     #[serde(default = "default_client_id")]
     pub client_id: String,
+    /// Create the sources' topics at start-up when they are missing.
+    #[serde(default = "default_true")]
+    pub create_topics: bool,
+    /// Partitions of a source topic hookgate creates.
+    #[serde(default = "default_topic_partitions")]
+    pub topic_partitions: i32,
+    /// Replication factor of a source topic hookgate creates; -1 takes the
+    /// cluster's `default.replication.factor`.
+    #[serde(default = "default_replication_factor")]
+    pub topic_replication_factor: i32,
     /// librdkafka properties for every client hookgate makes (the event producer,
     /// the dedup topic's producer and consumer, the admin client): security,
     /// SASL, TLS and the like.
@@ -96,6 +107,15 @@ pub struct KafkaConfig {
     pub producer: BTreeMap<String, String>,
 }
 
+fn default_true() -> bool {
+    true
+}
+fn default_topic_partitions() -> i32 {
+    6
+}
+fn default_replication_factor() -> i32 {
+    -1
+}
 fn default_produce_timeout_ms() -> u64 {
     2500
 }
@@ -216,8 +236,16 @@ pub struct SourceConfig {
     pub verifier: VerifierKind,
     /// `env:NAME` or `file:PATH`; several while a secret is being rotated.
     pub secrets: Vec<String>,
-    /// The Kafka topic events are published to.
+    /// The Kafka topic events are published to; with `{event}` in it, a topic
+    /// per event type from `events`.
     pub topic: String,
+    /// The event types a `{event}` topic routes; others go to `fallback_topic`
+    /// or are refused.
+    pub events: Option<Vec<String>>,
+    /// Where a `{event}` source's unlisted event types go.
+    pub fallback_topic: Option<String>,
+    /// Overrides the scheme's event type location: `header:NAME` or `json:/pointer`.
+    pub event_type: Option<String>,
     /// Overrides `server.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
     /// Overrides the timestamp tolerance of timestamped schemes: the provider's
@@ -377,6 +405,21 @@ impl Config {
             }
         }
 
+        if !(1..=10_000).contains(&self.kafka.topic_partitions) {
+            fail(
+                "kafka.topic_partitions",
+                format!("{} is outside 1..=10000", self.kafka.topic_partitions),
+            );
+        }
+        if self.kafka.topic_replication_factor == 0 || self.kafka.topic_replication_factor < -1 {
+            fail(
+                "kafka.topic_replication_factor",
+                format!(
+                    "{}: use -1 for the cluster default, or 1 and up",
+                    self.kafka.topic_replication_factor
+                ),
+            );
+        }
         if self.dedup.window < Duration::from_secs(1) {
             fail("dedup.window", "must be at least 1s".into());
         }
@@ -447,8 +490,56 @@ impl Config {
                     format!("{} is used by another source", source.path),
                 );
             }
-            if !valid_topic(&source.topic) {
+            if !valid_topic(&source.topic.replace(EVENT_PLACEHOLDER, "x")) {
                 fail(&at("topic"), topic_rule(&source.topic));
+            } else if source.topic.contains(EVENT_PLACEHOLDER) {
+                match source.events.as_deref() {
+                    None | Some([]) => fail(
+                        &at("events"),
+                        "a topic with {event} needs the list of event types it routes".into(),
+                    ),
+                    Some(events) => {
+                        for (j, event) in events.iter().enumerate() {
+                            let topic = topic_for(&source.topic, event);
+                            if event.is_empty() || !valid_topic(&topic) {
+                                fail(&at(&format!("events[{j}]")), topic_rule(&topic));
+                            }
+                        }
+                    }
+                }
+                let location = source
+                    .event_type
+                    .as_deref()
+                    .or(source.verifier.defaults().event_type);
+                match location.map(crate::event::EventIdSource::parse) {
+                    None => fail(
+                        &at("event_type"),
+                        format!(
+                            "the {} verifier names no event type: set event_type = \"header:NAME\" or \"json:/pointer\"",
+                            source.verifier.name()
+                        ),
+                    ),
+                    Some(Err(message)) => fail(&at("event_type"), message),
+                    Some(Ok(_)) => {}
+                }
+                if let Some(fallback) = &source.fallback_topic
+                    && !valid_topic(fallback)
+                {
+                    fail(&at("fallback_topic"), topic_rule(fallback));
+                }
+            } else {
+                for (field, set) in [
+                    ("events", source.events.is_some()),
+                    ("fallback_topic", source.fallback_topic.is_some()),
+                    ("event_type", source.event_type.is_some()),
+                ] {
+                    if set {
+                        fail(
+                            &at(field),
+                            "only used with a topic containing {event}".into(),
+                        );
+                    }
+                }
             }
             if source.secrets.is_empty() {
                 fail(&at("secrets"), "at least one secret is required".into());
@@ -601,6 +692,50 @@ mod tests {
                 "sources[1].tolerance",
                 "sources[1].event_id",
             ]
+        );
+    }
+
+    #[test]
+    fn routing_by_event_type_is_checked_field_by_field() {
+        let source = |verifier: &str, extra: &str| {
+            format!(
+                "[kafka]\nbrokers = \"b:9092\"\n[[sources]]\nname = \"s\"\npath = \"/s\"\nverifier = \"{verifier}\"\nsecrets = [\"env:X\"]\n{extra}"
+            )
+        };
+        let fields = |text: String| -> Vec<String> {
+            Config::parse(&text)
+                .expect("parses")
+                .validate()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        let good = source(
+            "github",
+            "topic = \"gh.{event}\"\nevents = [\"push\", \"x/y\"]\nfallback_topic = \"gh.other\"\n",
+        );
+        assert!(fields(good).is_empty());
+        assert_eq!(
+            fields(source("github", "topic = \"gh.{event}\"\n")),
+            ["sources[0].events"]
+        );
+        assert_eq!(
+            fields(source("hmac", "topic = \"h.{event}\"\nevents = [\"a\"]\n")),
+            ["sources[0].event_type"]
+        );
+        assert_eq!(
+            fields(source(
+                "github",
+                "topic = \"gh\"\nevents = [\"a\"]\nfallback_topic = \"x\"\n"
+            )),
+            ["sources[0].events", "sources[0].fallback_topic"]
+        );
+        assert_eq!(
+            fields(source(
+                "github",
+                "topic = \"gh.{event}\"\nevents = [\"\"]\nfallback_topic = \"bad topic\"\n"
+            )),
+            ["sources[0].events[0]", "sources[0].fallback_topic"]
         );
     }
 }

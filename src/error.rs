@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::dedup::ClaimError;
 use crate::event::EventIdError;
 use crate::publish::PublishError;
+use crate::route::RouteError;
 use crate::verify::VerifyError;
 
 /// Every way a request can be turned away: the metric label, log field and
@@ -28,6 +29,7 @@ pub enum Reason {
     MissingEventId,
     InvalidEventId,
     MalformedBody,
+    UnroutableEvent,
     StillInFlight,
     NotReady,
     QueueFull,
@@ -36,7 +38,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
         Self::RateLimited,
@@ -50,6 +52,7 @@ impl Reason {
         Self::MissingEventId,
         Self::InvalidEventId,
         Self::MalformedBody,
+        Self::UnroutableEvent,
         Self::StillInFlight,
         Self::NotReady,
         Self::QueueFull,
@@ -72,6 +75,7 @@ impl Reason {
             Self::MissingEventId => "missing_event_id",
             Self::InvalidEventId => "invalid_event_id",
             Self::MalformedBody => "malformed_body",
+            Self::UnroutableEvent => "unroutable_event",
             Self::StillInFlight => "still_in_flight",
             Self::NotReady => "not_ready",
             Self::QueueFull => "queue_full",
@@ -90,7 +94,8 @@ impl Reason {
             Self::BodyUnreadable
             | Self::MissingEventId
             | Self::InvalidEventId
-            | Self::MalformedBody => StatusCode::BAD_REQUEST,
+            | Self::MalformedBody
+            | Self::UnroutableEvent => StatusCode::BAD_REQUEST,
             Self::MissingSignatureHeader
             | Self::MalformedSignatureHeader
             | Self::StaleTimestamp
@@ -173,6 +178,12 @@ impl From<ClaimError> for Rejection {
         match err {
             ClaimError::StillInFlight => Self::new(Reason::StillInFlight, err.to_string()),
         }
+    }
+}
+
+impl From<RouteError> for Rejection {
+    fn from(err: RouteError) -> Self {
+        Self::new(Reason::UnroutableEvent, err.to_string())
     }
 }
 

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
+use crate::route::Routed;
 use crate::source::Source;
 use crate::verify::Verified;
 
@@ -314,6 +315,8 @@ pub struct Event {
     /// The request's headers, moved here (not copied) for the publisher to pick from.
     pub(crate) headers: HeaderMap,
     pub(crate) received_at: SystemTime,
+    /// The topic and event type the source's route chose.
+    pub(crate) routed: Routed,
 }
 
 impl Event {
@@ -321,6 +324,7 @@ impl Event {
         source: Arc<Source>,
         verified: Verified,
         id: EventId,
+        routed: Routed,
         headers: HeaderMap,
         received_at: SystemTime,
     ) -> Self {
@@ -330,7 +334,18 @@ impl Event {
             body: verified.body().clone(),
             headers,
             received_at,
+            routed,
         }
+    }
+
+    /// The topic this event is published to.
+    pub fn topic(&self) -> &str {
+        &self.routed.topic
+    }
+
+    /// The provider's event type, when the source routes by it.
+    pub fn event_type(&self) -> Option<&str> {
+        self.routed.event_type.as_deref()
     }
 
     pub fn id(&self) -> &EventId {

@@ -49,6 +49,14 @@ pub fn start(
     let publisher =
         Arc::new(Publisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?);
     let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
+    if config.kafka.create_topics && create_dedup_topic {
+        tokio::spawn(create_topics(
+            client.clone(),
+            sources.topics(),
+            config.kafka.topic_partitions,
+            config.kafka.topic_replication_factor,
+        ));
+    }
     let writer =
         Writer::new(client.clone(), &config.dedup.topic).map_err(StartError::DedupWriter)?;
     // A second delivery waits for the first one's outcome a little longer
@@ -91,6 +99,41 @@ pub fn start(
         queue_sampler,
         reader,
     })
+}
+
+/// Creates the sources' missing topics, retrying while Kafka is unreachable.
+/// Publishing does not wait for it: an event for a missing topic gets 503.
+async fn create_topics(
+    client: rdkafka::ClientConfig,
+    topics: Vec<String>,
+    partitions: i32,
+    replication_factor: i32,
+) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match crate::kafka::ensure_topics(&client, &topics, partitions, replication_factor).await {
+            Ok(states) => {
+                for (topic, state) in states {
+                    match state {
+                        crate::kafka::TopicState::Created => {
+                            tracing::info!(%topic, partitions, "created the topic");
+                        }
+                        crate::kafka::TopicState::Existed => {}
+                        crate::kafka::TopicState::Failed(why) => tracing::warn!(
+                            %topic,
+                            "cannot create the topic ({why}): its events will get 503 until it exists"
+                        ),
+                    }
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot reach Kafka to create the sources' topics; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 impl Running {

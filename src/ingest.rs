@@ -37,6 +37,7 @@ pub struct Gateway {
 enum Outcome {
     Accepted {
         id: EventId,
+        topic: Arc<str>,
         delivery: Delivery,
     },
     Duplicate {
@@ -108,10 +109,14 @@ impl Gateway {
             return self.reject(None, self.sources.unrouted(), failure, started);
         };
         match self.ingest(&source, request).await {
-            Ok(Outcome::Accepted { id, delivery }) => {
+            Ok(Outcome::Accepted {
+                id,
+                topic,
+                delivery,
+            }) => {
                 source.metrics.accepted(started.elapsed());
                 tracing::info!(
-                    source = %source.name, event_id = %id, status = 200, topic = %source.topic,
+                    source = %source.name, event_id = %id, status = 200, topic = %topic,
                     partition = delivery.partition, offset = delivery.offset,
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "accepted"
                 );
@@ -195,6 +200,11 @@ impl Gateway {
             id: Some(id.clone()),
             ..failure
         };
+        let routed = source
+            .route
+            .route(&parts.headers, verified.body())
+            .map_err(|e| with_id(e.into()))?;
+        let topic = Arc::clone(&routed.topic);
 
         // Until every id the dedup topic held is loaded, a duplicate would not
         // be recognised: the provider retries once hookgate is ready.
@@ -220,6 +230,7 @@ impl Gateway {
             Arc::clone(source),
             verified,
             id.clone(),
+            routed,
             parts.headers,
             received_at,
         );
@@ -236,7 +247,7 @@ impl Gateway {
                         event.id(),
                         &Landed {
                             first_seen_ms: unix_millis(event.received_at),
-                            topic: &source.topic,
+                            topic: event.topic(),
                             partition: delivery.partition,
                             offset: delivery.offset,
                         },
@@ -248,7 +259,11 @@ impl Gateway {
         })
         .await;
         match published {
-            Ok(Ok(delivery)) => Ok(Outcome::Accepted { id, delivery }),
+            Ok(Ok(delivery)) => Ok(Outcome::Accepted {
+                id,
+                topic,
+                delivery,
+            }),
             Ok(Err(err)) => {
                 let detail = err.to_string();
                 Err(Failure {

@@ -79,3 +79,39 @@ pub(crate) fn log_client_error(throttle: &Throttle, error: &KafkaError, reason: 
         tracing::warn!(error = %error, suppressed, "Kafka client: {reason}");
     }
 }
+
+/// What became of one topic at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicState {
+    Created,
+    Existed,
+    Failed(String),
+}
+
+/// Creates each of `topics` that is missing, with `partitions` and
+/// `replication_factor`; a topic that exists is left as it is.
+pub async fn ensure_topics(
+    client: &ClientConfig,
+    topics: &[String],
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<Vec<(String, TopicState)>, KafkaError> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<Logged> = client.create_with_context(Logged::default())?;
+    let options = AdminOptions::new()
+        .request_timeout(Some(std::time::Duration::from_secs(10)))
+        .operation_timeout(Some(std::time::Duration::from_secs(10)));
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .collect();
+    let results = admin.create_topics(&new, &options).await?;
+    Ok(results
+        .into_iter()
+        .map(|result| match result {
+            Ok(topic) => (topic, TopicState::Created),
+            Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => (topic, TopicState::Existed),
+            Err((topic, code)) => (topic, TopicState::Failed(code.to_string())),
+        })
+        .collect())
+}

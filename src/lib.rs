@@ -36,6 +36,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod publish;
 pub mod rate_limit;
+pub mod route;
 pub mod secret;
 pub mod send;
 pub mod server;

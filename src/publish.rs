@@ -96,6 +96,9 @@ impl Publisher {
             .insert(header("hookgate-source", source.name.as_str().as_bytes()))
             .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
             .insert(header("hookgate-received-at", received_at.as_bytes()));
+        if let Some(event_type) = event.event_type() {
+            headers = headers.insert(header("hookgate-event-type", event_type.as_bytes()));
+        }
         if let Some(content_type) = event.headers.get(http::header::CONTENT_TYPE) {
             headers = headers.insert(header("content-type", content_type.as_bytes()));
         }
@@ -108,7 +111,8 @@ impl Publisher {
             .received_at
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let mut record = FutureRecord::<[u8], [u8]>::to(&source.topic)
+        let topic = event.topic();
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic)
             .payload(event.body())
             .headers(headers)
             .timestamp(timestamp);
@@ -121,7 +125,7 @@ impl Publisher {
         let producer = self.producer.load_full();
         let delivery = match producer.send_result(record) {
             Ok(delivery) => delivery,
-            Err((err, _record)) => return Err(self.failed(&producer, err, &source.topic)),
+            Err((err, _record)) => return Err(self.failed(&producer, err, topic)),
         };
         // librdkafka reports every message by message.timeout.ms; the outer
         // timeout only guards against a report that never comes.
@@ -132,7 +136,7 @@ impl Publisher {
                 partition: delivery.partition,
                 offset: delivery.offset,
             }),
-            Ok(Ok(Err((err, _message)))) => Err(self.failed(&producer, err, &source.topic)),
+            Ok(Ok(Err((err, _message)))) => Err(self.failed(&producer, err, topic)),
             Ok(Err(_canceled)) => Err(PublishError::Kafka(KafkaError::Canceled)),
             Err(_elapsed) => Err(PublishError::TimedOut),
         };

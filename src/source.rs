@@ -12,6 +12,7 @@ use crate::config::{Config, FieldError, KeyMode};
 use crate::event::EventIdSource;
 use crate::metrics::{self, SourceMetrics};
 use crate::rate_limit::RateLimit;
+use crate::route::{EVENT_PLACEHOLDER, Route};
 use crate::secret;
 use crate::verify::{DEFAULT_TOLERANCE, SchemeOptions, Verifier, VerifierKind};
 
@@ -47,7 +48,9 @@ pub struct Source {
     pub name: SourceName,
     pub kind: VerifierKind,
     pub verifier: Verifier,
+    /// The topic as configured (a `{event}` template, or the one topic).
     pub topic: String,
+    pub route: Route,
     pub max_body_bytes: usize,
     pub event_id: EventIdSource,
     pub key: KeyMode,
@@ -128,6 +131,7 @@ impl Sources {
                 kind: sc.verifier,
                 verifier,
                 topic: sc.topic.clone(),
+                route: build_route(sc),
                 max_body_bytes: sc.max_body_bytes.unwrap_or(config.server.max_body_bytes),
                 event_id,
                 key: sc.key,
@@ -165,11 +169,34 @@ impl Sources {
             .map(|(path, source)| (path.as_str(), source))
     }
 
-    /// The topics sources publish to, without repeats.
+    /// Every topic sources can publish to, without repeats.
     pub fn topics(&self) -> Vec<String> {
-        let mut topics: Vec<String> = self.by_path.values().map(|s| s.topic.clone()).collect();
+        let mut topics: Vec<String> = self
+            .by_path
+            .values()
+            .flat_map(|s| s.route.topics())
+            .map(str::to_owned)
+            .collect();
         topics.sort_unstable();
         topics.dedup();
         topics
+    }
+}
+
+/// The source's route; `Config::validate` has checked the parts.
+fn build_route(sc: &crate::config::SourceConfig) -> Route {
+    let location = sc
+        .event_type
+        .as_deref()
+        .or(sc.verifier.defaults().event_type)
+        .and_then(|spec| EventIdSource::parse(spec).ok());
+    match location {
+        Some(event_type) if sc.topic.contains(EVENT_PLACEHOLDER) => Route::by_event_type(
+            &sc.topic,
+            event_type,
+            sc.events.as_deref().unwrap_or_default(),
+            sc.fallback_topic.as_deref(),
+        ),
+        _ => Route::Fixed(Arc::from(sc.topic.as_str())),
     }
 }

@@ -22,6 +22,7 @@ const FORMAT: ListFormat = ListFormat {
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",
+    event_type: Some("json:/event"),
     forward_headers: &[],
     timestamped: true,
     tolerance: Some(Duration::from_secs(180)),

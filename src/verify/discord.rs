@@ -18,6 +18,7 @@ const TIMESTAMP: &str = "X-Signature-Timestamp";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/id",
+    event_type: None,
     forward_headers: &[],
     timestamped: true,
     tolerance: None,

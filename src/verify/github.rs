@@ -8,6 +8,7 @@ const SIGNATURE: &str = "X-Hub-Signature-256";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "header:X-GitHub-Delivery",
+    event_type: Some("header:X-GitHub-Event"),
     forward_headers: &[
         "X-GitHub-Event",
         "X-GitHub-Hook-ID",

@@ -12,6 +12,7 @@ use crate::secret::Secret;
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",
+    event_type: None,
     forward_headers: &[],
     timestamped: false,
     tolerance: None,

@@ -9,6 +9,7 @@ const SIGNATURE: &str = "X-Hub-Signature";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/id",
+    event_type: Some("json:/topic"),
     forward_headers: &[],
     timestamped: false,
     tolerance: None,

@@ -15,6 +15,7 @@ const TIMESTAMP: &str = "webhookTimestamp";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "header:Linear-Delivery",
+    event_type: Some("header:Linear-Event"),
     forward_headers: &["Linear-Event"],
     timestamped: true,
     tolerance: Some(Duration::from_secs(60)),

@@ -15,6 +15,7 @@ const FIELD: &str = "signature";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/event-data/id",
+    event_type: Some("json:/event-data/event"),
     forward_headers: &[],
     timestamped: true,
     tolerance: None,

@@ -139,6 +139,9 @@ pub struct SchemeOptions<'a> {
 pub struct Defaults {
     /// Where the provider's event id is, in the `event_id` config syntax.
     pub event_id: &'static str,
+    /// Where the provider names the event's type, in the same syntax, for
+    /// routing by event type; `None` where it has no useful one.
+    pub event_type: Option<&'static str>,
     /// Provider headers that consumers need, copied to Kafka headers.
     pub forward_headers: &'static [&'static str],
     /// Whether the scheme signs a timestamp, and so checks a tolerance.

@@ -21,6 +21,7 @@ const FORMAT: ListFormat = ListFormat {
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/event_id",
+    event_type: Some("json:/event_type"),
     forward_headers: &[],
     timestamped: true,
     tolerance: Some(Duration::from_secs(5)),

@@ -19,6 +19,7 @@ const FORMAT: ListFormat = ListFormat {
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/event/id",
+    event_type: Some("json:/event/event_type"),
     forward_headers: &["X-Webhook-Id", "X-Webhook-Subscription"],
     timestamped: false,
     tolerance: None,

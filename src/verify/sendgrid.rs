@@ -21,6 +21,7 @@ const MAX_SIGNATURE_BASE64: usize = 100;
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",
+    event_type: None,
     forward_headers: &[],
     timestamped: true,
     tolerance: None,

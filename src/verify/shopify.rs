@@ -10,6 +10,7 @@ const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "header:X-Shopify-Webhook-Id",
+    event_type: Some("header:X-Shopify-Topic"),
     forward_headers: &[
         "X-Shopify-Topic",
         "X-Shopify-Shop-Domain",

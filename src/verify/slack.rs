@@ -12,6 +12,7 @@ const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/event_id",
+    event_type: Some("json:/event/type"),
     forward_headers: &["X-Slack-Retry-Num", "X-Slack-Retry-Reason"],
     timestamped: true,
     tolerance: None,

@@ -11,6 +11,7 @@ const SIGNATURE: &str = "x-square-hmacsha256-signature";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/event_id",
+    event_type: Some("json:/type"),
     forward_headers: &[],
     timestamped: false,
     tolerance: None,

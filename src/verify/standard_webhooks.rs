@@ -17,6 +17,7 @@ const SVIX_SIGNATURE: &str = "svix-signature";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "header:webhook-id",
+    event_type: Some("json:/type"),
     forward_headers: &[],
     timestamped: true,
     tolerance: None,

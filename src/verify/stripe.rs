@@ -19,6 +19,7 @@ const FORMAT: ListFormat = ListFormat {
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/id",
+    event_type: Some("json:/type"),
     forward_headers: &[],
     timestamped: true,
     tolerance: None,

@@ -13,6 +13,7 @@ const TIMESTAMP: &str = "x-zm-request-timestamp";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",
+    event_type: Some("json:/event"),
     forward_headers: &[],
     timestamped: true,
     tolerance: None,

@@ -178,7 +178,7 @@ pub(crate) struct Record {
     pub(crate) headers: BTreeMap<String, Vec<u8>>,
 }
 
-/// Reads `topic` from the beginning until `expected` records arrived, then keeps
+/// Reads every partition of `topic` from the beginning until `expected` records arrived, then keeps
 /// polling for `linger` so that records beyond those are seen too.
 pub(crate) async fn consume(
     bootstrap: &str,
@@ -196,10 +196,15 @@ pub(crate) async fn consume(
             .set("fetch.wait.max.ms", "10")
             .create()
             .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .expect("metadata");
         let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(&topic, 0, Offset::Beginning)
-            .expect("assignment");
+        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            assignment
+                .add_partition_offset(&topic, partition.id(), Offset::Beginning)
+                .expect("assignment");
+        }
         consumer.assign(&assignment).expect("assign");
         let mut records = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);

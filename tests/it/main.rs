@@ -533,6 +533,101 @@ async fn endpoint_checks_are_answered_by_hookgate_and_never_published() {
     gateway.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_routed_by_type_to_topics_hookgate_creates() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kind = VerifierKind::Github;
+    let prefix = topic("route");
+    let lenient = source(dir.path(), "github", kind, &format!("{prefix}.{{event}}"))
+        + &format!("events = [\"push\", \"pull_request\"]\nfallback_topic = \"{prefix}.other\"\n");
+    let strict = source(
+        dir.path(),
+        "strict",
+        kind,
+        &format!("{prefix}.strict.{{event}}"),
+    ) + "events = [\"push\"]\n";
+    let gateway = Hookgate::start(&broker.bootstrap(), 5000, &(lenient + &strict)).await;
+    let client = client();
+
+    // hookgate creates every topic its routes can reach, and no other.
+    let wanted = [
+        format!("{prefix}.push"),
+        format!("{prefix}.pull_request"),
+        format!("{prefix}.other"),
+        format!("{prefix}.strict.push"),
+    ];
+    let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let metadata =
+            rdkafka::consumer::Consumer::fetch_metadata(&consumer, None, Duration::from_secs(5))
+                .expect("metadata");
+        let names: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
+        if wanted.iter().all(|w| names.contains(&w.as_str())) {
+            assert!(!names.iter().any(|n| n.contains("star")), "{names:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "topics not created: {names:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let deliver = |name: &'static str, event: &'static str, id: &'static str| {
+        let url = gateway.url(&format!("/webhooks/{name}"));
+        let client = client.clone();
+        async move {
+            let body = body_with_id(id);
+            let mut headers = signed(kind, id, &body);
+            for (header, value) in &mut headers {
+                if header == "X-GitHub-Event" {
+                    *value = event.into();
+                }
+            }
+            send(&client, "POST", &url, &headers, body).await
+        }
+    };
+    for (event, id) in [
+        ("push", "evt-r1"),
+        ("pull_request", "evt-r2"),
+        ("star", "evt-r3"),
+    ] {
+        let reply = deliver("github", event, id).await;
+        assert_eq!(reply.status, 200, "{event}: {:?}", reply.body);
+    }
+    for (topic, event) in [
+        ("push", "push"),
+        ("pull_request", "pull_request"),
+        ("other", "star"),
+    ] {
+        let records = consume(
+            &broker.bootstrap(),
+            &format!("{prefix}.{topic}"),
+            1,
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(records.len(), 1, "{topic}");
+        assert_eq!(records[0].headers["hookgate-event-type"], event.as_bytes());
+    }
+    let reply = deliver("strict", "star", "evt-r4").await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (400, Some("unroutable_event"))
+    );
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("\"star\""),
+        "{:?}",
+        reply.body
+    );
+    gateway.stop().await;
+}
+
 /// Requests refused before anything is published need no broker.
 async fn gateway_without_broker(dir: &Path) -> Hookgate {
     let sources = source(dir, "github", VerifierKind::Github, "t.github")
