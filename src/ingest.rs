@@ -189,9 +189,12 @@ impl Gateway {
         if source.log_bodies {
             log_body(source, &body);
         }
-        let verified = source
-            .verifier
-            .verify(&parts.headers, body, unix_seconds(received_at))?;
+        let verified = source.verifier.verify_at(
+            &parts.headers,
+            parts.uri.query(),
+            body,
+            unix_seconds(received_at),
+        )?;
         if let Some(handshake) = source.verifier.handshake(&verified) {
             return Ok(Outcome::Handshake(handshake));
         }

@@ -77,10 +77,15 @@ impl SendRequest<'_> {
             return Err(SendError::NotHttp(self.url.to_owned()));
         }
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let url = match &delivery.query {
+            Some(query) if self.url.contains('?') => format!("{}&{query}", self.url),
+            Some(query) => format!("{}?{query}", self.url),
+            None => self.url.to_owned(),
+        };
         let body = Bytes::from(delivery.body.clone());
         let mut answers = Vec::new();
         for _ in 0..repeat {
-            let mut request = http::Request::post(self.url);
+            let mut request = http::Request::post(&url);
             for (name, value) in &delivery.headers {
                 request = request.header(name, value);
             }
@@ -198,7 +203,12 @@ mod tests {
                 })
                 .collect();
             let verified = verifier
-                .verify(&headers, Bytes::from(delivery.body), unix_now())
+                .verify_at(
+                    &headers,
+                    delivery.query.as_deref(),
+                    Bytes::from(delivery.body),
+                    unix_now(),
+                )
                 .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             let id = crate::event::EventIdSource::parse(kind.defaults().event_id)
                 .expect("default")

@@ -75,6 +75,7 @@ mod tests {
             headers: &headers,
             body,
             now,
+            query: None,
         })
     }
 

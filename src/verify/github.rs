@@ -65,6 +65,7 @@ mod tests {
             headers: &headers,
             body,
             now: 0,
+            query: None,
         })
     }
 
@@ -112,7 +113,8 @@ mod tests {
             github().verify(Signed {
                 headers: &none,
                 body: b"Hello, World!",
-                now: 0
+                now: 0,
+                query: None,
             }),
             Err(VerifyError::MissingHeader(SIGNATURE))
         );
@@ -129,7 +131,8 @@ mod tests {
             rotated.verify(Signed {
                 headers: &headers,
                 body: b"Hello, World!",
-                now: 0
+                now: 0,
+                query: None,
             }),
             Ok(())
         );

@@ -56,6 +56,7 @@ mod tests {
             headers: &headers,
             body,
             now: 0,
+            query: None,
         })
     }
 

@@ -114,6 +114,7 @@ mod tests {
             headers: &headers(&[]),
             body,
             now,
+            query: None,
         })
     }
 

@@ -22,6 +22,7 @@ mod slack;
 mod square;
 mod standard_webhooks;
 mod stripe;
+mod twilio;
 mod zoom;
 
 use std::time::Duration;
@@ -57,11 +58,12 @@ pub enum VerifierKind {
     #[serde(rename = "sendgrid")]
     SendGrid,
     Square,
+    Twilio,
 }
 
 impl VerifierKind {
     /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 16] = [
+    pub const ALL: [VerifierKind; 17] = [
         Self::Hmac,
         Self::Github,
         Self::Stripe,
@@ -78,6 +80,7 @@ impl VerifierKind {
         Self::Discord,
         Self::SendGrid,
         Self::Square,
+        Self::Twilio,
     ];
 
     /// The name used in configuration.
@@ -99,6 +102,7 @@ impl VerifierKind {
             Self::Discord => "discord",
             Self::SendGrid => "sendgrid",
             Self::Square => "square",
+            Self::Twilio => "twilio",
         }
     }
 
@@ -121,6 +125,7 @@ impl VerifierKind {
             Self::Discord => &discord::DEFAULTS,
             Self::SendGrid => &sendgrid::DEFAULTS,
             Self::Square => &square::DEFAULTS,
+            Self::Twilio => &twilio::DEFAULTS,
         }
     }
 }
@@ -197,6 +202,8 @@ pub(crate) struct Signed<'a> {
     pub(crate) body: &'a [u8],
     /// Seconds since the Unix epoch.
     pub(crate) now: i64,
+    /// The request URI's query string, for schemes that sign the URL.
+    pub(crate) query: Option<&'a str>,
 }
 
 /// A verified request that is the provider checking the endpoint, not an
@@ -232,6 +239,7 @@ enum Scheme {
     Discord(discord::Discord),
     SendGrid(sendgrid::SendGrid),
     Square(square::Square),
+    Twilio(twilio::Twilio),
 }
 
 impl Verifier {
@@ -273,6 +281,9 @@ impl Verifier {
             VerifierKind::Square => {
                 Scheme::Square(square::Square::new(secrets, options.public_url)?)
             }
+            VerifierKind::Twilio => {
+                Scheme::Twilio(twilio::Twilio::new(secrets, options.public_url)?)
+            }
         };
         Ok(Self { scheme })
     }
@@ -296,10 +307,23 @@ impl Verifier {
         body: Bytes,
         now: i64,
     ) -> Result<Verified, VerifyError> {
+        self.verify_at(headers, None, body, now)
+    }
+
+    /// As [`Verifier::verify`], for a request whose URI had `query`: schemes
+    /// that sign the URL (Twilio) need it.
+    pub fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: Bytes,
+        now: i64,
+    ) -> Result<Verified, VerifyError> {
         let signed = Signed {
             headers,
             body: &body,
             now,
+            query,
         };
         match &self.scheme {
             Scheme::Hmac(s) => s.verify(signed),
@@ -318,6 +342,7 @@ impl Verifier {
             Scheme::Discord(s) => s.verify(signed),
             Scheme::SendGrid(s) => s.verify(signed),
             Scheme::Square(s) => s.verify(signed),
+            Scheme::Twilio(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
     }
@@ -330,6 +355,9 @@ pub struct SignedDelivery {
     /// The body to send: the payload itself, except for schemes that sign
     /// inside the body (Mailgun wraps the payload as its `event-data`).
     pub body: Vec<u8>,
+    /// A query string to add to the URL posted to, for schemes that sign one
+    /// (Twilio's `bodySHA256`).
+    pub query: Option<String>,
 }
 
 /// A correctly signed delivery of `payload`, for tools and tests that send
@@ -368,12 +396,26 @@ pub fn sign(
             return Ok(SignedDelivery {
                 headers: vec![("Content-Type".into(), "application/json".into())],
                 body: mailgun::sign_body(secret, payload, event_id, now),
+                query: None,
+            });
+        }
+        VerifierKind::Twilio => {
+            let url = options
+                .public_url
+                .ok_or("Twilio signs the URL it calls: give the URL it was sent to")?;
+            let (mut headers, query) = twilio::sign(secret, payload, url);
+            headers.push(("I-Twilio-Idempotency-Token".into(), event_id.into()));
+            return Ok(SignedDelivery {
+                headers,
+                body: payload.to_vec(),
+                query,
             });
         }
     };
     Ok(SignedDelivery {
         headers,
         body: payload.to_vec(),
+        query: None,
     })
 }
 
@@ -521,16 +563,17 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
             .expect("signs");
             let headers = test_support::owned(&signed.headers);
             let body = Bytes::from(signed.body.clone());
+            let query = signed.query.as_deref();
             assert!(
                 verifier
-                    .verify(&headers, body.clone(), 1_700_000_000)
+                    .verify_at(&headers, query, body.clone(), 1_700_000_000)
                     .is_ok(),
                 "{kind:?}"
             );
             let tampered = String::from_utf8(signed.body)
                 .expect("utf-8")
                 .replace("Ev1", "Ev2");
-            let outcome = verifier.verify(&headers, Bytes::from(tampered), 1_700_000_000);
+            let outcome = verifier.verify_at(&headers, query, Bytes::from(tampered), 1_700_000_000);
             if kind == VerifierKind::Mailgun {
                 // Mailgun signs its timestamp and token, not the event.
                 assert!(outcome.is_ok());

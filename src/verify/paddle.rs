@@ -76,6 +76,7 @@ mod tests {
             headers: &headers,
             body,
             now,
+            query: None,
         })
     }
 

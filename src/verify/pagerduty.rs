@@ -64,6 +64,7 @@ mod tests {
             headers: &headers,
             body,
             now: 0,
+            query: None,
         })
     }
 

@@ -139,6 +139,7 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
                 headers: &headers,
                 body,
                 now,
+                query: None,
             })
     }
 

@@ -69,6 +69,7 @@ mod tests {
             headers: &headers,
             body,
             now: 0,
+            query: None,
         })
     }
 

@@ -109,6 +109,7 @@ mod tests {
             headers: &headers,
             body,
             now,
+            query: None,
         })
     }
 
@@ -144,7 +145,8 @@ mod tests {
             Slack::new(&[Secret::new(SECRET)], 300).verify(Signed {
                 headers: &only_signature,
                 body: BODY,
-                now: 0
+                now: 0,
+                query: None,
             }),
             Err(VerifyError::MissingHeader(TIMESTAMP))
         );

@@ -84,6 +84,7 @@ mod tests {
             headers: &headers,
             body,
             now: 0,
+            query: None,
         })
     }
 

@@ -150,6 +150,7 @@ mod tests {
             headers: &headers,
             body,
             now,
+            query: None,
         })
     }
 

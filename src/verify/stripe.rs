@@ -72,6 +72,7 @@ mod tests {
             headers: &headers,
             body,
             now,
+            query: None,
         })
     }
 

@@ -109,6 +109,7 @@ mod tests {
             headers: &headers,
             body,
             now,
+            query: None,
         })
     }
 

@@ -154,15 +154,16 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
 
     for (kind, topic) in VerifierKind::ALL.into_iter().zip(&topics) {
         let id = format!("evt-{}-1", kind.name());
-        let verify::SignedDelivery { headers, body } = delivery(kind, &id, &body_with_id(&id));
-        let reply = send(
-            &client,
-            "POST",
-            &gateway.url(&format!("/webhooks/{}", kind.name())),
-            &headers,
-            body.clone(),
-        )
-        .await;
+        let verify::SignedDelivery {
+            headers,
+            body,
+            query,
+        } = delivery(kind, &id, &body_with_id(&id));
+        let path = match query {
+            Some(query) => format!("/webhooks/{}?{query}", kind.name()),
+            None => format!("/webhooks/{}", kind.name()),
+        };
+        let reply = send(&client, "POST", &gateway.url(&path), &headers, body.clone()).await;
         let want_id = expected_id(kind, &id, &body);
         assert_eq!(reply.status, 200, "{kind:?}: {:?}", reply.body);
         assert_eq!(reply.body["status"], "accepted", "{kind:?}");
