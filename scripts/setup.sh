@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing hookgate needs on a fresh machine: a C
 # toolchain for librdkafka, tansu (the Kafka-protocol broker the tests start),
-# Prometheus (the dashboard test queries a real one), and check-jsonschema (the
-# docker-compose file is validated against the Compose schema).
+# Prometheus (the dashboard test queries a real one), check-jsonschema (the
+# docker-compose file is validated against the Compose schema), and the
+# providers' own SDKs from PyPI and npm (the interop test signs and verifies
+# with them).
 # Idempotent: a second run checks versions and installs nothing.
 set -euo pipefail
 
 TANSU_VERSION=0.6.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
+PYTHON_SDKS="stripe==16.1.0 standardwebhooks==1.1.0 slack-sdk==3.47.0 twilio==9.13.0"
+NODE_SDKS="@octokit/webhooks-methods@6.0.0"
 
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -30,6 +34,30 @@ else
   echo "setup: installing check-jsonschema $CHECK_JSONSCHEMA_VERSION from PyPI into $TOOLS"
   python3 -m venv "$TOOLS"
   "$TOOLS/bin/pip" install --quiet --disable-pip-version-check "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+fi
+
+if [ "$(cat "$TOOLS/.python-sdks" 2>/dev/null)" = "$PYTHON_SDKS" ]; then
+  echo "setup: the providers' Python SDKs are installed in $TOOLS"
+else
+  echo "setup: installing $PYTHON_SDKS from PyPI into $TOOLS"
+  # shellcheck disable=SC2086 # one argument per package
+  "$TOOLS/bin/pip" install --quiet --disable-pip-version-check $PYTHON_SDKS
+  echo "$PYTHON_SDKS" > "$TOOLS/.python-sdks"
+fi
+
+command -v npm >/dev/null 2>&1 || {
+  echo "setup: installing nodejs and npm from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+}
+if [ "$(cat "$TOOLS/.node-sdks" 2>/dev/null)" = "$NODE_SDKS" ]; then
+  echo "setup: the providers' npm SDKs are installed in $TOOLS/node"
+else
+  echo "setup: installing $NODE_SDKS from npm into $TOOLS/node"
+  mkdir -p "$TOOLS/node"
+  # shellcheck disable=SC2086 # one argument per package
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS/node" $NODE_SDKS
+  echo "$NODE_SDKS" > "$TOOLS/.node-sdks"
 fi
 
 tansu_bin="$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")"

@@ -5,6 +5,7 @@ mod broker;
 mod cli;
 mod dedup;
 mod harness;
+mod interop;
 mod observability;
 
 use std::path::Path;

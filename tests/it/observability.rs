@@ -12,27 +12,7 @@ use hookgate::verify::VerifierKind;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Process, client, free_port, send, topic, try_get};
-
-/// A program installed by `scripts/setup.sh`: `$env`, else on `PATH`, else in
-/// the project's tool folder.
-fn installed(program: &str, env: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env) {
-        return PathBuf::from(path);
-    }
-    let tools = std::env::var_os("HOOKGATE_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate/tools"))
-        });
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .chain(tools.map(|t| t.join("bin")))
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("{program} is not installed: run scripts/setup.sh"))
-}
+use crate::harness::{Broker, Process, client, free_port, installed, send, topic, try_get};
 
 /// A Prometheus server scraping one target every second, stopped when dropped.
 struct Prometheus {

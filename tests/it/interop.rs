@@ -1,0 +1,252 @@
+//! Interop with the providers' own code: deliveries signed by their official
+//! SDKs (stripe, standardwebhooks, slack_sdk, twilio from PyPI;
+//! @octokit/webhooks-methods from npm) are accepted by a hookgate process and
+//! their tampered copies refused; and what `verify::sign` (the code behind
+//! `hookgate send`) produces verifies with those SDKs, tampered copies not.
+//! `scripts/setup.sh` installs the SDKs; the scripts are in `tests/interop/`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hookgate::verify::{self, VerifierKind};
+
+use super::{PUBLIC_URL, SCHEME_OPTIONS, body_with_id, secret_for, source};
+use crate::harness::{Broker, Process, client, installed, send, topic};
+
+/// One SDK, and how to drive it.
+struct Sdk {
+    kind: VerifierKind,
+    /// The provider's name in `sdk.py`, or `None` for the npm script.
+    python_name: Option<&'static str>,
+    /// A body in the shape the SDK signs.
+    form: bool,
+}
+
+const SDKS: [Sdk; 6] = [
+    Sdk {
+        kind: VerifierKind::Stripe,
+        python_name: Some("stripe"),
+        form: false,
+    },
+    Sdk {
+        kind: VerifierKind::StandardWebhooks,
+        python_name: Some("standard-webhooks"),
+        form: false,
+    },
+    Sdk {
+        kind: VerifierKind::Slack,
+        python_name: Some("slack"),
+        form: false,
+    },
+    Sdk {
+        kind: VerifierKind::Twilio,
+        python_name: Some("twilio"),
+        form: false,
+    },
+    Sdk {
+        kind: VerifierKind::Twilio,
+        python_name: Some("twilio"),
+        form: true,
+    },
+    Sdk {
+        kind: VerifierKind::Github,
+        python_name: None,
+        form: false,
+    },
+];
+
+fn tools() -> PathBuf {
+    std::env::var_os("HOOKGATE_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate/tools"))
+        })
+        .expect("a tools folder")
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name)
+}
+
+/// Runs the SDK script with `args`, `input` on stdin; its exit status and stdout.
+fn run_sdk(sdk: &Sdk, args: &[&str], input: &[u8]) -> (bool, String) {
+    let mut command = match sdk.python_name {
+        Some(_) => {
+            let python = tools().join("bin/python");
+            assert!(
+                python.is_file(),
+                "the SDKs are not installed: run scripts/setup.sh"
+            );
+            let mut command = Command::new(python);
+            command.arg(script("sdk.py"));
+            command
+        }
+        None => {
+            let mut command = Command::new(installed("node", "NODE"));
+            command
+                .arg(script("github.mjs"))
+                .env("HOOKGATE_NODE_MODULES", tools().join("node/node_modules"));
+            command
+        }
+    };
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the SDK script starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("input written");
+    let output = child.wait_with_output().expect("the SDK script ends");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+fn payload(sdk: &Sdk, id: &str) -> Vec<u8> {
+    if sdk.form {
+        format!("MessageSid={id}&From=%2B15005550006&Body=Hello+%C3%A9+world%21&To=%2B15005550001")
+            .into_bytes()
+    } else {
+        body_with_id(id)
+    }
+}
+
+/// `sdk.py` and `github.mjs` arguments before the per-command ones.
+fn head_args(sdk: &Sdk, command: &'static str, secret: &'static str) -> Vec<String> {
+    let mut args = vec![command.to_owned()];
+    if let Some(name) = sdk.python_name {
+        args.push(name.to_owned());
+        args.push(secret.to_owned());
+        args.push(PUBLIC_URL.to_owned());
+    } else {
+        args.push(secret.to_owned());
+    }
+    args
+}
+
+fn tampered(body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    let at = body
+        .iter()
+        .position(|b| b.is_ascii_alphabetic())
+        .expect("a letter");
+    body[at] ^= 0x20; // flip the case of one letter
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_verify_with_them() {
+    let broker = Broker::start().await;
+    let events = topic("interop");
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sources = String::new();
+    for kind in [
+        VerifierKind::Stripe,
+        VerifierKind::StandardWebhooks,
+        VerifierKind::Slack,
+        VerifierKind::Twilio,
+        VerifierKind::Github,
+    ] {
+        sources += &source(dir.path(), kind.name(), kind, &events);
+    }
+    let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
+    let client = client();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+
+    for (n, sdk) in SDKS.iter().enumerate() {
+        let label = format!("{:?}{}", sdk.kind, if sdk.form { " (form)" } else { "" });
+        let secret = secret_for(sdk.kind);
+
+        // The SDK signs; hookgate accepts the delivery and refuses a tampered copy.
+        let id = format!("evt-sdk-{n}-{nanos}");
+        let body = payload(sdk, &id);
+        let mut args = head_args(sdk, "sign", secret);
+        args.push(id.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, stdout) = run_sdk(sdk, &args, &body);
+        assert!(ok, "{label}: the SDK did not sign: {stdout}");
+        let signed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON from the SDK");
+        let mut headers: Vec<(String, String)> = signed["headers"]
+            .as_object()
+            .expect("headers")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        if sdk.kind == VerifierKind::Github {
+            headers.push(("X-GitHub-Delivery".into(), id.clone()));
+        }
+        let mut url = gateway.url(&format!("/webhooks/{}", sdk.kind.name()));
+        if let Some(query) = signed["query"].as_str() {
+            url = format!("{url}?{query}");
+        }
+        let reply = send(&client, "POST", &url, &headers, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.body["status"].as_str()),
+            (200, Some("accepted")),
+            "{label}: {:?}",
+            reply.body
+        );
+        let forged = send(&client, "POST", &url, &headers, tampered(&body)).await;
+        assert_eq!(
+            forged.status, 401,
+            "{label}: a tampered copy got {:?}",
+            forged.body
+        );
+
+        // hookgate signs; the SDK verifies the delivery and rejects a tampered copy.
+        let id = format!("evt-hg-{n}-{nanos}");
+        let delivery = verify::sign(
+            sdk.kind,
+            secret.as_bytes(),
+            &payload(sdk, &id),
+            &id,
+            now(),
+            SCHEME_OPTIONS,
+        )
+        .expect("hookgate signs");
+        let as_json = |body: &[u8]| {
+            serde_json::json!({
+                "headers": delivery
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect::<serde_json::Map<_, _>>(),
+                "body": String::from_utf8_lossy(body),
+                "query": delivery.query,
+            })
+            .to_string()
+        };
+        let args = head_args(sdk, "verify", secret);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (accepted, said) = run_sdk(sdk, &args, as_json(&delivery.body).as_bytes());
+        assert!(
+            accepted,
+            "{label}: the SDK rejected what hookgate signed: {said}"
+        );
+        let (accepted, _) = run_sdk(sdk, &args, as_json(&tampered(&delivery.body)).as_bytes());
+        assert!(!accepted, "{label}: the SDK accepted a tampered copy");
+    }
+    gateway.stop();
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock")
+}
