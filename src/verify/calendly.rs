@@ -5,14 +5,17 @@
 
 use std::time::Duration;
 
-use super::list::ListFormat;
-use super::mac::{Algorithm, Encoding, Keys};
-use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::Defaults;
+use super::list::{ListFormat, TimestampedList, sign_timestamped};
+use super::mac::Encoding;
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "Calendly-Webhook-Signature";
 
-const FORMAT: ListFormat = ListFormat {
+/// What `{timestamp}` and the body are joined with in the signed message.
+const JOINER: &[u8] = b".";
+
+static FORMAT: ListFormat = ListFormat {
     header: SIGNATURE,
     separator: b',',
     timestamp: Some(b"t="),
@@ -28,41 +31,19 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: Some(Duration::from_secs(180)),
 };
 
-#[derive(Debug)]
-pub(super) struct Calendly {
-    keys: Keys,
-    tolerance: u64,
-}
-
-impl Calendly {
-    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            tolerance,
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let parsed = FORMAT.parse(required(request.headers, SIGNATURE, SIGNATURE)?)?;
-        let t = parsed.timestamp.unwrap_or_default();
-        check_timestamp(t, request.now, self.tolerance, SIGNATURE)?;
-        verdict(
-            self.keys
-                .verify(&[t, b".", request.body], &parsed.signatures),
-        )
-    }
+pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> TimestampedList {
+    TimestampedList::new(secrets, tolerance, &FORMAT, JOINER)
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    let t = now.to_string();
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[t.as_bytes(), b".", body]);
-    vec![(SIGNATURE.into(), format!("t={t},v1={}", hex::encode(mac)))]
+    sign_timestamped(secret, body, now, &FORMAT, JOINER)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const BODY: &[u8] = br#"{"event":"invitee.created","payload":{"uri":"https://api.calendly.com/scheduled_events/AAA/invitees/BBB"}}"#;
     const T: i64 = 1_700_000_000;
@@ -71,7 +52,7 @@ mod tests {
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, header)]);
-        Calendly::new(&[Secret::new(b"calendly-signing-key".as_slice())], 180).verify(Signed {
+        scheme(&[Secret::new(b"calendly-signing-key".as_slice())], 180).verify(Signed {
             headers: &headers,
             body,
             now,

@@ -32,28 +32,16 @@ pub(super) struct Discord {
 
 impl Discord {
     pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Result<Self, Vec<BuildError>> {
-        let mut keys = Vec::new();
-        let mut errors = Vec::new();
-        for (i, secret) in secrets.iter().enumerate() {
-            let mut bytes = [0u8; 32];
-            let parsed = hex::decode_to_slice(secret.expose().trim_ascii(), &mut bytes)
-                .ok()
-                .and_then(|()| VerifyingKey::from_bytes(&bytes).ok());
-            match parsed {
-                Some(key) => keys.push(key),
-                None => errors.push(BuildError {
-                    field: format!("secrets[{i}]"),
-                    message:
-                        "a Discord public key is 64 hex digits (the application's \"Public Key\")"
-                            .into(),
-                }),
-            }
-        }
-        if errors.is_empty() {
-            Ok(Self { keys, tolerance })
-        } else {
-            Err(errors)
-        }
+        let keys = super::parse_keys(
+            secrets,
+            |key| {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(key.trim_ascii(), &mut bytes).ok()?;
+                VerifyingKey::from_bytes(&bytes).ok()
+            },
+            "a Discord public key is 64 hex digits (the application's \"Public Key\")",
+        )?;
+        Ok(Self { keys, tolerance })
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {

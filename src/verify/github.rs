@@ -1,7 +1,8 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, required, verdict};
+use super::Defaults;
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Hub-Signature-256";
@@ -19,26 +20,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-#[derive(Debug)]
-pub(super) struct GitHub {
-    keys: Keys,
-}
-
-impl GitHub {
-    pub(super) fn new(secrets: &[Secret]) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let value = required(request.headers, SIGNATURE, SIGNATURE)?;
-        let signature = value
-            .strip_prefix(b"sha256=")
-            .and_then(|hex| Signature::decode(hex, Encoding::Hex))
-            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        verdict(self.keys.verify_one(&[request.body], signature))
-    }
+pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
+    HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha256, secrets),
+        SIGNATURE,
+        b"sha256=",
+        Encoding::Hex,
+    )
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
@@ -54,9 +42,10 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
-    fn github() -> GitHub {
-        GitHub::new(&[Secret::new(b"It's a Secret to Everybody".as_slice())])
+    fn github() -> HeaderSignature {
+        scheme(&[Secret::new(b"It's a Secret to Everybody".as_slice())])
     }
 
     fn check(signature: &str, body: &[u8]) -> Result<(), VerifyError> {
@@ -122,7 +111,7 @@ mod tests {
 
     #[test]
     fn a_rotated_secret_still_verifies() {
-        let rotated = GitHub::new(&[
+        let rotated = scheme(&[
             Secret::new(b"new".as_slice()),
             Secret::new(b"It's a Secret to Everybody".as_slice()),
         ]);

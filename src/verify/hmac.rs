@@ -6,8 +6,9 @@ use base64::Engine as _;
 use http::HeaderName;
 use serde::Deserialize;
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{BuildError, Defaults, Signed, VerifyError, verdict};
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
+use super::{BuildError, Defaults};
 use crate::secret::Secret;
 
 pub(super) const DEFAULTS: Defaults = Defaults {
@@ -51,51 +52,26 @@ impl Default for HmacOptions {
     }
 }
 
-#[derive(Debug)]
-pub(super) struct Hmac {
-    keys: Keys,
-    header: HeaderName,
-    /// The header's name as configured, for messages.
-    label: &'static str,
-    encoding: Encoding,
-    prefix: Box<[u8]>,
-}
-
-impl Hmac {
-    pub(super) fn new(
-        secrets: &[Secret],
-        options: Option<&HmacOptions>,
-    ) -> Result<Self, Vec<BuildError>> {
-        let default = HmacOptions::default();
-        let options = options.unwrap_or(&default);
-        let header = HeaderName::from_bytes(options.header.as_bytes()).map_err(|_| {
-            vec![BuildError {
-                field: "hmac.header".into(),
-                message: format!("{:?} is not a valid header name", options.header),
-            }]
-        })?;
-        Ok(Self {
-            keys: Keys::from_secrets(options.algorithm, secrets),
-            header,
-            // Built once per source at start-up; messages borrow it for the process's life.
-            label: Box::leak(options.header.clone().into_boxed_str()),
-            encoding: options.encoding,
-            prefix: options.prefix.as_bytes().into(),
-        })
+/// The configured scheme; a header name that is not one is a start-up error.
+pub(super) fn scheme(
+    secrets: &[Secret],
+    options: Option<&HmacOptions>,
+) -> Result<HeaderSignature, Vec<BuildError>> {
+    let default = HmacOptions::default();
+    let options = options.unwrap_or(&default);
+    if HeaderName::from_bytes(options.header.as_bytes()).is_err() {
+        return Err(vec![BuildError {
+            field: "hmac.header".into(),
+            message: format!("{:?} is not a valid header name", options.header),
+        }]);
     }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let value = request
-            .headers
-            .get(&self.header)
-            .ok_or(VerifyError::MissingHeader(self.label))?
-            .as_bytes();
-        let signature = value
-            .strip_prefix(&*self.prefix)
-            .and_then(|text| Signature::decode(text, self.encoding))
-            .ok_or(VerifyError::MalformedHeader(self.label))?;
-        verdict(self.keys.verify_one(&[request.body], signature))
-    }
+    Ok(HeaderSignature::new(
+        Keys::from_secrets(options.algorithm, secrets),
+        // Built once per source at start-up; messages borrow it for the process's life.
+        Box::leak(options.header.clone().into_boxed_str()),
+        options.prefix.as_bytes(),
+        options.encoding,
+    ))
 }
 
 pub(super) fn sign(
@@ -117,18 +93,19 @@ pub(super) fn sign(
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
-    fn hmac(algorithm: Algorithm, encoding: Encoding, prefix: &str) -> Hmac {
+    fn hmac(algorithm: Algorithm, encoding: Encoding, prefix: &str) -> HeaderSignature {
         let options = HmacOptions {
             header: "X-Acme-Signature".into(),
             algorithm,
             encoding,
             prefix: prefix.into(),
         };
-        Hmac::new(&[Secret::new(b"k".as_slice())], Some(&options)).expect("builds")
+        scheme(&[Secret::new(b"k".as_slice())], Some(&options)).expect("builds")
     }
 
-    fn check(verifier: &Hmac, signature: &str, body: &[u8]) -> Result<(), VerifyError> {
+    fn check(verifier: &HeaderSignature, signature: &str, body: &[u8]) -> Result<(), VerifyError> {
         let headers = headers(&[("x-acme-signature", signature)]);
         verifier.verify(Signed {
             headers: &headers,
@@ -188,7 +165,7 @@ mod tests {
             header: "bad header".into(),
             ..HmacOptions::default()
         };
-        let errors = Hmac::new(&[Secret::new(b"k".as_slice())], Some(&options)).unwrap_err();
+        let errors = scheme(&[Secret::new(b"k".as_slice())], Some(&options)).unwrap_err();
         assert_eq!(errors[0].field, "hmac.header");
     }
 }

@@ -1,8 +1,9 @@
 //! Intercom: `X-Hub-Signature: sha1=<hex>`, HMAC-SHA1 of the body keyed by the
 //! app's client secret. Nothing is timestamped.
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, required, verdict};
+use super::Defaults;
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Hub-Signature";
@@ -15,25 +16,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-#[derive(Debug)]
-pub(super) struct Intercom {
-    keys: Keys,
-}
-
-impl Intercom {
-    pub(super) fn new(secrets: &[Secret]) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha1, secrets),
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = required(request.headers, SIGNATURE, SIGNATURE)?
-            .strip_prefix(b"sha1=")
-            .and_then(|hex| Signature::decode(hex, Encoding::Hex))
-            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        verdict(self.keys.verify_one(&[request.body], signature))
-    }
+pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
+    HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha1, secrets),
+        SIGNATURE,
+        b"sha1=",
+        Encoding::Hex,
+    )
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
@@ -45,6 +34,7 @@ pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const BODY: &[u8] = br#"{"type":"notification_event","id":"notif_ccd8a4d2-c5cc-46ee-94c7-f8f3d4e0c2c1","topic":"conversation.user.created"}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha1 -hmac intercom-client-secret`
@@ -52,7 +42,7 @@ mod tests {
 
     fn check(header: &str, body: &[u8]) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, header)]);
-        Intercom::new(&[Secret::new(b"intercom-client-secret".as_slice())]).verify(Signed {
+        scheme(&[Secret::new(b"intercom-client-secret".as_slice())]).verify(Signed {
             headers: &headers,
             body,
             now: 0,

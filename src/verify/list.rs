@@ -2,10 +2,12 @@
 //! `t=…,v1=…,v1=…` or Paddle's `ts=…;h1=…`: one timestamp and any number of
 //! signatures (one per active secret while a provider rolls its secret).
 
-use super::VerifyError;
-use super::mac::{Candidates, Encoding, Signature};
+use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
+use super::{Signed, VerifyError, check_timestamp, required, verdict};
+use crate::secret::Secret;
 
 /// The shape of one provider's list.
+#[derive(Debug)]
 pub(crate) struct ListFormat {
     pub(crate) header: &'static str,
     pub(crate) separator: u8,
@@ -45,6 +47,66 @@ impl ListFormat {
             signatures,
         })
     }
+}
+
+/// A list header with a timestamp, and HMAC-SHA256 of
+/// `{timestamp}{joiner}{body}`: Stripe (`.`), Calendly (`.`), Paddle (`:`).
+#[derive(Debug)]
+pub(crate) struct TimestampedList {
+    keys: Keys,
+    tolerance: u64,
+    format: &'static ListFormat,
+    joiner: &'static [u8],
+}
+
+impl TimestampedList {
+    pub(crate) fn new(
+        secrets: &[Secret],
+        tolerance: u64,
+        format: &'static ListFormat,
+        joiner: &'static [u8],
+    ) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            tolerance,
+            format,
+            joiner,
+        }
+    }
+
+    pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let header = self.format.header;
+        let parsed = self
+            .format
+            .parse(required(request.headers, header, header)?)?;
+        let timestamp = parsed.timestamp.unwrap_or_default();
+        check_timestamp(timestamp, request.now, self.tolerance, header)?;
+        verdict(
+            self.keys
+                .verify(&[timestamp, self.joiner, request.body], &parsed.signatures),
+        )
+    }
+}
+
+/// The header of a delivery signed at `now` in `format` (hex signatures).
+pub(crate) fn sign_timestamped(
+    secret: &[u8],
+    body: &[u8],
+    now: i64,
+    format: &ListFormat,
+    joiner: &[u8],
+) -> Vec<(String, String)> {
+    let ts = now.to_string();
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[ts.as_bytes(), joiner, body]);
+    let key = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let value = format!(
+        "{}{ts}{}{}{}",
+        key(format.timestamp.unwrap_or_default()),
+        char::from(format.separator),
+        key(format.signature),
+        hex::encode(mac)
+    );
+    vec![(format.header.into(), value)]
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 mod calendly;
 mod discord;
 mod github;
+mod header;
 mod hmac;
 mod intercom;
 mod linear;
@@ -23,6 +24,7 @@ mod square;
 mod standard_webhooks;
 mod stripe;
 mod twilio;
+mod v0;
 mod zoom;
 
 use std::time::Duration;
@@ -223,22 +225,20 @@ pub struct Verifier {
 
 #[derive(Debug)]
 enum Scheme {
-    Hmac(hmac::Hmac),
-    Github(github::GitHub),
-    Stripe(stripe::Stripe),
-    Slack(slack::Slack),
-    Shopify(shopify::Shopify),
+    /// GitHub, Shopify, Intercom, Square and `hmac`: one header, one MAC.
+    Header(header::HeaderSignature),
+    /// Stripe, Paddle and Calendly: a timestamped list of signatures.
+    TimestampedList(list::TimestampedList),
+    /// Slack: `v0=` with a timestamp header.
+    Slack(v0::V0),
+    /// Zoom: Slack's scheme, and its own handshake.
+    Zoom(v0::V0),
     StandardWebhooks(standard_webhooks::StandardWebhooks),
-    Paddle(paddle::Paddle),
-    Zoom(zoom::Zoom),
     PagerDuty(pagerduty::PagerDuty),
-    Calendly(calendly::Calendly),
-    Intercom(intercom::Intercom),
     Linear(linear::Linear),
     Mailgun(mailgun::Mailgun),
     Discord(discord::Discord),
     SendGrid(sendgrid::SendGrid),
-    Square(square::Square),
     Twilio(twilio::Twilio),
 }
 
@@ -259,27 +259,25 @@ impl Verifier {
         }
         let tolerance = tolerance.as_secs();
         let scheme = match kind {
-            VerifierKind::Hmac => Scheme::Hmac(hmac::Hmac::new(secrets, options.hmac)?),
-            VerifierKind::Github => Scheme::Github(github::GitHub::new(secrets)),
-            VerifierKind::Stripe => Scheme::Stripe(stripe::Stripe::new(secrets, tolerance)),
-            VerifierKind::Slack => Scheme::Slack(slack::Slack::new(secrets, tolerance)),
-            VerifierKind::Shopify => Scheme::Shopify(shopify::Shopify::new(secrets)),
+            VerifierKind::Hmac => Scheme::Header(hmac::scheme(secrets, options.hmac)?),
+            VerifierKind::Github => Scheme::Header(github::scheme(secrets)),
+            VerifierKind::Shopify => Scheme::Header(shopify::scheme(secrets)),
+            VerifierKind::Intercom => Scheme::Header(intercom::scheme(secrets)),
+            VerifierKind::Square => Scheme::Header(square::scheme(secrets, options.public_url)?),
+            VerifierKind::Stripe => Scheme::TimestampedList(stripe::scheme(secrets, tolerance)),
+            VerifierKind::Paddle => Scheme::TimestampedList(paddle::scheme(secrets, tolerance)),
+            VerifierKind::Calendly => Scheme::TimestampedList(calendly::scheme(secrets, tolerance)),
+            VerifierKind::Slack => Scheme::Slack(slack::scheme(secrets, tolerance)),
+            VerifierKind::Zoom => Scheme::Zoom(zoom::scheme(secrets, tolerance)),
             VerifierKind::StandardWebhooks => Scheme::StandardWebhooks(
                 standard_webhooks::StandardWebhooks::new(secrets, tolerance)?,
             ),
-            VerifierKind::Paddle => Scheme::Paddle(paddle::Paddle::new(secrets, tolerance)),
-            VerifierKind::Zoom => Scheme::Zoom(zoom::Zoom::new(secrets, tolerance)),
             VerifierKind::PagerDuty => Scheme::PagerDuty(pagerduty::PagerDuty::new(secrets)),
-            VerifierKind::Calendly => Scheme::Calendly(calendly::Calendly::new(secrets, tolerance)),
-            VerifierKind::Intercom => Scheme::Intercom(intercom::Intercom::new(secrets)),
             VerifierKind::Linear => Scheme::Linear(linear::Linear::new(secrets, tolerance)),
             VerifierKind::Mailgun => Scheme::Mailgun(mailgun::Mailgun::new(secrets, tolerance)),
             VerifierKind::Discord => Scheme::Discord(discord::Discord::new(secrets, tolerance)?),
             VerifierKind::SendGrid => {
                 Scheme::SendGrid(sendgrid::SendGrid::new(secrets, tolerance)?)
-            }
-            VerifierKind::Square => {
-                Scheme::Square(square::Square::new(secrets, options.public_url)?)
             }
             VerifierKind::Twilio => {
                 Scheme::Twilio(twilio::Twilio::new(secrets, options.public_url)?)
@@ -294,7 +292,7 @@ impl Verifier {
         let body = verified.body();
         match &self.scheme {
             Scheme::Slack(_) => slack::handshake(body),
-            Scheme::Zoom(s) => s.handshake(body),
+            Scheme::Zoom(s) => zoom::handshake(s, body),
             Scheme::Discord(_) => discord::handshake(body),
             _ => None,
         }
@@ -326,22 +324,15 @@ impl Verifier {
             query,
         };
         match &self.scheme {
-            Scheme::Hmac(s) => s.verify(signed),
-            Scheme::Github(s) => s.verify(signed),
-            Scheme::Stripe(s) => s.verify(signed),
-            Scheme::Slack(s) => s.verify(signed),
-            Scheme::Shopify(s) => s.verify(signed),
+            Scheme::Header(s) => s.verify(signed),
+            Scheme::TimestampedList(s) => s.verify(signed),
+            Scheme::Slack(s) | Scheme::Zoom(s) => s.verify(signed),
             Scheme::StandardWebhooks(s) => s.verify(signed),
-            Scheme::Paddle(s) => s.verify(signed),
-            Scheme::Zoom(s) => s.verify(signed),
             Scheme::PagerDuty(s) => s.verify(signed),
-            Scheme::Calendly(s) => s.verify(signed),
-            Scheme::Intercom(s) => s.verify(signed),
             Scheme::Linear(s) => s.verify(signed),
             Scheme::Mailgun(s) => s.verify(signed),
             Scheme::Discord(s) => s.verify(signed),
             Scheme::SendGrid(s) => s.verify(signed),
-            Scheme::Square(s) => s.verify(signed),
             Scheme::Twilio(s) => s.verify(signed),
         }?;
         Ok(Verified { body })
@@ -461,6 +452,45 @@ fn check_timestamp(
         return Err(VerifyError::StaleTimestamp);
     }
     Ok(())
+}
+
+/// The source's `public_url`, which schemes that sign the URL require.
+fn require_public_url<'a>(
+    public_url: Option<&'a str>,
+    why: &str,
+) -> Result<&'a str, Vec<BuildError>> {
+    public_url.ok_or_else(|| {
+        vec![BuildError {
+            field: "public_url".into(),
+            message: format!(
+                "{why}: set public_url to the URL given to the provider, without a query"
+            ),
+        }]
+    })
+}
+
+/// Parses each secret as a public key; each one that is not names its index.
+fn parse_keys<K>(
+    secrets: &[Secret],
+    parse: impl Fn(&[u8]) -> Option<K>,
+    what: &str,
+) -> Result<Vec<K>, Vec<BuildError>> {
+    let mut keys = Vec::new();
+    let mut errors = Vec::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        match parse(secret.expose()) {
+            Some(key) => keys.push(key),
+            None => errors.push(BuildError {
+                field: format!("secrets[{i}]"),
+                message: what.to_owned(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(keys)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Whether `body` contains `needle`: a cheap test before parsing a body as

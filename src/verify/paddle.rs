@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
-use super::list::ListFormat;
-use super::mac::{Algorithm, Encoding, Keys};
-use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::Defaults;
+use super::list::{ListFormat, TimestampedList, sign_timestamped};
+use super::mac::Encoding;
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "Paddle-Signature";
 
-const FORMAT: ListFormat = ListFormat {
+/// What `{timestamp}` and the body are joined with in the signed message.
+const JOINER: &[u8] = b":";
+
+static FORMAT: ListFormat = ListFormat {
     header: SIGNATURE,
     separator: b';',
     timestamp: Some(b"ts="),
@@ -27,41 +30,19 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: Some(Duration::from_secs(5)),
 };
 
-#[derive(Debug)]
-pub(super) struct Paddle {
-    keys: Keys,
-    tolerance: u64,
-}
-
-impl Paddle {
-    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            tolerance,
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let parsed = FORMAT.parse(required(request.headers, SIGNATURE, SIGNATURE)?)?;
-        let ts = parsed.timestamp.unwrap_or_default();
-        check_timestamp(ts, request.now, self.tolerance, SIGNATURE)?;
-        verdict(
-            self.keys
-                .verify(&[ts, b":", request.body], &parsed.signatures),
-        )
-    }
+pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> TimestampedList {
+    TimestampedList::new(secrets, tolerance, &FORMAT, JOINER)
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    let ts = now.to_string();
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[ts.as_bytes(), b":", body]);
-    vec![(SIGNATURE.into(), format!("ts={ts};h1={}", hex::encode(mac)))]
+    sign_timestamped(secret, body, now, &FORMAT, JOINER)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const KEY: &[u8] = b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI";
     const BODY: &[u8] =
@@ -72,7 +53,7 @@ mod tests {
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, header)]);
-        Paddle::new(&[Secret::new(KEY)], 5).verify(Signed {
+        scheme(&[Secret::new(KEY)], 5).verify(Signed {
             headers: &headers,
             body,
             now,

@@ -35,26 +35,15 @@ pub(super) struct SendGrid {
 
 impl SendGrid {
     pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Result<Self, Vec<BuildError>> {
-        let mut keys = Vec::new();
-        let mut errors = Vec::new();
-        for (i, secret) in secrets.iter().enumerate() {
-            let key = STANDARD
-                .decode(secret.expose().trim_ascii())
-                .ok()
-                .and_then(|der| VerifyingKey::from_public_key_der(&der).ok());
-            match key {
-                Some(key) => keys.push(key),
-                None => errors.push(BuildError {
-                    field: format!("secrets[{i}]"),
-                    message: "a SendGrid verification key is a base64 DER P-256 public key, as the Event Webhook settings show it".into(),
-                }),
-            }
-        }
-        if errors.is_empty() {
-            Ok(Self { keys, tolerance })
-        } else {
-            Err(errors)
-        }
+        let keys = super::parse_keys(
+            secrets,
+            |key| {
+                let der = STANDARD.decode(key.trim_ascii()).ok()?;
+                VerifyingKey::from_public_key_der(&der).ok()
+            },
+            "a SendGrid verification key is a base64 DER P-256 public key, as the Event Webhook settings show it",
+        )?;
+        Ok(Self { keys, tolerance })
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {

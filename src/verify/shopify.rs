@@ -2,8 +2,9 @@
 
 use base64::Engine as _;
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, required, verdict};
+use super::Defaults;
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
@@ -22,24 +23,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-#[derive(Debug)]
-pub(super) struct Shopify {
-    keys: Keys,
-}
-
-impl Shopify {
-    pub(super) fn new(secrets: &[Secret]) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let value = required(request.headers, SIGNATURE, SIGNATURE)?;
-        let signature = Signature::decode(value, Encoding::Base64)
-            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        verdict(self.keys.verify_one(&[request.body], signature))
-    }
+pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
+    HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha256, secrets),
+        SIGNATURE,
+        b"",
+        Encoding::Base64,
+    )
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
@@ -58,6 +48,7 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const BODY: &[u8] = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
     /// `printf '%s' BODY | openssl dgst -sha256 -hmac hush -binary | base64`
@@ -65,7 +56,7 @@ mod tests {
 
     fn check(signature: &str, body: &[u8]) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, signature)]);
-        Shopify::new(&[Secret::new(b"hush".as_slice())]).verify(Signed {
+        scheme(&[Secret::new(b"hush".as_slice())]).verify(Signed {
             headers: &headers,
             body,
             now: 0,

@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Handshake, Signed, VerifyError, check_timestamp, required, verdict};
+use super::v0::V0;
+use super::{Defaults, Handshake};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Slack-Signature";
@@ -17,35 +17,6 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     tolerance: None,
 };
-
-#[derive(Debug)]
-pub(super) struct Slack {
-    keys: Keys,
-    tolerance: u64,
-}
-
-impl Slack {
-    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            tolerance,
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = required(request.headers, SIGNATURE, SIGNATURE)?;
-        let timestamp = required(request.headers, TIMESTAMP, TIMESTAMP)?;
-        let signature = signature
-            .strip_prefix(b"v0=")
-            .and_then(|hex| Signature::decode(hex, Encoding::Hex))
-            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        check_timestamp(timestamp, request.now, self.tolerance, TIMESTAMP)?;
-        verdict(
-            self.keys
-                .verify_one(&[b"v0:", timestamp, b":", request.body], signature),
-        )
-    }
-}
 
 #[derive(Deserialize)]
 struct UrlVerification {
@@ -67,22 +38,18 @@ pub(super) fn handshake(body: &[u8]) -> Option<Handshake> {
     })
 }
 
+pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
+    V0::new(secrets, tolerance, SIGNATURE, TIMESTAMP)
+}
+
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    let t = now.to_string();
-    let mac = super::mac::sign(
-        Algorithm::Sha256,
-        secret,
-        &[b"v0:", t.as_bytes(), b":", body],
-    );
-    vec![
-        (SIGNATURE.into(), format!("v0={}", hex::encode(mac))),
-        (TIMESTAMP.into(), t),
-    ]
+    super::v0::sign(secret, body, now, SIGNATURE, TIMESTAMP)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::{Signed, VerifyError};
 
     #[test]
     fn url_verification_is_answered_with_its_challenge() {
@@ -105,7 +72,7 @@ mod tests {
 
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
-        Slack::new(&[Secret::new(SECRET)], 300).verify(Signed {
+        scheme(&[Secret::new(SECRET)], 300).verify(Signed {
             headers: &headers,
             body,
             now,
@@ -142,7 +109,7 @@ mod tests {
         );
         let only_signature = headers(&[(SIGNATURE, DOCUMENTED)]);
         assert_eq!(
-            Slack::new(&[Secret::new(SECRET)], 300).verify(Signed {
+            scheme(&[Secret::new(SECRET)], 300).verify(Signed {
                 headers: &only_signature,
                 body: BODY,
                 now: 0,

@@ -3,8 +3,9 @@
 //! key. The URL is the one Square was given (the source's `public_url`), not
 //! what reached hookgate through proxies. Nothing is timestamped.
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{BuildError, Defaults, Signed, VerifyError, required, verdict};
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
+use super::{BuildError, Defaults};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "x-square-hmacsha256-signature";
@@ -17,41 +18,18 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-#[derive(Debug)]
-pub(super) struct Square {
-    keys: Keys,
-    url: String,
-}
-
-impl Square {
-    pub(super) fn new(
-        secrets: &[Secret],
-        public_url: Option<&str>,
-    ) -> Result<Self, Vec<BuildError>> {
-        let url = public_url.ok_or_else(|| {
-            vec![BuildError {
-                field: "public_url".into(),
-                message: "Square signs the notification URL: set it to the URL given to Square"
-                    .into(),
-            }]
-        })?;
-        Ok(Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            url: url.to_owned(),
-        })
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = Signature::decode(
-            required(request.headers, SIGNATURE, SIGNATURE)?,
-            Encoding::Base64,
-        )
-        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        verdict(
-            self.keys
-                .verify_one(&[self.url.as_bytes(), request.body], signature),
-        )
-    }
+pub(super) fn scheme(
+    secrets: &[Secret],
+    public_url: Option<&str>,
+) -> Result<HeaderSignature, Vec<BuildError>> {
+    let url = super::require_public_url(public_url, "Square signs the notification URL")?;
+    Ok(HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha256, secrets),
+        SIGNATURE,
+        b"",
+        Encoding::Base64,
+    )
+    .signing_first(url.as_bytes()))
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], url: &str) -> Vec<(String, String)> {
@@ -67,6 +45,7 @@ pub(super) fn sign(secret: &[u8], body: &[u8], url: &str) -> Vec<(String, String
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const URL: &str = "https://hooks.example.com/webhooks/square";
     const BODY: &[u8] = br#"{"merchant_id":"6SSW7HV8K2ST5","type":"payment.created","event_id":"13b867cf-db3d-4b1c-90b6-2f32a9d78124"}"#;
@@ -75,7 +54,7 @@ mod tests {
 
     fn check(signature: &str, url: &str, body: &[u8]) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, signature)]);
-        Square::new(
+        scheme(
             &[Secret::new(b"square-signature-key".as_slice())],
             Some(url),
         )
@@ -104,7 +83,7 @@ mod tests {
             check("%%%", URL, BODY),
             Err(VerifyError::MalformedHeader(SIGNATURE))
         );
-        let err = Square::new(&[Secret::new(b"k".as_slice())], None).unwrap_err();
+        let err = scheme(&[Secret::new(b"k".as_slice())], None).unwrap_err();
         assert_eq!(err[0].field, "public_url");
     }
 }

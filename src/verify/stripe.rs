@@ -2,14 +2,17 @@
 //! `{t}.{body}` keyed by the whole `whsec_…` string. Several `v1` appear while a
 //! secret is being rolled; `v0` (test-mode legacy) is ignored.
 
-use super::list::ListFormat;
-use super::mac::{Algorithm, Encoding, Keys};
-use super::{Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::Defaults;
+use super::list::{ListFormat, TimestampedList, sign_timestamped};
+use super::mac::Encoding;
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "Stripe-Signature";
 
-const FORMAT: ListFormat = ListFormat {
+/// What `{timestamp}` and the body are joined with in the signed message.
+const JOINER: &[u8] = b".";
+
+static FORMAT: ListFormat = ListFormat {
     header: SIGNATURE,
     separator: b',',
     timestamp: Some(b"t="),
@@ -25,41 +28,19 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-#[derive(Debug)]
-pub(super) struct Stripe {
-    keys: Keys,
-    tolerance: u64,
-}
-
-impl Stripe {
-    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            tolerance,
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let parsed = FORMAT.parse(required(request.headers, SIGNATURE, SIGNATURE)?)?;
-        let timestamp = parsed.timestamp.unwrap_or_default();
-        check_timestamp(timestamp, request.now, self.tolerance, SIGNATURE)?;
-        verdict(
-            self.keys
-                .verify(&[timestamp, b".", request.body], &parsed.signatures),
-        )
-    }
+pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> TimestampedList {
+    TimestampedList::new(secrets, tolerance, &FORMAT, JOINER)
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    let t = now.to_string();
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[t.as_bytes(), b".", body]);
-    vec![(SIGNATURE.into(), format!("t={t},v1={}", hex::encode(mac)))]
+    sign_timestamped(secret, body, now, &FORMAT, JOINER)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
     const T: i64 = 1_492_774_577;
@@ -68,7 +49,7 @@ mod tests {
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, header)]);
-        Stripe::new(&[Secret::new(b"whsec_test_secret".as_slice())], 300).verify(Signed {
+        scheme(&[Secret::new(b"whsec_test_secret".as_slice())], 300).verify(Signed {
             headers: &headers,
             body,
             now,

@@ -37,12 +37,7 @@ impl Twilio {
         secrets: &[Secret],
         public_url: Option<&str>,
     ) -> Result<Self, Vec<BuildError>> {
-        let url = public_url.ok_or_else(|| {
-            vec![BuildError {
-                field: "public_url".into(),
-                message: "Twilio signs the URL it calls: set it to the webhook URL given to Twilio, without a query".into(),
-            }]
-        })?;
+        let url = super::require_public_url(public_url, "Twilio signs the URL it calls")?;
         Ok(Self {
             keys: Keys::from_secrets(Algorithm::Sha1, secrets),
             url: url.to_owned(),

@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Handshake, Signed, VerifyError, check_timestamp, required, verdict};
+use super::v0::V0;
+use super::{Defaults, Handshake};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "x-zm-signature";
@@ -19,34 +19,6 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-#[derive(Debug)]
-pub(super) struct Zoom {
-    keys: Keys,
-    tolerance: u64,
-}
-
-impl Zoom {
-    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            tolerance,
-        }
-    }
-
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let timestamp = required(request.headers, TIMESTAMP, TIMESTAMP)?;
-        let signature = required(request.headers, SIGNATURE, SIGNATURE)?
-            .strip_prefix(b"v0=")
-            .and_then(|hex| Signature::decode(hex, Encoding::Hex))
-            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        check_timestamp(timestamp, request.now, self.tolerance, TIMESTAMP)?;
-        verdict(
-            self.keys
-                .verify_one(&[b"v0:", timestamp, b":", request.body], signature),
-        )
-    }
-}
-
 #[derive(Deserialize)]
 struct Validation {
     event: String,
@@ -59,43 +31,37 @@ struct ValidationPayload {
     plain_token: String,
 }
 
-impl Zoom {
-    /// Zoom's `endpoint.url_validation`: answer the plain token with its
-    /// HMAC-SHA256 under the (current) secret token, in hex.
-    pub(super) fn handshake(&self, body: &[u8]) -> Option<Handshake> {
-        if !super::mentions(body, b"endpoint.url_validation") {
-            return None;
-        }
-        let request: Validation = serde_json::from_slice(body).ok()?;
-        if request.event != "endpoint.url_validation" {
-            return None;
-        }
-        let token = request.payload.plain_token;
-        let encrypted = hex::encode(self.keys.mac_first(&[token.as_bytes()])?);
-        Some(Handshake {
-            kind: "endpoint.url_validation",
-            reply: serde_json::json!({ "plainToken": token, "encryptedToken": encrypted }),
-        })
+/// Zoom's `endpoint.url_validation`: answer the plain token with its
+/// HMAC-SHA256 under the (current) secret token, in hex.
+pub(super) fn handshake(scheme: &V0, body: &[u8]) -> Option<Handshake> {
+    if !super::mentions(body, b"endpoint.url_validation") {
+        return None;
     }
+    let request: Validation = serde_json::from_slice(body).ok()?;
+    if request.event != "endpoint.url_validation" {
+        return None;
+    }
+    let token = request.payload.plain_token;
+    let encrypted = hex::encode(scheme.mac_first(&[token.as_bytes()])?);
+    Some(Handshake {
+        kind: "endpoint.url_validation",
+        reply: serde_json::json!({ "plainToken": token, "encryptedToken": encrypted }),
+    })
+}
+
+pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
+    V0::new(secrets, tolerance, SIGNATURE, TIMESTAMP)
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    let ts = now.to_string();
-    let mac = super::mac::sign(
-        Algorithm::Sha256,
-        secret,
-        &[b"v0:", ts.as_bytes(), b":", body],
-    );
-    vec![
-        (SIGNATURE.into(), format!("v0={}", hex::encode(mac))),
-        (TIMESTAMP.into(), ts),
-    ]
+    super::v0::sign(secret, body, now, SIGNATURE, TIMESTAMP)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verify::test_support::headers;
+    use crate::verify::{Signed, VerifyError};
 
     const BODY: &[u8] =
         br#"{"event":"meeting.started","event_ts":1700000000123,"payload":{"account_id":"abc"}}"#;
@@ -105,7 +71,7 @@ mod tests {
 
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
         let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
-        Zoom::new(&[Secret::new(b"zoom-secret-token".as_slice())], 300).verify(Signed {
+        scheme(&[Secret::new(b"zoom-secret-token".as_slice())], 300).verify(Signed {
             headers: &headers,
             body,
             now,
@@ -115,18 +81,18 @@ mod tests {
 
     #[test]
     fn answers_the_url_validation_with_the_hmac_of_the_plain_token() {
-        let zoom = Zoom::new(&[Secret::new(b"zoom-secret-token".as_slice())], 300);
+        let zoom = scheme(&[Secret::new(b"zoom-secret-token".as_slice())], 300);
         let body = br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
-        let handshake = zoom.handshake(body).expect("a handshake");
+        let answer = handshake(&zoom, body).expect("a handshake");
         // `printf qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac zoom-secret-token`
         assert_eq!(
-            handshake.reply,
+            answer.reply,
             serde_json::json!({
                 "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
                 "encryptedToken": "d9e0d764a78494688ba3f2d5c0ed4ca311394b4834d959759213424d2df961e3"
             })
         );
-        assert!(zoom.handshake(BODY).is_none());
+        assert!(handshake(&zoom, BODY).is_none());
     }
 
     #[test]

@@ -1,0 +1,48 @@
+//! The simplest scheme, shared by several providers: one signature in one
+//! header (after an optional prefix such as `sha256=`), the MAC of the body,
+//! optionally preceded by fixed bytes the provider also signs (Square's URL).
+//! GitHub, Shopify, Intercom, Square and the generic `hmac` scheme are this
+//! with different constants.
+
+use super::mac::{Encoding, Keys, Signature};
+use super::{Signed, VerifyError, required, verdict};
+
+#[derive(Debug)]
+pub(crate) struct HeaderSignature {
+    keys: Keys,
+    /// The header's name, also used in messages.
+    header: &'static str,
+    prefix: Box<[u8]>,
+    encoding: Encoding,
+    /// Signed before the body.
+    leading: Box<[u8]>,
+}
+
+impl HeaderSignature {
+    pub(crate) fn new(keys: Keys, header: &'static str, prefix: &[u8], encoding: Encoding) -> Self {
+        Self {
+            keys,
+            header,
+            prefix: prefix.into(),
+            encoding,
+            leading: Box::default(),
+        }
+    }
+
+    /// Also signs `leading` before the body.
+    pub(crate) fn signing_first(mut self, leading: &[u8]) -> Self {
+        self.leading = leading.into();
+        self
+    }
+
+    pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let signature = required(request.headers, self.header, self.header)?
+            .strip_prefix(&*self.prefix)
+            .and_then(|text| Signature::decode(text, self.encoding))
+            .ok_or(VerifyError::MalformedHeader(self.header))?;
+        verdict(
+            self.keys
+                .verify_one(&[&self.leading, request.body], signature),
+        )
+    }
+}
