@@ -12,8 +12,9 @@
 //! | [`ingest`] | the pipeline as one function, from request to response |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
 //! | [`rate_limit`] | per-source request rates, checked before the body is read |
-//! | [`verify`] | signature schemes, one file per provider; only it makes [`verify::Verified`] |
+//! | [`verify`] | signature schemes, one file per provider (shared shapes in `header`, `list`, `v0`); provider handshakes; only it makes [`verify::Verified`] |
 //! | [`event`] | the event id and the [`event::Event`] that publishing accepts |
+//! | [`route`] | which topic: the source's one, or one per event type from a closed list |
 //! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
 //! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
 //! | [`error`] | the one mapping from outcome to status code and JSON body |
@@ -23,6 +24,9 @@
 //! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
 //! [`throttle`] (for warnings that repeat), and [`embedded`] (an in-memory Kafka
 //! for trying hookgate out).
+//!
+//! Tools beside the gateway: [`send`] (`hookgate send`, a signed delivery for
+//! any provider) and [`tail`] (`hookgate tail`, what landed in a topic).
 
 pub mod config;
 pub mod dedup;
