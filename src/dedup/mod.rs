@@ -6,7 +6,7 @@
 //! it then. A second delivery that arrives while the first is still in flight
 //! waits for that outcome instead of racing it to Kafka.
 //!
-//! Committed ids live in the in-memory [`index`] and, through the [`writer`], in a
+//! Committed ids live in the in-memory `index` and, through the [`writer`], in a
 //! log-compacted Kafka topic ([`topic`]) that the [`reader`] replays at start-up and
 //! tails afterwards: the window survives restarts and every replica learns what
 //! the others accepted. The topic's record format is in [`record`].
@@ -125,7 +125,7 @@ impl Dedup {
     }
 
     /// An index that writes every committed id to the dedup topic. Pair it with
-    /// a [`reader::Reader`] to load and follow the topic.
+    /// a [`reader::spawn`] to load and follow the topic.
     pub fn durable(config: &DedupConfig, wait_limit: Duration, writer: Writer) -> Self {
         Self::new(config, wait_limit, Some(writer))
     }
