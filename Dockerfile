@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
 COPY tests ./tests
+COPY loadtest ./loadtest
 RUN cargo build --release --locked --bin hookgate
 
 FROM debian:bookworm-slim

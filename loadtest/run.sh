@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# One load-test run on this machine: tansu (in memory) + hookgate (release) +
+# hookgate-load, then the ledger over the topic. Bounded in time; stops
+# everything it started.
+#
+# Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
+#   rate: requests per second, open loop; `max`: closed loop, flat out.
+# Extra arguments for hookgate-load can follow in LOAD_ARGS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+rate=${2:-max}
+connections=${3:-64}
+body_bytes=${4:-1024}
+duplicates=${5:-0.1}
+provider=${6:-github}
+
+scripts/setup.sh >/dev/null
+cargo build --release --quiet --workspace
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+kafka_port=$(port); http_port=$(port); metrics_port=$(port)
+tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
+"$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+  --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
+pids+=($!)
+sleep 1
+
+secret="load-test-secret"
+[ "$provider" = standard-webhooks ] && secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+printf '%s' "$secret" > "$work/load.secret"
+cat > "$work/hookgate.toml" <<TOML
+[server]
+listen = "127.0.0.1:$http_port"
+[kafka]
+brokers = "127.0.0.1:$kafka_port"
+topic_partitions = 3
+[metrics]
+listen = "127.0.0.1:$metrics_port"
+[log]
+level = "warn"
+[[sources]]
+name = "load"
+path = "/webhooks/load"
+verifier = "$provider"
+secrets = ["file:load.secret"]
+topic = "webhooks.load"
+TOML
+target/release/hookgate serve --config "$work/hookgate.toml" >"$work/hookgate.log" 2>&1 &
+gateway=$!
+pids+=($gateway)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.2; done
+
+rate_args=()
+[ "$rate" != max ] && rate_args=(--rate "$rate")
+# shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
+target/release/hookgate-load --url "http://127.0.0.1:$http_port/webhooks/load" --provider "$provider" \
+  --secret "file:$work/load.secret" "${rate_args[@]}" --connections "$connections" --duration "${seconds}s" \
+  --body-bytes "$body_bytes" --duplicates "$duplicates" --pid "$gateway" \
+  --brokers "127.0.0.1:$kafka_port" --topic webhooks.load ${LOAD_ARGS:-}
