@@ -141,6 +141,8 @@ struct PlanRef {
     secret: Arc<Secret>,
     public_url: Arc<str>,
     interval: Option<Duration>,
+    /// Open loop: how many requests the run is due to send.
+    due_requests: Option<u64>,
     body_bytes: usize,
     duplicates: f64,
 }
@@ -155,6 +157,9 @@ impl From<&Plan> for PlanRef {
             interval: plan
                 .rate
                 .map(|rate| Duration::from_secs_f64(1.0 / f64::from(rate.max(1)))),
+            due_requests: plan
+                .rate
+                .map(|rate| (f64::from(rate) * plan.duration.as_secs_f64()).round() as u64),
             body_bytes: plan.body_bytes,
             duplicates: plan.duplicates,
         }
@@ -180,7 +185,11 @@ async fn worker(
             Some(interval) => start + interval.mul_f64(i as f64),
             None => Instant::now(),
         };
-        if due >= end {
+        if due >= end
+            || plan
+                .due_requests
+                .is_some_and(|due_requests| i >= due_requests)
+        {
             return;
         }
         tokio::time::sleep_until(due).await;
