@@ -3,8 +3,8 @@
 # this machine, every request a new signed GitHub event through the full path
 # (verify, dedup, publish, wait for acks=all). Bounded in time; stops everything.
 # Usage: loadtest/quick.sh [seconds=15] [connections=64] [body_bytes=1024]
-# The full load generator, with coordinated-omission-free latencies and a ledger
-# of what reached Kafka, is still to come in loadtest/.
+# For open-loop latencies free of coordinated omission and a ledger of what
+# reached Kafka, use loadtest/run.sh (hookgate-load) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-15}
