@@ -1,7 +1,9 @@
 //! The request path's own costs, without sockets or Kafka:
 //! - event-id extraction from JSON bodies of growing size (the streaming
 //!   pointer lookup that skips what it does not need);
-//! - a dedup claim and commit, on one thread and contended by several.
+//! - a dedup claim and commit, on one thread and contended by several;
+//! - the whole request path in process (verify, id, dedup, a publisher that
+//!   keeps nothing, response), for a new event and for a duplicate.
 //!
 //! `cargo bench --bench pipeline`
 
@@ -121,5 +123,87 @@ fn dedup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, event_id, dedup);
+fn request(c: &mut Criterion) {
+    use bytes::Bytes;
+    use hookgate::config::Config;
+    use hookgate::source::Sources;
+    use hookgate::verify::{self, SchemeOptions, VerifierKind};
+    use http_body_util::Full;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = std::env::temp_dir().join(format!("hookgate-bench-request-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("bench.secret"), "bench-secret").expect("secret");
+    let text = "[kafka]\nbrokers = \"null\"\n[metrics]\nenabled = false\n\
+                [[sources]]\nname = \"bench\"\npath = \"/bench\"\nverifier = \"github\"\n\
+                secrets = [\"file:bench.secret\"]\ntopic = \"bench\"\n";
+    let mut config = Config::parse(text).expect("config");
+    config.base_dir = dir.clone();
+    let running = runtime.block_on(async {
+        let sources = Sources::build(&config).expect("sources");
+        hookgate::gateway::start(&config, sources, "null", false).expect("start")
+    });
+    let request = |id: &str| {
+        let body = format!("{{\"id\":\"{id}\",\"pad\":\"{}\"}}", "x".repeat(1000));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let signed = verify::sign(
+            VerifierKind::Github,
+            b"bench-secret",
+            body.as_bytes(),
+            id,
+            now,
+            SchemeOptions::default(),
+        )
+        .expect("sign");
+        let mut request = http::Request::post("/bench");
+        for (name, value) in signed.headers {
+            request = request.header(name, value);
+        }
+        request
+            .body(Full::new(Bytes::from(signed.body)))
+            .expect("request")
+    };
+    let mut group = c.benchmark_group("request/null_publisher");
+    let gateway = std::sync::Arc::clone(&running.gateway);
+    let next = std::sync::Arc::new(AtomicU64::new(0));
+    // The loop runs inside the runtime, as the server's connection tasks do;
+    // each iteration also signs its request (about 1.5 µs, see the verify bench).
+    let mut timed = |name: &str, duplicate: bool| {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let (gateway, next) = (
+                    std::sync::Arc::clone(&gateway),
+                    std::sync::Arc::clone(&next),
+                );
+                let task = runtime.spawn(async move {
+                    let started = std::time::Instant::now();
+                    for _ in 0..iters {
+                        let id = if duplicate {
+                            "evt_0".to_owned()
+                        } else {
+                            format!("evt_{}", next.fetch_add(1, Ordering::Relaxed))
+                        };
+                        let response = gateway.handle(request(&id)).await;
+                        assert_eq!(response.status(), 200);
+                    }
+                    started.elapsed()
+                });
+                runtime.block_on(task).expect("join")
+            });
+        });
+    };
+    timed("new_event_1KiB", false);
+    timed("duplicate_1KiB", true);
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+criterion_group!(benches, event_id, dedup, request);
 criterion_main!(benches);

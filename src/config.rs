@@ -69,6 +69,9 @@ impl Default for ServerConfig {
 
 /// The broker list that starts librdkafka's in-process mock cluster instead.
 pub const EMBEDDED_BROKERS: &str = "embedded";
+/// The broker list that publishes nowhere: every event is acknowledged at once
+/// and kept nowhere, for measuring hookgate itself. Never for real traffic.
+pub const NULL_BROKERS: &str = "null";
 
 /// `[kafka]`: where verified events go.
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +142,11 @@ pub const RESERVED_PRODUCER_PROPERTIES: [&str; 6] = [
 impl KafkaConfig {
     pub fn is_embedded(&self) -> bool {
         self.brokers == EMBEDDED_BROKERS
+    }
+
+    /// Whether events go nowhere (`brokers = "null"`), for benchmarks.
+    pub fn is_null(&self) -> bool {
+        self.brokers == NULL_BROKERS
     }
 
     pub fn produce_timeout(&self) -> Duration {

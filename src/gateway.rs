@@ -33,45 +33,59 @@ pub struct Running {
     dedup: Dedup,
     probe: tokio::task::JoinHandle<()>,
     queue_sampler: tokio::task::JoinHandle<()>,
-    reader: ReaderHandle,
+    /// Absent with the null publisher.
+    reader: Option<ReaderHandle>,
 }
 
 /// Starts hookgate's Kafka side against `bootstrap_servers`. Nothing here
 /// waits for Kafka: until the dedup index is loaded `/readyz` says why not and
 /// webhooks are answered 503. `create_dedup_topic` is false only for the
 /// embedded cluster, whose admin API does not answer (the topic is made there).
+/// With `kafka.brokers = "null"` nothing is published and nothing is kept.
 pub fn start(
     config: &Config,
     sources: Sources,
     bootstrap_servers: &str,
     create_dedup_topic: bool,
 ) -> Result<Running, StartError> {
-    let publisher =
-        Arc::new(Publisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?);
-    let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
-    if config.kafka.create_topics && create_dedup_topic {
-        tokio::spawn(create_topics(
-            client.clone(),
-            sources.topics(),
-            config.kafka.topic_partitions,
-            config.kafka.topic_replication_factor,
-        ));
-    }
-    let writer =
-        Writer::new(client.clone(), &config.dedup.topic).map_err(StartError::DedupWriter)?;
     // A second delivery waits for the first one's outcome a little longer
     // than publishing may take, so it normally learns it.
     let wait_limit = config.kafka.produce_timeout() + Duration::from_secs(2);
-    let dedup = Dedup::durable(&config.dedup, wait_limit, writer);
     let health = Arc::new(Health::default());
-    let reader = reader::spawn(
-        client,
-        &config.dedup,
-        create_dedup_topic,
-        dedup.clone(),
-        Arc::clone(&health),
-    )
-    .map_err(StartError::DedupReader)?;
+    let (publisher, dedup, reader) = if config.kafka.is_null() {
+        // Nothing to replay and nowhere to write: the index lives in memory.
+        health.dedup_loaded();
+        (
+            Publisher::null(),
+            Dedup::in_memory(&config.dedup, wait_limit),
+            None,
+        )
+    } else {
+        let publisher =
+            Publisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?;
+        let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
+        if config.kafka.create_topics && create_dedup_topic {
+            tokio::spawn(create_topics(
+                client.clone(),
+                sources.topics(),
+                config.kafka.topic_partitions,
+                config.kafka.topic_replication_factor,
+            ));
+        }
+        let writer =
+            Writer::new(client.clone(), &config.dedup.topic).map_err(StartError::DedupWriter)?;
+        let dedup = Dedup::durable(&config.dedup, wait_limit, writer);
+        let reader = reader::spawn(
+            client,
+            &config.dedup,
+            create_dedup_topic,
+            dedup.clone(),
+            Arc::clone(&health),
+        )
+        .map_err(StartError::DedupReader)?;
+        (publisher, dedup, Some(reader))
+    };
+    let publisher = Arc::new(publisher);
     let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
     let queue_sampler = {
         let publisher = Arc::clone(&publisher);
@@ -156,7 +170,9 @@ impl Running {
         let flushed = tokio::task::spawn_blocking(move || {
             let events = publisher.flush(Duration::from_secs(5));
             dedup.flush(Duration::from_secs(5));
-            reader.stop();
+            if let Some(reader) = reader {
+                reader.stop();
+            }
             events
         })
         .await;

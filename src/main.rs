@@ -321,7 +321,13 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
 
     // Kept alive until serve returns: dropping it stops the embedded cluster.
     let mut _embedded = None;
-    let brokers = if config.kafka.is_embedded() {
+    let brokers = if config.kafka.is_null() {
+        tracing::warn!(
+            "kafka.brokers = \"null\": every event is acknowledged and THROWN AWAY. \
+             For measuring hookgate without Kafka only; never point a provider at it."
+        );
+        config.kafka.brokers.clone()
+    } else if config.kafka.is_embedded() {
         let embedded = EmbeddedKafka::start(&sources.topics(), &config.dedup)
             .map_err(|err| format!("cannot start the embedded Kafka: {err}"))?;
         let brokers = embedded.bootstrap_servers();

@@ -50,7 +50,7 @@ pub enum PublishError {
 }
 
 /// The Kafka producer every request shares.
-pub struct Publisher {
+pub struct KafkaPublisher {
     producer: ArcSwap<FutureProducer<Logged>>,
     /// To build a replacement with the same settings.
     client_config: ClientConfig,
@@ -64,15 +64,15 @@ pub struct Publisher {
 /// Timeouts in a row after which the producer is suspected of being stuck.
 const STUCK_AFTER_TIMEOUTS: u32 = 3;
 
-impl std::fmt::Debug for Publisher {
+impl std::fmt::Debug for KafkaPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publisher")
+        f.debug_struct("KafkaPublisher")
             .field("produce_timeout", &self.produce_timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl Publisher {
+impl KafkaPublisher {
     /// Creates the producer. librdkafka connects lazily, so this succeeds while
     /// the brokers are down; requests are then answered 503 until they are back.
     pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
@@ -239,6 +239,71 @@ impl Publisher {
             .client()
             .fetch_metadata(None, timeout)
             .map(|_| ())
+    }
+}
+
+/// Where accepted events go.
+#[derive(Debug)]
+pub enum Publisher {
+    Kafka(KafkaPublisher),
+    /// Acknowledges every event at once and keeps nothing (`kafka.brokers =
+    /// "null"`): for measuring hookgate without Kafka, never for real traffic.
+    Null(NullPublisher),
+}
+
+/// Counts events instead of publishing them.
+#[derive(Debug, Default)]
+pub struct NullPublisher {
+    next_offset: std::sync::atomic::AtomicI64,
+}
+
+impl Publisher {
+    /// The Kafka publisher; see [`KafkaPublisher::new`].
+    pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
+        KafkaPublisher::new(config, bootstrap_servers).map(Self::Kafka)
+    }
+
+    /// The publisher that keeps nothing.
+    pub fn null() -> Self {
+        Self::Null(NullPublisher::default())
+    }
+
+    /// Publishes one event and waits for its acknowledgement.
+    pub async fn publish(&self, event: &Event) -> Result<Delivery, PublishError> {
+        match self {
+            Self::Kafka(kafka) => kafka.publish(event).await,
+            Self::Null(null) => {
+                event.source().metrics.produced(Duration::ZERO);
+                Ok(Delivery {
+                    partition: 0,
+                    offset: null.next_offset.fetch_add(1, Ordering::Relaxed),
+                })
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for queued records to be delivered, at shutdown.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        match self {
+            Self::Kafka(kafka) => kafka.flush(timeout),
+            Self::Null(_) => Ok(()),
+        }
+    }
+
+    /// Records waiting to be sent or acknowledged.
+    pub fn queued(&self) -> i32 {
+        match self {
+            Self::Kafka(kafka) => kafka.queued(),
+            Self::Null(_) => 0,
+        }
+    }
+
+    /// `Ok` if a broker answered within `timeout`. Blocks the calling thread.
+    pub fn probe(&self, timeout: Duration) -> Result<(), KafkaError> {
+        match self {
+            Self::Kafka(kafka) => kafka.probe(timeout),
+            Self::Null(_) => Ok(()),
+        }
     }
 }
 

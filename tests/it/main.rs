@@ -630,6 +630,30 @@ async fn events_are_routed_by_type_to_topics_hookgate_creates() {
     gateway.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_null_publisher_acknowledges_without_kafka_and_still_dedups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kind = VerifierKind::Stripe;
+    let sources = source(dir.path(), "stripe", kind, "t.nowhere");
+    let gateway = Hookgate::start("null", 1000, &sources).await;
+    let client = client();
+    let url = gateway.url("/webhooks/stripe");
+    let body = body_with_id("evt_null_1");
+    let headers = signed(kind, "evt_null_1", &body);
+    let first = send(&client, "POST", &url, &headers, body.clone()).await;
+    assert_eq!(
+        (first.status, first.body["status"].as_str()),
+        (200, Some("accepted"))
+    );
+    let again = send(&client, "POST", &url, &headers, body).await;
+    assert_eq!(again.body["status"], "duplicate");
+    let readyz = harness::try_get(&client, &gateway.url("/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(readyz.0, 200, "{}", readyz.1);
+    gateway.stop().await;
+}
+
 /// Requests refused before anything is published need no broker.
 async fn gateway_without_broker(dir: &Path) -> Hookgate {
     let sources = source(dir, "github", VerifierKind::Github, "t.github")
