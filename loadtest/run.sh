@@ -37,6 +37,7 @@ printf '%s' "$secret" > "$work/load.secret"
 cat > "$work/hookgate.toml" <<TOML
 [server]
 listen = "127.0.0.1:$http_port"
+workers = ${WORKERS:-0}
 [kafka]
 brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3

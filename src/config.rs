@@ -52,6 +52,9 @@ pub struct ServerConfig {
     /// On SIGTERM, how long requests in flight may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Async worker threads; 0 means one per CPU core. librdkafka runs threads
+    /// of its own beside them.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             shutdown_grace: Duration::from_secs(15),
+            workers: 0,
         }
     }
 }

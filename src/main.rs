@@ -164,7 +164,11 @@ fn main() -> ExitCode {
                 eprintln!("{message}");
                 return ExitCode::from(2);
             }
-            let runtime = match tokio::runtime::Runtime::new() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if config.server.workers > 0 {
+                builder.worker_threads(config.server.workers);
+            }
+            let runtime = match builder.enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(err) => {
                     eprintln!("cannot start the async runtime: {err}");
