@@ -5,7 +5,8 @@
 #
 # Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
 #   rate: requests per second, open loop; `max`: closed loop, flat out.
-# Extra arguments for hookgate-load can follow in LOAD_ARGS.
+# Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS and
+# LINGER_MS set hookgate's server.workers and the producer's linger.ms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -41,6 +42,7 @@ workers = ${WORKERS:-0}
 [kafka]
 brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
+producer = { "linger.ms" = "${LINGER_MS:-2}" }
 [metrics]
 listen = "127.0.0.1:$metrics_port"
 [log]
