@@ -6,7 +6,8 @@
 # Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
 #   rate: requests per second, open loop; `max`: closed loop, flat out.
 # Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS and
-# LINGER_MS set hookgate's server.workers and the producer's linger.ms.
+# LINGER_MS set hookgate's server.workers and the producer's linger.ms;
+# HOOKGATE_BIN runs another hookgate binary (for A/B comparisons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -54,7 +55,7 @@ verifier = "$provider"
 secrets = ["file:load.secret"]
 topic = "webhooks.load"
 TOML
-target/release/hookgate serve --config "$work/hookgate.toml" >"$work/hookgate.log" 2>&1 &
+${HOOKGATE_BIN:-target/release/hookgate} serve --config "$work/hookgate.toml" >"$work/hookgate.log" 2>&1 &
 gateway=$!
 pids+=($gateway)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.2; done
