@@ -2,10 +2,10 @@
 //! calling, and the operator's `[kafka.client]` properties (TLS, SASL, …).
 
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::throttle::Throttle;
@@ -114,4 +114,33 @@ pub async fn ensure_topics(
             Err((topic, code)) => (topic, TopicState::Failed(code.to_string())),
         })
         .collect())
+}
+
+/// The partition numbers of `topic`; empty when the cluster does not know it.
+pub fn partitions<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<i32>, KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}
+
+/// Reads `partitions` of `topic` from `offset`, with no consumer group.
+pub fn assign_all<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partitions: &[i32],
+    offset: Offset,
+) -> Result<(), KafkaError> {
+    let mut assignment = TopicPartitionList::new();
+    for &partition in partitions {
+        assignment.add_partition_offset(topic, partition, offset)?;
+    }
+    consumer.assign(&assignment)
 }

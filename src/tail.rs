@@ -5,12 +5,12 @@
 use std::io::Write;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset};
 
-use crate::kafka::Logged;
+use crate::kafka::{self, Logged};
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -37,7 +37,6 @@ pub enum TailError {
 
 /// Reads the topic, writing each record to `out`; returns how many.
 pub fn tail(request: &TailRequest, out: &mut impl Write) -> Result<u64, TailError> {
-    let kafka = TailError::Kafka;
     let consumer: BaseConsumer<Logged> = ClientConfig::new()
         .set("bootstrap.servers", &request.brokers)
         .set("group.id", "hookgate.tail")
@@ -45,16 +44,9 @@ pub fn tail(request: &TailRequest, out: &mut impl Write) -> Result<u64, TailErro
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "100")
         .create_with_context(Logged::default())
-        .map_err(kafka)?;
-    let metadata = consumer
-        .fetch_metadata(Some(&request.topic), Duration::from_secs(10))
-        .map_err(kafka)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == request.topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+        .map_err(TailError::Kafka)?;
+    let partitions = kafka::partitions(&consumer, &request.topic, Duration::from_secs(10))
+        .map_err(TailError::Kafka)?;
     if partitions.is_empty() {
         return Err(TailError::NoTopic(request.topic.clone()));
     }
@@ -63,13 +55,7 @@ pub fn tail(request: &TailRequest, out: &mut impl Write) -> Result<u64, TailErro
     } else {
         Offset::End
     };
-    let mut assignment = TopicPartitionList::new();
-    for &partition in &partitions {
-        assignment
-            .add_partition_offset(&request.topic, partition, start)
-            .map_err(kafka)?;
-    }
-    consumer.assign(&assignment).map_err(kafka)?;
+    kafka::assign_all(&consumer, &request.topic, &partitions, start).map_err(TailError::Kafka)?;
 
     let mut at_end = std::collections::HashSet::new();
     let mut printed = 0;

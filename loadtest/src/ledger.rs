@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset};
 
 /// What the topic holds compared with what the gateway answered.
 #[derive(Debug, Default)]
@@ -49,17 +49,8 @@ pub(crate) fn check(
         .set("fetch.wait.max.ms", "10")
         .set("queued.min.messages", "1000000")
         .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    let mut assignment = TopicPartitionList::new();
-    for &partition in &partitions {
-        assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
-    }
-    consumer.assign(&assignment)?;
+    let partitions = hookgate::kafka::partitions(&consumer, topic, Duration::from_secs(10))?;
+    hookgate::kafka::assign_all(&consumer, topic, &partitions, Offset::Beginning)?;
 
     let mut counts: HashMap<String, u32> = HashMap::new();
     let mut at_end = HashSet::new();

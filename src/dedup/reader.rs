@@ -294,15 +294,8 @@ impl Reader {
         let failed = |err: KafkaError| {
             Interrupted::Failed(format!("cannot read dedup topic {topic}: {err}"))
         };
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .map_err(failed)?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
+        let partitions =
+            crate::kafka::partitions(consumer, topic, Duration::from_secs(5)).map_err(failed)?;
         if partitions.is_empty() {
             return Err(Interrupted::Failed(format!(
                 "dedup topic {topic} does not exist or has no partitions"

@@ -15,9 +15,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset};
 use tokio::sync::oneshot;
 
 pub(crate) use crate::broker::{Broker, free_port};
@@ -196,16 +196,10 @@ pub(crate) async fn consume(
             .set("fetch.wait.max.ms", "10")
             .create()
             .expect("consumer");
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+        let partitions = hookgate::kafka::partitions(&consumer, &topic, Duration::from_secs(5))
             .expect("metadata");
-        let mut assignment = TopicPartitionList::new();
-        for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            assignment
-                .add_partition_offset(&topic, partition.id(), Offset::Beginning)
-                .expect("assignment");
-        }
-        consumer.assign(&assignment).expect("assign");
+        hookgate::kafka::assign_all(&consumer, &topic, &partitions, Offset::Beginning)
+            .expect("assign");
         let mut records = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut linger_until: Option<Instant> = None;
