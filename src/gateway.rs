@@ -10,6 +10,7 @@ use crate::dedup::reader::{self, ReaderHandle};
 use crate::dedup::writer::Writer;
 use crate::health::Health;
 use crate::ingest::Gateway;
+use crate::kafka::{self, TopicSpec, TopicState};
 use crate::publish::Publisher;
 use crate::source::Sources;
 
@@ -125,15 +126,31 @@ async fn create_topics(
 ) {
     let mut backoff = Duration::from_millis(500);
     loop {
-        match crate::kafka::ensure_topics(&client, &topics, partitions, replication_factor).await {
+        let specs: Vec<TopicSpec<'_>> = topics
+            .iter()
+            .map(|name| TopicSpec {
+                name,
+                partitions,
+                replication_factor,
+                configs: &[],
+            })
+            .collect();
+        let created = match kafka::admin(&client) {
+            Ok(admin) => {
+                let options = kafka::admin_options(Duration::from_secs(10));
+                kafka::create_topics(&admin, &specs, &options).await
+            }
+            Err(err) => Err(err),
+        };
+        match created {
             Ok(states) => {
                 for (topic, state) in states {
                     match state {
-                        crate::kafka::TopicState::Created => {
+                        TopicState::Created => {
                             tracing::info!(%topic, partitions, "created the topic");
                         }
-                        crate::kafka::TopicState::Existed => {}
-                        crate::kafka::TopicState::Failed(why) => tracing::warn!(
+                        TopicState::Existed => {}
+                        TopicState::Failed(why) => tracing::warn!(
                             %topic,
                             "cannot create the topic ({why}): its events will get 503 until it exists"
                         ),

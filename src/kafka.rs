@@ -1,6 +1,7 @@
 //! What every Kafka client hookgate makes shares: where the cluster is, who is
 //! calling, and the operator's `[kafka.client]` properties (TLS, SASL, …).
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -88,24 +89,49 @@ pub enum TopicState {
     Failed(String),
 }
 
-/// Creates each of `topics` that is missing, with `partitions` and
-/// `replication_factor`; a topic that exists is left as it is.
-pub async fn ensure_topics(
-    client: &ClientConfig,
-    topics: &[String],
-    partitions: i32,
-    replication_factor: i32,
+/// A topic hookgate creates when it is missing.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicSpec<'a> {
+    pub name: &'a str,
+    pub partitions: i32,
+    /// -1 takes the cluster's `default.replication.factor`.
+    pub replication_factor: i32,
+    pub configs: &'a [(&'a str, String)],
+}
+
+/// An admin client with hookgate's client settings.
+pub fn admin(client: &ClientConfig) -> Result<AdminClient<Logged>, KafkaError> {
+    client.create_with_context(Logged::default())
+}
+
+/// Admin requests, and the operations behind them, may take `timeout`.
+pub fn admin_options(timeout: std::time::Duration) -> AdminOptions {
+    AdminOptions::new()
+        .request_timeout(Some(timeout))
+        .operation_timeout(Some(timeout))
+}
+
+/// Creates each topic of `specs` that is missing; one that exists is left as
+/// it is. The error is for a cluster that did not answer.
+pub async fn create_topics(
+    admin: &AdminClient<Logged>,
+    specs: &[TopicSpec<'_>],
+    options: &AdminOptions,
 ) -> Result<Vec<(String, TopicState)>, KafkaError> {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    let admin: AdminClient<Logged> = client.create_with_context(Logged::default())?;
-    let options = AdminOptions::new()
-        .request_timeout(Some(std::time::Duration::from_secs(10)))
-        .operation_timeout(Some(std::time::Duration::from_secs(10)));
-    let new: Vec<NewTopic<'_>> = topics
+    let new: Vec<NewTopic<'_>> = specs
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .map(|spec| {
+            spec.configs.iter().fold(
+                NewTopic::new(
+                    spec.name,
+                    spec.partitions,
+                    TopicReplication::Fixed(spec.replication_factor),
+                ),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
         .collect();
-    let results = admin.create_topics(&new, &options).await?;
+    let results = admin.create_topics(&new, options).await?;
     Ok(results
         .into_iter()
         .map(|result| match result {

@@ -2,26 +2,20 @@
 //! (one record per event id) and deletion after the dedup window (ids age out);
 //! when it already exists with other settings, a warning says what differs.
 
-use std::time::Duration;
-
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::ResourceSpecifier;
 use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::DedupConfig;
-use crate::kafka::Logged;
+use crate::kafka::{self, TopicSpec, TopicState};
 
 /// Why the dedup topic could not be created or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
     #[error("cannot reach Kafka to create or check dedup topic {topic}: {source}")]
     Unreachable { topic: String, source: KafkaError },
-    #[error("Kafka refused to create dedup topic {topic}: {code}")]
-    Refused {
-        topic: String,
-        code: RDKafkaErrorCode,
-    },
+    #[error("Kafka refused to create dedup topic {topic}: {why}")]
+    Refused { topic: String, why: String },
 }
 
 /// What hookgate did about the topic.
@@ -49,38 +43,32 @@ pub async fn ensure(client: &ClientConfig, config: &DedupConfig) -> Result<Ensur
         topic: topic.to_owned(),
         source,
     };
-    let admin: AdminClient<Logged> = client
-        .create_with_context(Logged::default())
-        .map_err(unreachable)?;
-    let options = AdminOptions::new()
-        .request_timeout(Some(Duration::from_secs(5)))
-        .operation_timeout(Some(Duration::from_secs(5)));
+    let admin = kafka::admin(client).map_err(unreachable)?;
     let wanted = settings(config);
-    let mut new_topic = NewTopic::new(
-        topic,
-        config.partitions,
-        TopicReplication::Fixed(config.replication_factor),
-    );
-    for (key, value) in &wanted {
-        new_topic = new_topic.set(key, value);
-    }
-    let created = admin
-        .create_topics([&new_topic], &options)
+    let spec = TopicSpec {
+        name: topic,
+        partitions: config.partitions,
+        replication_factor: config.replication_factor,
+        configs: &wanted,
+    };
+    // Short: until Kafka answers, readiness reports why, and the sooner the better.
+    let options = kafka::admin_options(std::time::Duration::from_secs(5));
+    let created = kafka::create_topics(&admin, &[spec], &options)
         .await
         .map_err(unreachable)?;
-    match created.into_iter().next() {
-        Some(Ok(_)) => return Ok(Ensured::Created),
-        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {}
-        Some(Err((_, code))) => {
+    match created.into_iter().next().map(|(_, state)| state) {
+        Some(TopicState::Created) => return Ok(Ensured::Created),
+        Some(TopicState::Existed) => {}
+        Some(TopicState::Failed(why)) => {
             return Err(TopicError::Refused {
                 topic: topic.to_owned(),
-                code,
+                why,
             });
         }
         None => {
             return Err(TopicError::Refused {
                 topic: topic.to_owned(),
-                code: RDKafkaErrorCode::Unknown,
+                why: "no answer for the topic".into(),
             });
         }
     }
@@ -134,6 +122,7 @@ fn differences(wanted: &[(&str, String)], actual: &[(String, Option<String>)]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn actual(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
         pairs
