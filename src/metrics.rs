@@ -257,17 +257,36 @@ pub fn dedup_loaded() {
     gauge!(DEDUP_LOADED).set(1.0);
 }
 
-pub fn dedup_learned() {
-    counter!(DEDUP_LEARNED).increment(1);
+/// The counter of ids learned from other replicas, for the dedup reader to hold.
+pub fn dedup_learned() -> Counter {
+    counter!(DEDUP_LEARNED)
 }
 
 pub fn dedup_corrupt_record() {
     counter!(DEDUP_CORRUPT_RECORDS).increment(1);
 }
 
-pub fn dedup_write(ok: bool) {
-    let outcome = if ok { "ok" } else { "failed" };
-    counter!(DEDUP_WRITES, "outcome" => outcome).increment(1);
+/// The dedup writer's outcome counters, registered once: deliveries are
+/// reported one by one, by the thousand a second.
+#[derive(Debug, Clone)]
+pub struct DedupWrites {
+    pub ok: Counter,
+    pub failed: Counter,
+}
+
+impl DedupWrites {
+    pub fn new() -> Self {
+        Self {
+            ok: counter!(DEDUP_WRITES, "outcome" => "ok"),
+            failed: counter!(DEDUP_WRITES, "outcome" => "failed"),
+        }
+    }
+}
+
+impl Default for DedupWrites {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 pub fn kafka_queue(messages: i32) {

@@ -68,6 +68,7 @@ struct Reader {
     runtime: tokio::runtime::Handle,
     stop: Arc<AtomicBool>,
     warnings: Throttle,
+    learned: ::metrics::Counter,
 }
 
 /// Starts the reader thread: ensure the topic (unless `create_topic` is false,
@@ -91,6 +92,7 @@ pub fn spawn(
         runtime: tokio::runtime::Handle::current(),
         stop: Arc::clone(&stop),
         warnings: Throttle::default(),
+        learned: metrics::dedup_learned(),
     };
     let thread = std::thread::Builder::new()
         .name("hookgate-dedup".into())
@@ -486,7 +488,7 @@ impl Reader {
                     let before = tally.new;
                     self.learn(&message, now, &mut tally);
                     if tally.new > before {
-                        metrics::dedup_learned();
+                        self.learned.increment(1);
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}

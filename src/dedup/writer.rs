@@ -75,13 +75,14 @@ impl Writer {
 /// a Kafka outage fails them by the thousand.
 #[derive(Debug, Default)]
 struct Reports {
+    writes: metrics::DedupWrites,
     log: Throttle,
     client_errors: Throttle,
 }
 
 impl Reports {
     fn failed(&self, err: &KafkaError) {
-        metrics::dedup_write(false);
+        self.writes.failed.increment(1);
         if let Some(suppressed) = self.log.allow() {
             tracing::warn!(
                 error = %err,
@@ -107,7 +108,7 @@ impl ProducerContext for Reports {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
         match result {
-            Ok(_) => metrics::dedup_write(true),
+            Ok(_) => self.writes.ok.increment(1),
             Err((err, _message)) => self.failed(err),
         }
     }
