@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use hookgate::event::EventIdSource;
 use hookgate::secret::Secret;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 /// What to send.
@@ -138,6 +138,8 @@ pub(crate) async fn run(plan: &Plan) -> Report {
 struct PlanRef {
     url: Arc<str>,
     kind: VerifierKind,
+    /// Where the source finds the event id: the scheme's default.
+    event_id: Arc<EventIdSource>,
     secret: Arc<Secret>,
     public_url: Arc<str>,
     interval: Option<Duration>,
@@ -152,6 +154,10 @@ impl From<&Plan> for PlanRef {
         Self {
             url: plan.url.as_str().into(),
             kind: plan.kind,
+            event_id: Arc::new(
+                EventIdSource::parse(plan.kind.defaults().event_id)
+                    .unwrap_or(EventIdSource::BodySha256),
+            ),
             secret: Arc::new(plan.secret.clone()),
             public_url: plan.public_url.as_str().into(),
             interval: plan
@@ -206,11 +212,10 @@ async fn worker(
         });
         let outcome = send(plan, client, &id, &payload).await;
         let latency = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let key = expected_id(plan.kind, &id, &payload);
         let mut results = shared.results.lock().unwrap_or_else(|p| p.into_inner());
         let _ = results.latency.record(latency.max(1));
         match outcome {
-            Some((status, accepted)) => {
+            Some((status, accepted, key)) => {
                 *results.statuses.entry(status).or_default() += 1;
                 if (200..300).contains(&status) {
                     results.answered_ids.insert(key.clone());
@@ -251,24 +256,15 @@ fn body(id: &str, size: usize) -> Bytes {
     Bytes::from(text)
 }
 
-/// The event id hookgate computes for this delivery: ours, or the body's
-/// SHA-256 for schemes whose providers send none.
-fn expected_id(kind: VerifierKind, id: &str, payload: &[u8]) -> String {
-    if kind.defaults().event_id == "body-sha256" {
-        hex::encode(Sha256::digest(payload))
-    } else {
-        id.to_owned()
-    }
-}
-
-/// Signs and sends one delivery: its status and whether it was `accepted`
-/// (not `duplicate`), or `None` if nothing came back.
+/// Signs and sends one delivery: its status, whether it was `accepted` (not
+/// `duplicate`), and the event id hookgate read from it (the source's own
+/// lookup, so body-hash ids match too); `None` if nothing came back.
 async fn send(
     plan: &PlanRef,
     client: &HttpClient,
     id: &str,
     payload: &[u8],
-) -> Option<(u16, bool)> {
+) -> Option<(u16, bool, String)> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -285,12 +281,17 @@ async fn send(
     for (name, value) in &delivery.headers {
         request = request.header(name, value);
     }
-    let request = request.body(Full::new(Bytes::from(delivery.body))).ok()?;
+    let body = Bytes::from(delivery.body);
+    let key = plan
+        .event_id
+        .extract(request.headers_ref()?, &body)
+        .map_or_else(|_| id.to_owned(), |key| key.as_str().to_owned());
+    let request = request.body(Full::new(body)).ok()?;
     let response = client.request(request).await.ok()?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.ok()?.to_bytes();
     let accepted = body.windows(10).any(|w| w == b"\"accepted\"");
-    Some((status, accepted))
+    Some((status, accepted, key))
 }
 
 /// User plus system CPU seconds of process `pid`, from `/proc`. Linux counts
