@@ -9,26 +9,35 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 
-/// The tansu binary: `$TANSU`, else on `PATH`, else where `cargo install` puts it.
-fn tansu_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("TANSU") {
+/// A program `scripts/setup.sh` installs: `$env` if set, else on `PATH`, in
+/// the project's tool folder (`$HOOKGATE_TOOLS` or `~/.cache/hookgate/tools`),
+/// or where `cargo install` puts it.
+pub(crate) fn installed(program: &str, env: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
         return PathBuf::from(path);
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("tansu"))
-        .find(|candidate| candidate.is_file());
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    on_path
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(Some(tools_dir().join("bin")))
+        .chain(cargo_home.map(|c| c.join("bin")))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} is not installed: run scripts/setup.sh"))
+}
+
+/// The project's tool folder, where `scripts/setup.sh` puts what it installs
+/// from PyPI and npm: `$HOOKGATE_TOOLS`, else `~/.cache/hookgate/tools`.
+pub(crate) fn tools_dir() -> PathBuf {
+    std::env::var_os("HOOKGATE_TOOLS")
+        .map(PathBuf::from)
         .or_else(|| {
-            cargo_home
-                .map(|home| home.join("bin/tansu"))
-                .filter(|p| p.is_file())
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate/tools"))
         })
-        .expect("tansu is not installed: run scripts/setup.sh (it installs tansu 0.6.0 with cargo)")
+        .unwrap_or_else(|| PathBuf::from(".cache/hookgate/tools"))
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -60,7 +69,7 @@ impl Broker {
 
     async fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(tansu_binary())
+        let child = Command::new(installed("tansu", "TANSU"))
             .args([
                 "broker",
                 "--listener-url",

@@ -20,7 +20,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset};
 use tokio::sync::oneshot;
 
-pub(crate) use crate::broker::{Broker, free_port};
+pub(crate) use crate::broker::{Broker, free_port, installed, tools_dir};
 
 /// A unique topic name per test.
 pub(crate) fn topic(test: &str) -> String {
@@ -372,24 +372,4 @@ pub(crate) async fn try_get(client: &HttpClient, url: &str) -> Result<(u16, Stri
         .map_err(|e| e.to_string())?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
-}
-
-/// A program installed by `scripts/setup.sh`: `$env`, else on `PATH`, else in
-/// the project's tool folder.
-pub(crate) fn installed(program: &str, env: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env) {
-        return PathBuf::from(path);
-    }
-    let tools = std::env::var_os("HOOKGATE_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate/tools"))
-        });
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .chain(tools.map(|t| t.join("bin")))
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("{program} is not installed: run scripts/setup.sh"))
 }

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hookgate::verify::{self, VerifierKind};
 
 use super::{PUBLIC_URL, SCHEME_OPTIONS, body_with_id, secret_for, source};
-use crate::harness::{Broker, Process, client, installed, send, topic};
+use crate::harness::{Broker, Process, client, installed, send, tools_dir, topic};
 
 /// One SDK, and how to drive it.
 struct Sdk {
@@ -57,15 +57,6 @@ const SDKS: [Sdk; 6] = [
     },
 ];
 
-fn tools() -> PathBuf {
-    std::env::var_os("HOOKGATE_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hookgate/tools"))
-        })
-        .expect("a tools folder")
-}
-
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/interop")
@@ -76,7 +67,7 @@ fn script(name: &str) -> PathBuf {
 fn run_sdk(sdk: &Sdk, args: &[&str], input: &[u8]) -> (bool, String) {
     let mut command = match sdk.python_name {
         Some(_) => {
-            let python = tools().join("bin/python");
+            let python = tools_dir().join("bin/python");
             assert!(
                 python.is_file(),
                 "the SDKs are not installed: run scripts/setup.sh"
@@ -87,9 +78,10 @@ fn run_sdk(sdk: &Sdk, args: &[&str], input: &[u8]) -> (bool, String) {
         }
         None => {
             let mut command = Command::new(installed("node", "NODE"));
-            command
-                .arg(script("github.mjs"))
-                .env("HOOKGATE_NODE_MODULES", tools().join("node/node_modules"));
+            command.arg(script("github.mjs")).env(
+                "HOOKGATE_NODE_MODULES",
+                tools_dir().join("node/node_modules"),
+            );
             command
         }
     };
