@@ -3,12 +3,13 @@
 //! exactly one outcome, which is counted, logged once and answered.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 
+use crate::clock::{unix_millis, unix_seconds};
 use crate::config::Config;
 use crate::dedup::{Claimed, Dedup, Landed};
 use crate::error::{AcceptedBody, Reason, Rejection, json};
@@ -249,7 +250,8 @@ impl Gateway {
                         &source.name,
                         event.id(),
                         &Landed {
-                            first_seen_ms: unix_millis(event.received_at),
+                            first_seen_ms: u64::try_from(unix_millis(event.received_at))
+                                .unwrap_or(0),
                             topic: event.topic(),
                             partition: delivery.partition,
                             offset: delivery.offset,
@@ -416,14 +418,4 @@ fn log_body(source: &Source, body: &Bytes) {
         body = %String::from_utf8_lossy(shown),
         "request body (sources.log_bodies is on)"
     );
-}
-
-fn unix_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn unix_seconds(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -20,6 +20,7 @@
 //! | [`error`] | the one mapping from outcome to status code and JSON body |
 //!
 //! Around them: [`gateway`] (assembles the above and what runs beside it),
+//! [`clock`] (Unix time as providers and Kafka count it),
 //! [`config`] and [`secret`] (the only readers of files and the environment),
 //! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
 //! [`throttle`] (for warnings that repeat), and [`embedded`] (an in-memory Kafka
@@ -28,6 +29,7 @@
 //! Tools beside the gateway: [`send`] (`hookgate send`, a signed delivery for
 //! any provider) and [`tail`] (`hookgate tail`, what landed in a topic).
 
+pub mod clock;
 pub mod config;
 pub mod dedup;
 pub mod embedded;

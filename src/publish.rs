@@ -107,10 +107,7 @@ impl KafkaPublisher {
                 headers = headers.insert(header(name.as_str(), value.as_bytes()));
             }
         }
-        let timestamp = event
-            .received_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let timestamp = crate::clock::unix_millis(event.received_at);
         let topic = event.topic();
         let mut record = FutureRecord::<[u8], [u8]>::to(topic)
             .payload(event.body())

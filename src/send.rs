@@ -3,8 +3,6 @@
 //! `stripe trigger` of every provider). Plain HTTP/1.1: put a TLS-terminating
 //! proxy in front for `https://` endpoints.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -51,7 +49,7 @@ impl SendRequest<'_> {
     /// Signs the delivery once; repeats of it are the same bytes, as a
     /// provider's retries are.
     pub fn sign(&self) -> Result<SignedDelivery, SendError> {
-        let now = unix_now();
+        let now = crate::clock::now_seconds();
         let payload = self
             .payload
             .clone()
@@ -152,12 +150,6 @@ pub fn sample(kind: VerifierKind, id: &str, now: i64) -> Vec<u8> {
     serde_json::to_vec(&event).unwrap_or_default()
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +199,7 @@ mod tests {
                     &headers,
                     delivery.query.as_deref(),
                     Bytes::from(delivery.body),
-                    unix_now(),
+                    crate::clock::now_seconds(),
                 )
                 .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             let id = crate::event::EventIdSource::parse(kind.defaults().event_id)

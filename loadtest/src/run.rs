@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use hookgate::clock::unix_millis;
 use hookgate::event::EventIdSource;
 use hookgate::secret::Secret;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
@@ -179,12 +180,7 @@ async fn worker(
     start: Instant,
     end: Instant,
 ) {
-    let run = format!(
-        "{:x}",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    );
+    let run = format!("{:x}", unix_millis(SystemTime::now()));
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         let due = match plan.interval {
@@ -245,9 +241,7 @@ fn is_duplicate(i: u64, ratio: f64) -> bool {
 fn body(id: &str, size: usize) -> Bytes {
     let head = format!(
         "{{\"id\":\"{id}\",\"event_id\":\"{id}\",\"type\":\"load.test\",\"event\":{{\"id\":\"{id}\"}},\"webhookTimestamp\":{},\"pad\":\"",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
+        unix_millis(SystemTime::now())
     );
     let pad = size.saturating_sub(head.len() + 2);
     let mut text = head;
@@ -265,9 +259,7 @@ async fn send(
     id: &str,
     payload: &[u8],
 ) -> Option<(u16, bool, String)> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = hookgate::clock::now_seconds();
     let options = SchemeOptions {
         hmac: None,
         public_url: Some(&plan.public_url),

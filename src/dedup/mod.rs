@@ -19,7 +19,7 @@ pub mod writer;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -248,11 +248,9 @@ impl Drop for Claim {
     }
 }
 
+/// Now in the index's Unix seconds (good until 2106).
 pub(crate) fn unix_now() -> u32 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    u32::try_from(secs).unwrap_or(u32::MAX)
+    u32::try_from(crate::clock::now_seconds().max(0)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
