@@ -417,20 +417,14 @@ impl Config {
             }
         }
 
-        if !(1..=10_000).contains(&self.kafka.topic_partitions) {
-            fail(
-                "kafka.topic_partitions",
-                format!("{} is outside 1..=10000", self.kafka.topic_partitions),
-            );
-        }
-        if self.kafka.topic_replication_factor == 0 || self.kafka.topic_replication_factor < -1 {
-            fail(
+        for (field, message) in topic_layout_problems(
+            ("kafka.topic_partitions", self.kafka.topic_partitions),
+            (
                 "kafka.topic_replication_factor",
-                format!(
-                    "{}: use -1 for the cluster default, or 1 and up",
-                    self.kafka.topic_replication_factor
-                ),
-            );
+                self.kafka.topic_replication_factor,
+            ),
+        ) {
+            fail(field, message);
         }
         if self.dedup.window < Duration::from_secs(1) {
             fail("dedup.window", "must be at least 1s".into());
@@ -446,20 +440,11 @@ impl Config {
                 format!("{:?} is also a source's event topic", self.dedup.topic),
             );
         }
-        if !(1..=10_000).contains(&self.dedup.partitions) {
-            fail(
-                "dedup.partitions",
-                format!("{} is outside 1..=10000", self.dedup.partitions),
-            );
-        }
-        if self.dedup.replication_factor == 0 || self.dedup.replication_factor < -1 {
-            fail(
-                "dedup.replication_factor",
-                format!(
-                    "{}: use -1 for the cluster default, or 1 and up",
-                    self.dedup.replication_factor
-                ),
-            );
+        for (field, message) in topic_layout_problems(
+            ("dedup.partitions", self.dedup.partitions),
+            ("dedup.replication_factor", self.dedup.replication_factor),
+        ) {
+            fail(field, message);
         }
         if self.metrics.enabled && self.metrics.listen == self.server.listen {
             fail("metrics.listen", "must differ from server.listen".into());
@@ -621,6 +606,28 @@ fn valid_topic(topic: &str) -> bool {
         && topic
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// What is wrong with the partitions and replication factor of topics
+/// hookgate creates, each with its field.
+fn topic_layout_problems(
+    (partitions_field, partitions): (&'static str, i32),
+    (replication_field, replication): (&'static str, i32),
+) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if !(1..=10_000).contains(&partitions) {
+        problems.push((
+            partitions_field,
+            format!("{partitions} is outside 1..=10000"),
+        ));
+    }
+    if replication == 0 || replication < -1 {
+        problems.push((
+            replication_field,
+            format!("{replication}: use -1 for the cluster default, or 1 and up"),
+        ));
+    }
+    problems
 }
 
 fn topic_rule(topic: &str) -> String {
