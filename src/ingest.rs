@@ -389,7 +389,13 @@ where
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+    if let Some(declared) = declared.filter(|len| *len > limit as u64) {
+        // Answering while the sender is still sending, then closing, makes the
+        // kernel reset the connection and the 413 is lost: the provider would
+        // retry forever. A body of moderate size is read and dropped first.
+        if declared <= limit as u64 + DRAIN_BUDGET {
+            let _ = tokio::time::timeout(timeout, discard(body)).await;
+        }
         return Err(too_large());
     }
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
@@ -404,6 +410,15 @@ where
             format!("the body did not arrive within {}s", timeout.as_secs()),
         )),
     }
+}
+
+/// Bytes beyond the limit that are read and dropped so a 413 reaches the sender.
+const DRAIN_BUDGET: u64 = 1024 * 1024;
+
+/// Reads a body to its end without keeping it.
+async fn discard<B: http_body::Body>(body: B) {
+    let mut body = std::pin::pin!(body);
+    while let Some(Ok(_frame)) = body.as_mut().frame().await {}
 }
 
 /// The debug switch's log line: the body as text, up to 4 KiB, before it is
