@@ -8,15 +8,22 @@
 #   node      fastify + kafkajs, same contract (loadtest/peers/node-gateway.mjs)
 #   python    FastAPI + uvicorn + confluent-kafka, same contract (loadtest/peers/python_gateway.py)
 # Each server is pinned to CPU 1 (taskset), the generator and tansu to CPU 0,
-# so every server gets the same one core. Max rate is closed loop; p99 is open
-# loop at half of hookgate's max rate. Prints one table.
+# so every server gets the same one core. Max rate is closed loop, at each of
+# the connection counts given; a target's max is its best count's median over
+# the rounds (a server that waits on Kafka acks needs more requests in flight
+# to be busy, one that is CPU bound gets slower with more). p99 is open loop at
+# half of hookgate's max rate, with the largest connection count. Every
+# hookgate run publishes to a topic of its own and its ledger is checked.
+# Prints one table.
 #
-# Usage: loadtest/peers.sh [seconds=8] [rounds=2] [connections=64]
+# Usage: loadtest/peers.sh [seconds=8] [rounds=2] ["connection counts"="64 256"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
 rounds=${2:-2}
-connections=${3:-64}
+connection_counts=${3:-64 256}
+# shellcheck disable=SC2086 # a list of numbers
+open_loop_connections=$(printf '%s\n' $connection_counts | sort -n | tail -1)
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
 
 scripts/setup.sh >/dev/null
@@ -46,9 +53,10 @@ sleep 1
 secret="load-test-secret"
 printf '%s' "$secret" > "$work/load.secret"
 
-# Starts target $1 on port $2 pinned to CPU 1; prints its pid.
+# Starts target $1 on port $2 pinned to CPU 1, hookgate publishing to topic $3;
+# prints its pid.
 start() {
-  local target=$1 port=$2
+  local target=$1 port=$2 topic=${3:-webhooks.load}
   case $target in
     ceiling) taskset -c 1 target/release/hookgate-ceiling "127.0.0.1:$port" >"$work/$target.log" 2>&1 & ;;
     null|hookgate)
@@ -69,7 +77,7 @@ name = "load"
 path = "/webhooks/load"
 verifier = "github"
 secrets = ["file:load.secret"]
-topic = "webhooks.load"
+topic = "$topic"
 TOML
       taskset -c 1 target/release/hookgate serve --config "$work/$target.toml" >"$work/$target.log" 2>&1 & ;;
     node)
@@ -84,11 +92,17 @@ TOML
   echo $!
 }
 
-# Runs the generator against target $1: closed loop, or open loop at rate $2.
+# Runs the generator against target $1 with $2 connections: closed loop, or
+# open loop at rate $3. Prints the report's file.
 measure() {
-  local target=$1 rate=${2:-} port pid out
+  local target=$1 connections=$2 rate=${3:-} port pid out topic=webhooks.load ledger_args=()
   port=$(port)
-  pid=$(start "$target" "$port")
+  if [ "$target" = hookgate ]; then
+    topic="webhooks.load.run$RANDOM$RANDOM"
+    "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null
+    ledger_args=(--brokers "127.0.0.1:$kafka_port" --topic "$topic")
+  fi
+  pid=$(start "$target" "$port" "$topic")
   pids+=("$pid")
   for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && \
@@ -98,10 +112,10 @@ measure() {
   [ "$target" = hookgate ] && for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
   local rate_args=()
   [ -n "$rate" ] && rate_args=(--rate "$rate")
-  out="$work/$target-${rate:-max}-$RANDOM.json"
+  out="$work/$target-$connections-${rate:-max}-$RANDOM.json"
   taskset -c 0 target/release/hookgate-load --url "http://127.0.0.1:$port/webhooks/load" --provider github \
     --secret "file:$work/load.secret" "${rate_args[@]}" --connections "$connections" --duration "${seconds}s" \
-    --duplicates 0.1 --pid "$pid" --json "$out" >/dev/null || true
+    --duplicates 0.1 --pid "$pid" "${ledger_args[@]}" --json "$out" >/dev/null || true
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   echo "$out"
@@ -110,40 +124,59 @@ measure() {
 targets=(ceiling null hookgate node python)
 declare -A max_files
 for round in $(seq "$rounds"); do
-  for target in "${targets[@]}"; do
-    echo "round $round: $target, closed loop ${seconds}s" >&2
-    max_files[$target]+="$(measure "$target") "
+  for connections in $connection_counts; do
+    for target in "${targets[@]}"; do
+      echo "round $round: $target, closed loop, $connections connections, ${seconds}s" >&2
+      max_files[$target]+="$connections:$(measure "$target" "$connections") "
+    done
   done
 done
-hookgate_max=$(python3 - "${max_files[hookgate]}" <<'PY'
+rows=$work/rows.py
+cat > "$rows" <<'PY'
 import json, statistics, sys
-rates = [json.load(open(f))["ok"] / json.load(open(f))["seconds"] for f in sys.argv[1].split()]
-print(int(statistics.median(rates)))
+from collections import defaultdict
+def load(f): return json.load(open(f))
+def best(entries):
+    """The best connection count's median rate over the rounds: (rate, connections, runs)."""
+    by_count = defaultdict(list)
+    for entry in entries.split():
+        connections, path = entry.split(":", 1)
+        by_count[int(connections)].append(load(path))
+    rates = {c: statistics.median(r["ok"] / r["seconds"] for r in runs) for c, runs in by_count.items()}
+    connections = max(rates, key=rates.get)
+    return rates[connections], connections, by_count[connections]
 PY
-)
+hookgate_max=$(python3 -c "exec(open('$rows').read()); print(int(best(sys.argv[1])[0]))" "${max_files[hookgate]}")
 half=$((hookgate_max / 2))
 declare -A p99_files
 for target in "${targets[@]}"; do
-  echo "$target, open loop at $half/s (half of hookgate's max)" >&2
-  p99_files[$target]=$(measure "$target" "$half")
+  echo "$target, open loop at $half/s (half of hookgate's max), $open_loop_connections connections" >&2
+  p99_files[$target]=$(measure "$target" "$open_loop_connections" "$half")
 done
 
-python3 - "$hookgate_max" "$half" <<PY
-import json, statistics, sys
+python3 - "$half" <<PY
+exec(open("$rows").read())
 targets = "${targets[*]}".split()
 max_files = {$(for t in "${targets[@]}"; do printf '"%s": "%s",' "$t" "${max_files[$t]}"; done)}
 p99_files = {$(for t in "${targets[@]}"; do printf '"%s": "%s",' "$t" "${p99_files[$t]}"; done)}
-def load(f): return json.load(open(f))
 rows = {}
 for t in targets:
-    runs = [load(f) for f in max_files[t].split()]
-    rate = statistics.median(r["ok"] / r["seconds"] for r in runs)
+    rate, connections, runs = best(max_files[t])
     cpu = statistics.median((r["gateway_cpu_seconds"] or 0) * 1e6 / max(r["ok"], 1) for r in runs)
     p = load(p99_files[t])
-    rows[t] = (rate, p["latency_ms"]["p99"], p["ok"] / max(p["requests"], 1), cpu)
+    rows[t] = (rate, connections, p["latency_ms"]["p99"], p["ok"] / max(p["requests"], 1), cpu)
 hg = rows["hookgate"][0]
-print(f"{'target':<10} {'max 2xx/s':>10} {'p99 ms @ ' + sys.argv[2] + '/s':>16} {'2xx share':>10} {'CPU µs/req':>11} {'hookgate / target':>18}")
+print(f"{'target':<10} {'max 2xx/s':>10} {'conns':>6} {'p99 ms @ ' + sys.argv[1] + '/s':>16} {'2xx share':>10} {'CPU µs/req':>11} {'hookgate / target':>18}")
 for t in targets:
-    rate, p99, share, cpu = rows[t]
-    print(f"{t:<10} {rate:>10.0f} {p99:>16.2f} {share:>10.3f} {cpu:>11.1f} {hg / rate if rate else float('inf'):>18.2f}")
+    rate, connections, p99, share, cpu = rows[t]
+    print(f"{t:<10} {rate:>10.0f} {connections:>6} {p99:>16.2f} {share:>10.3f} {cpu:>11.1f} {hg / rate if rate else float('inf'):>18.2f}")
+ledgers = [load(e.split(":", 1)[1]).get("ledger") for e in max_files["hookgate"].split()]
+ledgers.append(load(p99_files["hookgate"]).get("ledger"))
+if any(l is None for l in ledgers):
+    print("ledger: a hookgate run has no ledger (the ledger could not read its topic)")
+    sys.exit(1)
+total = {k: sum(l[k] for l in ledgers) for k in ("records", "missing", "duplicated", "extra")}
+print(f"ledger over all {len(ledgers)} hookgate runs: {total['records']} records, missing {total['missing']}, "
+      f"duplicated {total['duplicated']}, extra {total['extra']}")
+sys.exit(1 if total["missing"] or total["duplicated"] else 0)
 PY

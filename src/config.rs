@@ -176,7 +176,16 @@ pub struct DedupConfig {
     /// Replication factor of the dedup topic when hookgate creates it; -1 takes
     /// the cluster's `default.replication.factor`.
     pub replication_factor: i32,
+    /// How long the dedup topic's producer gathers records into one batch.
+    /// Other replicas learn an id up to this much later; in exchange the
+    /// records cost the gateway and the brokers far less than one request each.
+    #[serde(with = "humantime_serde")]
+    pub linger: Duration,
 }
+
+/// The longest `dedup.linger`: a provider's quickest retries come after a
+/// few seconds, and every replica should know the id by then.
+const MAX_DEDUP_LINGER: Duration = Duration::from_secs(1);
 
 impl Default for DedupConfig {
     fn default() -> Self {
@@ -186,6 +195,7 @@ impl Default for DedupConfig {
             topic: "hookgate.dedup".into(),
             partitions: 6,
             replication_factor: -1,
+            linger: Duration::from_millis(50),
         }
     }
 }
@@ -428,6 +438,15 @@ impl Config {
         }
         if self.dedup.window < Duration::from_secs(1) {
             fail("dedup.window", "must be at least 1s".into());
+        }
+        if self.dedup.linger > MAX_DEDUP_LINGER {
+            fail(
+                "dedup.linger",
+                format!(
+                    "must be at most {}: other replicas would learn ids too late",
+                    humantime::format_duration(MAX_DEDUP_LINGER)
+                ),
+            );
         }
         if self.dedup.max_entries == 0 {
             fail("dedup.max_entries", "must be at least 1".into());
@@ -691,7 +710,7 @@ mod tests {
             event_id = \"json:id\"
             "
         )
-        .replace("[kafka]", "[dedup]\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout_ms = 5\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
+        .replace("[kafka]", "[dedup]\nlinger = \"10s\"\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout_ms = 5\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
         let errors = Config::parse(&text).expect("parses").validate();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -700,6 +719,7 @@ mod tests {
                 "kafka.produce_timeout_ms",
                 "kafka.client.\"bootstrap.servers\"",
                 "kafka.producer.\"acks\"",
+                "dedup.linger",
                 "dedup.max_entries",
                 "dedup.topic",
                 "dedup.partitions",

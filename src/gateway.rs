@@ -73,8 +73,8 @@ pub fn start(
                 config.kafka.topic_replication_factor,
             ));
         }
-        let writer =
-            Writer::new(client.clone(), &config.dedup.topic).map_err(StartError::DedupWriter)?;
+        let writer = Writer::new(client.clone(), &config.dedup.topic, config.dedup.linger)
+            .map_err(StartError::DedupWriter)?;
         let dedup = Dedup::durable(&config.dedup, wait_limit, writer);
         let reader = reader::spawn(
             client,

@@ -7,6 +7,9 @@
 //! - **Closed loop** (no `--rate`): every connection sends its next request as
 //!   soon as the last one is answered: the maximum rate.
 //!
+//! Every connection is opened (with one delivery each) before the clock
+//! starts; those deliveries count in the ledger only.
+//!
 //! Each request is a new event (or, at `--duplicates`, a repeat of an earlier
 //! accepted one), signed for `--provider` with hookgate's own signing code.
 //! With `--brokers` and `--topic`, the ledger then reads the topic and proves
@@ -113,11 +116,19 @@ fn main() -> ExitCode {
     print!("{}", report.render(&plan));
 
     let mut ok = report.errors == 0;
+    let mut checked = None;
     if let (Some(brokers), Some(topic)) = (&cli.brokers, &cli.topic) {
-        match ledger::check(brokers, topic, &report.accepted_ids, &report.answered_ids) {
+        let accepted: Vec<String> = report
+            .accepted_ids
+            .iter()
+            .chain(&report.warm_up_ids)
+            .cloned()
+            .collect();
+        match ledger::check(brokers, topic, &accepted, &report.answered_ids) {
             Ok(ledger) => {
                 print!("{ledger}");
                 ok &= ledger.missing == 0 && ledger.duplicated == 0;
+                checked = Some(ledger);
             }
             Err(err) => {
                 eprintln!("ledger: {err}");
@@ -126,7 +137,7 @@ fn main() -> ExitCode {
         }
     }
     if let Some(path) = &cli.json
-        && let Err(err) = std::fs::write(path, report.json(&plan))
+        && let Err(err) = std::fs::write(path, report.json(&plan, checked.as_ref()))
     {
         eprintln!("--json {}: {err}", path.display());
     }

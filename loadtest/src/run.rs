@@ -1,7 +1,7 @@
 //! Sending: the open- and closed-loop schedules, signing each delivery, and
 //! counting what came back.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,10 +13,13 @@ use hookgate::clock::unix_millis;
 use hookgate::event::EventIdSource;
 use hookgate::secret::Secret;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
+
+use crate::ledger::Ledger;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// What to send.
@@ -46,27 +49,48 @@ pub(crate) struct Report {
     pub(crate) elapsed: Duration,
     /// Event ids (as hookgate computes them) answered `accepted`.
     pub(crate) accepted_ids: Vec<String>,
-    /// Event ids answered 2xx at all, duplicates included.
+    /// Event ids answered 2xx at all, duplicates and the warm-up included.
     pub(crate) answered_ids: HashSet<String>,
+    /// Event ids accepted while opening the connections, before the clock started.
+    pub(crate) warm_up_ids: Vec<String>,
     /// The gateway's CPU seconds during the run.
     pub(crate) gateway_cpu: Option<f64>,
 }
 
-#[derive(Debug)]
-struct Shared {
-    next: AtomicU64,
-    accepted: Mutex<Vec<(String, Bytes)>>,
-    results: Mutex<Results>,
-}
-
+/// What one connection's worker counted; merged after the run, so no
+/// worker waits on another's bookkeeping while it measures.
 #[derive(Debug)]
 struct Results {
     statuses: BTreeMap<u16, u64>,
     errors: u64,
-    latency: Histogram<u64>,
     accepted_ids: Vec<String>,
-    answered_ids: HashSet<String>,
+    answered_ids: Vec<String>,
 }
+
+impl Results {
+    fn new() -> Self {
+        Self {
+            statuses: BTreeMap::new(),
+            errors: 0,
+            accepted_ids: Vec::new(),
+            answered_ids: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        self.errors += other.errors;
+        self.accepted_ids.extend(other.accepted_ids);
+        self.answered_ids.extend(other.answered_ids);
+    }
+}
+
+/// Accepted events a worker keeps to repeat as duplicates: the most recent
+/// ones, as a provider retries soon, and a bounded number, so a long run at a
+/// high rate does not hold every body in memory.
+const REPEATABLE_EVENTS: usize = 256;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -76,62 +100,91 @@ pub(crate) async fn run(plan: &Plan) -> Report {
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(plan.connections)
         .build(connector);
-    let shared = Arc::new(Shared {
-        next: AtomicU64::new(0),
-        accepted: Mutex::new(Vec::new()),
-        results: Mutex::new(Results {
-            statuses: BTreeMap::new(),
-            errors: 0,
-            latency: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| {
-                Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits are valid"))
-            }),
-            accepted_ids: Vec::new(),
-            answered_ids: HashSet::new(),
-        }),
-    });
+    let schedule = PlanRef::from(plan);
+    let warm_up = warm_up(&schedule, &client, plan.connections).await;
+    let next = Arc::new(AtomicU64::new(0));
+    // One histogram for all: each is a few hundred KiB to zero, too much to
+    // give every connection its own.
+    let latency = Arc::new(Mutex::new(
+        Histogram::new_with_bounds(1, 60_000_000, 3)
+            .unwrap_or_else(|_| unreachable!("the bounds and 3 significant digits are valid")),
+    ));
     let cpu_before = plan.pid.and_then(cpu_seconds);
     let start = Instant::now();
     let end = start + plan.duration;
+    let pacer = schedule.open_loop.as_ref().map(|open_loop| {
+        let open_loop = open_loop.clone();
+        let extra = plan.connections;
+        std::thread::spawn(move || open_loop.pace(start.into_std(), extra))
+    });
     let mut workers = Vec::with_capacity(plan.connections);
     for _ in 0..plan.connections {
-        let (client, shared) = (client.clone(), Arc::clone(&shared));
-        let plan = PlanRef::from(plan);
+        let (client, plan) = (client.clone(), schedule.clone());
+        let (next, latency) = (Arc::clone(&next), Arc::clone(&latency));
         workers.push(tokio::spawn(async move {
-            worker(&plan, &client, &shared, start, end).await;
+            worker(&plan, &client, &next, &latency, start, end).await
         }));
     }
+    let mut results = Results::new();
     for worker in workers {
-        let _ = worker.await;
+        if let Ok(counted) = worker.await {
+            results.merge(counted);
+        }
+    }
+    if let Some(pacer) = pacer {
+        let _ = pacer.join();
     }
     let elapsed = start.elapsed();
     let gateway_cpu = match (cpu_before, plan.pid.and_then(cpu_seconds)) {
         (Some(before), Some(after)) => Some(after - before),
         _ => None,
     };
-    let results = std::mem::replace(
-        &mut *shared.results.lock().unwrap_or_else(|p| p.into_inner()),
-        Results {
-            statuses: BTreeMap::new(),
-            errors: 0,
-            latency: Histogram::new(3)
-                .unwrap_or_else(|_| unreachable!("3 significant digits are valid")),
-            accepted_ids: Vec::new(),
-            answered_ids: HashSet::new(),
-        },
-    );
     Report {
-        sent: shared
-            .next
+        sent: next
             .load(Ordering::Relaxed)
             .min(results.statuses.values().sum::<u64>() + results.errors),
         statuses: results.statuses,
         errors: results.errors,
-        latency: results.latency,
+        latency: latency.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         elapsed,
         accepted_ids: results.accepted_ids,
-        answered_ids: results.answered_ids,
+        answered_ids: results
+            .answered_ids
+            .into_iter()
+            .chain(warm_up.answered_ids)
+            .collect(),
+        warm_up_ids: warm_up.accepted_ids,
         gateway_cpu,
     }
+}
+
+/// Opens every connection before the clock starts, with one new event each,
+/// sent all at once: otherwise the first requests of the run would wait for
+/// connections being set up, and that is not what a gateway's latency is.
+/// These events count in the ledger, not in the report's rates or latencies.
+async fn warm_up(plan: &PlanRef, client: &HttpClient, connections: usize) -> Results {
+    let run = format!("{:x}", unix_millis(SystemTime::now()));
+    let mut sends = Vec::with_capacity(connections);
+    for k in 0..connections {
+        let (plan, client) = (plan.clone(), client.clone());
+        let id = format!("load-{run}-warm-up-{k}");
+        sends.push(tokio::spawn(async move {
+            let payload = body(&id, plan.body_bytes);
+            send(&plan, &client, &id, &payload).await
+        }));
+    }
+    let mut results = Results::new();
+    for sent in sends {
+        if let Ok(Some((status, accepted, key))) = sent.await
+            && (200..300).contains(&status)
+        {
+            if accepted {
+                results.accepted_ids.push(key.clone());
+            }
+            results.answered_ids.push(key);
+        }
+    }
+    results
 }
 
 /// What each worker needs of the plan, cheaply cloned into its task.
@@ -143,9 +196,7 @@ struct PlanRef {
     event_id: Arc<EventIdSource>,
     secret: Arc<Secret>,
     public_url: Arc<str>,
-    interval: Option<Duration>,
-    /// Open loop: how many requests the run is due to send.
-    due_requests: Option<u64>,
+    open_loop: Option<OpenLoop>,
     body_bytes: usize,
     duplicates: f64,
 }
@@ -161,44 +212,98 @@ impl From<&Plan> for PlanRef {
             ),
             secret: Arc::new(plan.secret.clone()),
             public_url: plan.public_url.as_str().into(),
-            interval: plan
-                .rate
-                .map(|rate| Duration::from_secs_f64(1.0 / f64::from(rate.max(1)))),
-            due_requests: plan
-                .rate
-                .map(|rate| (f64::from(rate) * plan.duration.as_secs_f64()).round() as u64),
+            open_loop: plan.rate.map(|rate| OpenLoop {
+                interval: Duration::from_secs_f64(1.0 / f64::from(rate.max(1))),
+                due_requests: (f64::from(rate) * plan.duration.as_secs_f64()).round() as u64,
+                released: Arc::new(Semaphore::new(0)),
+            }),
             body_bytes: plan.body_bytes,
             duplicates: plan.duplicates,
         }
     }
 }
 
+/// The pacer's shortest sleep. Waking the generator for every request costs
+/// it more CPU than the requests at tens of thousands a second, so requests are
+/// released in batches at most this far apart. Latency still counts from each
+/// request's own due time, so this shows as up to 0.2 ms of latency, not less.
+const PACER_TICK: Duration = Duration::from_micros(200);
+
+/// The open loop's schedule: request `i` is due at `start + i × interval`.
+#[derive(Debug, Clone)]
+struct OpenLoop {
+    interval: Duration,
+    due_requests: u64,
+    /// One permit per request that has fallen due.
+    released: Arc<Semaphore>,
+}
+
+impl OpenLoop {
+    fn due(&self, start: Instant, i: u64) -> Instant {
+        start + self.interval.mul_f64(i as f64)
+    }
+
+    /// Releases the requests as they fall due, on a thread of its own: tokio's
+    /// timer counts whole milliseconds, which would add up to a millisecond
+    /// to every latency, while a thread's sleep wakes within tens of
+    /// microseconds. Requests due while it slept are released together.
+    /// `extra` permits at the end let every worker see the schedule is over.
+    fn pace(&self, start: std::time::Instant, extra: usize) {
+        let mut released = 0_u64;
+        while released < self.due_requests {
+            let elapsed = start.elapsed();
+            let due_now = ((elapsed.as_secs_f64() / self.interval.as_secs_f64()) as u64 + 1)
+                .min(self.due_requests);
+            if due_now > released {
+                self.released
+                    .add_permits(usize::try_from(due_now - released).unwrap_or(usize::MAX));
+                released = due_now;
+            } else {
+                let next_due = self.interval.mul_f64(released as f64);
+                std::thread::sleep(next_due.saturating_sub(elapsed).max(PACER_TICK));
+            }
+        }
+        self.released.add_permits(extra);
+    }
+}
+
 async fn worker(
     plan: &PlanRef,
     client: &HttpClient,
-    shared: &Shared,
+    next: &AtomicU64,
+    latency: &Mutex<Histogram<u64>>,
     start: Instant,
     end: Instant,
-) {
+) -> Results {
     let run = format!("{:x}", unix_millis(SystemTime::now()));
+    let mut results = Results::new();
+    let mut repeatable: VecDeque<(String, Bytes)> = VecDeque::with_capacity(REPEATABLE_EVENTS);
     loop {
-        let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        let due = match plan.interval {
-            Some(interval) => start + interval.mul_f64(i as f64),
-            None => Instant::now(),
+        let (i, due) = match &plan.open_loop {
+            Some(open_loop) => {
+                match open_loop.released.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_closed) => return results,
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= open_loop.due_requests {
+                    return results;
+                }
+                (i, open_loop.due(start, i))
+            }
+            None => {
+                let now = Instant::now();
+                if now >= end {
+                    return results;
+                }
+                (next.fetch_add(1, Ordering::Relaxed), now)
+            }
         };
-        if due >= end
-            || plan
-                .due_requests
-                .is_some_and(|due_requests| i >= due_requests)
-        {
-            return;
-        }
-        tokio::time::sleep_until(due).await;
         let repeat = is_duplicate(i, plan.duplicates)
             .then(|| {
-                let accepted = shared.accepted.lock().unwrap_or_else(|p| p.into_inner());
-                (!accepted.is_empty()).then(|| accepted[(i as usize) % accepted.len()].clone())
+                repeatable
+                    .get(i as usize % repeatable.len().max(1))
+                    .cloned()
             })
             .flatten();
         let (id, payload) = repeat.unwrap_or_else(|| {
@@ -207,23 +312,23 @@ async fn worker(
             (id, payload)
         });
         let outcome = send(plan, client, &id, &payload).await;
-        let latency = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let mut results = shared.results.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = results.latency.record(latency.max(1));
+        let took = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let _ = latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(took.max(1));
         match outcome {
             Some((status, accepted, key)) => {
                 *results.statuses.entry(status).or_default() += 1;
                 if (200..300).contains(&status) {
-                    results.answered_ids.insert(key.clone());
                     if accepted {
-                        results.accepted_ids.push(key);
-                        drop(results);
-                        shared
-                            .accepted
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((id, payload));
+                        results.accepted_ids.push(key.clone());
+                        if repeatable.len() == REPEATABLE_EVENTS {
+                            repeatable.pop_front();
+                        }
+                        repeatable.push_back((id, payload));
                     }
+                    results.answered_ids.push(key);
                 }
             }
             None => results.errors += 1,
@@ -366,7 +471,8 @@ impl Report {
         out
     }
 
-    pub(crate) fn json(&self, plan: &Plan) -> String {
+    /// The report, and the ledger if one was checked, as one JSON object.
+    pub(crate) fn json(&self, plan: &Plan, ledger: Option<&Ledger>) -> String {
         serde_json::json!({
             "provider": plan.kind.name(),
             "rate": plan.rate,
@@ -387,6 +493,12 @@ impl Report {
                 "max": self.latency.max() as f64 / 1000.0,
             },
             "gateway_cpu_seconds": self.gateway_cpu,
+            "ledger": ledger.map(|ledger| serde_json::json!({
+                "records": ledger.records,
+                "missing": ledger.missing,
+                "duplicated": ledger.duplicated,
+                "extra": ledger.extra,
+            })),
         })
         .to_string()
     }
@@ -401,6 +513,21 @@ mod tests {
         let count = (0..1000).filter(|&i| is_duplicate(i, 0.1)).count();
         assert_eq!(count, 100);
         assert!((0..1000).all(|i| !is_duplicate(i, 0.0)));
+    }
+
+    #[test]
+    fn the_pacer_releases_each_request_no_sooner_than_due_and_then_one_per_worker() {
+        let open_loop = OpenLoop {
+            interval: Duration::from_millis(2),
+            due_requests: 10,
+            released: Arc::new(Semaphore::new(0)),
+        };
+        let start = std::time::Instant::now();
+        open_loop.pace(start, 3);
+        // The last request is due at 9 × 2 ms; the pacer only returns once it
+        // released it.
+        assert!(start.elapsed() >= Duration::from_millis(18));
+        assert_eq!(open_loop.released.available_permits(), 10 + 3);
     }
 
     #[test]

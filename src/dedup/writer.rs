@@ -36,15 +36,22 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// `client` holds the cluster's address and the shared client settings.
-    pub fn new(mut client: ClientConfig, topic: &str) -> Result<Self, KafkaError> {
+    /// `client` holds the cluster's address and the shared client settings;
+    /// `linger` is how long records gather into one batch.
+    pub fn new(
+        mut client: ClientConfig,
+        topic: &str,
+        linger: Duration,
+    ) -> Result<Self, KafkaError> {
         client
             .set("acks", "all")
             .set("enable.idempotence", "false")
             .set("compression.type", "lz4")
-            // Batches of a few milliseconds: cheap for the broker, and other
-            // replicas learn the id well within a provider's retry delay.
-            .set("linger.ms", "5")
+            // Large batches: a record per request would cost the gateway and
+            // the broker more than the event itself, and slow the events'
+            // acknowledgements. Other replicas still learn the id well within
+            // a provider's retry delay.
+            .set("linger.ms", linger.as_millis().to_string())
             .set("message.timeout.ms", "60000")
             .set("queue.buffering.max.messages", "1000000");
         Ok(Self {
