@@ -5,13 +5,12 @@
 //! with different constants.
 
 use super::mac::{Encoding, Keys, Signature};
-use super::{Signed, VerifyError, required, verdict};
+use super::{SchemeHeader, Signed, VerifyError, verdict};
 
 #[derive(Debug)]
 pub(crate) struct HeaderSignature {
     keys: Keys,
-    /// The header's name, also used in messages.
-    header: &'static str,
+    header: SchemeHeader,
     prefix: Box<[u8]>,
     encoding: Encoding,
     /// Signed before the body.
@@ -22,7 +21,7 @@ impl HeaderSignature {
     pub(crate) fn new(keys: Keys, header: &'static str, prefix: &[u8], encoding: Encoding) -> Self {
         Self {
             keys,
-            header,
+            header: SchemeHeader::new(header),
             prefix: prefix.into(),
             encoding,
             leading: Box::default(),
@@ -36,10 +35,12 @@ impl HeaderSignature {
     }
 
     pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = required(request.headers, self.header, self.header)?
+        let signature = self
+            .header
+            .required(request.headers)?
             .strip_prefix(&*self.prefix)
             .and_then(|text| Signature::decode(text, self.encoding))
-            .ok_or(VerifyError::MalformedHeader(self.header))?;
+            .ok_or(VerifyError::MalformedHeader(self.header.label()))?;
         verdict(
             self.keys
                 .verify_one(&[&self.leading, request.body], signature),

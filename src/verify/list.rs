@@ -3,7 +3,7 @@
 //! signatures (one per active secret while a provider rolls its secret).
 
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
-use super::{Signed, VerifyError, check_timestamp, required, verdict};
+use super::{SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
 
 /// The shape of one provider's list.
@@ -56,6 +56,7 @@ pub(crate) struct TimestampedList {
     keys: Keys,
     tolerance: u64,
     format: &'static ListFormat,
+    header: SchemeHeader,
     joiner: &'static [u8],
 }
 
@@ -70,17 +71,15 @@ impl TimestampedList {
             keys: Keys::from_secrets(Algorithm::Sha256, secrets),
             tolerance,
             format,
+            header: SchemeHeader::new(format.header),
             joiner,
         }
     }
 
     pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let header = self.format.header;
-        let parsed = self
-            .format
-            .parse(required(request.headers, header, header)?)?;
+        let parsed = self.format.parse(self.header.required(request.headers)?)?;
         let timestamp = parsed.timestamp.unwrap_or_default();
-        check_timestamp(timestamp, request.now, self.tolerance, header)?;
+        check_timestamp(timestamp, request.now, self.tolerance, self.format.header)?;
         verdict(
             self.keys
                 .verify(&[timestamp, self.joiner, request.body], &parsed.signatures),

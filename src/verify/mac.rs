@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
+use subtle::ConstantTimeEq;
 
 use crate::secret::Secret;
 
@@ -186,9 +187,15 @@ fn matches<M: Mac + Clone>(keyed: &M, message: &[&[u8]], candidates: &Candidates
     for part in message {
         mac.update(part);
     }
+    let tag = mac.finalize().into_bytes();
+    // Every candidate is compared, in constant time, so the time taken does not
+    // tell which one (or which byte) was wrong.
     candidates
         .iter()
-        .any(|candidate| mac.clone().verify_slice(candidate.as_slice()).is_ok())
+        .fold(subtle::Choice::from(0), |found, candidate| {
+            found | tag.as_slice().ct_eq(candidate.as_slice())
+        })
+        .into()
 }
 
 /// Computes a signature, for tests and for the tools that send signed requests.

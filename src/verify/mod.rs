@@ -30,8 +30,8 @@ mod zoom;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::HeaderMap;
 use http::header::AsHeaderName;
+use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
 pub use self::hmac::HmacOptions;
@@ -233,7 +233,8 @@ enum Scheme {
     Slack(v0::V0),
     /// Zoom: Slack's scheme, and its own handshake.
     Zoom(v0::V0),
-    StandardWebhooks(standard_webhooks::StandardWebhooks),
+    /// Boxed: it holds both sets of header names.
+    StandardWebhooks(Box<standard_webhooks::StandardWebhooks>),
     PagerDuty(pagerduty::PagerDuty),
     Linear(linear::Linear),
     Mailgun(mailgun::Mailgun),
@@ -269,9 +270,9 @@ impl Verifier {
             VerifierKind::Calendly => Scheme::TimestampedList(calendly::scheme(secrets, tolerance)),
             VerifierKind::Slack => Scheme::Slack(slack::scheme(secrets, tolerance)),
             VerifierKind::Zoom => Scheme::Zoom(zoom::scheme(secrets, tolerance)),
-            VerifierKind::StandardWebhooks => Scheme::StandardWebhooks(
+            VerifierKind::StandardWebhooks => Scheme::StandardWebhooks(Box::new(
                 standard_webhooks::StandardWebhooks::new(secrets, tolerance)?,
-            ),
+            )),
             VerifierKind::PagerDuty => Scheme::PagerDuty(pagerduty::PagerDuty::new(secrets)),
             VerifierKind::Linear => Scheme::Linear(linear::Linear::new(secrets, tolerance)),
             VerifierKind::Mailgun => Scheme::Mailgun(mailgun::Mailgun::new(secrets, tolerance)),
@@ -417,6 +418,44 @@ pub fn verification_key(kind: VerifierKind, signing_secret: &[u8]) -> Option<Vec
         VerifierKind::Discord => discord::public_key(signing_secret).map(String::into_bytes),
         VerifierKind::SendGrid => sendgrid::public_key(signing_secret).map(String::into_bytes),
         _ => Some(signing_secret.to_vec()),
+    }
+}
+
+/// A header a scheme reads, its name parsed once at start-up: looking it up
+/// in a request then skips validating and lower-casing the name every time.
+/// `label` is the provider's spelling, for messages.
+#[derive(Debug, Clone)]
+pub(crate) struct SchemeHeader {
+    /// `None` for a name no header can have: such a header is never present.
+    name: Option<HeaderName>,
+    label: &'static str,
+}
+
+impl SchemeHeader {
+    pub(crate) fn new(label: &'static str) -> Self {
+        Self {
+            name: HeaderName::from_bytes(label.as_bytes()).ok(),
+            label,
+        }
+    }
+
+    pub(crate) fn label(&self) -> &'static str {
+        self.label
+    }
+
+    pub(crate) fn is_in(&self, headers: &HeaderMap) -> bool {
+        self.name
+            .as_ref()
+            .is_some_and(|name| headers.contains_key(name))
+    }
+
+    /// The header's value, which the scheme requires.
+    pub(crate) fn required<'h>(&self, headers: &'h HeaderMap) -> Result<&'h [u8], VerifyError> {
+        self.name
+            .as_ref()
+            .and_then(|name| headers.get(name))
+            .map(|value| value.as_bytes())
+            .ok_or(VerifyError::MissingHeader(self.label))
     }
 }
 

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
-use super::{BuildError, Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
 
 const ID: &str = "webhook-id";
@@ -27,6 +27,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 pub(super) struct StandardWebhooks {
     keys: Keys,
     tolerance: u64,
+    /// id, timestamp and signature, under the spec's names and under Svix's.
+    spec: [SchemeHeader; 3],
+    svix: [SchemeHeader; 3],
 }
 
 impl StandardWebhooks {
@@ -48,26 +51,25 @@ impl StandardWebhooks {
         Ok(Self {
             keys: Keys::new(Algorithm::Sha256, keys.iter().map(Vec::as_slice)),
             tolerance,
+            spec: [ID, TIMESTAMP, SIGNATURE].map(SchemeHeader::new),
+            svix: [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE].map(SchemeHeader::new),
         })
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         // The spec's names win; Svix senders use the same scheme under svix-*.
-        let (id, timestamp, signatures) = if request.headers.contains_key(SIGNATURE) {
-            (
-                required(request.headers, ID, ID)?,
-                required(request.headers, TIMESTAMP, TIMESTAMP)?,
-                required(request.headers, SIGNATURE, SIGNATURE)?,
-            )
-        } else if request.headers.contains_key(SVIX_SIGNATURE) {
-            (
-                required(request.headers, SVIX_ID, SVIX_ID)?,
-                required(request.headers, SVIX_TIMESTAMP, SVIX_TIMESTAMP)?,
-                required(request.headers, SVIX_SIGNATURE, SVIX_SIGNATURE)?,
-            )
+        let [id, timestamp, signature] = if self.spec[2].is_in(request.headers) {
+            &self.spec
+        } else if self.svix[2].is_in(request.headers) {
+            &self.svix
         } else {
             return Err(VerifyError::MissingHeader(SIGNATURE));
         };
+        let (id, timestamp, signatures) = (
+            id.required(request.headers)?,
+            timestamp.required(request.headers)?,
+            signature.required(request.headers)?,
+        );
         let mut candidates = Candidates::new();
         for item in signatures
             .split(|&b| b == b' ')
