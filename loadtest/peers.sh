@@ -8,6 +8,7 @@
 #   node      fastify + kafkajs, same contract (loadtest/peers/node-gateway.mjs)
 #   python    FastAPI + uvicorn + confluent-kafka, same contract (loadtest/peers/python_gateway.py)
 # Each server is pinned to CPU 1 (taskset), the generator and tansu to CPU 0,
+# and every run against Kafka starts on an empty broker,
 # so every server gets the same one core. Max rate is closed loop, at each of
 # the connection counts given; a target's max is its best count's median over
 # the rounds (a server that waits on Kafka acks needs more requests in flight
@@ -39,17 +40,35 @@ fi
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for pid in "${pids[@]}" "$(cat "$work/broker.pid" 2>/dev/null)"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 kafka_port=$(port)
 tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
-taskset -c 0 "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-  --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
-pids+=($!)
-sleep 1
-"$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 webhooks.load >/dev/null
+# Starts an empty broker (tansu keeps every record in memory, and a run should
+# not pay for the ones before it), pinned to CPU 0, with the baselines' topic.
+# Runs in measure's subshell, so the broker's pid lives in a file.
+fresh_broker() {
+  local old
+  old=$(cat "$work/broker.pid" 2>/dev/null || true)
+  if [ -n "$old" ]; then
+    kill "$old" 2>/dev/null || true
+    while kill -0 "$old" 2>/dev/null; do sleep 0.1; done
+  fi
+  taskset -c 0 "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+    --storage-engine memory://tansu/ >>"$work/tansu.log" 2>&1 &
+  echo $! > "$work/broker.pid"
+  for _ in $(seq 50); do
+    "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 webhooks.load >/dev/null 2>&1 && return
+    sleep 0.2
+  done
+  echo "tansu did not start; see $work/tansu.log" >&2
+  exit 1
+}
 secret="load-test-secret"
 printf '%s' "$secret" > "$work/load.secret"
 
@@ -97,6 +116,7 @@ TOML
 measure() {
   local target=$1 connections=$2 rate=${3:-} port pid out topic=webhooks.load ledger_args=()
   port=$(port)
+  case $target in hookgate|node|python) fresh_broker ;; esac
   if [ "$target" = hookgate ]; then
     topic="webhooks.load.run$RANDOM$RANDOM"
     "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null

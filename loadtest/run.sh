@@ -5,9 +5,10 @@
 #
 # Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
 #   rate: requests per second, open loop; `max`: closed loop, flat out.
-# Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS and
-# LINGER_MS set hookgate's server.workers and the producer's linger.ms;
-# HOOKGATE_BIN runs another hookgate binary (for A/B comparisons).
+# Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS,
+# LINGER_MS and DEDUP_LINGER set hookgate's server.workers, the event
+# producer's linger.ms and dedup.linger; HOOKGATE_BIN runs another hookgate
+# binary (for A/B comparisons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -44,6 +45,8 @@ workers = ${WORKERS:-0}
 brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
 producer = { "linger.ms" = "${LINGER_MS:-2}" }
+[dedup]
+linger = "${DEDUP_LINGER:-50ms}"
 [metrics]
 listen = "127.0.0.1:$metrics_port"
 [log]
