@@ -9,7 +9,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::Deserialize;
 
 use super::{
-    BuildError, Defaults, Handshake, Signed, VerifyError, check_timestamp, required, verdict,
+    BuildError, Defaults, Handshake, SchemeHeader, Signed, VerifyError, check_timestamp, verdict,
 };
 use crate::secret::Secret;
 
@@ -28,6 +28,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 pub(super) struct Discord {
     keys: Vec<VerifyingKey>,
     tolerance: u64,
+    signature: SchemeHeader,
+    timestamp: SchemeHeader,
 }
 
 impl Discord {
@@ -41,13 +43,18 @@ impl Discord {
             },
             "a Discord public key is 64 hex digits (the application's \"Public Key\")",
         )?;
-        Ok(Self { keys, tolerance })
+        Ok(Self {
+            keys,
+            tolerance,
+            signature: SchemeHeader::new(SIGNATURE),
+            timestamp: SchemeHeader::new(TIMESTAMP),
+        })
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let timestamp = required(request.headers, TIMESTAMP, TIMESTAMP)?;
+        let timestamp = self.timestamp.required(request.headers)?;
         let mut bytes = [0u8; 64];
-        hex::decode_to_slice(required(request.headers, SIGNATURE, SIGNATURE)?, &mut bytes)
+        hex::decode_to_slice(self.signature.required(request.headers)?, &mut bytes)
             .map_err(|_| VerifyError::MalformedHeader(SIGNATURE))?;
         let signature = Signature::from_bytes(&bytes);
         check_timestamp(timestamp, request.now, self.tolerance, TIMESTAMP)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, required, verdict};
+use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "Linear-Signature";
@@ -31,6 +31,7 @@ struct Stamp {
 pub(super) struct Linear {
     keys: Keys,
     tolerance: u64,
+    signature: SchemeHeader,
 }
 
 impl Linear {
@@ -38,15 +39,13 @@ impl Linear {
         Self {
             keys: Keys::from_secrets(Algorithm::Sha256, secrets),
             tolerance,
+            signature: SchemeHeader::new(SIGNATURE),
         }
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = Signature::decode(
-            required(request.headers, SIGNATURE, SIGNATURE)?,
-            Encoding::Hex,
-        )
-        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
+        let signature = Signature::decode(self.signature.required(request.headers)?, Encoding::Hex)
+            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
         verdict(self.keys.verify_one(&[request.body], signature))?;
         // Only an authentic body is parsed, for its timestamp.
         let stamp: Stamp = serde_json::from_slice(request.body)

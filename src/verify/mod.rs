@@ -30,7 +30,6 @@ mod zoom;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::AsHeaderName;
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
@@ -459,18 +458,6 @@ impl SchemeHeader {
     }
 }
 
-/// The value of a header the scheme requires.
-fn required<'h, K: AsHeaderName>(
-    headers: &'h HeaderMap,
-    name: K,
-    label: &'static str,
-) -> Result<&'h [u8], VerifyError> {
-    headers
-        .get(name)
-        .map(|value| value.as_bytes())
-        .ok_or(VerifyError::MissingHeader(label))
-}
-
 /// Parses a Unix timestamp in seconds and checks it lies within `tolerance` of
 /// `now`, in either direction (a clock ahead of ours is as suspect as one behind).
 fn check_timestamp(
@@ -508,7 +495,8 @@ fn require_public_url<'a>(
     })
 }
 
-/// Parses each secret as a public key; each one that is not names its index.
+/// Parses each secret (a public key, or an encoded shared key); each one that
+/// does not parse is an error that names its index.
 fn parse_keys<K>(
     secrets: &[Secret],
     parse: impl Fn(&[u8]) -> Option<K>,

@@ -4,7 +4,7 @@
 
 use super::list::ListFormat;
 use super::mac::{Algorithm, Encoding, Keys};
-use super::{Defaults, Signed, VerifyError, required, verdict};
+use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-PagerDuty-Signature";
@@ -28,17 +28,19 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 #[derive(Debug)]
 pub(super) struct PagerDuty {
     keys: Keys,
+    signature: SchemeHeader,
 }
 
 impl PagerDuty {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
             keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            signature: SchemeHeader::new(SIGNATURE),
         }
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let parsed = FORMAT.parse(required(request.headers, SIGNATURE, SIGNATURE)?)?;
+        let parsed = FORMAT.parse(self.signature.required(request.headers)?)?;
         verdict(self.keys.verify(&[request.body], &parsed.signatures))
     }
 }

@@ -11,7 +11,7 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
 
-use super::{BuildError, Defaults, Signed, VerifyError, check_timestamp, required, verdict};
+use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
@@ -31,6 +31,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 pub(super) struct SendGrid {
     keys: Vec<VerifyingKey>,
     tolerance: u64,
+    signature: SchemeHeader,
+    timestamp: SchemeHeader,
 }
 
 impl SendGrid {
@@ -43,13 +45,18 @@ impl SendGrid {
             },
             "a SendGrid verification key is a base64 DER P-256 public key, as the Event Webhook settings show it",
         )?;
-        Ok(Self { keys, tolerance })
+        Ok(Self {
+            keys,
+            tolerance,
+            signature: SchemeHeader::new(SIGNATURE),
+            timestamp: SchemeHeader::new(TIMESTAMP),
+        })
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let timestamp = required(request.headers, TIMESTAMP, TIMESTAMP)?;
+        let timestamp = self.timestamp.required(request.headers)?;
         let malformed = VerifyError::MalformedHeader(SIGNATURE);
-        let encoded = required(request.headers, SIGNATURE, SIGNATURE)?;
+        let encoded = self.signature.required(request.headers)?;
         if encoded.len() > MAX_SIGNATURE_BASE64 {
             return Err(malformed);
         }

@@ -34,20 +34,11 @@ pub(super) struct StandardWebhooks {
 
 impl StandardWebhooks {
     pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Result<Self, Vec<BuildError>> {
-        let mut keys = Vec::with_capacity(secrets.len());
-        let mut errors = Vec::new();
-        for (index, secret) in secrets.iter().enumerate() {
-            match decode_secret(secret.expose()) {
-                Some(key) => keys.push(key),
-                None => errors.push(BuildError {
-                    field: format!("secrets[{index}]"),
-                    message: "a Standard Webhooks secret is `whsec_` followed by base64".into(),
-                }),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let keys = super::parse_keys(
+            secrets,
+            decode_secret,
+            "a Standard Webhooks secret is `whsec_` followed by base64",
+        )?;
         Ok(Self {
             keys: Keys::new(Algorithm::Sha256, keys.iter().map(Vec::as_slice)),
             tolerance,

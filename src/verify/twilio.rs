@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{BuildError, Defaults, Signed, VerifyError, required, verdict};
+use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Twilio-Signature";
@@ -30,6 +30,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 pub(super) struct Twilio {
     keys: Keys,
     url: String,
+    signature: SchemeHeader,
 }
 
 impl Twilio {
@@ -41,15 +42,14 @@ impl Twilio {
         Ok(Self {
             keys: Keys::from_secrets(Algorithm::Sha1, secrets),
             url: url.to_owned(),
+            signature: SchemeHeader::new(SIGNATURE),
         })
     }
 
     pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = Signature::decode(
-            required(request.headers, SIGNATURE, SIGNATURE)?,
-            Encoding::Base64,
-        )
-        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
+        let signature =
+            Signature::decode(self.signature.required(request.headers)?, Encoding::Base64)
+                .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
         let query = request.query.unwrap_or("");
         let separator: &[u8] = if query.is_empty() { b"" } else { b"?" };
         let url: [&[u8]; 3] = [self.url.as_bytes(), separator, query.as_bytes()];

@@ -2,15 +2,15 @@
 //! own: Slack's scheme, which Zoom adopted with other header names.
 
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Signed, VerifyError, check_timestamp, required, verdict};
+use super::{SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
 
 #[derive(Debug)]
 pub(crate) struct V0 {
     keys: Keys,
     tolerance: u64,
-    signature: &'static str,
-    timestamp: &'static str,
+    signature: SchemeHeader,
+    timestamp: SchemeHeader,
 }
 
 impl V0 {
@@ -23,19 +23,24 @@ impl V0 {
         Self {
             keys: Keys::from_secrets(Algorithm::Sha256, secrets),
             tolerance,
-            signature,
-            timestamp,
+            signature: SchemeHeader::new(signature),
+            timestamp: SchemeHeader::new(timestamp),
         }
     }
 
     pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = required(request.headers, self.signature, self.signature)?;
-        let timestamp = required(request.headers, self.timestamp, self.timestamp)?;
+        let signature = self.signature.required(request.headers)?;
+        let timestamp = self.timestamp.required(request.headers)?;
         let signature = signature
             .strip_prefix(b"v0=")
             .and_then(|hex| Signature::decode(hex, Encoding::Hex))
-            .ok_or(VerifyError::MalformedHeader(self.signature))?;
-        check_timestamp(timestamp, request.now, self.tolerance, self.timestamp)?;
+            .ok_or(VerifyError::MalformedHeader(self.signature.label()))?;
+        check_timestamp(
+            timestamp,
+            request.now,
+            self.tolerance,
+            self.timestamp.label(),
+        )?;
         verdict(
             self.keys
                 .verify_one(&[b"v0:", timestamp, b":", request.body], signature),
