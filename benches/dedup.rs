@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use hookgate::config::{Config, DedupConfig};
-use hookgate::dedup::{Claimed, Dedup, IdHash, Landed, reader, record};
+use hookgate::dedup::journal::Journal;
+use hookgate::dedup::{Claimed, Dedup, IdHash, reader, record};
 use hookgate::event::EventId;
 use hookgate::gateway::{self, Running};
 use hookgate::health::Health;
@@ -66,15 +67,6 @@ fn rss_bytes() -> usize {
     pages * 4096
 }
 
-fn landed() -> Landed<'static> {
-    Landed {
-        first_seen_ms: 0,
-        topic: "webhooks.bench",
-        partition: 0,
-        offset: 0,
-    }
-}
-
 /// Claims and commits `ids` distinct ids through the request path's own calls.
 async fn memory(ids: usize) {
     let config = DedupConfig {
@@ -88,7 +80,7 @@ async fn memory(ids: usize) {
     for n in 0..ids {
         let id = EventId::new(&format!("evt_{n:012}")).expect("id");
         match dedup.claim(&source, &id).await {
-            Ok(Claimed::Fresh(claim)) => claim.commit(&source, &id, &landed()),
+            Ok(Claimed::Fresh(claim)) => claim.commit(SystemTime::now()).await.expect("commit"),
             other => panic!("id {n} not fresh: {other:?}"),
         }
     }
@@ -128,19 +120,26 @@ async fn replay(ids: usize) {
         .create()
         .expect("producer");
     let source = SourceName::new("bench");
-    let now_ms = SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
-        .as_millis() as u64;
+        .as_secs() as u32;
+    // Records as the journal writes them under load: many ids to a record.
+    let ids_per_record = env_count("IDS_PER_RECORD", 512);
+    let writer = record::WriterId::random();
+    let mut batch = Vec::with_capacity(ids_per_record);
+    let mut bytes = 0usize;
     for n in 0..ids {
         let id = EventId::new(&format!("evt_{n:012}")).expect("id");
-        let key = record::key(&source, &id);
-        let value = Landed {
-            first_seen_ms: now_ms,
-            ..landed()
+        batch.push((IdHash::of(&source, &id), now));
+        if batch.len() < ids_per_record && n + 1 < ids {
+            continue;
         }
-        .encode(&IdHash::of_key(&key));
-        let mut record = BaseRecord::<[u8], [u8]>::to(&config.topic)
+        let key = writer.ids_key(n as u64);
+        let value = record::encode_ids(&batch);
+        batch.clear();
+        bytes += key.len() + value.len();
+        let mut record = BaseRecord::<str, [u8]>::to(&config.topic)
             .key(&key)
             .payload(&value);
         loop {
@@ -157,16 +156,28 @@ async fn replay(ids: usize) {
         .flush(Timeout::After(Duration::from_secs(120)))
         .expect("flush");
     println!(
+        "replay: {ids} ids, {ids_per_record} to a record: {:.1} bytes per id of key and value",
+        bytes as f64 / ids as f64
+    );
+    println!(
         "replay: wrote {ids} dedup records in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 
-    let dedup = Dedup::in_memory(
+    let journal = Journal::start(
+        client.clone(),
+        &config.topic,
+        Duration::ZERO,
+        Duration::from_secs(5),
+    )
+    .expect("journal");
+    let dedup = Dedup::on_topic(
         &DedupConfig {
             max_entries: ids * 2,
             ..config.clone()
         },
         Duration::from_secs(5),
+        journal,
     );
     let health = Arc::new(Health::default());
     let before = rss_bytes();

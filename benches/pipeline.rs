@@ -10,11 +10,11 @@
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hookgate::config::DedupConfig;
-use hookgate::dedup::{Claimed, Dedup, Landed};
+use hookgate::dedup::{Claimed, Dedup};
 use hookgate::event::{EventId, EventIdSource};
 use hookgate::source::SourceName;
 use http::HeaderMap;
@@ -47,15 +47,6 @@ fn event_id(c: &mut Criterion) {
     group.finish();
 }
 
-fn landed() -> Landed<'static> {
-    Landed {
-        first_seen_ms: 0,
-        topic: "t",
-        partition: 0,
-        offset: 0,
-    }
-}
-
 fn dedup(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,7 +67,7 @@ fn dedup(c: &mut Criterion) {
                 EventId::new(&format!("evt_{}", next.fetch_add(1, Ordering::Relaxed))).expect("id");
             runtime.block_on(async {
                 if let Ok(Claimed::Fresh(claim)) = single.claim(&source, &id).await {
-                    claim.commit(&source, &id, &landed());
+                    claim.commit(SystemTime::now()).await.expect("commit");
                 }
             });
         });
@@ -85,7 +76,7 @@ fn dedup(c: &mut Criterion) {
     let duplicate = EventId::new("evt_seen").expect("id");
     runtime.block_on(async {
         if let Ok(Claimed::Fresh(claim)) = single.claim(&source, &duplicate).await {
-            claim.commit(&source, &duplicate, &landed());
+            claim.commit(SystemTime::now()).await.expect("commit");
         }
     });
     group.bench_function("claim/duplicate", |b| {
@@ -108,7 +99,7 @@ fn dedup(c: &mut Criterion) {
                                 let n = counter.fetch_add(1, Ordering::Relaxed);
                                 let id = EventId::new(&format!("c_{n}")).expect("id");
                                 if let Ok(Claimed::Fresh(claim)) = dedup.claim(&source, &id).await {
-                                    claim.commit(&source, &id, &landed());
+                                    claim.commit(SystemTime::now()).await.expect("commit");
                                 }
                             }
                         })

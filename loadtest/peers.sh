@@ -4,7 +4,9 @@
 # interleaved (A B C D E, A B C D E, …):
 #   ceiling   a minimal hyper server that reads the body and answers 200
 #   null      hookgate with kafka.brokers = "null" (everything but Kafka)
-#   hookgate  hookgate, full path (verify, dedup, acks=all, answer after ack)
+#   hookgate  hookgate, full path (verify, durable dedup, acks=all, answer after ack)
+#   naive     the minimal Rust gateway a team would write instead: hyper, hmac,
+#             an in-memory id set, rdkafka awaiting each ack (loadtest/src/bin/naive.rs)
 #   node      fastify + kafkajs, same contract (loadtest/peers/node-gateway.mjs)
 #   python    FastAPI + uvicorn + confluent-kafka, same contract (loadtest/peers/python_gateway.py)
 # Each server is pinned to CPU 1 (taskset), the generator and tansu to CPU 0,
@@ -99,6 +101,9 @@ secrets = ["file:load.secret"]
 topic = "$topic"
 TOML
       taskset -c 1 target/release/hookgate serve --config "$work/$target.toml" >"$work/$target.log" 2>&1 & ;;
+    naive)
+      PORT=$port BROKERS="127.0.0.1:$kafka_port" TOPIC=webhooks.load SECRET=$secret \
+        taskset -c 1 target/release/hookgate-naive >"$work/$target.log" 2>&1 & ;;
     node)
       PORT=$port BROKERS="127.0.0.1:$kafka_port" TOPIC=webhooks.load SECRET=$secret \
         HOOKGATE_NODE_MODULES="$TOOLS/peers-node/node_modules" \
@@ -116,11 +121,14 @@ TOML
 measure() {
   local target=$1 connections=$2 rate=${3:-} port pid out topic=webhooks.load ledger_args=()
   port=$(port)
-  case $target in hookgate|node|python) fresh_broker ;; esac
+  case $target in hookgate|naive|node|python)
+    fresh_broker
+    ledger_args=(--broker-pid "$(cat "$work/broker.pid")") ;;
+  esac
   if [ "$target" = hookgate ]; then
     topic="webhooks.load.run$RANDOM$RANDOM"
     "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null
-    ledger_args=(--brokers "127.0.0.1:$kafka_port" --topic "$topic")
+    ledger_args+=(--brokers "127.0.0.1:$kafka_port" --topic "$topic")
   fi
   pid=$(start "$target" "$port" "$topic")
   pids+=("$pid")
@@ -141,7 +149,7 @@ measure() {
   echo "$out"
 }
 
-targets=(ceiling null hookgate node python)
+targets=(ceiling null hookgate naive node python)
 declare -A max_files
 for round in $(seq "$rounds"); do
   for connections in $connection_counts; do
@@ -183,13 +191,26 @@ rows = {}
 for t in targets:
     rate, connections, runs = best(max_files[t])
     cpu = statistics.median((r["gateway_cpu_seconds"] or 0) * 1e6 / max(r["ok"], 1) for r in runs)
+    broker = statistics.median((r.get("broker_cpu_seconds") or 0) * 1e6 / max(r["ok"], 1) for r in runs)
     p = load(p99_files[t])
-    rows[t] = (rate, connections, p["latency_ms"]["p99"], p["ok"] / max(p["requests"], 1), cpu)
+    rows[t] = (rate, connections, p["latency_ms"]["p99"], p["ok"] / max(p["requests"], 1), cpu, broker)
+# hookgate's rate beside each target's, at every connection count measured.
+def at(entries):
+    by_count = defaultdict(list)
+    for entry in entries.split():
+        connections, path = entry.split(":", 1)
+        r = load(path)
+        by_count[int(connections)].append(r["ok"] / r["seconds"])
+    return {c: statistics.median(v) for c, v in by_count.items()}
+hg_at = at(max_files["hookgate"])
 hg = rows["hookgate"][0]
-print(f"{'target':<10} {'max 2xx/s':>10} {'conns':>6} {'p99 ms @ ' + sys.argv[1] + '/s':>16} {'2xx share':>10} {'CPU µs/req':>11} {'hookgate / target':>18}")
+counts = sorted(hg_at)
+print(f"{'target':<10} {'max 2xx/s':>10} {'conns':>6} {'p99 ms @ ' + sys.argv[1] + '/s':>16} {'2xx share':>10} {'CPU µs/req':>11} {'broker µs/req':>14} {'hookgate / target':>18} " + " ".join(f"{'@' + str(c):>8}" for c in counts))
 for t in targets:
-    rate, connections, p99, share, cpu = rows[t]
-    print(f"{t:<10} {rate:>10.0f} {connections:>6} {p99:>16.2f} {share:>10.3f} {cpu:>11.1f} {hg / rate if rate else float('inf'):>18.2f}")
+    rate, connections, p99, share, cpu, broker = rows[t]
+    t_at = at(max_files[t])
+    ratios = " ".join(f"{hg_at[c] / t_at[c] if t_at.get(c) else float('inf'):>8.2f}" for c in counts)
+    print(f"{t:<10} {rate:>10.0f} {connections:>6} {p99:>16.2f} {share:>10.3f} {cpu:>11.1f} {broker:>14.1f} {hg / rate if rate else float('inf'):>18.2f} {ratios}")
 ledgers = [load(e.split(":", 1)[1]).get("ledger") for e in max_files["hookgate"].split()]
 ledgers.append(load(p99_files["hookgate"]).get("ledger"))
 if any(l is None for l in ledgers):

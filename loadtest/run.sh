@@ -6,9 +6,10 @@
 # Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
 #   rate: requests per second, open loop; `max`: closed loop, flat out.
 # Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS,
-# LINGER_MS and DEDUP_LINGER set hookgate's server.workers, the event
-# producer's linger.ms and dedup.linger; HOOKGATE_BIN runs another hookgate
-# binary (for A/B comparisons).
+# LINGER_MS, DEDUP_LINGER and DURABILITY set hookgate's server.workers, the
+# event producer's linger.ms, dedup.linger and dedup.durability; HOOKGATE_BIN
+# runs another hookgate binary (for A/B comparisons; an older binary needs
+# DURABILITY=none, as it knows no such key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -46,7 +47,8 @@ brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
 producer = { "linger.ms" = "${LINGER_MS:-2}" }
 [dedup]
-linger = "${DEDUP_LINGER:-50ms}"
+linger = "${DEDUP_LINGER:-1ms}"
+$([ "${DURABILITY:-durable}" != none ] && echo "durability = \"${DURABILITY:-durable}\"")
 [metrics]
 listen = "127.0.0.1:$metrics_port"
 [log]
@@ -61,6 +63,7 @@ TOML
 ${HOOKGATE_BIN:-target/release/hookgate} serve --config "$work/hookgate.toml" >"$work/hookgate.log" 2>&1 &
 gateway=$!
 pids+=($gateway)
+broker=${pids[0]}
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.2; done
 
 rate_args=()
@@ -68,5 +71,5 @@ rate_args=()
 # shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
 target/release/hookgate-load --url "http://127.0.0.1:$http_port/webhooks/load" --provider "$provider" \
   --secret "file:$work/load.secret" "${rate_args[@]}" --connections "$connections" --duration "${seconds}s" \
-  --body-bytes "$body_bytes" --duplicates "$duplicates" --pid "$gateway" \
+  --body-bytes "$body_bytes" --duplicates "$duplicates" --pid "$gateway" --broker-pid "$broker" \
   --brokers "127.0.0.1:$kafka_port" --topic webhooks.load ${LOAD_ARGS:-}

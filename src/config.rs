@@ -176,11 +176,27 @@ pub struct DedupConfig {
     /// Replication factor of the dedup topic when hookgate creates it; -1 takes
     /// the cluster's `default.replication.factor`.
     pub replication_factor: i32,
-    /// How long the dedup topic's producer gathers records into one batch.
-    /// Other replicas learn an id up to this much later; in exchange the
-    /// records cost the gateway and the brokers far less than one request each.
+    /// How long the dedup topic's producer waits to gather records into one
+    /// request (its `linger.ms`). Ids are already grouped many to a record;
+    /// with `durable`, every accepted event waits this much longer.
     #[serde(with = "humantime_serde")]
     pub linger: Duration,
+    /// Whether a 2xx waits for the id's dedup record to be acknowledged.
+    pub durability: Durability,
+}
+
+/// `dedup.durability`: what a 2xx promises about the event's id.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// The 2xx waits until Kafka acknowledged the event and its id's dedup
+    /// record: a crash at any instant forgets no id that was answered 2xx.
+    #[default]
+    Durable,
+    /// The 2xx waits for the event only; its id's record follows within
+    /// `linger` plus a round trip. A crash in that window forgets those ids,
+    /// and their retries are published again.
+    Async,
 }
 
 /// The longest `dedup.linger`: a provider's quickest retries come after a
@@ -195,7 +211,8 @@ impl Default for DedupConfig {
             topic: "hookgate.dedup".into(),
             partitions: 6,
             replication_factor: -1,
-            linger: Duration::from_millis(50),
+            linger: Duration::from_millis(1),
+            durability: Durability::Durable,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::dedup::Dedup;
+use crate::dedup::journal::Journal;
 use crate::dedup::reader::{self, ReaderHandle};
-use crate::dedup::writer::Writer;
 use crate::health::Health;
 use crate::ingest::Gateway;
 use crate::kafka::{self, TopicSpec, TopicState};
@@ -50,8 +50,9 @@ pub fn start(
     create_dedup_topic: bool,
 ) -> Result<Running, StartError> {
     // A second delivery waits for the first one's outcome a little longer
-    // than publishing may take, so it normally learns it.
-    let wait_limit = config.kafka.produce_timeout() + Duration::from_secs(2);
+    // than publishing may take (the event, then its id's dedup record), so
+    // it normally learns it.
+    let wait_limit = config.kafka.produce_timeout() * 2 + Duration::from_secs(2);
     let health = Arc::new(Health::default());
     let (publisher, dedup, reader) = if config.kafka.is_null() {
         // Nothing to replay and nowhere to write: the index lives in memory.
@@ -73,9 +74,14 @@ pub fn start(
                 config.kafka.topic_replication_factor,
             ));
         }
-        let writer = Writer::new(client.clone(), &config.dedup.topic, config.dedup.linger)
-            .map_err(StartError::DedupWriter)?;
-        let dedup = Dedup::durable(&config.dedup, wait_limit, writer);
+        let journal = Journal::start(
+            client.clone(),
+            &config.dedup.topic,
+            config.dedup.linger,
+            config.kafka.produce_timeout(),
+        )
+        .map_err(StartError::DedupWriter)?;
+        let dedup = Dedup::on_topic(&config.dedup, wait_limit, journal);
         let reader = reader::spawn(
             client,
             &config.dedup,
@@ -184,17 +190,14 @@ impl Running {
             reader,
             ..
         } = self;
-        let flushed = tokio::task::spawn_blocking(move || {
-            let events = publisher.flush(Duration::from_secs(5));
-            dedup.flush(Duration::from_secs(5));
-            if let Some(reader) = reader {
-                reader.stop();
-            }
-            events
-        })
-        .await;
+        let flushed =
+            tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(5))).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!("some events were still queued for Kafka at exit");
+        }
+        dedup.flush(Duration::from_secs(5)).await;
+        if let Some(reader) = reader {
+            let _ = tokio::task::spawn_blocking(move || reader.stop()).await;
         }
     }
 }

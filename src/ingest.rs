@@ -9,9 +9,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 
-use crate::clock::{unix_millis, unix_seconds};
+use crate::clock::unix_seconds;
 use crate::config::Config;
-use crate::dedup::{Claimed, Dedup, Landed};
+use crate::dedup::{Claimed, Dedup};
 use crate::error::{AcceptedBody, Reason, Rejection, json};
 use crate::event::{Event, EventId};
 use crate::health::Health;
@@ -242,25 +242,27 @@ impl Gateway {
         // handed to Kafka still ends in a commit or a release, never in limbo.
         let publisher = Arc::clone(&self.publisher);
         let published = tokio::spawn(async move {
-            let result = publisher.publish(&event).await;
-            match &result {
-                Ok(delivery) => {
-                    let source = event.source();
-                    claim.commit(
-                        &source.name,
-                        event.id(),
-                        &Landed {
-                            first_seen_ms: u64::try_from(unix_millis(event.received_at))
-                                .unwrap_or(0),
-                            topic: event.topic(),
-                            partition: delivery.partition,
-                            offset: delivery.offset,
-                        },
-                    );
+            let delivery = match publisher.publish(&event).await {
+                Ok(delivery) => delivery,
+                Err(err) => {
+                    claim.release();
+                    let detail = err.to_string();
+                    return Err((Rejection::from(err), detail));
                 }
-                Err(_) => claim.release(),
+            };
+            // With durable dedup this waits for the id's own record too.
+            match claim.commit(event.received_at).await {
+                Ok(()) => Ok(delivery),
+                Err(err) => Err((
+                    Rejection::from(&err),
+                    format!(
+                        "the event is in {} partition {} offset {}, but {err}",
+                        event.topic(),
+                        delivery.partition,
+                        delivery.offset
+                    ),
+                )),
             }
-            result
         })
         .await;
         match published {
@@ -269,14 +271,11 @@ impl Gateway {
                 topic,
                 delivery,
             }),
-            Ok(Err(err)) => {
-                let detail = err.to_string();
-                Err(Failure {
-                    rejection: err.into(),
-                    id: Some(id),
-                    detail: Some(detail),
-                })
-            }
+            Ok(Err((rejection, detail))) => Err(Failure {
+                rejection,
+                id: Some(id),
+                detail: Some(detail),
+            }),
             Err(join) => Err(Failure {
                 rejection: Rejection::new(
                     Reason::KafkaUnavailable,

@@ -58,6 +58,9 @@ struct Cli {
     /// The gateway's process id: its CPU time per accepted event is reported.
     #[arg(long)]
     pid: Option<u32>,
+    /// The broker's process id: its CPU time per accepted event is reported too.
+    #[arg(long)]
+    broker_pid: Option<u32>,
     /// Kafka bootstrap servers, for the ledger.
     #[arg(long, requires = "topic")]
     brokers: Option<String>,
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         body_bytes: cli.body_bytes,
         duplicates: cli.duplicates,
         pid: cli.pid,
+        broker_pid: cli.broker_pid,
     };
     let report = runtime.block_on(run::run(&plan));
     print!("{}", report.render(&plan));

@@ -35,6 +35,7 @@ pub(crate) struct Plan {
     pub(crate) body_bytes: usize,
     pub(crate) duplicates: f64,
     pub(crate) pid: Option<u32>,
+    pub(crate) broker_pid: Option<u32>,
 }
 
 /// What came back.
@@ -55,6 +56,8 @@ pub(crate) struct Report {
     pub(crate) warm_up_ids: Vec<String>,
     /// The gateway's CPU seconds during the run.
     pub(crate) gateway_cpu: Option<f64>,
+    /// The broker's CPU seconds during the run.
+    pub(crate) broker_cpu: Option<f64>,
 }
 
 /// What one connection's worker counted; merged after the run, so no
@@ -110,6 +113,7 @@ pub(crate) async fn run(plan: &Plan) -> Report {
             .unwrap_or_else(|_| unreachable!("the bounds and 3 significant digits are valid")),
     ));
     let cpu_before = plan.pid.and_then(cpu_seconds);
+    let broker_cpu_before = plan.broker_pid.and_then(cpu_seconds);
     let start = Instant::now();
     let end = start + plan.duration;
     let pacer = schedule.open_loop.as_ref().map(|open_loop| {
@@ -135,10 +139,9 @@ pub(crate) async fn run(plan: &Plan) -> Report {
         let _ = pacer.join();
     }
     let elapsed = start.elapsed();
-    let gateway_cpu = match (cpu_before, plan.pid.and_then(cpu_seconds)) {
-        (Some(before), Some(after)) => Some(after - before),
-        _ => None,
-    };
+    let used = |before: Option<f64>, pid: Option<u32>| Some(pid.and_then(cpu_seconds)? - before?);
+    let gateway_cpu = used(cpu_before, plan.pid);
+    let broker_cpu = used(broker_cpu_before, plan.broker_pid);
     Report {
         sent: next
             .load(Ordering::Relaxed)
@@ -155,6 +158,7 @@ pub(crate) async fn run(plan: &Plan) -> Report {
             .collect(),
         warm_up_ids: warm_up.accepted_ids,
         gateway_cpu,
+        broker_cpu,
     }
 }
 
@@ -457,16 +461,14 @@ impl Report {
         );
         let accepted = self.accepted_ids.len();
         let _ = writeln!(out, "accepted   {accepted} new events");
-        if let Some(cpu) = self.gateway_cpu {
-            let per = if accepted > 0 {
-                cpu * 1e6 / accepted as f64
-            } else {
-                0.0
-            };
-            let _ = writeln!(
-                out,
-                "gateway    {cpu:.2} CPU s, {per:.1} µs per accepted event"
-            );
+        for (who, cpu) in [("gateway", self.gateway_cpu), ("broker", self.broker_cpu)] {
+            if let Some(cpu) = cpu {
+                let per = cpu * 1e6 / accepted.max(1) as f64;
+                let _ = writeln!(
+                    out,
+                    "{who:<10} {cpu:.2} CPU s, {per:.1} µs per accepted event"
+                );
+            }
         }
         out
     }
@@ -493,6 +495,7 @@ impl Report {
                 "max": self.latency.max() as f64 / 1000.0,
             },
             "gateway_cpu_seconds": self.gateway_cpu,
+            "broker_cpu_seconds": self.broker_cpu,
             "ledger": ledger.map(|ledger| serde_json::json!({
                 "records": ledger.records,
                 "missing": ledger.missing,

@@ -6,34 +6,36 @@
 //! it then. A second delivery that arrives while the first is still in flight
 //! waits for that outcome instead of racing it to Kafka.
 //!
-//! Committed ids live in the in-memory `index` and, through the [`writer`], in a
+//! Committed ids live in the in-memory `index` and, through the [`journal`], in a
 //! log-compacted Kafka topic ([`topic`]) that the [`reader`] replays at start-up and
 //! tails afterwards: the window survives restarts and every replica learns what
 //! the others accepted. The topic's record format is in [`record`].
+//!
+//! With [`Durability::Durable`] (the default) a commit resolves only once the
+//! id's record is acknowledged by Kafka, and the request's 2xx waits for it:
+//! a crash at any instant forgets no id that was answered 2xx.
 
 mod index;
+pub mod journal;
 pub mod reader;
 pub mod record;
 pub mod topic;
-pub mod writer;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::config::DedupConfig;
+use crate::config::{DedupConfig, Durability};
 use crate::event::EventId;
 use crate::source::SourceName;
 
-pub use record::Landed;
-
 use index::{Index, Remembered};
-use writer::Writer;
+use journal::{Journal, JournalError};
 
 /// 128 bits of SHA-256 over the dedup record key `source/event-id`: what the
 /// index stores instead of the strings. Collisions are out of reach even for a
@@ -112,7 +114,8 @@ struct Inner {
     /// How long a second delivery waits for the first one's outcome.
     wait_limit: Duration,
     /// Absent when the ids are kept in memory only.
-    writer: Option<Writer>,
+    journal: Option<Journal>,
+    durability: Durability,
 }
 
 impl Dedup {
@@ -124,20 +127,22 @@ impl Dedup {
         Self::new(config, wait_limit, None)
     }
 
-    /// An index that writes every committed id to the dedup topic. Pair it with
-    /// a [`reader::spawn`] to load and follow the topic.
-    pub fn durable(config: &DedupConfig, wait_limit: Duration, writer: Writer) -> Self {
-        Self::new(config, wait_limit, Some(writer))
+    /// An index that writes every committed id to the dedup topic through
+    /// `journal`, waiting for it or not as `dedup.durability` says. Pair it
+    /// with a [`reader::spawn`] to load and follow the topic.
+    pub fn on_topic(config: &DedupConfig, wait_limit: Duration, journal: Journal) -> Self {
+        Self::new(config, wait_limit, Some(journal))
     }
 
-    fn new(config: &DedupConfig, wait_limit: Duration, writer: Option<Writer>) -> Self {
+    fn new(config: &DedupConfig, wait_limit: Duration, journal: Option<Journal>) -> Self {
         let window = u32::try_from(config.window.as_secs()).unwrap_or(u32::MAX);
         Self {
             inner: Arc::new(Inner {
                 index: Index::new(window, config.max_entries),
                 in_flight: DashMap::new(),
                 wait_limit,
-                writer,
+                journal,
+                durability: config.durability,
             }),
         }
     }
@@ -199,11 +204,16 @@ impl Dedup {
         &self.inner.index
     }
 
+    /// The dedup topic's writer; absent when ids are kept in memory only.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.inner.journal.as_ref()
+    }
+
     /// Waits up to `timeout` for dedup records still queued to reach Kafka, at
-    /// shutdown. Blocks the calling thread.
-    pub fn flush(&self, timeout: Duration) {
-        if let Some(writer) = &self.inner.writer {
-            writer.flush(timeout);
+    /// shutdown.
+    pub async fn flush(&self, timeout: Duration) {
+        if let Some(journal) = &self.inner.journal {
+            journal.flush(timeout).await;
         }
     }
 }
@@ -217,16 +227,22 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// Kafka acknowledged the event: later deliveries are duplicates, here at
-    /// once and, once its dedup record is written, everywhere.
-    pub fn commit(mut self, source: &SourceName, id: &EventId, landed: &Landed<'_>) {
-        let inner = &self.dedup.inner;
-        let now = unix_now();
-        inner.index.remember(self.key, now, now);
-        if let Some(writer) = &inner.writer {
-            writer.write(&record::key(source, id), &landed.encode(&self.key));
+    /// Kafka acknowledged the event, received at `first_seen`: later
+    /// deliveries are duplicates. Durable, this resolves once the id's
+    /// dedup record is acknowledged too; if it could not be written, the
+    /// claim is released (the event is in Kafka, but a retry publishes it
+    /// again rather than risk a 2xx that a crash would forget).
+    pub async fn commit(mut self, first_seen: SystemTime) -> Result<(), JournalError> {
+        let first_seen = index_seconds(crate::clock::unix_seconds(first_seen));
+        let inner = Arc::clone(&self.dedup.inner);
+        match (&inner.journal, inner.durability) {
+            (Some(journal), Durability::Durable) => journal.append(self.key, first_seen).await?,
+            (Some(journal), Durability::Async) => journal.append_unawaited(self.key, first_seen),
+            (None, _) => {}
         }
+        inner.index.remember(self.key, first_seen, unix_now());
         self.settle(State::Committed);
+        Ok(())
     }
 
     /// Publishing failed: the next delivery publishes it.
@@ -248,9 +264,14 @@ impl Drop for Claim {
     }
 }
 
-/// Now in the index's Unix seconds (good until 2106).
+/// Now in the index's Unix seconds.
 pub(crate) fn unix_now() -> u32 {
-    u32::try_from(crate::clock::now_seconds().max(0)).unwrap_or(u32::MAX)
+    index_seconds(crate::clock::now_seconds())
+}
+
+/// Unix seconds as the index keeps them: unsigned 32 bits, good until 2106.
+fn index_seconds(seconds: i64) -> u32 {
+    u32::try_from(seconds.max(0)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -259,15 +280,6 @@ mod tests {
 
     fn dedup() -> Dedup {
         Dedup::in_memory(&DedupConfig::default(), Duration::from_secs(5))
-    }
-
-    fn landed() -> Landed<'static> {
-        Landed {
-            first_seen_ms: 0,
-            topic: "t",
-            partition: 0,
-            offset: 0,
-        }
     }
 
     #[test]
@@ -295,7 +307,7 @@ mod tests {
         let Claimed::Fresh(claim) = dedup.claim(&source, &id).await.expect("claim") else {
             panic!("fresh again")
         };
-        claim.commit(&source, &id, &landed());
+        claim.commit(SystemTime::now()).await.expect("commit");
         assert!(matches!(
             dedup.claim(&source, &id).await,
             Ok(Claimed::Duplicate)
@@ -320,7 +332,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        first.commit(&source, &id, &landed());
+        first.commit(SystemTime::now()).await.expect("commit");
         assert!(matches!(
             waiter.await.expect("join"),
             Ok(Claimed::Duplicate)

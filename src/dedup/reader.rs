@@ -3,10 +3,17 @@
 //!
 //! Each replica reads every partition from the beginning at positions of its
 //! own: no consumer group, nothing committed, nothing shared but the topic.
-//! The replay ends when every partition has reached the end it had when the
-//! replay began; records written since are read as the tail. The reader runs
-//! on a thread of its own (librdkafka's consumer blocks), which also sweeps
-//! expired ids out of the index.
+//!
+//! **Where the replay ends.** Before reading, the reader writes a *replay
+//! marker* (a record carrying a random nonce) to every partition and waits for
+//! Kafka to acknowledge it. Every record acknowledged before that has a lower
+//! offset in its partition, so once the reader has read its own marker on
+//! every partition it has read every id that was durable when the replay
+//! began. The rule does not trust the partition's reported high watermark,
+//! which some brokers report short of the log's end (tansu 0.6 reports a
+//! batch's first offset), nor a quiet spell. Records written since are read
+//! as the tail. The reader runs on a thread of its own (librdkafka's consumer
+//! blocks), which also sweeps expired ids out of the index.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +28,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::index::Remembered;
-use super::record::{self, Landed, RecordError};
+use super::journal::Journal;
+use super::record::{self, Content, RecordError};
 use super::{Dedup, IdHash, topic, unix_now};
 use crate::config::DedupConfig;
 use crate::health::Health;
@@ -122,20 +130,11 @@ impl Tally {
     }
 }
 
-/// A record's id hash and first-seen second; `None` for a tombstone (an id
-/// deliberately forgotten).
-fn parse(message: &BorrowedMessage<'_>) -> Result<Option<(IdHash, u32)>, RecordError> {
-    let Some(value) = message.payload() else {
-        return Ok(None);
-    };
-    record::check_key(message.key())?;
-    let (id, first_seen_ms) = Landed::id_and_first_seen_ms(value)?;
-    let first_seen = u32::try_from(first_seen_ms / 1000).unwrap_or(u32::MAX);
-    Ok(Some((id, first_seen)))
-}
-
 /// Ids handed to the replay's inserter at a time.
 const BATCH: usize = 4096;
+
+/// How long the replay waits for Kafka to acknowledge its markers.
+const MARKER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why reading stopped short.
 enum Interrupted {
@@ -222,6 +221,11 @@ impl Reader {
         self.stop.load(Ordering::Relaxed)
     }
 
+    fn journal(&self) -> Result<&Journal, Interrupted> {
+        self.dedup.journal().ok_or_else(|| {
+            Interrupted::Failed("the dedup index has no journal to write markers with".into())
+        })
+    }
     /// Creates or checks the topic until Kafka answers; false if stopped first.
     fn ensure_topic(&self) -> bool {
         let mut backoff = Duration::from_millis(250);
@@ -267,7 +271,6 @@ impl Reader {
             .set("group.id", "hookgate.dedup-reader")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", FETCH_WAIT_MS)
             .set("fetch.min.bytes", "1")
@@ -289,8 +292,9 @@ impl Reader {
         }
     }
 
-    /// Reads every partition up to the end it had when the replay began, then
-    /// marks the index loaded. Returns where each partition was read to.
+    /// Writes a marker to every partition, then reads every partition until
+    /// it has read its own marker there, and marks the index loaded. Returns
+    /// where each partition was read to.
     fn replay(&self, consumer: &BaseConsumer<Logged>) -> Result<Positions, Interrupted> {
         let topic = self.config.topic.as_str();
         let failed = |err: KafkaError| {
@@ -313,46 +317,33 @@ impl Reader {
                 "dedup topic {topic} has partitions {partitions:?}, not 0..{count}"
             )));
         }
-        let mut ends: Positions = vec![0; count];
+        let nonce = record::random_nonce();
+        let ends = self.write_markers(count, &nonce)?;
         let mut positions: Positions = vec![0; count];
-        for partition in 0..count {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition as i32, Duration::from_secs(5))
-                .map_err(failed)?;
-            ends[partition] = high;
-            positions[partition] = low;
-        }
-        self.assign(consumer, &positions).map_err(failed)?;
+        crate::kafka::assign_all(consumer, topic, &partitions, Offset::Beginning)
+            .map_err(failed)?;
 
-        let lag = |positions: &Positions| -> i64 {
+        // Only for reporting progress: the markers' offsets are where the
+        // replay ends if the broker numbered them as it said.
+        let lag = |positions: &Positions, done: &[bool]| -> i64 {
             positions
                 .iter()
                 .zip(&ends)
-                .map(|(at, end)| (end - at).max(0))
+                .zip(done)
+                .filter(|(_, done)| !**done)
+                .map(|((at, end), _)| (end - at).max(0))
                 .sum()
         };
+        let mut done = vec![false; count];
+        let mut unfinished = count;
         tracing::info!(
             topic,
             partitions = count,
-            records = lag(&positions),
-            "replaying the dedup topic"
+            records = lag(&positions, &done),
+            "replaying the dedup topic up to this start-up's markers"
         );
         let started = Instant::now();
-        // Counted down as partitions reach their end, so the loop never sums.
-        let mut unfinished = positions
-            .iter()
-            .zip(&ends)
-            .filter(|(at, end)| at < end)
-            .count();
-        let reaches_end = |positions: &mut Positions, partition: i32, next: i64| {
-            let Some(p) = usize::try_from(partition).ok().filter(|p| *p < count) else {
-                return false;
-            };
-            let was_behind = positions[p] < ends[p];
-            advance(positions, partition, next);
-            was_behind && positions[p] >= ends[p]
-        };
-        // Two stages on two threads: this one polls and hashes, a second one
+        // Two stages on two threads: this one polls and parses, a second one
         // inserts into the index, where cache misses make most of the cost.
         let (batches, inserts) = mpsc::sync_channel::<Vec<(IdHash, u32)>>(16);
         let now = unix_now();
@@ -375,33 +366,39 @@ impl Reader {
                 }
                 match consumer.poll(POLL) {
                     Some(Ok(message)) => {
-                        if reaches_end(&mut positions, message.partition(), message.offset() + 1) {
-                            unfinished -= 1;
-                        }
+                        let partition = message.partition();
+                        advance(&mut positions, partition, message.offset() + 1);
                         tally.records += 1;
-                        match parse(&message) {
-                            Ok(Some(parsed)) => batch.push(parsed),
-                            Ok(None) => {}
+                        match record::parse(message.key(), message.payload()) {
+                            Ok(Content::Ids(ids)) => {
+                                for id in ids {
+                                    batch.push(id);
+                                    if batch.len() == BATCH {
+                                        let full = std::mem::replace(
+                                            &mut batch,
+                                            Vec::with_capacity(BATCH),
+                                        );
+                                        // A closed channel means the inserter
+                                        // is gone: joining it below says why.
+                                        let _ = batches.send(full);
+                                    }
+                                }
+                            }
+                            Ok(Content::Marker(seen)) if seen == nonce => {
+                                if let Some(done) = usize::try_from(partition)
+                                    .ok()
+                                    .and_then(|p| done.get_mut(p))
+                                    .filter(|done| !**done)
+                                {
+                                    *done = true;
+                                    unfinished -= 1;
+                                }
+                            }
+                            Ok(Content::Marker(_) | Content::Nothing) => {}
                             Err(err) => {
                                 tally.corrupt += 1;
                                 self.corrupt(&message, &err);
                             }
-                        }
-                        if batch.len() == BATCH {
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                            if batches.send(full).is_err() {
-                                break; // the inserter is gone: join it below
-                            }
-                        }
-                    }
-                    Some(Err(KafkaError::PartitionEOF(partition))) => {
-                        let end = usize::try_from(partition)
-                            .ok()
-                            .and_then(|p| ends.get(p).copied());
-                        if let Some(end) = end
-                            && reaches_end(&mut positions, partition, end)
-                        {
-                            unfinished -= 1;
                         }
                     }
                     Some(Err(err)) => self.kafka_error(&err, "replaying")?,
@@ -410,10 +407,10 @@ impl Reader {
                 if reported.elapsed() >= Duration::from_secs(1) {
                     reported = Instant::now();
                     self.maintain(unix_now());
-                    let behind = lag(&positions);
+                    let behind = lag(&positions, &done);
                     metrics::dedup_replay(tally.records, behind, started.elapsed());
                     self.health.dedup_progress(format!(
-                        "replaying dedup topic {topic}: {} records read, {behind} to go",
+                        "replaying dedup topic {topic}: {} records read, about {behind} to go",
                         tally.records
                     ));
                 }
@@ -437,28 +434,41 @@ impl Reader {
             expired = tally.expired,
             corrupt = tally.corrupt,
             seconds = elapsed.as_secs_f64(),
-            records_per_second = (tally.records as f64 / elapsed.as_secs_f64().max(1e-6)).round(),
+            ids_per_second = (tally.new as f64 / elapsed.as_secs_f64().max(1e-6)).round(),
             "dedup index loaded: ready"
         );
         self.health.dedup_loaded();
         Ok(positions)
     }
 
-    fn assign(
-        &self,
-        consumer: &BaseConsumer<Logged>,
-        positions: &Positions,
-    ) -> Result<(), KafkaError> {
-        let mut assignment = TopicPartitionList::new();
-        for (partition, &offset) in positions.iter().enumerate() {
-            let partition = i32::try_from(partition).unwrap_or(i32::MAX);
-            assignment.add_partition_offset(
-                &self.config.topic,
-                partition,
-                Offset::Offset(offset),
-            )?;
-        }
-        consumer.assign(&assignment)
+    /// Writes this replay's marker to each of `count` partitions and returns
+    /// the offset after each, once Kafka acknowledged them all.
+    fn write_markers(&self, count: usize, nonce: &[u8; 16]) -> Result<Positions, Interrupted> {
+        let topic = &self.config.topic;
+        let journal = self.journal()?;
+        let written: Vec<_> = (0..count)
+            .map(|p| journal.write_marker(i32::try_from(p).unwrap_or(i32::MAX), nonce))
+            .collect();
+        self.runtime.block_on(async {
+            let mut ends = Vec::with_capacity(count);
+            for (partition, written) in written.into_iter().enumerate() {
+                match tokio::time::timeout(MARKER_TIMEOUT, written).await {
+                    Ok(Ok(Ok(offset))) => ends.push(offset + 1),
+                    Ok(Ok(Err(err))) => {
+                        return Err(Interrupted::Failed(format!(
+                            "cannot write the replay marker to dedup topic {topic} partition {partition}: {err}"
+                        )));
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        return Err(Interrupted::Failed(format!(
+                            "Kafka did not acknowledge the replay marker on dedup topic {topic} partition {partition} within {}s",
+                            MARKER_TIMEOUT.as_secs()
+                        )));
+                    }
+                }
+            }
+            Ok(ends)
+        })
     }
 
     /// Follows the topic from `positions` until stopped or the cluster is
@@ -468,12 +478,17 @@ impl Reader {
         consumer: &BaseConsumer<Logged>,
         positions: &mut Positions,
     ) -> Result<std::convert::Infallible, Interrupted> {
-        self.assign(consumer, positions).map_err(|err| {
-            Interrupted::Failed(format!(
-                "cannot follow dedup topic {}: {err}",
-                self.config.topic
-            ))
-        })?;
+        let mut assignment = TopicPartitionList::new();
+        for (partition, &offset) in positions.iter().enumerate() {
+            let partition = i32::try_from(partition).unwrap_or(i32::MAX);
+            assignment
+                .add_partition_offset(&self.config.topic, partition, Offset::Offset(offset))
+                .map_err(|err| self.cannot_follow(&err))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|err| self.cannot_follow(&err))?;
+        let writer = self.journal()?.writer();
         let mut tally = Tally::default();
         let mut now = unix_now();
         let mut ticked = Instant::now();
@@ -485,14 +500,13 @@ impl Reader {
             match consumer.poll(POLL) {
                 Some(Ok(message)) => {
                     advance(positions, message.partition(), message.offset() + 1);
-                    let before = tally.new;
-                    self.learn(&message, now, &mut tally);
-                    if tally.new > before {
-                        self.learned.increment(1);
+                    // This replica's own ids are in its index already.
+                    if !writer.wrote(message.key()) {
+                        self.learn(&message, now, &mut tally);
                     }
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
                 Some(Err(err)) => self.kafka_error(&err, "following")?,
+                None => {}
             }
             let index = self.dedup.index();
             if ticked.elapsed() >= Duration::from_secs(1) || index.over_capacity() {
@@ -510,6 +524,13 @@ impl Reader {
         }
     }
 
+    fn cannot_follow(&self, err: &KafkaError) -> Interrupted {
+        Interrupted::Failed(format!(
+            "cannot follow dedup topic {}: {err}",
+            self.config.topic
+        ))
+    }
+
     /// Logs a consumer error; every broker down interrupts reading.
     fn kafka_error(&self, err: &KafkaError, doing: &str) -> Result<(), Interrupted> {
         if err.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
@@ -521,12 +542,19 @@ impl Reader {
         Ok(())
     }
 
-    /// Adds one record's id to the index; a damaged record is skipped and said.
+    /// Adds one record's ids to the index; a damaged record is skipped and said.
     fn learn(&self, message: &BorrowedMessage<'_>, now: u32, tally: &mut Tally) {
         tally.records += 1;
-        match parse(message) {
-            Ok(Some((key, first_seen))) => tally.count(self.dedup.learn(key, first_seen, now)),
-            Ok(None) => {}
+        match record::parse(message.key(), message.payload()) {
+            Ok(Content::Ids(ids)) => {
+                for (key, first_seen) in ids {
+                    if self.dedup.learn(key, first_seen, now) == Remembered::New {
+                        tally.new += 1;
+                        self.learned.increment(1);
+                    }
+                }
+            }
+            Ok(Content::Marker(_) | Content::Nothing) => {}
             Err(err) => {
                 tally.corrupt += 1;
                 self.corrupt(message, &err);

@@ -1,8 +1,14 @@
 //! The durable dedup: restarts, replicas, the window, the topic's settings, damaged
 //! records and an unreachable broker, each against a real broker.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hookgate::config::DedupConfig;
+use hookgate::dedup::{IdHash, record};
+use hookgate::event::EventId;
+use hookgate::source::SourceName;
 use hookgate::verify::VerifierKind;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
@@ -11,7 +17,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Hookgate, Process, client, consume, free_port, send, topic, try_get};
+use crate::harness::{
+    Broker, Hookgate, Process, Record, client, consume, free_port, send, topic, try_get, try_send,
+};
 
 const KIND: VerifierKind = VerifierKind::Github;
 
@@ -24,6 +32,39 @@ async fn deliver(url: &str, id: &str) -> String {
         Some(word) if reply.status == 200 => word.to_owned(),
         _ => format!("{} {}", reply.status, reply.body),
     }
+}
+
+/// Delivers every id of `ids`, `at_once` at a time, and returns each answer's
+/// `status` word, by id.
+async fn deliver_all(url: &str, ids: &[String], at_once: usize) -> HashMap<String, String> {
+    let mut answers = HashMap::new();
+    for chunk in ids.chunks(at_once) {
+        let sent: Vec<_> = chunk
+            .iter()
+            .map(|id| {
+                let (url, id) = (url.to_owned(), id.clone());
+                tokio::spawn(async move {
+                    let answer = deliver(&url, &id).await;
+                    (id, answer)
+                })
+            })
+            .collect();
+        for task in sent {
+            let (id, answer) = task.await.expect("delivery task");
+            answers.insert(id, answer);
+        }
+    }
+    answers
+}
+
+/// How many records of `records` carry each key.
+fn copies_by_key(records: &[Record]) -> HashMap<String, usize> {
+    let mut copies = HashMap::new();
+    for record in records {
+        let key = String::from_utf8_lossy(record.key.as_deref().unwrap_or_default()).into_owned();
+        *copies.entry(key).or_default() += 1;
+    }
+    copies
 }
 
 /// A broker with one event topic, and the `[[sources]]` TOML of a GitHub source on it.
@@ -236,4 +277,201 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
         log.contains("cannot reach Kafka to create or check dedup topic"),
         "{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_under_load_forgets_no_acknowledged_id() {
+    let (broker, events, sources, _dir) = broker_with_source("crash").await;
+    let first = Process::start(&broker.bootstrap(), "", &sources).await;
+    let url = first.url(PATH);
+
+    // 16 senders deliver new events back to back until hookgate is killed.
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let senders: Vec<_> = (0..16)
+        .map(|sender| {
+            let (url, acknowledged) = (url.clone(), Arc::clone(&acknowledged));
+            tokio::spawn(async move {
+                let client = client();
+                for n in 0.. {
+                    let id = format!("evt-crash-{sender}-{n}");
+                    let body = body_with_id(&id);
+                    let headers = signed(KIND, &id, &body);
+                    match try_send(&client, "POST", &url, &headers, body).await {
+                        Ok(reply) if reply.status == 200 => {
+                            assert_eq!(reply.body["status"], "accepted", "{id}");
+                            acknowledged.lock().expect("lock").push(id);
+                        }
+                        Ok(reply) => panic!("{id}: {} {}", reply.status, reply.body),
+                        Err(_gone) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill();
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(
+        acknowledged.len() >= 100,
+        "only {} deliveries were acknowledged before the kill",
+        acknowledged.len()
+    );
+
+    // Every event answered 2xx before the crash is a duplicate now.
+    let second = Process::start(&broker.bootstrap(), "", &sources).await;
+    let answers = deliver_all(&second.url(PATH), &acknowledged, 16).await;
+    let forgotten: Vec<_> = answers
+        .iter()
+        .filter(|(_, answer)| *answer != "duplicate")
+        .collect();
+    assert!(
+        forgotten.is_empty(),
+        "{} of {} acknowledged ids were forgotten: {forgotten:?}",
+        forgotten.len(),
+        acknowledged.len()
+    );
+    second.stop();
+
+    // And each is in Kafka exactly once.
+    let records = consume(
+        &broker.bootstrap(),
+        &events,
+        acknowledged.len(),
+        Duration::from_secs(1),
+    )
+    .await;
+    let copies = copies_by_key(&records);
+    for id in &acknowledged {
+        assert_eq!(copies.get(id), Some(&1), "{id} in Kafka once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_and_new_replicas_forget_no_id() {
+    let (broker, events, sources, _dir) = broker_with_source("rounds").await;
+    let mut running = Process::start(&broker.bootstrap(), "", &sources).await;
+    const ROUNDS: usize = 10;
+    const PER_ROUND: usize = 60;
+    for round in 0..ROUNDS {
+        // 12 at a time, so the ids of a round span several dedup records.
+        let ids: Vec<String> = (0..PER_ROUND)
+            .map(|n| format!("evt-round-{round}-{n}"))
+            .collect();
+        let answers = deliver_all(&running.url(PATH), &ids, 12).await;
+        assert!(
+            answers.values().all(|answer| answer == "accepted"),
+            "round {round}: {answers:?}"
+        );
+        // Even rounds restart the gateway; odd ones start a replica beside it.
+        let next = if round % 2 == 0 {
+            running.stop();
+            Process::start(&broker.bootstrap(), "", &sources).await
+        } else {
+            let replica = Process::start(&broker.bootstrap(), "", &sources).await;
+            running.stop();
+            replica
+        };
+        let answers = deliver_all(&next.url(PATH), &ids, 12).await;
+        let forgotten: Vec<_> = answers
+            .iter()
+            .filter(|(_, answer)| *answer != "duplicate")
+            .collect();
+        assert!(
+            forgotten.is_empty(),
+            "round {round}: {} of {PER_ROUND} ids forgotten: {forgotten:?}",
+            forgotten.len()
+        );
+        running = next;
+    }
+    running.stop();
+    let records = consume(
+        &broker.bootstrap(),
+        &events,
+        ROUNDS * PER_ROUND,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(records.len(), ROUNDS * PER_ROUND);
+    assert!(copies_by_key(&records).values().all(|&n| n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_reads_past_a_lagging_high_watermark() {
+    let (broker, _events, sources, _dir) = broker_with_source("lagging").await;
+    let config = DedupConfig::default();
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", broker.bootstrap());
+    hookgate::dedup::topic::ensure(&client, &config)
+        .await
+        .expect("dedup topic");
+
+    // Ids an earlier replica accepted, one to a record, written by a producer
+    // that batches them: the broker then reports a high watermark short of
+    // the partitions' end.
+    const IDS: usize = 200;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as u32;
+    let source = SourceName::new("github");
+    let writer = record::WriterId::random();
+    let ids: Vec<String> = (0..IDS).map(|n| format!("evt-lag-{n}")).collect();
+    let producer: FutureProducer = client
+        .clone()
+        .set("linger.ms", "100")
+        .create()
+        .expect("producer");
+    let written: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let hash = IdHash::of(&source, &EventId::new(id).expect("id"));
+            let (key, value) = (writer.ids_key(n as u64), record::encode_ids(&[(hash, now)]));
+            let producer = producer.clone();
+            let topic = config.topic.clone();
+            tokio::spawn(async move {
+                producer
+                    .send(
+                        FutureRecord::to(&topic).key(&key).payload(&value),
+                        Duration::from_secs(5),
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|(err, _)| err)
+            })
+        })
+        .collect();
+    for write in written {
+        write.await.expect("task").expect("dedup record written");
+    }
+    let consumer: BaseConsumer = client.create().expect("consumer");
+    let reported: i64 = (0..config.partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(&config.topic, p, Duration::from_secs(5))
+                .expect("watermarks")
+                .1
+        })
+        .sum();
+    assert!(
+        reported < IDS as i64,
+        "the broker reports high watermarks summing to {reported} for {IDS} records: it no \
+         longer lags, so this test no longer exercises the replay's rule"
+    );
+
+    let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
+    let answers = deliver_all(&gateway.url(PATH), &ids, 16).await;
+    let forgotten: Vec<_> = answers
+        .iter()
+        .filter(|(_, answer)| *answer != "duplicate")
+        .collect();
+    assert!(
+        forgotten.is_empty(),
+        "{} of {IDS} ids past the reported high watermark were forgotten: {forgotten:?}",
+        forgotten.len()
+    );
+    gateway.stop();
 }

@@ -147,27 +147,42 @@ pub(crate) async fn send(
     headers: &[(String, String)],
     body: impl Into<Bytes>,
 ) -> Reply {
+    try_send(client, method, url, headers, body)
+        .await
+        .expect("hookgate answers")
+}
+
+/// As [`send`], for a gateway that may be gone.
+pub(crate) async fn try_send(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: impl Into<Bytes>,
+) -> Result<Reply, String> {
     let mut request = http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let request = request.body(Full::new(body.into())).expect("request");
-    let response = client.request(request).await.expect("hookgate answers");
+    let request = request
+        .body(Full::new(body.into()))
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
-        .expect("body")
+        .map_err(|e| e.to_string())?
         .to_bytes();
     let body =
         serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {bytes:?}"));
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// A record as a downstream consumer sees it.
@@ -330,6 +345,15 @@ impl Process {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// SIGKILL: no shutdown, nothing flushed, as in a crash. Returns the log.
+    pub(crate) fn kill(mut self) -> String {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.log()
     }
 
     /// SIGTERM, then waits for a graceful exit.
