@@ -21,6 +21,7 @@ use hookgate::dedup::{Claimed, Dedup, IdHash, reader, record};
 use hookgate::event::EventId;
 use hookgate::gateway::{self, Running};
 use hookgate::health::Health;
+use hookgate::publish::KafkaPublisher;
 use hookgate::source::{SourceName, Sources};
 use hookgate::verify::{self, VerifierKind};
 use http_body_util::Full;
@@ -164,13 +165,15 @@ async fn replay(ids: usize) {
         started.elapsed().as_secs_f64()
     );
 
+    let kafka = Config::parse(&format!("[kafka]\nbrokers = \"{}\"", broker.bootstrap()))
+        .expect("config")
+        .kafka;
+    let publisher = KafkaPublisher::new(&kafka, &broker.bootstrap()).expect("producer");
     let journal = Journal::start(
-        client.clone(),
+        publisher.shared_producer(),
         &config.topic,
-        Duration::ZERO,
-        Duration::from_secs(5),
-    )
-    .expect("journal");
+        kafka.produce_timeout(),
+    );
     let dedup = Dedup::on_topic(
         &DedupConfig {
             max_entries: ids * 2,

@@ -19,7 +19,11 @@
 # hookgate run publishes to a topic of its own and its ledger is checked.
 # Prints one table.
 #
-# Usage: loadtest/peers.sh [seconds=8] [rounds=2] ["connection counts"="64 256"]
+# Two more targets can be named in TARGETS (default: all of the above):
+#   async     hookgate with dedup.durability = "async" (the 2xx waits for the event only)
+#   before    the hookgate binary at BEFORE_BIN, for a before/after table in one run
+#
+# Usage: [TARGETS="…"] [BEFORE_BIN=…] loadtest/peers.sh [seconds=8] [rounds=2] ["connection counts"="64 256"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
@@ -80,9 +84,12 @@ start() {
   local target=$1 port=$2 topic=${3:-webhooks.load}
   case $target in
     ceiling) taskset -c 1 target/release/hookgate-ceiling "127.0.0.1:$port" >"$work/$target.log" 2>&1 & ;;
-    null|hookgate)
-      local brokers="127.0.0.1:$kafka_port"
+    null|hookgate|async|before)
+      local brokers="127.0.0.1:$kafka_port" binary=target/release/hookgate dedup=""
       [ "$target" = null ] && brokers=null
+      [ "$target" = async ] && dedup='[dedup]
+durability = "async"'
+      [ "$target" = before ] && binary=$BEFORE_BIN
       cat > "$work/$target.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"
@@ -93,6 +100,7 @@ topic_partitions = 3
 enabled = false
 [log]
 level = "warn"
+$dedup
 [[sources]]
 name = "load"
 path = "/webhooks/load"
@@ -100,7 +108,7 @@ verifier = "github"
 secrets = ["file:load.secret"]
 topic = "$topic"
 TOML
-      taskset -c 1 target/release/hookgate serve --config "$work/$target.toml" >"$work/$target.log" 2>&1 & ;;
+      taskset -c 1 "$binary" serve --config "$work/$target.toml" >"$work/$target.log" 2>&1 & ;;
     naive)
       PORT=$port BROKERS="127.0.0.1:$kafka_port" TOPIC=webhooks.load SECRET=$secret \
         taskset -c 1 target/release/hookgate-naive >"$work/$target.log" 2>&1 & ;;
@@ -116,16 +124,19 @@ TOML
   echo $!
 }
 
+# Whether target $1 is hookgate publishing to Kafka: its ledger is checked.
+is_hookgate() { case $1 in hookgate|async|before) return 0 ;; *) return 1 ;; esac; }
+
 # Runs the generator against target $1 with $2 connections: closed loop, or
 # open loop at rate $3. Prints the report's file.
 measure() {
   local target=$1 connections=$2 rate=${3:-} port pid out topic=webhooks.load ledger_args=()
   port=$(port)
-  case $target in hookgate|naive|node|python)
+  case $target in hookgate|async|before|naive|node|python)
     fresh_broker
     ledger_args=(--broker-pid "$(cat "$work/broker.pid")") ;;
   esac
-  if [ "$target" = hookgate ]; then
+  if is_hookgate "$target"; then
     topic="webhooks.load.run$RANDOM$RANDOM"
     "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null
     ledger_args+=(--brokers "127.0.0.1:$kafka_port" --topic "$topic")
@@ -137,7 +148,7 @@ measure() {
       [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/webhooks/load")" != 000 ] && break
     sleep 0.2
   done
-  [ "$target" = hookgate ] && for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  is_hookgate "$target" && for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
   local rate_args=()
   [ -n "$rate" ] && rate_args=(--rate "$rate")
   out="$work/$target-$connections-${rate:-max}-$RANDOM.json"
@@ -149,7 +160,8 @@ measure() {
   echo "$out"
 }
 
-targets=(ceiling null hookgate naive node python)
+# shellcheck disable=SC2206 # a list of names
+targets=(${TARGETS:-ceiling null hookgate naive node python})
 declare -A max_files
 for round in $(seq "$rounds"); do
   for connections in $connection_counts; do
@@ -211,13 +223,14 @@ for t in targets:
     t_at = at(max_files[t])
     ratios = " ".join(f"{hg_at[c] / t_at[c] if t_at.get(c) else float('inf'):>8.2f}" for c in counts)
     print(f"{t:<10} {rate:>10.0f} {connections:>6} {p99:>16.2f} {share:>10.3f} {cpu:>11.1f} {broker:>14.1f} {hg / rate if rate else float('inf'):>18.2f} {ratios}")
-ledgers = [load(e.split(":", 1)[1]).get("ledger") for e in max_files["hookgate"].split()]
-ledgers.append(load(p99_files["hookgate"]).get("ledger"))
+checked = [t for t in targets if t in ("hookgate", "async", "before")]
+ledgers = [load(e.split(":", 1)[1]).get("ledger") for t in checked for e in max_files[t].split()]
+ledgers += [load(p99_files[t]).get("ledger") for t in checked]
 if any(l is None for l in ledgers):
     print("ledger: a hookgate run has no ledger (the ledger could not read its topic)")
     sys.exit(1)
 total = {k: sum(l[k] for l in ledgers) for k in ("records", "missing", "duplicated", "extra")}
-print(f"ledger over all {len(ledgers)} hookgate runs: {total['records']} records, missing {total['missing']}, "
+print(f"ledger over all {len(ledgers)} runs of {', '.join(checked)}: {total['records']} records, missing {total['missing']}, "
       f"duplicated {total['duplicated']}, extra {total['extra']}")
 sys.exit(1 if total["missing"] or total["duplicated"] else 0)
 PY

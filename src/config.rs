@@ -176,11 +176,6 @@ pub struct DedupConfig {
     /// Replication factor of the dedup topic when hookgate creates it; -1 takes
     /// the cluster's `default.replication.factor`.
     pub replication_factor: i32,
-    /// How long the dedup topic's producer waits to gather records into one
-    /// request (its `linger.ms`). Ids are already grouped many to a record;
-    /// with `durable`, every accepted event waits this much longer.
-    #[serde(with = "humantime_serde")]
-    pub linger: Duration,
     /// Whether a 2xx waits for the id's dedup record to be acknowledged.
     pub durability: Durability,
 }
@@ -193,15 +188,11 @@ pub enum Durability {
     /// record: a crash at any instant forgets no id that was answered 2xx.
     #[default]
     Durable,
-    /// The 2xx waits for the event only; its id's record follows within
-    /// `linger` plus a round trip. A crash in that window forgets those ids,
+    /// The 2xx waits for the event only; its id's record follows about one
+    /// produce round trip later. A crash in that window forgets those ids,
     /// and their retries are published again.
     Async,
 }
-
-/// The longest `dedup.linger`: a provider's quickest retries come after a
-/// few seconds, and every replica should know the id by then.
-const MAX_DEDUP_LINGER: Duration = Duration::from_secs(1);
 
 impl Default for DedupConfig {
     fn default() -> Self {
@@ -211,7 +202,6 @@ impl Default for DedupConfig {
             topic: "hookgate.dedup".into(),
             partitions: 6,
             replication_factor: -1,
-            linger: Duration::from_millis(1),
             durability: Durability::Durable,
         }
     }
@@ -455,15 +445,6 @@ impl Config {
         }
         if self.dedup.window < Duration::from_secs(1) {
             fail("dedup.window", "must be at least 1s".into());
-        }
-        if self.dedup.linger > MAX_DEDUP_LINGER {
-            fail(
-                "dedup.linger",
-                format!(
-                    "must be at most {}: other replicas would learn ids too late",
-                    humantime::format_duration(MAX_DEDUP_LINGER)
-                ),
-            );
         }
         if self.dedup.max_entries == 0 {
             fail("dedup.max_entries", "must be at least 1".into());
@@ -727,7 +708,7 @@ mod tests {
             event_id = \"json:id\"
             "
         )
-        .replace("[kafka]", "[dedup]\nlinger = \"10s\"\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout_ms = 5\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
+        .replace("[kafka]", "[dedup]\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout_ms = 5\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
         let errors = Config::parse(&text).expect("parses").validate();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -736,7 +717,6 @@ mod tests {
                 "kafka.produce_timeout_ms",
                 "kafka.client.\"bootstrap.servers\"",
                 "kafka.producer.\"acks\"",
-                "dedup.linger",
                 "dedup.max_entries",
                 "dedup.topic",
                 "dedup.partitions",

@@ -11,7 +11,7 @@ use crate::dedup::reader::{self, ReaderHandle};
 use crate::health::Health;
 use crate::ingest::Gateway;
 use crate::kafka::{self, TopicSpec, TopicState};
-use crate::publish::Publisher;
+use crate::publish::{KafkaPublisher, Publisher};
 use crate::source::Sources;
 
 /// Why hookgate could not start.
@@ -19,8 +19,6 @@ use crate::source::Sources;
 pub enum StartError {
     #[error("kafka: cannot create the event producer: {0}")]
     Producer(rdkafka::error::KafkaError),
-    #[error("kafka: cannot create the dedup topic's producer: {0}")]
-    DedupWriter(rdkafka::error::KafkaError),
     #[error("cannot start the dedup topic's reader thread: {0}")]
     DedupReader(std::io::Error),
 }
@@ -63,8 +61,8 @@ pub fn start(
             None,
         )
     } else {
-        let publisher =
-            Publisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?;
+        let kafka =
+            KafkaPublisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?;
         let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
         if config.kafka.create_topics && create_dedup_topic {
             tokio::spawn(create_topics(
@@ -74,13 +72,12 @@ pub fn start(
                 config.kafka.topic_replication_factor,
             ));
         }
+        // Dedup records ride the event producer: same client, same batches.
         let journal = Journal::start(
-            client.clone(),
+            kafka.shared_producer(),
             &config.dedup.topic,
-            config.dedup.linger,
             config.kafka.produce_timeout(),
-        )
-        .map_err(StartError::DedupWriter)?;
+        );
         let dedup = Dedup::on_topic(&config.dedup, wait_limit, journal);
         let reader = reader::spawn(
             client,
@@ -90,7 +87,7 @@ pub fn start(
             Arc::clone(&health),
         )
         .map_err(StartError::DedupReader)?;
-        (publisher, dedup, Some(reader))
+        (Publisher::Kafka(kafka), dedup, Some(reader))
     };
     let publisher = Arc::new(publisher);
     let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
@@ -190,12 +187,14 @@ impl Running {
             reader,
             ..
         } = self;
+        // Ids still queued for the dedup topic first: their records then leave
+        // with the events' last ones.
+        dedup.flush(Duration::from_secs(5)).await;
         let flushed =
             tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(5))).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!("some events were still queued for Kafka at exit");
         }
-        dedup.flush(Duration::from_secs(5)).await;
         if let Some(reader) = reader {
             let _ = tokio::task::spawn_blocking(move || reader.stop()).await;
         }

@@ -49,9 +49,29 @@ pub enum PublishError {
     Kafka(KafkaError),
 }
 
+/// The current event producer, shared with the dedup journal so that its
+/// records ride the same client (one set of broker threads and connections,
+/// woken once for events and dedup records alike); a replacement is seen by
+/// every holder.
+#[derive(Clone)]
+pub struct SharedProducer(Arc<ArcSwap<FutureProducer<Logged>>>);
+
+impl SharedProducer {
+    /// The producer in use now.
+    pub fn current(&self) -> Arc<FutureProducer<Logged>> {
+        self.0.load_full()
+    }
+}
+
+impl std::fmt::Debug for SharedProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedProducer").finish_non_exhaustive()
+    }
+}
+
 /// The Kafka producer every request shares.
 pub struct KafkaPublisher {
-    producer: ArcSwap<FutureProducer<Logged>>,
+    producer: SharedProducer,
     /// To build a replacement with the same settings.
     client_config: ClientConfig,
     /// Held while replacing, so concurrent failures replace the producer once.
@@ -79,7 +99,7 @@ impl KafkaPublisher {
         let client_config = producer_config(config, bootstrap_servers);
         let producer = client_config.create_with_context(Logged::default())?;
         Ok(Self {
-            producer: ArcSwap::from_pointee(producer),
+            producer: SharedProducer(Arc::new(ArcSwap::from_pointee(producer))),
             client_config,
             replacing: Mutex::new(()),
             timeouts_in_a_row: AtomicU32::new(0),
@@ -119,7 +139,7 @@ impl KafkaPublisher {
 
         // Never wait for room in a full queue: answering 503 at once is the
         // back-pressure providers understand.
-        let producer = self.producer.load_full();
+        let producer = self.producer.current();
         let delivery = match producer.send_result(record) {
             Ok(delivery) => delivery,
             Err((err, _record)) => return Err(self.failed(&producer, err, topic)),
@@ -194,7 +214,7 @@ impl KafkaPublisher {
             .replacing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !Arc::ptr_eq(&self.producer.load(), broken) {
+        if !Arc::ptr_eq(&self.producer.0.load(), broken) {
             return; // another request already replaced it
         }
         match self
@@ -202,7 +222,7 @@ impl KafkaPublisher {
             .create_with_context::<_, FutureProducer<Logged>>(Logged::default())
         {
             Ok(fresh) => {
-                let old = self.producer.swap(Arc::new(fresh));
+                let old = self.producer.0.swap(Arc::new(fresh));
                 self.timeouts_in_a_row.store(0, Ordering::Relaxed);
                 crate::metrics::producer_replaced();
                 tracing::warn!(reason = %why, "the Kafka producer could no longer produce; replaced it with a new one");
@@ -218,21 +238,26 @@ impl KafkaPublisher {
         }
     }
 
+    /// The producer, for the dedup journal's records.
+    pub fn shared_producer(&self) -> SharedProducer {
+        self.producer.clone()
+    }
+
     /// Waits up to `timeout` for queued records to be delivered, at shutdown.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.producer.load().flush(Timeout::After(timeout))
+        self.producer.current().flush(Timeout::After(timeout))
     }
 
     /// Records queued in the producer: not yet sent, or sent and not yet acknowledged.
     pub fn queued(&self) -> i32 {
-        self.producer.load().in_flight_count()
+        self.producer.current().in_flight_count()
     }
 
     /// Asks the cluster for its metadata: `Ok` if a broker answered within `timeout`.
     /// Blocks the calling thread.
     pub fn probe(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer
-            .load()
+            .current()
             .client()
             .fetch_metadata(None, timeout)
             .map(|_| ())
@@ -255,11 +280,6 @@ pub struct NullPublisher {
 }
 
 impl Publisher {
-    /// The Kafka publisher; see [`KafkaPublisher::new`].
-    pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
-        KafkaPublisher::new(config, bootstrap_servers).map(Self::Kafka)
-    }
-
     /// The publisher that keeps nothing.
     pub fn null() -> Self {
         Self::Null(NullPublisher::default())

@@ -3,37 +3,31 @@
 //! Each committed id joins a queue. One task takes everything queued, writes
 //! it as one record (see [`record`](super::record)) and, once Kafka has
 //! acknowledged that record (`acks=all`), wakes every request waiting on one
-//! of its ids. At most [`FLUSHES_IN_FLIGHT`] records are unacknowledged at a
-//! time: while they are, ids gather for the next one, so a record carries one
-//! id when traffic is light and hundreds when it is heavy, and the cost of the
-//! dedup topic (producing, storing, replaying, following) grows with flushes,
-//! not with events.
+//! of its ids. Before taking the queue, the task lets every request that is
+//! ready run first, so a record carries one id when traffic is light and
+//! hundreds when it is heavy, and the dedup topic (producing, storing,
+//! replaying, following) costs per flush, not per event.
 //!
-//! The same producer writes each start-up's replay markers (see
-//! [`reader`](super::reader)). No idempotence: every record has a key of its
-//! own and a record written twice is harmless, and a plain producer is never
-//! fenced.
+//! The records go through the event producer ([`SharedProducer`]): one set of
+//! broker threads and connections, woken once to send events and dedup records
+//! alike, and all of this replica's records go to one partition, so each of
+//! the producer's batches of them is one produce request. The same producer
+//! writes each start-up's replay markers (see [`reader`](super::reader)).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::IdHash;
 use super::record::{self, MAX_IDS_PER_RECORD, WriterId};
 use crate::metrics;
+use crate::publish::SharedProducer;
 use crate::throttle::Throttle;
-
-/// Records written and not yet acknowledged, at most. Two keeps a flush
-/// always under way without splitting a burst of ids over many small records.
-pub const FLUSHES_IN_FLIGHT: usize = 2;
 
 /// Why an id could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -46,23 +40,18 @@ pub enum JournalError {
     Stopped,
 }
 
-/// The dedup topic's writer.
+/// The dedup topic's writer. Cheap to share: the queue is its only state.
+#[derive(Debug)]
 pub struct Journal {
     queue: mpsc::UnboundedSender<Queued>,
-    producer: Arc<ThreadedProducer<Reports>>,
-    topic: String,
+    producer: SharedProducer,
+    topic: Arc<str>,
     writer: WriterId,
+    /// The partition this replica's id records go to; -1 until the reader
+    /// knows the topic's partitions (no id is committed before that).
+    partition: Arc<AtomicI32>,
     /// How long a waiter waits for its record's acknowledgement.
     ack_timeout: Duration,
-}
-
-impl std::fmt::Debug for Journal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal")
-            .field("topic", &self.topic)
-            .field("writer", &self.writer)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What the group-commit task takes from the queue.
@@ -77,56 +66,45 @@ enum Queued {
     Barrier(oneshot::Sender<()>),
 }
 
-/// What a delivery report hands back to whoever wrote the record.
-enum Opaque {
-    Flush {
-        ids: usize,
-        waiters: Vec<oneshot::Sender<Result<(), JournalError>>>,
-        _slot: OwnedSemaphorePermit,
-    },
-    Marker(oneshot::Sender<Result<i64, KafkaError>>),
-}
+/// The waiters of one record.
+type Waiters = Vec<oneshot::Sender<Result<(), JournalError>>>;
 
 impl Journal {
-    /// Creates the producer and starts the group-commit task (call within the
-    /// tokio runtime). `linger` is the producer's `linger.ms`; `ack_timeout`
-    /// bounds how long a record may take to be acknowledged.
-    pub fn start(
-        mut client: ClientConfig,
-        topic: &str,
-        linger: Duration,
-        ack_timeout: Duration,
-    ) -> Result<Self, KafkaError> {
-        client
-            .set("acks", "all")
-            .set("enable.idempotence", "false")
-            .set("compression.type", "lz4")
-            .set("linger.ms", linger.as_millis().to_string())
-            .set(
-                "message.timeout.ms",
-                ack_timeout.as_millis().max(1).to_string(),
-            );
-        let producer = Arc::new(client.create_with_context(Reports::default())?);
+    /// Starts the group-commit task (call within the tokio runtime). Records
+    /// take at most the producer's `message.timeout.ms`, which `ack_timeout`
+    /// should equal.
+    pub fn start(producer: SharedProducer, topic: &str, ack_timeout: Duration) -> Self {
         let (queue, queued) = mpsc::unbounded_channel();
         let writer = WriterId::random();
-        tokio::spawn(group_commit(
+        let topic: Arc<str> = topic.into();
+        let partition = Arc::new(AtomicI32::new(-1));
+        tokio::spawn(group_commit(GroupCommit {
             queued,
-            Arc::clone(&producer),
-            topic.to_owned(),
+            producer: producer.clone(),
+            topic: Arc::clone(&topic),
             writer,
-        ));
-        Ok(Self {
+            partition: Arc::clone(&partition),
+            reports: Arc::new(Reports::default()),
+        }));
+        Self {
             queue,
             producer,
-            topic: topic.to_owned(),
+            topic,
             writer,
+            partition,
             ack_timeout,
-        })
+        }
     }
 
     /// Who this replica's records are from.
     pub fn writer(&self) -> WriterId {
         self.writer
+    }
+
+    /// Sends this replica's id records to one of the topic's `partitions`.
+    pub fn use_partitions(&self, partitions: usize) {
+        self.partition
+            .store(self.writer.partition(partitions), Ordering::Relaxed);
     }
 
     /// Makes `id` durable; resolves once Kafka acknowledged the record that
@@ -159,26 +137,25 @@ impl Journal {
         });
     }
 
-    /// Writes a replay marker to `partition`; resolves to its offset once
-    /// Kafka acknowledged it.
+    /// Writes a replay marker to `partition` now; the future resolves to its
+    /// offset once Kafka acknowledged it.
     pub fn write_marker(
         &self,
         partition: i32,
         nonce: &[u8; 16],
-    ) -> oneshot::Receiver<Result<i64, KafkaError>> {
-        let (done, written) = oneshot::channel();
+    ) -> impl Future<Output = Result<i64, KafkaError>> + Send + 'static {
         let key = self.writer.marker_key(partition);
         let value = record::encode_marker(nonce);
-        let record = BaseRecord::with_opaque_to(&self.topic, Box::new(Opaque::Marker(done)))
+        let record = FutureRecord::to(&self.topic)
             .partition(partition)
             .key(key.as_bytes())
             .payload(&value);
-        if let Err((err, record)) = self.producer.send(record) {
-            self.producer
-                .context()
-                .settle(Err(err), *record.delivery_opaque);
-        }
-        written
+        let sent = self
+            .producer
+            .current()
+            .send_result(record)
+            .map_err(|(err, _)| err);
+        async move { acknowledged(sent?).await }
     }
 
     /// At shutdown: writes the ids still queued and waits up to `timeout` for
@@ -189,7 +166,7 @@ impl Journal {
         if self.queue.send(Queued::Barrier(done)).is_ok() {
             let _ = tokio::time::timeout_at(deadline, written).await;
         }
-        let producer = Arc::clone(&self.producer);
+        let producer = self.producer.current();
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let flushed =
             tokio::task::spawn_blocking(move || producer.flush(Timeout::After(left))).await;
@@ -199,26 +176,34 @@ impl Journal {
     }
 }
 
-/// The group-commit loop: one record per flush, at most [`FLUSHES_IN_FLIGHT`]
-/// unacknowledged. Ends when every [`Journal`] handle is gone.
-async fn group_commit(
-    mut queued: mpsc::UnboundedReceiver<Queued>,
-    producer: Arc<ThreadedProducer<Reports>>,
-    topic: String,
+/// Where a produced record landed, once Kafka acknowledged it.
+async fn acknowledged(delivery: DeliveryFuture) -> Result<i64, KafkaError> {
+    match delivery.await {
+        Ok(Ok(delivery)) => Ok(delivery.offset),
+        Ok(Err((err, _message))) => Err(err),
+        Err(_canceled) => Err(KafkaError::Canceled),
+    }
+}
+
+/// Everything the group-commit task owns.
+struct GroupCommit {
+    queued: mpsc::UnboundedReceiver<Queued>,
+    producer: SharedProducer,
+    topic: Arc<str>,
     writer: WriterId,
-) {
-    let slots = Arc::new(Semaphore::new(FLUSHES_IN_FLIGHT));
+    partition: Arc<AtomicI32>,
+    reports: Arc<Reports>,
+}
+
+/// The group-commit loop: one record per pass, holding every id queued by
+/// then. Ends when every [`Journal`] handle is gone.
+async fn group_commit(mut task: GroupCommit) {
     let mut sequence: u64 = 0;
     let mut ids = Vec::with_capacity(MAX_IDS_PER_RECORD);
-    loop {
-        // Waiting for a slot first is what lets ids gather under load.
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
-        let Some(mut next) = queued.recv().await else {
-            return;
-        };
-        let mut waiters = Vec::new();
+    while let Some(mut next) = task.queued.recv().await {
+        // Requests that are ready to commit run first and join this record.
+        tokio::task::yield_now().await;
+        let mut waiters = Waiters::new();
         let mut barrier = None;
         loop {
             match next {
@@ -238,27 +223,15 @@ async fn group_commit(
             if ids.len() == MAX_IDS_PER_RECORD {
                 break;
             }
-            match queued.try_recv() {
+            match task.queued.try_recv() {
                 Ok(more) => next = more,
                 Err(_) => break,
             }
         }
         if !ids.is_empty() {
-            let value = record::encode_ids(&ids);
-            let key = writer.ids_key(sequence);
+            task.write(&ids, sequence, waiters);
             sequence += 1;
-            let opaque = Box::new(Opaque::Flush {
-                ids: ids.len(),
-                waiters,
-                _slot: slot,
-            });
             ids.clear();
-            let record = BaseRecord::with_opaque_to(&topic, opaque)
-                .key(key.as_bytes())
-                .payload(&value);
-            if let Err((err, record)) = producer.send(record) {
-                producer.context().settle(Err(err), *record.delivery_opaque);
-            }
         }
         if let Some(done) = barrier {
             let _ = done.send(());
@@ -266,68 +239,61 @@ async fn group_commit(
     }
 }
 
-/// Wakes the waiters of each acknowledged (or failed) record, counts ids by
-/// outcome, and logs failures at most every few seconds, as a Kafka outage
-/// fails them by the thousand.
+impl GroupCommit {
+    /// Produces one record of `ids` and wakes `waiters` once Kafka answered.
+    fn write(&self, ids: &[(IdHash, u32)], sequence: u64, waiters: Waiters) {
+        let value = record::encode_ids(ids);
+        let key = self.writer.ids_key(sequence);
+        let mut record = FutureRecord::to(&self.topic)
+            .key(key.as_bytes())
+            .payload(&value);
+        let partition = self.partition.load(Ordering::Relaxed);
+        if partition >= 0 {
+            record = record.partition(partition);
+        }
+        let count = ids.len() as u64;
+        match self.producer.current().send_result(record) {
+            Ok(delivery) => {
+                let reports = Arc::clone(&self.reports);
+                tokio::spawn(async move {
+                    reports.settle(acknowledged(delivery).await, count, waiters);
+                });
+            }
+            Err((err, _record)) => self.reports.settle(Err(err), count, waiters),
+        }
+    }
+}
+
+/// Counts ids by outcome, wakes their waiters, and logs failures at most
+/// every few seconds, as a Kafka outage fails them by the thousand.
 #[derive(Debug, Default)]
 struct Reports {
     writes: metrics::DedupWrites,
     log: Throttle,
-    client_errors: Throttle,
 }
 
 impl Reports {
-    fn settle(&self, outcome: Result<i64, KafkaError>, opaque: Opaque) {
-        match opaque {
-            Opaque::Flush { ids, waiters, .. } => {
-                let outcome = outcome
-                    .map(|_| ())
-                    .map_err(|err| self.failed(err, ids as u64));
-                if outcome.is_ok() {
-                    self.writes.ok.increment(ids as u64);
-                }
-                for waiter in waiters {
-                    let _ = waiter.send(outcome.clone());
-                }
+    fn settle(&self, outcome: Result<i64, KafkaError>, ids: u64, waiters: Waiters) {
+        let outcome = match outcome {
+            Ok(_offset) => {
+                self.writes.ok.increment(ids);
+                Ok(())
             }
-            Opaque::Marker(done) => {
-                let _ = done.send(outcome);
+            Err(err) => {
+                self.writes.failed.increment(ids);
+                if let Some(suppressed) = self.log.allow() {
+                    tracing::warn!(
+                        error = %err,
+                        ids,
+                        suppressed,
+                        "a dedup record was not written: its ids were not made durable"
+                    );
+                }
+                Err(JournalError::NotWritten(err))
             }
-        }
-    }
-
-    fn failed(&self, err: KafkaError, ids: u64) -> JournalError {
-        self.writes.failed.increment(ids);
-        if let Some(suppressed) = self.log.allow() {
-            tracing::warn!(
-                error = %err,
-                ids,
-                suppressed,
-                "a dedup record was not written: its ids were not made durable"
-            );
-        }
-        JournalError::NotWritten(err)
-    }
-}
-
-impl ClientContext for Reports {
-    fn error(&self, error: KafkaError, reason: &str) {
-        crate::kafka::log_client_error(&self.client_errors, &error, reason);
-    }
-
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        crate::kafka::log_client_message(&self.client_errors, level, facility, message);
-    }
-}
-
-impl ProducerContext for Reports {
-    type DeliveryOpaque = Box<Opaque>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
-        let outcome = match result {
-            Ok(message) => Ok(message.offset()),
-            Err((err, _message)) => Err(err.clone()),
         };
-        self.settle(outcome, *opaque);
+        for waiter in waiters {
+            let _ = waiter.send(outcome.clone());
+        }
     }
 }

@@ -319,6 +319,7 @@ impl Reader {
         }
         let nonce = record::random_nonce();
         let ends = self.write_markers(count, &nonce)?;
+        self.journal()?.use_partitions(count);
         let mut positions: Positions = vec![0; count];
         crate::kafka::assign_all(consumer, topic, &partitions, Offset::Beginning)
             .map_err(failed)?;
@@ -446,6 +447,7 @@ impl Reader {
     fn write_markers(&self, count: usize, nonce: &[u8; 16]) -> Result<Positions, Interrupted> {
         let topic = &self.config.topic;
         let journal = self.journal()?;
+        // All are written at once; then each acknowledgement is awaited.
         let written: Vec<_> = (0..count)
             .map(|p| journal.write_marker(i32::try_from(p).unwrap_or(i32::MAX), nonce))
             .collect();
@@ -453,13 +455,13 @@ impl Reader {
             let mut ends = Vec::with_capacity(count);
             for (partition, written) in written.into_iter().enumerate() {
                 match tokio::time::timeout(MARKER_TIMEOUT, written).await {
-                    Ok(Ok(Ok(offset))) => ends.push(offset + 1),
-                    Ok(Ok(Err(err))) => {
+                    Ok(Ok(offset)) => ends.push(offset + 1),
+                    Ok(Err(err)) => {
                         return Err(Interrupted::Failed(format!(
                             "cannot write the replay marker to dedup topic {topic} partition {partition}: {err}"
                         )));
                     }
-                    Ok(Err(_)) | Err(_) => {
+                    Err(_elapsed) => {
                         return Err(Interrupted::Failed(format!(
                             "Kafka did not acknowledge the replay marker on dedup topic {topic} partition {partition} within {}s",
                             MARKER_TIMEOUT.as_secs()

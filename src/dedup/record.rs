@@ -67,6 +67,14 @@ impl WriterId {
         format!("replay/{:016x}/{partition}", self.0)
     }
 
+    /// The partition, of `partitions`, that this writer's id records go to:
+    /// one, so that a batch of them is one produce request, and a different
+    /// one for each replica, likely, so that replicas spread over the topic.
+    pub fn partition(self, partitions: usize) -> i32 {
+        let partitions = partitions.max(1) as u64;
+        i32::try_from(self.0 % partitions).unwrap_or(0)
+    }
+
     /// Whether `key` is one of this writer's id records.
     pub fn wrote(self, key: Option<&[u8]>) -> bool {
         let mut prefix = [0u8; 21];
@@ -354,5 +362,7 @@ mod tests {
         assert!(!writer.wrote(Some(writer.marker_key(0).as_bytes())));
         assert!(!writer.wrote(None));
         assert_ne!(WriterId::random(), WriterId::random());
+        assert_eq!(writer.partition(6), 0xabc % 6);
+        assert_eq!(writer.partition(0), 0);
     }
 }
