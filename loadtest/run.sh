@@ -6,10 +6,9 @@
 # Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
 #   rate: requests per second, open loop; `max`: closed loop, flat out.
 # Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS,
-# LINGER_MS, DEDUP_LINGER and DURABILITY set hookgate's server.workers, the
-# event producer's linger.ms, dedup.linger and dedup.durability; HOOKGATE_BIN
-# runs another hookgate binary (for A/B comparisons; an older binary needs
-# DURABILITY=none, as it knows no such key).
+# LINGER_MS and DURABILITY set hookgate's server.workers, the producer's
+# linger.ms and dedup.durability; HOOKGATE_BIN runs another hookgate binary
+# (for A/B comparisons; one that knows no dedup.durability needs DURABILITY=none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -47,7 +46,6 @@ brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
 producer = { "linger.ms" = "${LINGER_MS:-2}" }
 [dedup]
-linger = "${DEDUP_LINGER:-1ms}"
 $([ "${DURABILITY:-durable}" != none ] && echo "durability = \"${DURABILITY:-durable}\"")
 [metrics]
 listen = "127.0.0.1:$metrics_port"

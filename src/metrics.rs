@@ -223,7 +223,9 @@ pub struct InFlight(Gauge);
 
 impl InFlight {
     pub fn enter() -> Self {
-        let gauge = gauge!(IN_FLIGHT);
+        // Looked up once, not per request: the recorder is installed at start-up.
+        static GAUGE: std::sync::OnceLock<Gauge> = std::sync::OnceLock::new();
+        let gauge = GAUGE.get_or_init(|| gauge!(IN_FLIGHT)).clone();
         gauge.increment(1.0);
         Self(gauge)
     }
