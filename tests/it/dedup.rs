@@ -57,6 +57,22 @@ async fn deliver_all(url: &str, ids: &[String], at_once: usize) -> HashMap<Strin
     answers
 }
 
+/// Delivers every id again through `url` and fails, naming them, on any that
+/// is not answered `duplicate`.
+async fn assert_remembered(url: &str, ids: &[String], what: &str) {
+    let answers = deliver_all(url, ids, 16).await;
+    let forgotten: Vec<_> = answers
+        .iter()
+        .filter(|(_, answer)| *answer != "duplicate")
+        .collect();
+    assert!(
+        forgotten.is_empty(),
+        "{what}: {} of {} ids were forgotten: {forgotten:?}",
+        forgotten.len(),
+        ids.len()
+    );
+}
+
 /// How many records of `records` carry each key.
 fn copies_by_key(records: &[Record]) -> HashMap<String, usize> {
     let mut copies = HashMap::new();
@@ -322,17 +338,7 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
 
     // Every event answered 2xx before the crash is a duplicate now.
     let second = Process::start(&broker.bootstrap(), "", &sources).await;
-    let answers = deliver_all(&second.url(PATH), &acknowledged, 16).await;
-    let forgotten: Vec<_> = answers
-        .iter()
-        .filter(|(_, answer)| *answer != "duplicate")
-        .collect();
-    assert!(
-        forgotten.is_empty(),
-        "{} of {} acknowledged ids were forgotten: {forgotten:?}",
-        forgotten.len(),
-        acknowledged.len()
-    );
+    assert_remembered(&second.url(PATH), &acknowledged, "after kill -9").await;
     second.stop();
 
     // And each is in Kafka exactly once.
@@ -353,9 +359,13 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
 async fn restarts_and_new_replicas_forget_no_id() {
     let (broker, events, sources, _dir) = broker_with_source("rounds").await;
     let mut running = Process::start(&broker.bootstrap(), "", &sources).await;
-    const ROUNDS: usize = 10;
+    // `scripts/dedup-rounds.sh` runs more rounds than CI does.
+    let rounds: usize = std::env::var("HOOKGATE_DEDUP_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
     const PER_ROUND: usize = 60;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         // 12 at a time, so the ids of a round span several dedup records.
         let ids: Vec<String> = (0..PER_ROUND)
             .map(|n| format!("evt-round-{round}-{n}"))
@@ -374,27 +384,18 @@ async fn restarts_and_new_replicas_forget_no_id() {
             running.stop();
             replica
         };
-        let answers = deliver_all(&next.url(PATH), &ids, 12).await;
-        let forgotten: Vec<_> = answers
-            .iter()
-            .filter(|(_, answer)| *answer != "duplicate")
-            .collect();
-        assert!(
-            forgotten.is_empty(),
-            "round {round}: {} of {PER_ROUND} ids forgotten: {forgotten:?}",
-            forgotten.len()
-        );
+        assert_remembered(&next.url(PATH), &ids, &format!("round {round}")).await;
         running = next;
     }
     running.stop();
     let records = consume(
         &broker.bootstrap(),
         &events,
-        ROUNDS * PER_ROUND,
+        rounds * PER_ROUND,
         Duration::from_secs(1),
     )
     .await;
-    assert_eq!(records.len(), ROUNDS * PER_ROUND);
+    assert_eq!(records.len(), rounds * PER_ROUND);
     assert!(copies_by_key(&records).values().all(|&n| n == 1));
 }
 
@@ -463,15 +464,11 @@ async fn the_replay_reads_past_a_lagging_high_watermark() {
     );
 
     let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
-    let answers = deliver_all(&gateway.url(PATH), &ids, 16).await;
-    let forgotten: Vec<_> = answers
-        .iter()
-        .filter(|(_, answer)| *answer != "duplicate")
-        .collect();
-    assert!(
-        forgotten.is_empty(),
-        "{} of {IDS} ids past the reported high watermark were forgotten: {forgotten:?}",
-        forgotten.len()
-    );
+    assert_remembered(
+        &gateway.url(PATH),
+        &ids,
+        "ids past the reported high watermark",
+    )
+    .await;
     gateway.stop();
 }
