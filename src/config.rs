@@ -44,11 +44,26 @@ pub struct ServerConfig {
     /// Time allowed to receive a whole body once headers arrived.
     #[serde(with = "humantime_serde")]
     pub body_timeout: Duration,
-    /// Time allowed to receive a request's headers.
+    /// Time allowed from a connection's opening, or from the end of its
+    /// previous response, until a request's headers have arrived; silent and
+    /// slow connections are closed.
     #[serde(with = "humantime_serde")]
     pub header_timeout: Duration,
-    /// Open connections at most; more wait in the kernel's accept queue.
+    /// Open connections at most; beyond, a new one is answered 503 at once.
     pub max_connections: usize,
+    /// Open connections from one client address at most (0: no limit, for
+    /// hookgate behind a load balancer, whose address every client shares).
+    pub max_connections_per_client: usize,
+    /// Requests handled at once, at most; beyond, 503 `overloaded` at once.
+    pub max_requests_in_flight: usize,
+    /// Request body bytes held at once across all requests, at most; beyond,
+    /// 503 `overloaded` before the body is read.
+    pub max_buffered_body_bytes: usize,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+    /// Bytes of request headers, at most, on HTTP/2 (HTTP/1.1 takes at most
+    /// 100 headers).
+    pub max_header_bytes: u32,
     /// On SIGTERM, how long requests in flight may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -65,6 +80,11 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_connections_per_client: 1_000,
+            max_requests_in_flight: 8_192,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
+            http2_max_concurrent_streams: 100,
+            max_header_bytes: 16 * 1024,
             shutdown_grace: Duration::from_secs(15),
             workers: 0,
         }
@@ -396,8 +416,33 @@ impl Config {
         if self.server.max_body_bytes == 0 {
             fail("server.max_body_bytes", "must be at least 1".into());
         }
-        if self.server.max_connections == 0 {
-            fail("server.max_connections", "must be at least 1".into());
+        for (field, value) in [
+            ("server.max_connections", self.server.max_connections),
+            (
+                "server.max_requests_in_flight",
+                self.server.max_requests_in_flight,
+            ),
+            (
+                "server.http2_max_concurrent_streams",
+                self.server.http2_max_concurrent_streams as usize,
+            ),
+            (
+                "server.max_header_bytes",
+                self.server.max_header_bytes as usize,
+            ),
+        ] {
+            if value == 0 {
+                fail(field, "must be at least 1".into());
+            }
+        }
+        if self.server.max_buffered_body_bytes < self.server.max_body_bytes {
+            fail(
+                "server.max_buffered_body_bytes",
+                format!(
+                    "{} is less than server.max_body_bytes ({}): no body of the largest size could be read",
+                    self.server.max_buffered_body_bytes, self.server.max_body_bytes
+                ),
+            );
         }
         for (field, value) in [
             ("server.body_timeout", self.server.body_timeout),

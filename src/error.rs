@@ -36,10 +36,11 @@ pub enum Reason {
     QueueFull,
     KafkaUnavailable,
     RecordTooLarge,
+    Overloaded,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
         Self::RateLimited,
@@ -59,6 +60,7 @@ impl Reason {
         Self::QueueFull,
         Self::KafkaUnavailable,
         Self::RecordTooLarge,
+        Self::Overloaded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +84,7 @@ impl Reason {
             Self::QueueFull => "queue_full",
             Self::KafkaUnavailable => "kafka_unavailable",
             Self::RecordTooLarge => "record_too_large",
+            Self::Overloaded => "overloaded",
         }
     }
 
@@ -102,7 +105,7 @@ impl Reason {
             | Self::StaleTimestamp
             | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
             Self::StillInFlight => StatusCode::CONFLICT,
-            Self::NotReady | Self::QueueFull | Self::KafkaUnavailable => {
+            Self::NotReady | Self::QueueFull | Self::KafkaUnavailable | Self::Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -117,11 +120,32 @@ impl Reason {
                 | Self::NotReady
                 | Self::QueueFull
                 | Self::KafkaUnavailable
+                | Self::Overloaded
         )
     }
 
     pub(crate) fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// Why a connection was answered 503 and closed before any request was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `server.max_connections` are open.
+    ConnectionLimit,
+    /// `server.max_connections_per_client` are open from this address.
+    PerClientLimit,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 2] = [Self::ConnectionLimit, Self::PerClientLimit];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectionLimit => "connection_limit",
+            Self::PerClientLimit => "per_client_limit",
+        }
     }
 }
 

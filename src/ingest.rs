@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::sync::Semaphore;
 
 use crate::clock::unix_seconds;
 use crate::config::Config;
@@ -32,6 +33,10 @@ pub struct Gateway {
     health: Arc<Health>,
     body_timeout: Duration,
     retry_after_secs: u32,
+    /// `server.max_requests_in_flight`: a permit per request being handled.
+    requests: Semaphore,
+    /// `server.max_buffered_body_bytes`: a permit per body byte held.
+    body_bytes: Semaphore,
 }
 
 /// How a request that reached a source ended.
@@ -83,7 +88,19 @@ impl Gateway {
             health,
             body_timeout: config.server.body_timeout,
             retry_after_secs: config.kafka.retry_after_secs,
+            requests: Semaphore::new(config.server.max_requests_in_flight),
+            body_bytes: Semaphore::new(
+                config
+                    .server
+                    .max_buffered_body_bytes
+                    .min(Semaphore::MAX_PERMITS),
+            ),
         }
+    }
+
+    /// Seconds a provider is told to wait in `Retry-After`.
+    pub fn retry_after_secs(&self) -> u32 {
+        self.retry_after_secs
     }
 
     pub fn publisher(&self) -> &Arc<Publisher> {
@@ -108,6 +125,17 @@ impl Gateway {
                 "no webhook source is configured at this path",
             ));
             return self.reject(None, self.sources.unrouted(), failure, started);
+        };
+        // Beyond the limit, a fast 503 is the back-pressure providers understand.
+        let Ok(_request_permit) = self.requests.try_acquire() else {
+            return self.reject(
+                Some(&source),
+                &source.metrics,
+                Failure::from(overloaded(
+                    "hookgate is handling as many requests as it may",
+                )),
+                started,
+            );
         };
         match self.ingest(&source, request).await {
             Ok(Outcome::Accepted {
@@ -180,6 +208,18 @@ impl Gateway {
             .into());
         }
         let (parts, body) = request.into_parts();
+        // The body's bytes are reserved before it is read: what it declares,
+        // or the most it may be when it declares nothing (or too much: that
+        // is refused below without being held).
+        let reserved = declared_length(&parts.headers)
+            .filter(|&declared| declared <= source.max_body_bytes as u64)
+            .map_or(source.max_body_bytes, |declared| declared as usize);
+        let Ok(_body_permit) = self
+            .body_bytes
+            .try_acquire_many(u32::try_from(reserved).unwrap_or(u32::MAX))
+        else {
+            return Err(overloaded("hookgate holds as many request bodies as it may").into());
+        };
         let body = read_body(
             body,
             &parts.headers,
@@ -384,11 +424,7 @@ where
             format!("the body is larger than {limit} bytes"),
         )
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<u64>().ok());
-    if let Some(declared) = declared.filter(|len| *len > limit as u64) {
+    if let Some(declared) = declared_length(headers).filter(|len| *len > limit as u64) {
         // Answering while the sender is still sending, then closing, makes the
         // kernel reset the connection and the 413 is lost: the provider would
         // retry forever. A body of moderate size is read and dropped first.
@@ -409,6 +445,19 @@ where
             format!("the body did not arrive within {}s", timeout.as_secs()),
         )),
     }
+}
+
+/// The body's length as `Content-Length` declares it.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok())
+}
+
+/// A fast 503 for a gateway at one of its limits.
+fn overloaded(why: &str) -> Rejection {
+    Rejection::new(Reason::Overloaded, format!("{why}; retry later"))
 }
 
 /// Bytes beyond the limit that are read and dropped so a 413 reaches the sender.

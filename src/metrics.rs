@@ -31,6 +31,9 @@ pub const DEDUP_WRITES: &str = "hookgate_dedup_writes_total";
 pub const PRODUCER_REPLACEMENTS: &str = "hookgate_kafka_producer_replacements_total";
 pub const BROKER_REACHABLE: &str = "hookgate_kafka_broker_reachable";
 pub const QUEUE_MESSAGES: &str = "hookgate_kafka_queue_messages";
+pub const CONNECTIONS_OPEN: &str = "hookgate_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "hookgate_connections_refused_total";
+pub const CONNECTIONS_TIMED_OUT: &str = "hookgate_connections_timed_out_total";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -64,6 +67,15 @@ pub fn describe() {
         "Time from produce to Kafka's acknowledgement."
     );
     describe_gauge!(IN_FLIGHT, "Requests being handled now.");
+    describe_gauge!(CONNECTIONS_OPEN, "Webhook connections open now.");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections answered 503 at once, by reason (connection_limit, per_client_limit)."
+    );
+    describe_counter!(
+        CONNECTIONS_TIMED_OUT,
+        "Connections closed because no request arrived within server.header_timeout of opening."
+    );
     describe_gauge!(DEDUP_ENTRIES, "Event ids remembered for deduplication.");
     describe_counter!(
         DEDUP_EVICTIONS,
@@ -119,8 +131,12 @@ pub fn describe() {
         DEDUP_LEARNED,
         DEDUP_CORRUPT_RECORDS,
         PRODUCER_REPLACEMENTS,
+        CONNECTIONS_TIMED_OUT,
     ] {
         counter!(counter).absolute(0);
+    }
+    for refusal in crate::error::Refusal::ALL {
+        counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).absolute(0);
     }
     for outcome in ["ok", "failed"] {
         counter!(DEDUP_WRITES, "outcome" => outcome).absolute(0);
@@ -133,6 +149,7 @@ pub fn describe() {
         DEDUP_REPLAY_DURATION,
         BROKER_REACHABLE,
         QUEUE_MESSAGES,
+        CONNECTIONS_OPEN,
     ] {
         gauge!(gauge).set(0.0);
     }
@@ -235,6 +252,21 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
     }
+}
+
+/// Reports the webhook connections open.
+pub fn connections_open(open: usize) {
+    gauge!(CONNECTIONS_OPEN).set(open as f64);
+}
+
+/// Counts a connection refused at once.
+pub fn connection_refused(refusal: crate::error::Refusal) {
+    counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).increment(1);
+}
+
+/// Counts a connection closed for sending no request in time.
+pub fn connection_timed_out() {
+    counter!(CONNECTIONS_TIMED_OUT).increment(1);
 }
 
 /// Counts a replaced Kafka producer.

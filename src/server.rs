@@ -1,21 +1,107 @@
-//! Connections: the accept loop with its connection limit, HTTP/1.1 keep-alive
-//! and HTTP/2, header timeouts, and graceful shutdown that lets requests in
-//! flight finish (their events are in Kafka or released, never half-done).
+//! Connections: the accept loop, the limits that keep one client from locking
+//! out the others, HTTP/1.1 keep-alive and HTTP/2 with their protections, and
+//! graceful shutdown that lets requests in flight finish (their events are in
+//! Kafka or released, never half-done).
+//!
+//! A connection must bring a request's headers within `server.header_timeout`
+//! of opening (whatever it sends, or does not: silence, half a request line,
+//! part of the HTTP/2 preface), and an idle HTTP/1.1 connection is closed after
+//! the same time; otherwise it is closed and counted. Beyond
+//! `server.max_connections` in all, or `server.max_connections_per_client`
+//! from one address, a new connection is answered 503 with `Retry-After` at
+//! once and closed, instead of waiting in the kernel's backlog behind the ones
+//! that hold their place.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::ServerConfig;
+use crate::error::Refusal;
 use crate::ingest::Gateway;
+use crate::metrics;
+
+/// How often an HTTP/2 connection is pinged, and how long the answer may take,
+/// so that a peer gone silent does not hold its connection.
+const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Streams a client may reset before their answer is sent, at most, against
+/// the HTTP/2 "rapid reset" attack (CVE-2023-44487); beyond it the connection
+/// is closed.
+const H2_MAX_PENDING_RESETS: usize = 20;
+/// HTTP/1.1 headers in one request, at most.
+const H1_MAX_HEADERS: usize = 100;
+
+/// Open connections, in all and by client address.
+#[derive(Debug)]
+struct Admission {
+    max: usize,
+    /// 0: no limit per address (behind a load balancer every client is it).
+    max_per_client: usize,
+    open: Mutex<Open>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    by_client: HashMap<IpAddr, usize>,
+}
+
+/// A connection's place; given back when dropped.
+#[derive(Debug)]
+struct Admitted {
+    admission: Arc<Admission>,
+    client: IpAddr,
+}
+
+impl Admission {
+    fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Admitted, Refusal> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.total >= self.max {
+            return Err(Refusal::ConnectionLimit);
+        }
+        let from_client = open.by_client.entry(client).or_default();
+        if self.max_per_client > 0 && *from_client >= self.max_per_client {
+            return Err(Refusal::PerClientLimit);
+        }
+        *from_client += 1;
+        open.total += 1;
+        metrics::connections_open(open.total);
+        Ok(Admitted {
+            admission: Arc::clone(self),
+            client,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self
+            .admission
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(count) = open.by_client.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.by_client.remove(&self.client);
+            }
+        }
+        metrics::connections_open(open.total);
+    }
+}
 
 /// Serves webhooks on `listener` until `shutdown` resolves, then waits up to
 /// `server.shutdown_grace` for open requests. `main` and the tests both run this.
@@ -25,27 +111,32 @@ pub async fn run(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(config.max_connections));
+    let admission = Arc::new(Admission {
+        max: config.max_connections,
+        max_per_client: config.max_connections_per_client,
+        open: Mutex::new(Open::default()),
+    });
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
+        .max_headers(H1_MAX_HEADERS)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(config.http2_max_concurrent_streams)
+        .max_header_list_size(config.max_header_bytes)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
+        .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT);
+    let builder = Arc::new(builder);
+    let retry_after = gateway.retry_after_secs();
     tokio::pin!(shutdown);
 
     loop {
-        // At the connection limit, stop accepting: new connections wait in the
-        // kernel's backlog instead of exhausting memory here.
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_closed) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -58,22 +149,53 @@ pub async fn run(
                 }
             },
         };
+        let admitted = match admission.admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                metrics::connection_refused(refusal);
+                tracing::warn!(client = %peer.ip(), reason = refusal.as_str(), "connection refused: answered 503");
+                tokio::spawn(refuse(stream, retry_after));
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
-        let service = service_fn(move |request| {
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(gateway.handle(request).await) }
-        });
-        let connection = graceful.watch(
-            builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned(),
-        );
+        let asked = Arc::new(AtomicBool::new(false));
+        let service = {
+            let asked = Arc::clone(&asked);
+            service_fn(move |request| {
+                asked.store(true, Ordering::Relaxed);
+                let gateway = Arc::clone(&gateway);
+                async move { Ok::<_, Infallible>(gateway.handle(request).await) }
+            })
+        };
+        let builder = Arc::clone(&builder);
+        let watcher = graceful.watcher();
+        let header_timeout = config.header_timeout;
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            let connection = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::pin!(connection);
+            // hyper's own header timeout starts only once it knows the
+            // protocol; this one starts at the connection's opening.
+            let ended = tokio::select! {
+                ended = &mut connection => ended,
+                () = tokio::time::sleep(header_timeout) => {
+                    if asked.load(Ordering::Relaxed) {
+                        connection.await
+                    } else {
+                        Err("no request within server.header_timeout".into())
+                    }
+                }
+            };
+            if let Err(err) = ended {
+                // Whichever timer closed it, a connection that ends in an
+                // error before its first request is one that held a place.
+                if !asked.load(Ordering::Relaxed) {
+                    metrics::connection_timed_out();
+                }
+                tracing::debug!(%peer, error = %err, "connection closed");
             }
-            drop(permit);
+            drop(admitted);
         });
     }
 
@@ -85,4 +207,19 @@ pub async fn run(
             tracing::warn!(grace = ?config.shutdown_grace, "connections still open after the shutdown grace; closing them");
         }
     }
+}
+
+/// Answers a connection hookgate has no room for: 503 with `Retry-After`, then
+/// close, so the sender learns to retry at once instead of waiting.
+async fn refuse(mut stream: TcpStream, retry_after: u32) {
+    const BODY: &str = r#"{"error":"hookgate has no room for another connection; retry later","reason":"overloaded"}"#;
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {retry_after}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

@@ -264,6 +264,16 @@ impl Process {
     /// Starts `hookgate serve` with `[kafka]` pointing at `brokers`, more tables
     /// in `extra` and `sources` as `[[sources]]` TOML; does not wait for ready.
     pub(crate) fn spawn(brokers: &str, extra: &str, sources: &str) -> Self {
+        Self::spawn_with_server(brokers, "", extra, sources)
+    }
+
+    /// As [`Process::spawn`], with more `[server]` keys in `server`.
+    pub(crate) fn spawn_with_server(
+        brokers: &str,
+        server: &str,
+        extra: &str,
+        sources: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -271,7 +281,7 @@ impl Process {
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"{addr}\"\n\
+                "[server]\nlisten = \"{addr}\"\n{server}\n\
                  [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout_ms = 5000\nretry_after_secs = 3\n\
                  [metrics]\nlisten = \"{metrics}\"\n{extra}\n{sources}"
             ),
@@ -297,7 +307,17 @@ impl Process {
 
     /// Starts hookgate and waits until `/readyz` says ready.
     pub(crate) async fn start(brokers: &str, extra: &str, sources: &str) -> Self {
-        let process = Self::spawn(brokers, extra, sources);
+        Self::start_with_server(brokers, "", extra, sources).await
+    }
+
+    /// As [`Process::start`], with more `[server]` keys in `server`.
+    pub(crate) async fn start_with_server(
+        brokers: &str,
+        server: &str,
+        extra: &str,
+        sources: &str,
+    ) -> Self {
+        let process = Self::spawn_with_server(brokers, server, extra, sources);
         let client = client();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

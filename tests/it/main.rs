@@ -3,6 +3,7 @@
 
 mod broker;
 mod cli;
+mod connections;
 mod dedup;
 mod harness;
 mod interop;

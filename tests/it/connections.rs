@@ -1,0 +1,218 @@
+//! Connections that would hold hookgate's places: silent sockets, half a
+//! request line, part of the HTTP/2 preface, a flood from one address, bodies
+//! that never finish. None may lock out a provider: each is closed or
+//! answered 503 at once, and counted.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use hookgate::verify::VerifierKind;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::{body_with_id, signed, source};
+use crate::harness::{Broker, Process, client, send, topic, try_send};
+
+const KIND: VerifierKind = VerifierKind::Github;
+const PATH: &str = "/webhooks/github";
+
+/// A broker and a hookgate process with `server` as more `[server]` keys.
+async fn gateway(test: &str, server: &str) -> (Broker, Process, tempfile::TempDir) {
+    let broker = Broker::start().await;
+    let events = topic(test);
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = source(dir.path(), "github", KIND, &events);
+    let process = Process::start_with_server(&broker.bootstrap(), server, "", &sources).await;
+    (broker, process, dir)
+}
+
+/// A connection to `to` from the loopback address `from`.
+async fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(IpAddr::V4(from), 0))
+        .expect("bind");
+    socket.connect(to).await.expect("connect")
+}
+
+/// A signed delivery of `id`: its status and `status` word or reason.
+async fn deliver(url: &str, id: &str) -> Result<(u16, String), String> {
+    let body = body_with_id(id);
+    let reply = try_send(&client(), "POST", url, &signed(KIND, id, &body), body).await?;
+    let word = reply.body["status"]
+        .as_str()
+        .or(reply.body["reason"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((reply.status, word))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_that_say_nothing_lock_no_sender_out() {
+    // Limits low enough that the sockets below fill them.
+    let server = "header_timeout = \"1s\"\nmax_connections = 64\nmax_connections_per_client = 0";
+    let (_broker, gateway, _dir) = gateway("silent", server).await;
+    let openers: [&[u8]; 3] = [b"", b"PRI * HTTP/2.0\r\n", b"POST /webhooks/github HT"];
+    let mut held = Vec::new();
+    for n in 0..99 {
+        let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
+        stream
+            .write_all(openers[n % openers.len()])
+            .await
+            .expect("write");
+        held.push(stream);
+    }
+    let url = gateway.url(PATH);
+
+    // A provider is answered at once, even while every place is taken...
+    let asked = Instant::now();
+    let first = deliver(&url, "evt-while-full").await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "answered after {:?}: {first:?}",
+        asked.elapsed()
+    );
+    if let Ok((status, word)) = &first {
+        assert!(
+            *status == 200 || (*status == 503 && word == "overloaded"),
+            "{first:?}"
+        );
+    }
+    // ... and gets its place once the silent sockets' time is up.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    loop {
+        match deliver(&url, "evt-while-full").await {
+            Ok((200, word)) => {
+                assert!(word == "accepted" || word == "duplicate", "{word}");
+                break;
+            }
+            other => assert!(Instant::now() < deadline, "still refused: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let timed_out = gateway.metric("hookgate_connections_timed_out_total").await;
+    assert!(timed_out >= 64.0, "{timed_out} connections timed out");
+    assert!(
+        gateway
+            .metric("hookgate_connections_refused_total{reason=\"connection_limit\"}")
+            .await
+            >= 35.0
+    );
+    // The silent sockets were closed by hookgate, not left open.
+    let mut closed = 0;
+    for mut stream in held {
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await {
+            // Closed (0), or answered 503 at once and then closed.
+            Ok(Ok(n)) => {
+                assert!(
+                    n == 0 || buf.starts_with(b"HTTP/1.1 503"),
+                    "{:?}",
+                    &buf[..n]
+                );
+                closed += 1;
+            }
+            // Reset: closed with the opener's bytes still unread.
+            Ok(Err(_reset)) => closed += 1,
+            Err(_still_open) => {}
+        }
+    }
+    assert_eq!(closed, 99);
+    gateway.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_place() {
+    let server = "max_connections_per_client = 10";
+    let (_broker, gateway, _dir) = gateway("per-client", server).await;
+    let flooder = Ipv4Addr::new(127, 0, 0, 2);
+    let mut admitted = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let mut stream = connect_from(flooder, gateway.addr).await;
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                assert!(
+                    text.starts_with("HTTP/1.1 503") && text.contains("retry-after: 3"),
+                    "{text}"
+                );
+                assert!(text.contains("\"reason\":\"overloaded\""), "{text}");
+                refused += 1;
+            }
+            _ => admitted.push(stream),
+        }
+    }
+    assert_eq!((admitted.len(), refused), (10, 10));
+    assert_eq!(
+        gateway
+            .metric("hookgate_connections_refused_total{reason=\"per_client_limit\"}")
+            .await,
+        10.0
+    );
+    // Another address is served as if nothing happened.
+    assert_eq!(
+        deliver(&gateway.url(PATH), "evt-other-client").await,
+        Ok((200, "accepted".to_owned()))
+    );
+    gateway.stop();
+}
+
+/// Sends a request whose body declares `length` bytes and sends one: it holds
+/// its place in hookgate until the body timeout.
+async fn unfinished_body(to: SocketAddr, length: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(to).await.expect("connect");
+    let head = format!(
+        "POST {PATH} HTTP/1.1\r\nhost: hookgate\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_body_bytes_beyond_their_limits_get_a_fast_503() {
+    let server =
+        "max_body_bytes = 1000\nmax_buffered_body_bytes = 1500\nmax_requests_in_flight = 3";
+    let (_broker, gateway, _dir) = gateway("overload", server).await;
+    let url = gateway.url(PATH);
+    let client = client();
+    let probe = |declared: usize| {
+        let body = vec![b' '; declared];
+        let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        let (client, url) = (client.clone(), url.clone());
+        async move { send(&client, "POST", &url, &headers, body).await }
+    };
+
+    // One unfinished 1000-byte body holds 1000 of the 1500 bytes.
+    let _holding_bytes = unfinished_body(gateway.addr, 1000).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    let reply = probe(900).await;
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    assert_eq!(reply.body["reason"], "overloaded");
+    assert_eq!(reply.headers["retry-after"], "3");
+    assert!(asked.elapsed() < Duration::from_millis(500));
+    // A body that fits in what is left is read (and refused for its signature).
+    assert_eq!(probe(400).await.status, 401);
+
+    // Three requests in flight: the fourth is turned away at once.
+    let _two_more = [
+        unfinished_body(gateway.addr, 10).await,
+        unfinished_body(gateway.addr, 10).await,
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = probe(10).await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (503, Some("overloaded"))
+    );
+    assert!(
+        gateway
+            .metric("hookgate_rejections_total{source=\"github\",reason=\"overloaded\"}")
+            .await
+            >= 2.0
+    );
+    gateway.stop();
+}
