@@ -196,17 +196,6 @@ impl Gateway {
             )
             .into());
         }
-        if let Some(limit) = &source.rate_limit
-            && let Err(wait) = limit.check()
-        {
-            let secs = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1);
-            return Err(Rejection::new(
-                Reason::RateLimited,
-                format!("this source takes at most its configured rate; retry in {secs}s"),
-            )
-            .retry_after(secs)
-            .into());
-        }
         let (parts, body) = request.into_parts();
         // The body's bytes are reserved before it is read: what it declares,
         // or the most it may be when it declares nothing (or too much: that
@@ -236,6 +225,20 @@ impl Gateway {
             body,
             unix_seconds(received_at),
         )?;
+        // After verification: a flood of unsigned requests cannot use up the
+        // bucket of the provider's real deliveries (connections and bodies
+        // have limits of their own before this).
+        if let Some(limit) = &source.rate_limit
+            && let Err(wait) = limit.check()
+        {
+            let secs = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1);
+            return Err(Rejection::new(
+                Reason::RateLimited,
+                format!("this source takes at most its configured rate; retry in {secs}s"),
+            )
+            .retry_after(secs)
+            .into());
+        }
         if let Some(handshake) = source.verifier.handshake(&verified) {
             return Ok(Outcome::Handshake(handshake));
         }

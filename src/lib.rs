@@ -8,10 +8,10 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`server`] | connections: accept loop, limits, timeouts, graceful shutdown |
+//! | [`server`] | connections: accept loop, limits per client and in all, timeouts, HTTP/2 protections, graceful shutdown |
 //! | [`ingest`] | the pipeline as one function, from request to response |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
-//! | [`rate_limit`] | per-source request rates, checked before the body is read |
+//! | [`rate_limit`] | per-source rates of correctly signed deliveries |
 //! | [`verify`] | signature schemes, one file per provider (shared shapes in `header`, `list`, `v0`); provider handshakes; only it makes [`verify::Verified`] |
 //! | [`event`] | the event id and the [`event::Event`] that publishing accepts |
 //! | [`route`] | which topic: the source's one, or one per event type from a closed list |

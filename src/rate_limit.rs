@@ -1,6 +1,8 @@
-//! Per-source request rate limits, checked before a body is read: a flood from
-//! one sender gets 429 with `Retry-After` instead of filling the producer queue
-//! that every source shares. The algorithm (GCRA) and its clock are governor's.
+//! Per-source rate limits on correctly signed deliveries: a burst from one
+//! source gets 429 with `Retry-After` instead of filling the producer queue
+//! that every source shares. Checked after the signature, so that unsigned
+//! requests cannot use up the provider's bucket. The algorithm (GCRA) and its
+//! clock are governor's.
 
 use std::num::NonZeroU32;
 use std::time::Duration;

@@ -438,19 +438,33 @@ async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_over_its_rate_limit_gets_429_with_retry_after() {
+async fn a_source_over_its_rate_limit_gets_429_for_signed_deliveries_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sources = source(dir.path(), "github", VerifierKind::Github, "t.github")
         + "[sources.rate_limit]\nper_second = 1\nburst = 2\n";
     let gateway = Hookgate::launch("127.0.0.1:9", 1000, "", &sources).await;
     let client = client();
     let url = gateway.url("/webhooks/github");
-    // Within the burst, requests go on (and are refused later for their own reasons).
-    for _ in 0..2 {
+    // Unsigned requests never touch the bucket: they cannot use it up for
+    // the provider.
+    for _ in 0..10 {
         let reply = send(&client, "POST", &url, &[], "{}").await;
         assert_eq!(reply.body["reason"], "missing_signature_header");
     }
-    let reply = send(&client, "POST", &url, &[], "{}").await;
+    // Within the burst, signed deliveries go on (here to 503 `not_ready`:
+    // there is no broker), and the next one is limited.
+    let signed_delivery = |n: usize| {
+        let id = format!("evt-rate-{n}");
+        let body = body_with_id(&id);
+        (signed(VerifierKind::Github, &id, &body), body)
+    };
+    for n in 0..2 {
+        let (headers, body) = signed_delivery(n);
+        let reply = send(&client, "POST", &url, &headers, body).await;
+        assert_eq!(reply.body["reason"], "not_ready");
+    }
+    let (headers, body) = signed_delivery(2);
+    let reply = send(&client, "POST", &url, &headers, body).await;
     assert_eq!(
         (reply.status, reply.body["reason"].as_str()),
         (429, Some("rate_limited"))
