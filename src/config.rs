@@ -371,6 +371,13 @@ fn list(errors: &[FieldError]) -> String {
         .join("\n")
 }
 
+/// Why a source may not publish to the dedup topic.
+fn dedup_topic_taken(topic: &str) -> String {
+    format!(
+        "{topic:?} is the dedup topic (dedup.topic): events there would be read as dedup records"
+    )
+}
+
 /// Paths hookgate answers itself, which no source may take.
 pub const RESERVED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
@@ -562,6 +569,8 @@ impl Config {
                             let topic = topic_for(&source.topic, event);
                             if event.is_empty() || !valid_topic(&topic) {
                                 fail(&at(&format!("events[{j}]")), topic_rule(&topic));
+                            } else if topic == self.dedup.topic {
+                                fail(&at(&format!("events[{j}]")), dedup_topic_taken(&topic));
                             }
                         }
                     }
@@ -581,10 +590,12 @@ impl Config {
                     Some(Err(message)) => fail(&at("event_type"), message),
                     Some(Ok(_)) => {}
                 }
-                if let Some(fallback) = &source.fallback_topic
-                    && !valid_topic(fallback)
-                {
-                    fail(&at("fallback_topic"), topic_rule(fallback));
+                if let Some(fallback) = &source.fallback_topic {
+                    if !valid_topic(fallback) {
+                        fail(&at("fallback_topic"), topic_rule(fallback));
+                    } else if *fallback == self.dedup.topic {
+                        fail(&at("fallback_topic"), dedup_topic_taken(fallback));
+                    }
                 }
             } else {
                 for (field, set) in [
@@ -773,6 +784,21 @@ mod tests {
                 "sources[1].tolerance",
                 "sources[1].event_id",
             ]
+        );
+    }
+
+    #[test]
+    fn no_route_of_a_source_can_reach_the_dedup_topic() {
+        let text = "[kafka]\nbrokers = \"b:9092\"\n[[sources]]\nname = \"s\"\npath = \"/s\"\nverifier = \"github\"\nsecrets = [\"env:X\"]\ntopic = \"hookgate.{event}\"\nevents = [\"push\", \"dedup\"]\nfallback_topic = \"hookgate.dedup\"\n";
+        let errors = Config::parse(text).expect("parses").validate();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["sources[0].events[1]", "sources[0].fallback_topic"]
+        );
+        assert!(
+            errors[0].message.contains("is the dedup topic"),
+            "{errors:?}"
         );
     }
 
