@@ -12,12 +12,12 @@ use tokio::sync::Semaphore;
 
 use crate::clock::unix_seconds;
 use crate::config::Config;
-use crate::dedup::{Claimed, Dedup};
+use crate::dedup::{ClaimError, Claimed, Dedup};
 use crate::error::{AcceptedBody, Reason, Rejection, json};
 use crate::event::{Event, EventId};
 use crate::health::Health;
 use crate::metrics::{InFlight, SourceMetrics};
-use crate::publish::{Delivery, Publisher};
+use crate::publish::{Delivery, PublishError, Publisher};
 use crate::source::{Source, Sources};
 use crate::verify::Handshake;
 
@@ -32,6 +32,7 @@ pub struct Gateway {
     publisher: Arc<Publisher>,
     health: Arc<Health>,
     body_timeout: Duration,
+    produce_timeout: Duration,
     retry_after_secs: u32,
     /// `server.max_requests_in_flight`: a permit per request being handled.
     requests: Semaphore,
@@ -87,6 +88,7 @@ impl Gateway {
             publisher,
             health,
             body_timeout: config.server.body_timeout,
+            produce_timeout: config.kafka.produce_timeout(),
             retry_after_secs: config.kafka.retry_after_secs,
             requests: Semaphore::new(config.server.max_requests_in_flight),
             body_bytes: Semaphore::new(
@@ -264,10 +266,12 @@ impl Gateway {
                 .into(),
             ));
         }
-        let claim = match self
-            .dedup
-            .claim(&source.name, &id)
+        // Kafka's part of the answer is bounded as a whole: waiting for an
+        // earlier delivery of the event, its acknowledgement and its id's.
+        let deadline = tokio::time::Instant::now() + self.produce_timeout;
+        let claim = match tokio::time::timeout_at(deadline, self.dedup.claim(&source.name, &id))
             .await
+            .unwrap_or(Err(ClaimError::StillInFlight))
             .map_err(|e| with_id(e.into()))?
         {
             Claimed::Duplicate => return Ok(Outcome::Duplicate { id }),
@@ -284,7 +288,7 @@ impl Gateway {
         // Publish in a task of its own: if the provider hangs up, a record already
         // handed to Kafka still ends in a commit or a release, never in limbo.
         let publisher = Arc::clone(&self.publisher);
-        let published = tokio::spawn(async move {
+        let publishing = tokio::spawn(async move {
             let delivery = match publisher.publish(&event).await {
                 Ok(delivery) => delivery,
                 Err(err) => {
@@ -306,8 +310,16 @@ impl Gateway {
                     ),
                 )),
             }
-        })
-        .await;
+        });
+        // At the deadline the provider is told to retry; the task goes on and
+        // still commits or releases the claim when Kafka answers.
+        let Ok(published) = tokio::time::timeout_at(deadline, publishing).await else {
+            return Err(Failure {
+                rejection: PublishError::TimedOut.into(),
+                id: Some(id),
+                detail: Some("Kafka did not acknowledge within kafka.produce_timeout_ms".into()),
+            });
+        };
         match published {
             Ok(Ok(delivery)) => Ok(Outcome::Accepted {
                 id,
