@@ -320,6 +320,10 @@ pub struct SourceConfig {
     /// carry customer data: leave it off in production.
     #[serde(default)]
     pub log_bodies: bool,
+    /// Treat a delivery whose signed content (the body, or Mailgun's token)
+    /// was already accepted within the dedup window as a duplicate, whatever
+    /// its event id; the scheme's default where unset.
+    pub replay_guard: Option<bool>,
 }
 
 /// What keys a source's Kafka records.

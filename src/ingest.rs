@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::clock::unix_seconds;
 use crate::config::Config;
-use crate::dedup::{ClaimError, Claimed, Dedup};
+use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
 use crate::error::{AcceptedBody, Reason, Rejection, json};
 use crate::event::{Event, EventId};
 use crate::health::Health;
@@ -277,6 +277,27 @@ impl Gateway {
             Claimed::Duplicate => return Ok(Outcome::Duplicate { id }),
             Claimed::Fresh(claim) => claim,
         };
+        // The same signed content under another id is a captured delivery
+        // sent again (for schemes that do not sign their id): not published.
+        let replay_claim = if source.replay_guard {
+            let key = IdHash::of_replay(&source.name, verified.replay_material());
+            match tokio::time::timeout_at(deadline, self.dedup.claim_key(key))
+                .await
+                .unwrap_or(Err(ClaimError::StillInFlight))
+                .map_err(|e| with_id(e.into()))?
+            {
+                Claimed::Duplicate => {
+                    tracing::warn!(
+                        source = %source.name, event_id = %id,
+                        "a delivery repeats the signed content of one already accepted under another event id: answered duplicate, not published"
+                    );
+                    return Ok(Outcome::Duplicate { id });
+                }
+                Claimed::Fresh(replay_claim) => Some(replay_claim),
+            }
+        } else {
+            None
+        };
         let event = Event::new(
             Arc::clone(source),
             verified,
@@ -292,13 +313,24 @@ impl Gateway {
             let delivery = match publisher.publish(&event).await {
                 Ok(delivery) => delivery,
                 Err(err) => {
-                    claim.release();
+                    // Both claims are released as they drop.
                     let detail = err.to_string();
                     return Err((Rejection::from(err), detail));
                 }
             };
-            // With durable dedup this waits for the id's own record too.
-            match claim.commit(event.received_at).await {
+            // With durable dedup this waits for the id's own record too; the
+            // replay guard's key joins the same record.
+            let committed = match replay_claim {
+                Some(replay_claim) => {
+                    let (id, replay) = tokio::join!(
+                        claim.commit(event.received_at),
+                        replay_claim.commit(event.received_at)
+                    );
+                    id.and(replay)
+                }
+                None => claim.commit(event.received_at).await,
+            };
+            match committed {
                 Ok(()) => Ok(delivery),
                 Err(err) => Err((
                     Rejection::from(&err),

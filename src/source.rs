@@ -57,6 +57,8 @@ pub struct Source {
     pub forward_headers: Vec<HeaderName>,
     pub rate_limit: Option<RateLimit>,
     pub log_bodies: bool,
+    /// Whether a delivery repeating accepted signed content is a duplicate.
+    pub replay_guard: bool,
     pub metrics: SourceMetrics,
 }
 
@@ -138,6 +140,9 @@ impl Sources {
                 forward_headers,
                 rate_limit: sc.rate_limit.as_ref().and_then(RateLimit::new),
                 log_bodies: sc.log_bodies,
+                replay_guard: sc
+                    .replay_guard
+                    .unwrap_or(sc.verifier.defaults().replay_guard),
                 metrics: SourceMetrics::new(&sc.name),
             };
             by_path.insert(sc.path.clone(), Arc::new(source));

@@ -53,6 +53,18 @@ impl IdHash {
         )
     }
 
+    /// The key under which the replay guard remembers a delivery's signed
+    /// `material` (its body, or a signed nonce). Source names hold no NUL, so
+    /// it never equals an event id's key.
+    pub fn of_replay(source: &SourceName, material: &[u8]) -> Self {
+        Self::from_digest(
+            Sha256::new()
+                .chain_update(source.as_str())
+                .chain_update(b"\0replay\0")
+                .chain_update(material),
+        )
+    }
+
     /// The hash of a dedup record key, which is `source/event-id` already.
     pub fn of_key(key: &[u8]) -> Self {
         Self::from_digest(Sha256::new().chain_update(key))
@@ -149,7 +161,11 @@ impl Dedup {
 
     /// Decides whether this delivery should be published.
     pub async fn claim(&self, source: &SourceName, id: &EventId) -> Result<Claimed, ClaimError> {
-        let key = IdHash::of(source, id);
+        self.claim_key(IdHash::of(source, id)).await
+    }
+
+    /// As [`Dedup::claim`], for a key already hashed (the replay guard's).
+    pub async fn claim_key(&self, key: IdHash) -> Result<Claimed, ClaimError> {
         let deadline = tokio::time::Instant::now() + self.inner.wait_limit;
         loop {
             if self.inner.index.contains(key, unix_now()) {

@@ -28,6 +28,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/event"),
     forward_headers: &[],
     timestamped: true,
+    replay_guard: false,
     tolerance: Some(Duration::from_secs(180)),
 };
 

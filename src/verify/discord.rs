@@ -21,6 +21,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: None,
     forward_headers: &[],
     timestamped: true,
+    replay_guard: false,
     tolerance: None,
 };
 

@@ -17,6 +17,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
         "X-GitHub-Hook-Installation-Target-ID",
     ],
     timestamped: false,
+    replay_guard: true,
     tolerance: None,
 };
 

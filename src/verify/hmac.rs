@@ -16,6 +16,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: None,
     forward_headers: &[],
     timestamped: false,
+    replay_guard: false,
     tolerance: None,
 };
 

@@ -13,6 +13,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/topic"),
     forward_headers: &[],
     timestamped: false,
+    replay_guard: true,
     tolerance: None,
 };
 

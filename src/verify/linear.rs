@@ -18,6 +18,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("header:Linear-Event"),
     forward_headers: &["Linear-Event"],
     timestamped: true,
+    replay_guard: false,
     tolerance: Some(Duration::from_secs(60)),
 };
 

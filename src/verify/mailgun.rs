@@ -2,8 +2,14 @@
 //! `{"signature": {"timestamp", "token", "signature"}, "event-data": {…}}`, with
 //! `signature` the hex HMAC-SHA256 of `{timestamp}{token}` keyed by the
 //! webhook signing key. Mailgun signs only those two values, not the rest of
-//! the body: the timestamp tolerance and the dedup on the event id are what
-//! stop a replayed or altered delivery.
+//! the body. So a captured delivery's signature block can be sent again for as
+//! long as the timestamp is within tolerance, with any `event-data` (a new id,
+//! a new event) beside it. The token is the signed part that is new in every
+//! delivery (Mailgun re-signs each retry): hookgate's replay guard keeps it
+//! for the dedup window, and a second delivery with an accepted token is a
+//! duplicate whatever its `event-data` says.
+
+use std::ops::Range;
 
 use serde::Deserialize;
 
@@ -18,6 +24,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/event-data/event"),
     forward_headers: &[],
     timestamped: true,
+    replay_guard: true,
     tolerance: None,
 };
 
@@ -48,7 +55,9 @@ impl Mailgun {
         }
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+    /// Verifies the signature block; returns where the signed token is in
+    /// the body, for the replay guard.
+    pub(super) fn verify(&self, request: Signed<'_>) -> Result<Range<usize>, VerifyError> {
         let envelope: Envelope<'_> =
             serde_json::from_slice(request.body).map_err(|_| VerifyError::MalformedField(FIELD))?;
         let block = envelope.signature;
@@ -63,7 +72,10 @@ impl Mailgun {
         verdict(self.keys.verify_one(
             &[block.timestamp.as_bytes(), block.token.as_bytes()],
             signature,
-        ))
+        ))?;
+        // The token is borrowed from the body: its place is its offset there.
+        let start = (block.token.as_ptr() as usize).saturating_sub(request.body.as_ptr() as usize);
+        Ok(start..start + block.token.len())
     }
 }
 
@@ -109,7 +121,7 @@ mod tests {
         .into_bytes()
     }
 
-    fn check(body: &[u8], now: i64) -> Result<(), VerifyError> {
+    fn check(body: &[u8], now: i64) -> Result<Range<usize>, VerifyError> {
         Mailgun::new(&[Secret::new(b"key-mailgun-signing".as_slice())], 300).verify(Signed {
             headers: &headers(&[]),
             body,
@@ -120,7 +132,9 @@ mod tests {
 
     #[test]
     fn accepts_the_vector() {
-        assert_eq!(check(&body("1700000000", SIG), 1_700_000_100), Ok(()));
+        let body = body("1700000000", SIG);
+        let token = check(&body, 1_700_000_100).expect("verifies");
+        assert_eq!(&body[token], TOKEN.as_bytes());
     }
 
     #[test]
@@ -151,6 +165,6 @@ mod tests {
             "e1",
             1_700_000_000,
         );
-        assert_eq!(check(&body, 1_700_000_000), Ok(()));
+        assert!(check(&body, 1_700_000_000).is_ok());
     }
 }

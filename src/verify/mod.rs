@@ -155,6 +155,10 @@ pub struct Defaults {
     /// The provider's own tolerance, where it documents one; else
     /// [`DEFAULT_TOLERANCE`].
     pub tolerance: Option<Duration>,
+    /// Whether the replay guard is on unless a source says otherwise: for
+    /// schemes whose event id is not signed, so that a captured delivery sent
+    /// again under a new id is still a duplicate.
+    pub replay_guard: bool,
 }
 
 /// The tolerance for timestamped schemes unless a source sets its own.
@@ -187,12 +191,24 @@ pub struct BuildError {
 #[derive(Debug, Clone)]
 pub struct Verified {
     body: Bytes,
+    /// Where a signed value that is new in every delivery sits in the body
+    /// (Mailgun's token); `None` where the whole body is what is signed.
+    nonce: Option<std::ops::Range<usize>>,
 }
 
 impl Verified {
     /// The exact bytes that were received and verified.
     pub fn body(&self) -> &Bytes {
         &self.body
+    }
+
+    /// What the replay guard remembers of this delivery: the signed nonce
+    /// where the scheme has one, else the signed body.
+    pub fn replay_material(&self) -> &[u8] {
+        self.nonce
+            .clone()
+            .and_then(|nonce| self.body.get(nonce))
+            .unwrap_or(&self.body)
     }
 }
 
@@ -323,6 +339,7 @@ impl Verifier {
             now,
             query,
         };
+        let mut nonce = None;
         match &self.scheme {
             Scheme::Header(s) => s.verify(signed),
             Scheme::TimestampedList(s) => s.verify(signed),
@@ -330,12 +347,12 @@ impl Verifier {
             Scheme::StandardWebhooks(s) => s.verify(signed),
             Scheme::PagerDuty(s) => s.verify(signed),
             Scheme::Linear(s) => s.verify(signed),
-            Scheme::Mailgun(s) => s.verify(signed),
+            Scheme::Mailgun(s) => s.verify(signed).map(|token| nonce = Some(token)),
             Scheme::Discord(s) => s.verify(signed),
             Scheme::SendGrid(s) => s.verify(signed),
             Scheme::Twilio(s) => s.verify(signed),
         }?;
-        Ok(Verified { body })
+        Ok(Verified { body, nonce })
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/event_type"),
     forward_headers: &[],
     timestamped: true,
+    replay_guard: false,
     tolerance: Some(Duration::from_secs(5)),
 };
 

@@ -22,6 +22,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/event/event_type"),
     forward_headers: &["X-Webhook-Id", "X-Webhook-Subscription"],
     timestamped: false,
+    replay_guard: true,
     tolerance: None,
 };
 

@@ -20,6 +20,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
         "X-Shopify-Triggered-At",
     ],
     timestamped: false,
+    replay_guard: true,
     tolerance: None,
 };
 

@@ -15,6 +15,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/event/type"),
     forward_headers: &["X-Slack-Retry-Num", "X-Slack-Retry-Reason"],
     timestamped: true,
+    replay_guard: false,
     tolerance: None,
 };
 

@@ -15,6 +15,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/type"),
     forward_headers: &[],
     timestamped: false,
+    replay_guard: true,
     tolerance: None,
 };
 

@@ -25,6 +25,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/type"),
     forward_headers: &[],
     timestamped: true,
+    replay_guard: false,
     tolerance: None,
 };
 

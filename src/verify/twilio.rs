@@ -23,6 +23,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: None,
     forward_headers: &[],
     timestamped: false,
+    replay_guard: true,
     tolerance: None,
 };
 

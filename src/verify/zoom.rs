@@ -16,6 +16,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_type: Some("json:/event"),
     forward_headers: &[],
     timestamped: true,
+    replay_guard: false,
     tolerance: None,
 };
 

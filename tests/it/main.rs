@@ -8,6 +8,7 @@ mod dedup;
 mod harness;
 mod interop;
 mod observability;
+mod replays;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
