@@ -465,13 +465,17 @@ impl SchemeHeader {
             .is_some_and(|name| headers.contains_key(name))
     }
 
-    /// The header's value, which the scheme requires.
+    /// The header's value, which the scheme requires once: a second copy
+    /// makes the request ambiguous (a proxy may read the other one), so it is
+    /// refused as malformed rather than guessed at.
     pub(crate) fn required<'h>(&self, headers: &'h HeaderMap) -> Result<&'h [u8], VerifyError> {
-        self.name
-            .as_ref()
-            .and_then(|name| headers.get(name))
-            .map(|value| value.as_bytes())
-            .ok_or(VerifyError::MissingHeader(self.label))
+        let missing = VerifyError::MissingHeader(self.label);
+        let mut values = headers.get_all(self.name.as_ref().ok_or(missing)?).iter();
+        let value = values.next().ok_or(missing)?;
+        if values.next().is_some() {
+            return Err(VerifyError::MalformedHeader(self.label));
+        }
+        Ok(value.as_bytes())
     }
 }
 

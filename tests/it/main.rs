@@ -6,6 +6,7 @@ mod cli;
 mod connections;
 mod dedup;
 mod harness;
+mod hostile;
 mod interop;
 mod observability;
 mod replays;
