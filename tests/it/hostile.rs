@@ -1019,3 +1019,76 @@ async fn hostile_input_gets_a_clear_answer_and_is_counted() {
 fn leak(word: &str) -> &'static str {
     Box::leak(word.to_owned().into_boxed_str())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_a_log_line_a_metric_or_an_answer() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kinds = [
+        VerifierKind::Github,
+        VerifierKind::Stripe,
+        VerifierKind::Mailgun,
+    ];
+    let mut sources = String::new();
+    for kind in kinds {
+        let events = topic(kind.name());
+        broker.create_topic(&events).await;
+        sources += &source(dir.path(), kind.name(), kind, &events);
+    }
+    let gateway = Process::start(&broker.bootstrap(), "[log]\nformat = \"json\"\n", &sources).await;
+    let secret = secret_for(VerifierKind::Github);
+    let mut answers = String::new();
+    for kind in kinds {
+        let path = format!("/webhooks/{}", kind.name());
+        let b = body_with_id(&format!("leak-{}", kind.name()));
+        let right = delivery(kind, &format!("leak-{}", kind.name()), &b);
+        let stale = verify::sign(
+            kind,
+            secret.as_bytes(),
+            &b,
+            "leak-stale",
+            now() - 5000,
+            SCHEME_OPTIONS,
+        )
+        .expect("signs");
+        let mut tampered = right.body.clone();
+        tampered.push(b' ');
+        for bytes in [
+            closing("POST", &path, &right.headers, &right.body),
+            closing("POST", &path, &right.headers, &right.body),
+            closing("POST", &path, &right.headers, &tampered),
+            closing("POST", &path, &stale.headers, &stale.body),
+            closing("POST", &path, &[], &b),
+            closing("GET", &path, &[], b""),
+        ] {
+            let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
+            stream.write_all(&bytes).await.expect("write");
+            let mut answer = Vec::new();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+            answers.push_str(&String::from_utf8_lossy(&answer));
+        }
+    }
+    let metrics = crate::harness::try_get(
+        &crate::harness::client(),
+        &format!("http://{}/metrics", gateway.metrics),
+    )
+    .await
+    .expect("metrics")
+    .1;
+    let log = gateway.stop();
+    assert!(answers.contains("signature_mismatch") && log.contains("signature_mismatch"));
+    for (what, text) in [("answers", &answers), ("metrics", &metrics), ("log", &log)] {
+        assert!(
+            !text.contains(secret),
+            "the secret is in the {what}:\n{text}"
+        );
+    }
+}
+
+/// A request that asks hookgate to close the connection after answering.
+fn closing(method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut headers = headers.to_vec();
+    headers.push(("connection".into(), "close".into()));
+    request(method, path, &headers, body)
+}
