@@ -97,8 +97,9 @@ pub const EMBEDDED_BROKERS: &str = "embedded";
 /// and kept nowhere, for measuring hookgate itself. Never for real traffic.
 pub const NULL_BROKERS: &str = "null";
 
-/// `[kafka]`: where verified events go.
-#[derive(Debug, Clone, Deserialize)]
+/// `[kafka]`: where verified events go. Its `Debug` leaves out the values of
+/// `client` and `producer`, which may be secrets.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port…]`, or `embedded` for an in-memory
@@ -126,7 +127,8 @@ pub struct KafkaConfig {
     pub topic_replication_factor: i32,
     /// librdkafka properties for every client hookgate makes (the event producer,
     /// the dedup topic's producer and consumer, the admin client): security,
-    /// SASL, TLS and the like.
+    /// SASL, TLS and the like. A value written `env:NAME` or `file:PATH` is
+    /// read from there at load, as webhook secrets are (`sasl.password`).
     #[serde(default)]
     pub client: BTreeMap<String, String>,
     /// librdkafka properties for the event producer only, passed through as they are.
@@ -163,7 +165,49 @@ pub const RESERVED_PRODUCER_PROPERTIES: [&str; 6] = [
     "delivery.timeout.ms",
 ];
 
+impl fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("produce_timeout_ms", &self.produce_timeout_ms)
+            .field("client", &self.client.keys().collect::<Vec<_>>())
+            .field("producer", &self.producer.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl KafkaConfig {
+    /// Replaces each `env:NAME` or `file:PATH` value of `[kafka.client]` and
+    /// `[kafka.producer]` with what it names; an error names the property,
+    /// never a value.
+    fn resolve_references(&mut self, base_dir: &Path) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        for (table, properties) in [
+            ("kafka.client", &mut self.client),
+            ("kafka.producer", &mut self.producer),
+        ] {
+            for (key, value) in properties.iter_mut() {
+                if !(value.starts_with("env:") || value.starts_with("file:")) {
+                    continue;
+                }
+                let resolved = crate::secret::resolve(value, base_dir)
+                    .map_err(|err| err.to_string())
+                    .and_then(|secret| {
+                        String::from_utf8(secret.expose().to_vec())
+                            .map_err(|_| "the value is not UTF-8 text".to_owned())
+                    });
+                match resolved {
+                    Ok(resolved) => *value = resolved,
+                    Err(message) => errors.push(FieldError {
+                        field: format!("{table}.\"{key}\""),
+                        message,
+                    }),
+                }
+            }
+        }
+        errors
+    }
+
     pub fn is_embedded(&self) -> bool {
         self.brokers == EMBEDDED_BROKERS
     }
@@ -398,7 +442,9 @@ impl Config {
             message,
         })?;
         config.base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        let errors = config.validate();
+        let mut errors = config.validate();
+        let base_dir = config.base_dir.clone();
+        errors.extend(config.kafka.resolve_references(&base_dir));
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -789,6 +835,23 @@ mod tests {
                 "sources[1].event_id",
             ]
         );
+    }
+
+    #[test]
+    fn kafka_properties_can_come_from_the_environment_and_files_and_are_not_printed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("kafka.password"), "from-a-file\n").expect("write");
+        let mut kafka: KafkaConfig = toml::from_str(
+            "brokers = \"b:9092\"\n[client]\n\"sasl.password\" = \"file:kafka.password\"\n\"sasl.username\" = \"env:HOOKGATE_TEST_UNSET_VARIABLE\"\n\"security.protocol\" = \"sasl_ssl\"\n",
+        )
+        .expect("parses");
+        let errors = kafka.resolve_references(dir.path());
+        assert_eq!(kafka.client["sasl.password"], "from-a-file");
+        assert_eq!(kafka.client["security.protocol"], "sasl_ssl");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "kafka.client.\"sasl.username\"");
+        assert!(errors[0].message.contains("HOOKGATE_TEST_UNSET_VARIABLE"));
+        assert!(!format!("{kafka:?}").contains("from-a-file"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::source::Sources;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("kafka: cannot create the event producer: {0}")]
-    Producer(rdkafka::error::KafkaError),
+    Producer(String),
     #[error("cannot start the dedup topic's reader thread: {0}")]
     DedupReader(std::io::Error),
 }
@@ -61,8 +61,8 @@ pub fn start(
             None,
         )
     } else {
-        let kafka =
-            KafkaPublisher::new(&config.kafka, bootstrap_servers).map_err(StartError::Producer)?;
+        let kafka = KafkaPublisher::new(&config.kafka, bootstrap_servers)
+            .map_err(|err| StartError::Producer(kafka::redacted(&err)))?;
         let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
         if config.kafka.create_topics && create_dedup_topic {
             tokio::spawn(create_topics(

@@ -26,6 +26,17 @@ pub fn client_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientCon
     client
 }
 
+/// A Kafka error as it may be shown: a refused client property is named
+/// without its value, which may be a password.
+pub fn redacted(err: &KafkaError) -> String {
+    match err {
+        KafkaError::ClientConfig(_, description, key, _value) => {
+            format!("client configuration error: property {key:?}: {description}")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Sends librdkafka's client-level errors to the log as warnings, at most one
 /// line per 10 s with a count of those left out: while Kafka is down every
 /// client reports the same error many times a second.
@@ -169,4 +180,29 @@ pub fn assign_all<C: ConsumerContext>(
         assignment.add_partition_offset(topic, partition, offset)?;
     }
     consumer.assign(&assignment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::types::RDKafkaConfRes;
+
+    #[test]
+    fn a_refused_property_is_named_without_its_value() {
+        let err = KafkaError::ClientConfig(
+            RDKafkaConfRes::RD_KAFKA_CONF_INVALID,
+            "unsupported in this build".into(),
+            "sasl.password".into(),
+            "hunter2".into(),
+        );
+        assert!(
+            err.to_string().contains("hunter2"),
+            "rdkafka shows the value"
+        );
+        let shown = redacted(&err);
+        assert!(
+            shown.contains("sasl.password") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
 }

@@ -234,7 +234,10 @@ impl KafkaPublisher {
                     drop(old);
                 });
             }
-            Err(err) => tracing::error!(error = %err, "cannot create a replacement Kafka producer"),
+            Err(err) => tracing::error!(
+                error = %crate::kafka::redacted(&err),
+                "cannot create a replacement Kafka producer"
+            ),
         }
     }
 

@@ -284,7 +284,10 @@ impl Reader {
             Err(err) => {
                 // The same settings already made the event producer, so this
                 // is a consumer-only property: a configuration error.
-                let why = format!("cannot create the dedup topic's consumer: {err}");
+                let why = format!(
+                    "cannot create the dedup topic's consumer: {}",
+                    crate::kafka::redacted(&err)
+                );
                 tracing::error!("{why}");
                 self.health.dedup_progress(why);
                 None

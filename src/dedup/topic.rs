@@ -12,7 +12,7 @@ use crate::kafka::{self, TopicSpec, TopicState};
 /// Why the dedup topic could not be created or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
-    #[error("cannot reach Kafka to create or check dedup topic {topic}: {source}")]
+    #[error("cannot reach Kafka to create or check dedup topic {topic}: {}", crate::kafka::redacted(.source))]
     Unreachable { topic: String, source: KafkaError },
     #[error("Kafka refused to create dedup topic {topic}: {why}")]
     Refused { topic: String, why: String },
