@@ -7,6 +7,7 @@ mod connections;
 mod dedup;
 mod harness;
 mod hostile;
+mod http2;
 mod interop;
 mod observability;
 mod replays;
