@@ -1,0 +1,66 @@
+//! Every signature scheme's header and body parsing, on arbitrary requests:
+//! the first byte picks the scheme, then `name: value` lines up to a blank
+//! line are the headers (a line `?…` is the query string), and the rest is
+//! the body. Nothing may panic, and nothing unsigned may verify.
+#![no_main]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hookgate::secret::Secret;
+use hookgate::verify::{SchemeOptions, Verifier, VerifierKind};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+
+/// A verifier of every scheme that builds from a plain secret.
+fn verifiers() -> &'static Vec<Verifier> {
+    static VERIFIERS: OnceLock<Vec<Verifier>> = OnceLock::new();
+    VERIFIERS.get_or_init(|| {
+        let options = SchemeOptions {
+            hmac: None,
+            public_url: Some("https://hooks.example.com/webhooks"),
+        };
+        VerifierKind::ALL
+            .iter()
+            .filter_map(|&kind| {
+                let secret = Secret::new(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".as_slice());
+                Verifier::build(kind, &[secret], Duration::from_secs(300), options).ok()
+            })
+            .collect()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let verifiers = verifiers();
+    let verifier = &verifiers[usize::from(pick) % verifiers.len()];
+    let (head, body) = match rest.windows(2).position(|w| w == b"\n\n") {
+        Some(at) => (&rest[..at], &rest[at + 2..]),
+        None => (rest, &[][..]),
+    };
+    let mut headers = HeaderMap::new();
+    let mut query = None;
+    for line in head.split(|&b| b == b'\n') {
+        if let Some(q) = line.strip_prefix(b"?") {
+            query = std::str::from_utf8(q).ok();
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&line[..colon]),
+            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let verified = verifier.verify_at(&headers, query, Bytes::copy_from_slice(body), 1_700_000_000);
+    if let Ok(verified) = verified {
+        let _ = verified.replay_material();
+        let _ = verifier.handshake(&verified);
+    }
+});
