@@ -7,7 +7,6 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::dedup::ClaimError;
-use crate::dedup::journal::JournalError;
 use crate::event::EventIdError;
 use crate::publish::PublishError;
 use crate::route::RouteError;
@@ -209,17 +208,6 @@ impl From<ClaimError> for Rejection {
 impl From<RouteError> for Rejection {
     fn from(err: RouteError) -> Self {
         Self::new(Reason::UnroutableEvent, err.to_string())
-    }
-}
-
-/// The event is in Kafka but its id could not be made durable: the provider
-/// retries, and the retry is published again (at least once, never lost).
-impl From<&JournalError> for Rejection {
-    fn from(_: &JournalError) -> Self {
-        Self::new(
-            Reason::KafkaUnavailable,
-            "the event could not be recorded in Kafka; retry later",
-        )
     }
 }
 

@@ -332,8 +332,13 @@ impl Gateway {
             };
             match committed {
                 Ok(()) => Ok(delivery),
+                // The event is in Kafka but its id could not be made durable:
+                // the retry is published again (at least once, never lost).
                 Err(err) => Err((
-                    Rejection::from(&err),
+                    Rejection::new(
+                        Reason::KafkaUnavailable,
+                        "the event could not be recorded in Kafka; retry later",
+                    ),
                     format!(
                         "the event is in {} partition {} offset {}, but {err}",
                         event.topic(),
