@@ -18,21 +18,10 @@ body_bytes=${4:-1024}
 duplicates=${5:-0.1}
 provider=${6:-github}
 
-scripts/setup.sh >/dev/null
-cargo build --release --quiet --workspace
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=loadtest/common.sh
+. loadtest/common.sh
 kafka_port=$(port); http_port=$(port); metrics_port=$(port)
-tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
-"$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-  --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
-pids+=($!)
-sleep 1
+start_tansu "$kafka_port" "" webhooks.load
 
 secret="load-test-secret"
 [ "$provider" = standard-webhooks ] && secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -61,7 +50,6 @@ TOML
 ${HOOKGATE_BIN:-target/release/hookgate} serve --config "$work/hookgate.toml" >"$work/hookgate.log" 2>&1 &
 gateway=$!
 pids+=($gateway)
-broker=${pids[0]}
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.2; done
 
 rate_args=()

@@ -17,24 +17,10 @@ minutes=${1:-30}
 rate=${2:-5000}
 body_bytes=${3:-256}
 
-scripts/setup.sh >/dev/null
-cargo build --release --quiet --workspace
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=loadtest/common.sh
+. loadtest/common.sh
 kafka_port=$(port); http_port=$(port)
-tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
-taskset -c 0 "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-  --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
-broker=$!
-pids+=("$broker")
-for _ in $(seq 50); do
-  "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 webhooks.soak >/dev/null 2>&1 && break
-  sleep 0.2
-done
+start_tansu "$kafka_port" 0 webhooks.soak
 printf '%s' "soak-secret" > "$work/soak.secret"
 cat > "$work/hookgate.toml" <<TOML
 [server]
