@@ -7,15 +7,18 @@
 # Kafka once). hookgate is pinned to CPU 1, tansu and the generator to CPU 0.
 #
 # tansu keeps every record in memory (about body size + 150 bytes each) and
-# slows as its log grows: size the rate and the body so the run fits, and read
-# the broker's columns before blaming the gateway.
+# lists a partition's whole log on every fetch, so the dedup topic's reader
+# slows it more the longer the run: the soak sets `dedup.fetch_wait` (default
+# 500ms here, 20ms in hookgate) to fetch less often. Size the rate and the body
+# so the run fits, and read the broker's columns before blaming the gateway.
 #
-# Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256]
+# Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256] [fetch_wait=500ms]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
 rate=${2:-5000}
 body_bytes=${3:-256}
+fetch_wait=${4:-500ms}
 
 # shellcheck source=loadtest/common.sh
 . loadtest/common.sh
@@ -28,6 +31,8 @@ listen = "127.0.0.1:$http_port"
 [kafka]
 brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
+[dedup]
+fetch_wait = "$fetch_wait"
 [metrics]
 enabled = false
 [log]

@@ -61,9 +61,22 @@ pub struct ServerConfig {
     pub max_buffered_body_bytes: usize,
     /// Streams one HTTP/2 connection may have open at once.
     pub http2_max_concurrent_streams: u32,
-    /// Bytes of request headers, at most, on HTTP/2 (HTTP/1.1 takes at most
-    /// 100 headers).
+    /// Bytes of request headers, at most, on HTTP/2 (also the bound on
+    /// CONTINUATION frames).
     pub max_header_bytes: u32,
+    /// Headers in one HTTP/1.1 request, at most; beyond, 431.
+    pub max_headers: usize,
+    /// How often an idle HTTP/2 connection is pinged, so that a peer gone
+    /// silent does not keep its place.
+    #[serde(with = "humantime_serde")]
+    pub http2_keep_alive_interval: Duration,
+    /// How long the answer to a ping may take before the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub http2_keep_alive_timeout: Duration,
+    /// Streams an HTTP/2 client may reset before their answers are sent, at
+    /// most; beyond, the connection is closed (the "rapid reset" attack,
+    /// CVE-2023-44487).
+    pub http2_max_pending_resets: usize,
     /// On SIGTERM, how long requests in flight may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -85,6 +98,10 @@ impl Default for ServerConfig {
             max_buffered_body_bytes: 256 * 1024 * 1024,
             http2_max_concurrent_streams: 100,
             max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            http2_keep_alive_interval: Duration::from_secs(20),
+            http2_keep_alive_timeout: Duration::from_secs(10),
+            http2_max_pending_resets: 20,
             shutdown_grace: Duration::from_secs(15),
             workers: 0,
         }
@@ -242,7 +259,16 @@ pub struct DedupConfig {
     pub replication_factor: i32,
     /// Whether a 2xx waits for the id's dedup record to be acknowledged.
     pub durability: Durability,
+    /// How long the broker may hold the dedup topic reader's fetch open when
+    /// nothing is new: about how late a replica learns another one's ids.
+    /// Longer sends fewer fetch requests.
+    #[serde(with = "humantime_serde")]
+    pub fetch_wait: Duration,
 }
+
+/// The longest `dedup.fetch_wait`: beyond it, replicas learn each other's
+/// ids too late to be of use.
+const MAX_FETCH_WAIT: Duration = Duration::from_secs(5);
 
 /// `dedup.durability`: what a 2xx promises about the event's id.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -267,6 +293,7 @@ impl Default for DedupConfig {
             partitions: 6,
             replication_factor: -1,
             durability: Durability::Durable,
+            fetch_wait: Duration::from_millis(20),
         }
     }
 }
@@ -487,6 +514,11 @@ impl Config {
                 "server.max_header_bytes",
                 self.server.max_header_bytes as usize,
             ),
+            ("server.max_headers", self.server.max_headers),
+            (
+                "server.http2_max_pending_resets",
+                self.server.http2_max_pending_resets,
+            ),
         ] {
             if value == 0 {
                 fail(field, "must be at least 1".into());
@@ -504,6 +536,14 @@ impl Config {
         for (field, value) in [
             ("server.body_timeout", self.server.body_timeout),
             ("server.header_timeout", self.server.header_timeout),
+            (
+                "server.http2_keep_alive_interval",
+                self.server.http2_keep_alive_interval,
+            ),
+            (
+                "server.http2_keep_alive_timeout",
+                self.server.http2_keep_alive_timeout,
+            ),
         ] {
             if value.is_zero() {
                 fail(field, "must be longer than 0s".into());
@@ -557,6 +597,16 @@ impl Config {
             fail(
                 "dedup.topic",
                 format!("{:?} is also a source's event topic", self.dedup.topic),
+            );
+        }
+        if self.dedup.fetch_wait.is_zero() || self.dedup.fetch_wait > MAX_FETCH_WAIT {
+            fail(
+                "dedup.fetch_wait",
+                format!(
+                    "{:?}: use from 1ms to {}s",
+                    self.dedup.fetch_wait,
+                    MAX_FETCH_WAIT.as_secs()
+                ),
             );
         }
         for (field, message) in topic_layout_problems(

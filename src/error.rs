@@ -148,6 +148,33 @@ impl Refusal {
     }
 }
 
+/// Why hyper ended a connection with an error of the client's making, before
+/// hookgate saw a request (or between requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// HTTP/1.1 that does not parse: answered 400.
+    MalformedRequest,
+    /// A request head beyond `server.max_headers` or hyper's buffer, or a
+    /// URI too long: answered 431 or 414.
+    HeadersTooLarge,
+    /// An HTTP/2 peer broke the protocol or a limit (rapid reset, a header
+    /// block beyond `server.max_header_bytes`, bad frames): GOAWAY.
+    Http2,
+}
+
+impl ProtocolError {
+    pub const ALL: [ProtocolError; 3] =
+        [Self::MalformedRequest, Self::HeadersTooLarge, Self::Http2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "malformed_request",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::Http2 => "http2_protocol",
+        }
+    }
+}
+
 /// A request turned away, with a message the sender can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {

@@ -34,6 +34,7 @@ pub const QUEUE_MESSAGES: &str = "hookgate_kafka_queue_messages";
 pub const CONNECTIONS_OPEN: &str = "hookgate_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "hookgate_connections_refused_total";
 pub const CONNECTIONS_TIMED_OUT: &str = "hookgate_connections_timed_out_total";
+pub const PROTOCOL_ERRORS: &str = "hookgate_protocol_errors_total";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -75,6 +76,10 @@ pub fn describe() {
     describe_counter!(
         CONNECTIONS_TIMED_OUT,
         "Connections closed because no request arrived within server.header_timeout of opening."
+    );
+    describe_counter!(
+        PROTOCOL_ERRORS,
+        "Connections hyper ended for HTTP the client got wrong, before hookgate saw a request: malformed_request (400), headers_too_large (431/414), http2_protocol (GOAWAY)."
     );
     describe_gauge!(DEDUP_ENTRIES, "Event ids remembered for deduplication.");
     describe_counter!(
@@ -137,6 +142,9 @@ pub fn describe() {
     }
     for refusal in crate::error::Refusal::ALL {
         counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).absolute(0);
+    }
+    for error in crate::error::ProtocolError::ALL {
+        counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).absolute(0);
     }
     for outcome in ["ok", "failed"] {
         counter!(DEDUP_WRITES, "outcome" => outcome).absolute(0);
@@ -262,6 +270,11 @@ pub fn connections_open(open: usize) {
 /// Counts a connection refused at once.
 pub fn connection_refused(refusal: crate::error::Refusal) {
     counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).increment(1);
+}
+
+/// Counts a connection hyper ended for the client's broken HTTP.
+pub fn protocol_error(error: crate::error::ProtocolError) {
+    counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).increment(1);
 }
 
 /// Counts a connection closed for sending no request in time.

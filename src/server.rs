@@ -28,20 +28,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::ServerConfig;
-use crate::error::Refusal;
+use crate::error::{ProtocolError, Refusal};
 use crate::ingest::Gateway;
 use crate::metrics;
-
-/// How often an HTTP/2 connection is pinged, and how long the answer may take,
-/// so that a peer gone silent does not hold its connection.
-const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
-const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Streams a client may reset before their answer is sent, at most, against
-/// the HTTP/2 "rapid reset" attack (CVE-2023-44487); beyond it the connection
-/// is closed.
-const H2_MAX_PENDING_RESETS: usize = 20;
-/// HTTP/1.1 headers in one request, at most.
-const H1_MAX_HEADERS: usize = 100;
 
 /// Open connections, in all and by client address.
 #[derive(Debug)]
@@ -122,16 +111,16 @@ pub async fn run(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
-        .max_headers(H1_MAX_HEADERS)
+        .max_headers(config.max_headers)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(config.http2_max_concurrent_streams)
         .max_header_list_size(config.max_header_bytes)
-        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
-        .keep_alive_interval(H2_KEEP_ALIVE_INTERVAL)
-        .keep_alive_timeout(H2_KEEP_ALIVE_TIMEOUT);
+        .max_pending_accept_reset_streams(config.http2_max_pending_resets)
+        .keep_alive_interval(config.http2_keep_alive_interval)
+        .keep_alive_timeout(config.http2_keep_alive_timeout);
     let builder = Arc::new(builder);
     let retry_after = gateway.retry_after_secs();
     tokio::pin!(shutdown);
@@ -183,17 +172,23 @@ pub async fn run(
                     if asked.load(Ordering::Relaxed) {
                         connection.await
                     } else {
-                        Err("no request within server.header_timeout".into())
+                        metrics::connection_timed_out();
+                        tracing::debug!(%peer, "no request within server.header_timeout: closed");
+                        return;
                     }
                 }
             };
             if let Err(err) = ended {
-                // Whichever timer closed it, a connection that ends in an
-                // error before its first request is one that held a place.
-                if !asked.load(Ordering::Relaxed) {
-                    metrics::connection_timed_out();
+                let hyper_error = err.downcast_ref::<hyper::Error>();
+                if let Some(error) = hyper_error.and_then(protocol_error) {
+                    metrics::protocol_error(error);
+                    tracing::debug!(%peer, reason = error.as_str(), error = %err, "connection closed");
+                } else {
+                    if hyper_error.is_some_and(hyper::Error::is_timeout) {
+                        metrics::connection_timed_out();
+                    }
+                    tracing::debug!(%peer, error = %err, "connection closed");
                 }
-                tracing::debug!(%peer, error = %err, "connection closed");
             }
             drop(admitted);
         });
@@ -207,6 +202,28 @@ pub async fn run(
             tracing::warn!(grace = ?config.shutdown_grace, "connections still open after the shutdown grace; closing them");
         }
     }
+}
+
+/// The client's part in a connection's error, if it broke HTTP; `None` for
+/// timeouts, resets and closes, which are not malformed input.
+fn protocol_error(error: &hyper::Error) -> Option<ProtocolError> {
+    if error.is_parse_too_large() {
+        return Some(ProtocolError::HeadersTooLarge);
+    }
+    if error.is_parse() {
+        return Some(ProtocolError::MalformedRequest);
+    }
+    // h2 reports a limit or a protocol violation it found itself as a
+    // "library" error, for which it sends GOAWAY; a peer's own GOAWAY or a
+    // broken socket is not the client's malformed input.
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if let Some(h2) = inner.downcast_ref::<h2::Error>() {
+            return (h2.is_library() && !h2.is_io()).then_some(ProtocolError::Http2);
+        }
+        cause = inner.source();
+    }
+    None
 }
 
 /// Answers a connection hookgate has no room for: 503 with `Retry-After`, then

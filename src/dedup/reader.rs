@@ -39,9 +39,6 @@ use crate::throttle::Throttle;
 
 /// How long one poll waits; also how often the reader looks at the clock.
 const POLL: Duration = Duration::from_millis(100);
-/// How long a broker holds a fetch open when there is nothing new: the bulk of
-/// the delay before a replica learns another one's ids.
-const FETCH_WAIT_MS: &str = "20";
 
 /// The running reader; [`ReaderHandle::stop`] ends it.
 #[derive(Debug)]
@@ -272,7 +269,10 @@ impl Reader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", FETCH_WAIT_MS)
+            .set(
+                "fetch.wait.max.ms",
+                self.config.fetch_wait.as_millis().to_string(),
+            )
             .set("fetch.min.bytes", "1")
             .set("max.partition.fetch.bytes", "4194304")
             // Prefetch deep enough that the replay never waits on a fetch: this

@@ -1,7 +1,8 @@
 //! HTTP/2's own ways to hold a server: too many streams, streams opened and
 //! reset at once ("rapid reset", CVE-2023-44487), and a header block that
-//! never ends (CONTINUATION flood). Each is bounded, and a provider's delivery
-//! on a fresh connection is still accepted at once.
+//! never ends (CONTINUATION flood). Each is bounded by a `[server]` setting,
+//! counted in `hookgate_protocol_errors_total`, and a provider's delivery on a
+//! fresh connection is still accepted at once.
 
 use std::time::{Duration, Instant};
 
@@ -11,18 +12,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Hookgate, client, send, topic};
+use crate::harness::{Broker, Process, client, send, topic};
 
 const KIND: VerifierKind = VerifierKind::Github;
 
-async fn gateway(test: &str) -> (Broker, Hookgate, tempfile::TempDir) {
+const HTTP2_ERRORS: &str = "hookgate_protocol_errors_total{reason=\"http2_protocol\"}";
+
+/// hookgate with one GitHub source and `server` as more `[server]` keys.
+async fn gateway(test: &str, server: &str) -> (Broker, Process, tempfile::TempDir) {
     let broker = Broker::start().await;
     let events = topic(test);
     broker.create_topic(&events).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let gateway = Hookgate::start(
+    let gateway = Process::start_with_server(
         &broker.bootstrap(),
-        5000,
+        server,
+        "",
         &source(dir.path(), "github", KIND, &events),
     )
     .await;
@@ -30,7 +35,7 @@ async fn gateway(test: &str) -> (Broker, Hookgate, tempfile::TempDir) {
 }
 
 /// A provider's delivery over HTTP/1.1 on a fresh connection, answered fast.
-async fn a_provider_is_still_served(gateway: &Hookgate, id: &str) {
+async fn a_provider_is_still_served(gateway: &Process, id: &str) {
     let body = body_with_id(id);
     let started = Instant::now();
     let reply = send(
@@ -49,7 +54,7 @@ async fn a_provider_is_still_served(gateway: &Hookgate, id: &str) {
     );
 }
 
-async fn h2_client(gateway: &Hookgate) -> h2::client::SendRequest<Bytes> {
+async fn h2_client(gateway: &Process) -> h2::client::SendRequest<Bytes> {
     let tcp = TcpStream::connect(gateway.addr).await.expect("connect");
     let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
     tokio::spawn(connection);
@@ -67,7 +72,7 @@ fn h2_request(id: &str) -> http::Request<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_per_connection_are_bounded_and_a_delivery_over_h2_is_accepted() {
-    let (_broker, gateway, _dir) = gateway("h2-streams").await;
+    let (_broker, gateway, _dir) = gateway("h2-streams", "http2_max_concurrent_streams = 7").await;
     let mut client = h2_client(&gateway).await.ready().await.expect("ready");
     let body = body_with_id("evt-h2");
     let (response, mut stream) = client
@@ -76,15 +81,15 @@ async fn streams_per_connection_are_bounded_and_a_delivery_over_h2_is_accepted()
     stream.send_data(Bytes::from(body), true).expect("body");
     let response = response.await.expect("response");
     assert_eq!(response.status(), 200);
-    // The server's SETTINGS have arrived: it allows 100 streams at once.
-    assert_eq!(client.current_max_send_streams(), 100);
+    // The server's SETTINGS have arrived: it allows the configured streams.
+    assert_eq!(client.current_max_send_streams(), 7);
     a_provider_is_still_served(&gateway, "evt-after-streams").await;
-    gateway.stop().await;
+    gateway.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_opened_and_reset_at_once_cost_the_attacker_its_connection() {
-    let (_broker, gateway, _dir) = gateway("h2-reset").await;
+    let (_broker, gateway, _dir) = gateway("h2-reset", "http2_max_pending_resets = 5").await;
     let mut client = h2_client(&gateway).await;
     let mut refused = false;
     for n in 0..5_000 {
@@ -107,8 +112,9 @@ async fn streams_opened_and_reset_at_once_cost_the_attacker_its_connection() {
         refused,
         "5,000 streams opened and reset, and the connection stayed open"
     );
+    gateway.await_metric(HTTP2_ERRORS, 1.0).await;
     a_provider_is_still_served(&gateway, "evt-after-resets").await;
-    gateway.stop().await;
+    gateway.stop();
 }
 
 /// One HTTP/2 frame.
@@ -126,7 +132,7 @@ async fn a_header_block_that_never_ends_is_cut_off() {
     const HEADERS: u8 = 0x1;
     const SETTINGS: u8 = 0x4;
     const CONTINUATION: u8 = 0x9;
-    let (_broker, gateway, _dir) = gateway("h2-continuation").await;
+    let (_broker, gateway, _dir) = gateway("h2-continuation", "max_header_bytes = 8192").await;
     let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
     let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     bytes.extend(frame(SETTINGS, 0, 0, &[]));
@@ -168,6 +174,7 @@ async fn a_header_block_that_never_ends_is_cut_off() {
         "the connection stayed open after {:?} of CONTINUATION frames",
         started.elapsed()
     );
+    gateway.await_metric(HTTP2_ERRORS, 1.0).await;
     a_provider_is_still_served(&gateway, "evt-after-continuation").await;
-    gateway.stop().await;
+    gateway.stop();
 }
