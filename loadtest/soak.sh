@@ -9,7 +9,7 @@
 # tansu keeps every record in memory (about body size + 150 bytes each) and
 # lists a partition's whole log on every fetch, so the dedup topic's reader
 # slows it more the longer the run: the soak sets `dedup.fetch_wait` (default
-# 500ms here, 20ms in hookgate) to fetch less often. Size the rate and the body
+# 5s here, 20ms in hookgate) to fetch less often. Size the rate and the body
 # so the run fits, and read the broker's columns before blaming the gateway.
 #
 # Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256] [fetch_wait=500ms]
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 minutes=${1:-30}
 rate=${2:-5000}
 body_bytes=${3:-256}
-fetch_wait=${4:-500ms}
+fetch_wait=${4:-5s}
 
 # shellcheck source=loadtest/common.sh
 . loadtest/common.sh

@@ -49,6 +49,67 @@ async fn serve(
     addr
 }
 
+/// The `hookgate` binary, built beside `hookgate-load` by
+/// `cargo test --workspace` (the root package's tests need it).
+fn hookgate_binary() -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_hookgate-load")).with_file_name("hookgate");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, or `cargo build --bin hookgate` first",
+        path.display()
+    );
+    path
+}
+
+/// `hookgate serve` as a process of its own, so that it can be killed, with
+/// the config `config`; waits until `/readyz` answers 200.
+async fn spawn_ready(
+    config: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> std::process::Child {
+    let log = config.with_extension("log");
+    let child = Command::new(hookgate_binary())
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .expect("log file"),
+        )
+        .spawn()
+        .expect("hookgate starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if readyz(listen).await {
+            return child;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hookgate not ready within 30 s: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether `GET /readyz` answers 200.
+async fn readyz(listen: std::net::SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(listen).await else {
+        return false;
+    };
+    let request = format!("GET /readyz HTTP/1.1\r\nhost: {listen}\r\nconnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    answer.starts_with(b"HTTP/1.1 200")
+}
+
 /// Runs hookgate-load at 300 requests a second for `seconds`, with the ledger
 /// over `topic`; returns what it printed.
 fn load(
@@ -127,4 +188,62 @@ async fn a_broker_outage_under_load_loses_no_acknowledged_event() {
     // landed (extra), and their senders would retry.
     assert!(stdout.contains("missing 0  duplicated 0"), "{stdout}");
     assert!(stdout.contains("503:"), "the outage was seen: {stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_under_load_loses_and_repeats_no_acknowledged_event() {
+    let broker = broker::Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = "crash.events";
+    broker.create_topic(topic).await;
+    std::fs::write(dir.path().join("smoke.secret"), "smoke-secret").expect("secret");
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], broker::free_port()));
+    let config = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"{listen}\"\n[kafka]\nbrokers = \"{}\"\n\
+             [metrics]\nenabled = false\n\
+             [[sources]]\nname = \"smoke\"\npath = \"/smoke\"\nverifier = \"github\"\n\
+             secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n",
+            broker.bootstrap()
+        ),
+    )
+    .expect("config");
+    let mut gateway = spawn_ready(&config, listen).await;
+    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
+    let running = tokio::task::spawn_blocking(move || load(listen, &path, &bootstrap, topic, 6));
+    // SIGKILL two seconds into the run: nothing flushed, requests cut off
+    // mid-way. A new process takes over the port and replays the dedup topic.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    gateway.kill().expect("kill -9");
+    gateway.wait().expect("reaped");
+    let mut gateway = spawn_ready(&config, listen).await;
+    let output = running.await.expect("join");
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    // The generator exits 1 for the requests the crash left unanswered; the
+    // ledger is what counts.
+    assert!(
+        stdout.contains("ledger "),
+        "{stdout}{}\nlog:\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The generator repeats a fifth of its ids, some across the crash: a 2xx
+    // before the kill whose repeat was published again would be `duplicated`.
+    assert!(
+        stdout.contains("missing 0  duplicated 0"),
+        "{stdout}\nlog:\n{log}"
+    );
+    let unanswered: u64 = stdout
+        .split("no answer ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        unanswered > 0,
+        "the crash was not seen by the senders: {stdout}"
+    );
 }
