@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing hookgate needs on a fresh machine: a C
-# toolchain for librdkafka, tansu (the Kafka-protocol broker the tests start),
+# toolchain for librdkafka with the system's OpenSSL and libcurl (TLS, SASL
+# SCRAM and OAUTHBEARER/OIDC to the brokers), stunnel (the TLS test puts it in
+# front of the test broker), tansu (the Kafka-protocol broker the tests start),
 # Prometheus (the dashboard test queries a real one), check-jsonschema (the
 # docker-compose file is validated against the Compose schema), and the
 # providers' own SDKs from PyPI and npm (the interop test signs and verifies
@@ -20,6 +22,11 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v perl >/dev/null 2>&1 || missing+=(perl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v stunnel4 >/dev/null 2>&1 || missing+=(stunnel4)
+for dev in libssl-dev libcurl4-openssl-dev; do
+  dpkg-query -W -f='${Status}' "$dev" 2>/dev/null | grep -q "install ok installed" || missing+=("$dev")
+done
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages"

@@ -77,6 +77,11 @@ pub struct ServerConfig {
     /// most; beyond, the connection is closed (the "rapid reset" attack,
     /// CVE-2023-44487).
     pub http2_max_pending_resets: usize,
+    /// Whether an unreachable Kafka cluster makes `/readyz` say not ready. Off:
+    /// a Kafka outage would take every replica out of rotation at once, and
+    /// providers would get the load balancer's 502 instead of hookgate's 503
+    /// with `Retry-After`.
+    pub readiness_requires_kafka: bool,
     /// On SIGTERM, how long requests in flight may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -102,6 +107,7 @@ impl Default for ServerConfig {
             http2_keep_alive_interval: Duration::from_secs(20),
             http2_keep_alive_timeout: Duration::from_secs(10),
             http2_max_pending_resets: 20,
+            readiness_requires_kafka: false,
             shutdown_grace: Duration::from_secs(15),
             workers: 0,
         }
@@ -259,12 +265,22 @@ pub struct DedupConfig {
     pub replication_factor: i32,
     /// Whether a 2xx waits for the id's dedup record to be acknowledged.
     pub durability: Durability,
+    /// Events per second the whole fleet accepts at peak, if known: at
+    /// start-up hookgate warns when `max_entries` cannot hold a window of
+    /// them. 0: unknown (the index still warns once it is full).
+    pub expected_events_per_second: f64,
     /// How long the broker may hold the dedup topic reader's fetch open when
     /// nothing is new: about how late a replica learns another one's ids.
     /// Longer sends fewer fetch requests.
     #[serde(with = "humantime_serde")]
     pub fetch_wait: Duration,
 }
+
+/// Memory per id in the dedup index, measured (`docs/benchmarks.md`).
+pub const DEDUP_BYTES_PER_ID: f64 = 35.3;
+/// Ids replayed per second at start-up, a conservative figure of those
+/// measured (`docs/benchmarks.md`: 1.3 to 3.0 million).
+pub const DEDUP_REPLAY_IDS_PER_SEC: f64 = 1_000_000.0;
 
 /// The longest `dedup.fetch_wait`: beyond it, replicas learn each other's
 /// ids too late to be of use.
@@ -294,6 +310,7 @@ impl Default for DedupConfig {
             replication_factor: -1,
             durability: Durability::Durable,
             fetch_wait: Duration::from_millis(20),
+            expected_events_per_second: 0.0,
         }
     }
 }
@@ -487,6 +504,30 @@ impl Config {
         toml::from_str(text).map_err(|err| err.to_string())
     }
 
+    /// Settings that are valid but will not do what they seem to: said at
+    /// start-up and by `check-config`.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let dedup = &self.dedup;
+        let needed = dedup.expected_events_per_second * dedup.window.as_secs_f64();
+        if needed > dedup.max_entries as f64 {
+            let held = dedup.max_entries as f64 / dedup.expected_events_per_second;
+            warnings.push(format!(
+                "dedup.max_entries = {} holds {:.1} h of ids at {} events/s, but dedup.window is {:.1} h: \
+                 older retries would be published again. Raise dedup.max_entries to {:.0} \
+                 (about {:.1} GiB of memory on every replica, {:.0} s of replay at start-up) or shorten the window",
+                dedup.max_entries,
+                held / 3600.0,
+                dedup.expected_events_per_second,
+                dedup.window.as_secs_f64() / 3600.0,
+                needed.ceil(),
+                needed * DEDUP_BYTES_PER_ID / f64::from(1u32 << 30),
+                needed / DEDUP_REPLAY_IDS_PER_SEC,
+            ));
+        }
+        warnings
+    }
+
     /// Every problem found, each naming its field.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -597,6 +638,13 @@ impl Config {
             fail(
                 "dedup.topic",
                 format!("{:?} is also a source's event topic", self.dedup.topic),
+            );
+        }
+        let rate = self.dedup.expected_events_per_second;
+        if !rate.is_finite() || rate < 0.0 {
+            fail(
+                "dedup.expected_events_per_second",
+                format!("{rate}: use 0 (unknown) or a positive rate"),
             );
         }
         if self.dedup.fetch_wait.is_zero() || self.dedup.fetch_wait > MAX_FETCH_WAIT {

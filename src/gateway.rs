@@ -23,6 +23,39 @@ pub enum StartError {
     DedupReader(std::io::Error),
 }
 
+/// Creates, and drops at once, every kind of Kafka client hookgate makes, with
+/// the configured properties and no bootstrap servers, so that nothing
+/// connects: a property this build cannot honour (TLS, a SASL mechanism) or a
+/// misspelt one fails here, named, rather than at `serve`.
+pub fn check_kafka_clients(config: &Config) -> Result<(), String> {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::producer::BaseProducer;
+    if config.kafka.is_null() || config.kafka.is_embedded() {
+        return Ok(());
+    }
+    let field = |err: &rdkafka::error::KafkaError| {
+        let key = match err {
+            rdkafka::error::KafkaError::ClientConfig(_, _, key, _) => Some(key.as_str()),
+            _ => None,
+        };
+        match key {
+            Some(key) if config.kafka.producer.contains_key(key) => {
+                format!("kafka.producer.{key:?}")
+            }
+            Some(key) if config.kafka.client.contains_key(key) => format!("kafka.client.{key:?}"),
+            _ => "kafka.client".to_owned(),
+        }
+    };
+    crate::publish::producer_config(&config.kafka, "")
+        .create::<BaseProducer>()
+        .map_err(|err| format!("{}: {}", field(&err), kafka::redacted(&err)))?;
+    kafka::client_config(&config.kafka, "")
+        .set("group.id", "hookgate.check-config")
+        .create::<BaseConsumer>()
+        .map_err(|err| format!("{}: {}", field(&err), kafka::redacted(&err)))?;
+    Ok(())
+}
+
 /// A started gateway and what runs beside it.
 #[derive(Debug)]
 pub struct Running {
@@ -51,7 +84,7 @@ pub fn start(
     // than publishing may take (the event, then its id's dedup record), so
     // it normally learns it.
     let wait_limit = config.kafka.produce_timeout() * 2 + Duration::from_secs(2);
-    let health = Arc::new(Health::default());
+    let health = Arc::new(Health::new(config.server.readiness_requires_kafka));
     let (publisher, dedup, reader) = if config.kafka.is_null() {
         // Nothing to replay and nowhere to write: the index lives in memory.
         health.dedup_loaded();
@@ -90,6 +123,19 @@ pub fn start(
         (Publisher::Kafka(kafka), dedup, Some(reader))
     };
     let publisher = Arc::new(publisher);
+    crate::metrics::capacities(crate::metrics::Capacities {
+        dedup_entries: config.dedup.max_entries,
+        connections: config.server.max_connections,
+        requests_in_flight: config.server.max_requests_in_flight,
+        queue_messages: if config.kafka.is_null() {
+            0
+        } else {
+            crate::publish::producer_config(&config.kafka, bootstrap_servers)
+                .get("queue.buffering.max.messages")
+                .and_then(|max| max.parse().ok())
+                .unwrap_or(0)
+        },
+    });
     let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
     let queue_sampler = {
         let publisher = Arc::clone(&publisher);

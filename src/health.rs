@@ -1,6 +1,10 @@
-//! Health: `/healthz` says the process is alive; `/readyz` says whether it can
-//! take webhooks now, which needs a reachable Kafka cluster and a loaded dedup
-//! index.
+//! Health: `/healthz` says the process is alive; `/readyz` says whether this
+//! replica belongs in the load balancer's rotation.
+//!
+//! A replica is ready once its dedup index is loaded. A Kafka outage does not
+//! make it unready (unless `server.readiness_requires_kafka`): every replica
+//! would be unready at once, and the load balancer would answer providers with
+//! its own 502, without `Retry-After`, instead of hookgate's 503.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,31 +16,68 @@ use crate::publish::Publisher;
 /// and the dedup topic's reader keep it up to date.
 #[derive(Debug, Default)]
 pub struct Health {
+    /// `server.readiness_requires_kafka`.
+    requires_kafka: bool,
     broker_reachable: AtomicBool,
+    /// Why the last probe failed, as the Kafka client put it.
+    kafka_problem: Mutex<Option<String>>,
     dedup_loaded: AtomicBool,
     /// What the dedup reader is doing until the index is loaded.
     dedup_progress: Mutex<String>,
 }
 
+/// The state behind `/readyz`; served in full on the metrics port only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub ready: bool,
+    pub kafka_reachable: bool,
+    pub dedup_loaded: bool,
+    /// Why not ready, or what is wrong though ready (Kafka unreachable).
+    pub problems: Vec<String>,
+}
+
 impl Health {
-    /// `Ok` when ready, otherwise every reason why not.
-    pub fn readiness(&self) -> Result<(), String> {
-        let mut reasons = Vec::new();
-        if !self.broker_reachable.load(Ordering::Relaxed) {
-            reasons.push("no Kafka broker is reachable".to_owned());
+    /// `requires_kafka`: whether an unreachable cluster makes the replica
+    /// unready (`server.readiness_requires_kafka`).
+    pub fn new(requires_kafka: bool) -> Self {
+        Self {
+            requires_kafka,
+            ..Self::default()
         }
-        if !self.is_dedup_loaded() {
+    }
+
+    /// Whether this replica is ready, and what is wrong.
+    pub fn readiness(&self) -> Readiness {
+        let kafka_reachable = self.broker_reachable.load(Ordering::Relaxed);
+        let dedup_loaded = self.is_dedup_loaded();
+        let mut problems = Vec::new();
+        if !kafka_reachable {
+            let why = self
+                .kafka_problem
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            problems.push(match why.as_deref() {
+                Some(why) => format!("no Kafka broker is reachable: {why}"),
+                None => "no Kafka broker is reachable".to_owned(),
+            });
+        }
+        if !dedup_loaded {
             let progress = self
                 .dedup_progress
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            reasons.push(format!("dedup index not loaded yet: {progress}"));
+            problems.push(format!("dedup index not loaded yet: {progress}"));
         }
-        if reasons.is_empty() {
-            Ok(())
-        } else {
-            Err(reasons.join("; "))
+        Readiness {
+            ready: dedup_loaded && (kafka_reachable || !self.requires_kafka),
+            kafka_reachable,
+            dedup_loaded,
+            problems,
         }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.readiness().ready
     }
 
     /// Whether the dedup index holds every id the dedup topic had at start-up;
@@ -57,6 +98,7 @@ impl Health {
     pub fn dedup_loaded(&self) {
         self.dedup_loaded.store(true, Ordering::Relaxed);
         crate::metrics::dedup_loaded();
+        crate::metrics::ready(self.is_ready());
     }
 
     /// Asks the cluster for metadata every `every`, off the async threads (the
@@ -68,18 +110,34 @@ impl Health {
     ) -> tokio::task::JoinHandle<()> {
         let health = Arc::clone(self);
         tokio::spawn(async move {
+            let mut first = true;
             loop {
                 let probe = Arc::clone(&publisher);
                 let reachable = tokio::task::spawn_blocking(move || probe.probe(every).is_ok())
                     .await
                     .unwrap_or(false);
+                *health
+                    .kafka_problem
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = if reachable {
+                    None
+                } else {
+                    publisher.last_error()
+                };
                 let was = health.broker_reachable.swap(reachable, Ordering::Relaxed);
                 crate::metrics::broker_reachable(reachable);
-                if was != reachable {
-                    if reachable {
-                        tracing::info!("Kafka is reachable");
-                    } else {
-                        tracing::warn!("Kafka is not reachable: not ready");
+                crate::metrics::ready(health.is_ready());
+                if was != reachable || std::mem::take(&mut first) {
+                    match (reachable, health.requires_kafka) {
+                        (true, _) => tracing::info!("Kafka is reachable"),
+                        (false, true) => tracing::warn!(
+                            why = publisher.last_error().unwrap_or_default(),
+                            "Kafka is not reachable: not ready"
+                        ),
+                        (false, false) => tracing::warn!(
+                            why = publisher.last_error().unwrap_or_default(),
+                            "Kafka is not reachable: webhooks are answered 503 with Retry-After until it is"
+                        ),
                     }
                 }
                 tokio::time::sleep(every).await;

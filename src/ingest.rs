@@ -426,35 +426,16 @@ impl Gateway {
         #[derive(serde::Serialize)]
         struct HealthBody {
             status: &'static str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            reason: Option<String>,
         }
-        match path {
-            "/healthz" => Some(json(
-                StatusCode::OK,
-                &HealthBody {
-                    status: "ok",
-                    reason: None,
-                },
-            )),
-            "/readyz" => Some(match self.health.readiness() {
-                Ok(()) => json(
-                    StatusCode::OK,
-                    &HealthBody {
-                        status: "ready",
-                        reason: None,
-                    },
-                ),
-                Err(reason) => json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &HealthBody {
-                        status: "not_ready",
-                        reason: Some(reason),
-                    },
-                ),
-            }),
-            _ => None,
-        }
+        let (code, status) = match path {
+            "/healthz" => (StatusCode::OK, "ok"),
+            // The webhook port says ready or not; the reasons, which name
+            // topics and brokers, are on the metrics port only.
+            "/readyz" if self.health.is_ready() => (StatusCode::OK, "ready"),
+            "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            _ => return None,
+        };
+        Some(json(code, &HealthBody { status }))
     }
 }
 

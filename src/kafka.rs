@@ -1,6 +1,8 @@
 //! What every Kafka client hookgate makes shares: where the cluster is, who is
 //! calling, and the operator's `[kafka.client]` properties (TLS, SASL, …).
 
+use std::sync::{Arc, Mutex};
+
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -43,10 +45,26 @@ pub fn redacted(err: &KafkaError) -> String {
 #[derive(Debug, Default)]
 pub struct Logged {
     throttle: Throttle,
+    /// Where the latest error goes, for `/readyz` to say why Kafka is
+    /// unreachable (a refused certificate, a failed SASL login).
+    last_error: Option<Arc<LastError>>,
+}
+
+impl Logged {
+    /// A context that also keeps its latest error in `last_error`.
+    pub fn recording(last_error: Arc<LastError>) -> Self {
+        Self {
+            last_error: Some(last_error),
+            ..Self::default()
+        }
+    }
 }
 
 impl ClientContext for Logged {
     fn error(&self, error: KafkaError, reason: &str) {
+        if let Some(last_error) = &self.last_error {
+            last_error.record(&error, reason);
+        }
         log_client_error(&self.throttle, &error, reason);
     }
 
@@ -56,6 +74,24 @@ impl ClientContext for Logged {
 }
 
 impl ConsumerContext for Logged {}
+
+/// The latest error a Kafka client reported, as librdkafka words it.
+#[derive(Debug, Default)]
+pub struct LastError(Mutex<Option<String>>);
+
+impl LastError {
+    fn record(&self, error: &KafkaError, reason: &str) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // "All brokers are down" follows the error that says why; keep that.
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::AllBrokersDown) || last.is_none() {
+            *last = Some(reason.to_owned());
+        }
+    }
+
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
 
 /// librdkafka's own log lines. Its errors (a refused connection, say) repeat
 /// what `error` reports, so they share its throttle and log as warnings.

@@ -23,12 +23,14 @@
 //! [`clock`] (Unix time as providers and Kafka count it),
 //! [`config`] and [`secret`] (the only readers of files and the environment),
 //! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
+//! [`admin`] (the metrics port: `/metrics`, `/readyz` with its reasons),
 //! [`throttle`] (for warnings that repeat), and [`embedded`] (an in-memory Kafka
 //! for trying hookgate out).
 //!
 //! Tools beside the gateway: [`send`] (`hookgate send`, a signed delivery for
 //! any provider) and [`tail`] (`hookgate tail`, what landed in a topic).
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod dedup;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use hookgate::admin::Admin;
 use hookgate::config::{Config, LogFormat};
 use hookgate::embedded::EmbeddedKafka;
 use hookgate::send::SendRequest;
@@ -105,10 +106,14 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|config| {
                 let sources = build_sources(&config, &path)?;
+                gateway::check_kafka_clients(&config)?;
                 Ok((config, sources))
             }) {
             Ok((config, sources)) => {
                 print_summary(&config, &sources);
+                for warning in config.warnings() {
+                    println!("warning: {warning}");
+                }
                 ExitCode::SUCCESS
             }
             Err(message) => {
@@ -305,22 +310,32 @@ fn print_summary(config: &Config, sources: &Sources) {
 
 async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
     let _log_writer = init_logging(&config);
-    if config.metrics.enabled {
-        PrometheusBuilder::new()
-            .with_http_listener(config.metrics.listen)
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let admin = if config.metrics.enabled {
+        let listener = tokio::net::TcpListener::bind(config.metrics.listen)
+            .await
+            .map_err(|err| {
+                format!(
+                    "metrics.listen {}: cannot listen: {err}",
+                    config.metrics.listen
+                )
+            })?;
+        let prometheus = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Suffix("_seconds".into()),
                 &metrics::LATENCY_BUCKETS,
             )
-            .and_then(|builder| builder.install())
-            .map_err(|err| {
-                format!(
-                    "metrics.listen {}: cannot serve metrics: {err}",
-                    config.metrics.listen
-                )
-            })?;
+            .and_then(|builder| builder.install_recorder())
+            .map_err(|err| format!("metrics: cannot install the Prometheus recorder: {err}"))?;
         metrics::describe();
-    }
+        let admin = Admin::new(prometheus);
+        admin.serve(listener);
+        Some(admin)
+    } else {
+        None
+    };
     let sources = build_sources(&config, path)?;
 
     // Kept alive until serve returns: dropping it stops the embedded cluster.
@@ -355,6 +370,9 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
         })?;
     let running = gateway::start(&config, sources, &brokers, !config.kafka.is_embedded())
         .map_err(|err| err.to_string())?;
+    if let Some(admin) = &admin {
+        admin.watch(Arc::clone(&running.health));
+    }
     tracing::info!(listen = %config.server.listen, brokers = %brokers, "hookgate is serving webhooks; ready once the dedup index is loaded");
     server::run(
         listener,

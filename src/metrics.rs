@@ -35,6 +35,11 @@ pub const CONNECTIONS_OPEN: &str = "hookgate_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "hookgate_connections_refused_total";
 pub const CONNECTIONS_TIMED_OUT: &str = "hookgate_connections_timed_out_total";
 pub const PROTOCOL_ERRORS: &str = "hookgate_protocol_errors_total";
+pub const READY: &str = "hookgate_ready";
+pub const DEDUP_CAPACITY: &str = "hookgate_dedup_capacity_entries";
+pub const CONNECTIONS_MAX: &str = "hookgate_connections_max";
+pub const IN_FLIGHT_MAX: &str = "hookgate_requests_in_flight_max";
+pub const QUEUE_CAPACITY: &str = "hookgate_kafka_queue_capacity_messages";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -76,6 +81,20 @@ pub fn describe() {
     describe_counter!(
         CONNECTIONS_TIMED_OUT,
         "Connections closed because no request arrived within server.header_timeout of opening."
+    );
+    describe_gauge!(
+        READY,
+        "1 while this replica's /readyz says ready (the dedup index is loaded)."
+    );
+    describe_gauge!(
+        DEDUP_CAPACITY,
+        "dedup.max_entries: ids the index holds before it forgets the oldest early."
+    );
+    describe_gauge!(CONNECTIONS_MAX, "server.max_connections.");
+    describe_gauge!(IN_FLIGHT_MAX, "server.max_requests_in_flight.");
+    describe_gauge!(
+        QUEUE_CAPACITY,
+        "Events the producer's queue holds at most (queue.buffering.max.messages); beyond, 503 queue_full."
     );
     describe_counter!(
         PROTOCOL_ERRORS,
@@ -158,9 +177,34 @@ pub fn describe() {
         BROKER_REACHABLE,
         QUEUE_MESSAGES,
         CONNECTIONS_OPEN,
+        READY,
     ] {
         gauge!(gauge).set(0.0);
     }
+}
+
+/// The limits the usage gauges are read against, so that a dashboard or an
+/// alert can show a share of each.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacities {
+    pub dedup_entries: usize,
+    pub connections: usize,
+    pub requests_in_flight: usize,
+    /// 0 when nothing is queued for Kafka (the null broker).
+    pub queue_messages: usize,
+}
+
+/// Reports the configured limits.
+pub fn capacities(capacities: Capacities) {
+    gauge!(DEDUP_CAPACITY).set(capacities.dedup_entries as f64);
+    gauge!(CONNECTIONS_MAX).set(capacities.connections as f64);
+    gauge!(IN_FLIGHT_MAX).set(capacities.requests_in_flight as f64);
+    gauge!(QUEUE_CAPACITY).set(capacities.queue_messages as f64);
+}
+
+/// Reports whether this replica says ready.
+pub fn ready(ready: bool) {
+    gauge!(READY).set(if ready { 1.0 } else { 0.0 });
 }
 
 /// One source's handles.

@@ -24,7 +24,7 @@ use rdkafka::util::Timeout;
 
 use crate::config::{KafkaConfig, KeyMode};
 use crate::event::Event;
-use crate::kafka::Logged;
+use crate::kafka::{LastError, Logged};
 
 /// Where Kafka stored an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub struct KafkaPublisher {
     /// Deliveries timed out since the last success.
     timeouts_in_a_row: AtomicU32,
     produce_timeout: Duration,
+    /// The producer's latest client error, kept across replacements.
+    last_error: Arc<LastError>,
 }
 
 /// Timeouts in a row after which the producer is suspected of being stuck.
@@ -97,13 +99,16 @@ impl KafkaPublisher {
     /// the brokers are down; requests are then answered 503 until they are back.
     pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
         let client_config = producer_config(config, bootstrap_servers);
-        let producer = client_config.create_with_context(Logged::default())?;
+        let last_error = Arc::new(LastError::default());
+        let producer =
+            client_config.create_with_context(Logged::recording(Arc::clone(&last_error)))?;
         Ok(Self {
             producer: SharedProducer(Arc::new(ArcSwap::from_pointee(producer))),
             client_config,
             replacing: Mutex::new(()),
             timeouts_in_a_row: AtomicU32::new(0),
             produce_timeout: config.produce_timeout(),
+            last_error,
         })
     }
 
@@ -219,8 +224,9 @@ impl KafkaPublisher {
         }
         match self
             .client_config
-            .create_with_context::<_, FutureProducer<Logged>>(Logged::default())
-        {
+            .create_with_context::<_, FutureProducer<Logged>>(Logged::recording(Arc::clone(
+                &self.last_error,
+            ))) {
             Ok(fresh) => {
                 let old = self.producer.0.swap(Arc::new(fresh));
                 self.timeouts_in_a_row.store(0, Ordering::Relaxed);
@@ -254,6 +260,12 @@ impl KafkaPublisher {
     /// Records queued in the producer: not yet sent, or sent and not yet acknowledged.
     pub fn queued(&self) -> i32 {
         self.producer.current().in_flight_count()
+    }
+
+    /// The latest error the producer's client reported (a refused
+    /// certificate, a failed login, a refused connection).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.get()
     }
 
     /// Asks the cluster for its metadata: `Ok` if a broker answered within `timeout`.
@@ -313,6 +325,14 @@ impl Publisher {
         match self {
             Self::Kafka(kafka) => kafka.queued(),
             Self::Null(_) => 0,
+        }
+    }
+
+    /// The latest Kafka client error, if any.
+    pub fn last_error(&self) -> Option<String> {
+        match self {
+            Self::Kafka(kafka) => kafka.last_error(),
+            Self::Null(_) => None,
         }
     }
 

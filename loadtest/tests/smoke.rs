@@ -63,12 +63,16 @@ fn hookgate_binary() -> std::path::PathBuf {
 
 /// `hookgate serve` as a process of its own, so that it can be killed, with
 /// the config `config`; waits until `/readyz` answers 200.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller kills and reaps the child it gets"
+)]
 async fn spawn_ready(
     config: &std::path::Path,
     listen: std::net::SocketAddr,
 ) -> std::process::Child {
     let log = config.with_extension("log");
-    let child = Command::new(hookgate_binary())
+    let mut child = Command::new(hookgate_binary())
         .args(["serve", "--config"])
         .arg(config)
         .stdout(std::process::Stdio::null())
@@ -86,11 +90,14 @@ async fn spawn_ready(
         if readyz(listen).await {
             return child;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "hookgate not ready within 30 s: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "hookgate not ready within 30 s: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -109,6 +109,14 @@ impl Index {
         self.over_capacity.load(Ordering::Relaxed)
     }
 
+    /// How far back ids are remembered at `now`: the window, or less once a
+    /// full index forgot the oldest early.
+    pub(crate) fn remembered_secs(&self, now: u32) -> u32 {
+        let evicted_through = self.evicted_through.load(Ordering::Relaxed);
+        self.window_secs
+            .saturating_sub(evicted_through.saturating_sub(now))
+    }
+
     /// How often expired entries should be swept away.
     pub(crate) fn sweep_every_secs(&self) -> u32 {
         (self.window_secs / 32).max(1)

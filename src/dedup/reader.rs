@@ -584,10 +584,17 @@ impl Reader {
     fn maintain(&self, now: u32) {
         let swept = self.dedup.index().sweep(now);
         if swept.evicted > 0 {
+            let remembered = self.dedup.index().remembered_secs(now).max(1);
+            let window = self.config.window.as_secs();
+            // At the rate that filled it, the whole window needs this many.
+            let needed = self.config.max_entries as u64 * window / u64::from(remembered);
             tracing::warn!(
                 evicted = swept.evicted,
                 max_entries = self.config.max_entries,
-                "the dedup index is full: forgot the oldest ids before their window passed; raise dedup.max_entries"
+                remembered_hours = f64::from(remembered) / 3600.0,
+                window_hours = window as f64 / 3600.0,
+                needed_entries = needed,
+                "the dedup index is full: ids are remembered for less than dedup.window, so a late retry is published again; raise dedup.max_entries to about {needed} (about 35 bytes of memory each, on every replica)"
             );
         }
         self.report();

@@ -51,13 +51,26 @@ pub(crate) fn free_port() -> u16 {
 pub(crate) struct Broker {
     child: Option<Child>,
     port: u16,
+    /// The port clients are told to use: `port`, or a proxy's in front of it.
+    advertised: u16,
+    /// More `tansu broker` arguments.
+    args: Vec<String>,
 }
 
 impl Broker {
     pub(crate) async fn start() -> Self {
+        Self::start_with(None, &[]).await
+    }
+
+    /// A broker that tells clients to connect to `advertised` (a TLS proxy in
+    /// front of it) instead of its own port, with more `tansu broker` arguments.
+    pub(crate) async fn start_with(advertised: Option<u16>, args: &[&str]) -> Self {
+        let port = free_port();
         let mut broker = Self {
             child: None,
-            port: free_port(),
+            port,
+            advertised: advertised.unwrap_or(port),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         broker.spawn().await;
         broker
@@ -69,15 +82,17 @@ impl Broker {
 
     async fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised);
         let child = Command::new(installed("tansu", "TANSU"))
             .args([
                 "broker",
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "memory://tansu/"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

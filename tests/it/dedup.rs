@@ -254,9 +254,11 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
     let process = Process::spawn(&nowhere, "", &sources);
     let client = client();
 
+    // The reasons are on the metrics port, which is never exposed.
+    let details = format!("http://{}/readyz", process.metrics);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let (status, body) = loop {
-        match try_get(&client, &process.url("/readyz")).await {
+        match try_get(&client, &details).await {
             Ok((status, body)) if body.contains("cannot reach Kafka") => break (status, body),
             _ if std::time::Instant::now() > deadline => {
                 panic!("no reason given; log:\n{}", process.log())
@@ -267,13 +269,20 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
     assert_eq!(status, 503, "{body}");
     let reply: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(reply["status"], "not_ready");
-    let reason = reply["reason"].as_str().expect("reason");
+    assert_eq!(reply["kafka_reachable"], false);
+    assert_eq!(reply["dedup_loaded"], false);
+    let problems = reply["problems"].to_string();
     assert!(
-        reason.contains("no Kafka broker is reachable")
-            && reason.contains("dedup index not loaded yet")
-            && reason.contains("hookgate.dedup"),
-        "{reason}"
+        problems.contains("no Kafka broker is reachable")
+            && problems.contains("dedup index not loaded yet")
+            && problems.contains("hookgate.dedup"),
+        "{problems}"
     );
+    // The webhook port says not ready, and nothing more.
+    let (status, body) = try_get(&client, &process.url("/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!((status, body.as_str()), (503, r#"{"status":"not_ready"}"#));
 
     // Webhooks are verified, then refused with a retry hint, not lost.
     let body = body_with_id("evt-early");

@@ -10,7 +10,9 @@ mod hostile;
 mod http2;
 mod interop;
 mod observability;
+mod readiness;
 mod replays;
+mod tls;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
