@@ -8,8 +8,8 @@
 #
 # tansu keeps every record in memory (about body size + 150 bytes each) and
 # lists a partition's whole log on every fetch, so the dedup topic's reader
-# slows it more the longer the run: the soak sets `dedup.fetch_wait` (default
-# 5s here, 20ms in hookgate) to fetch less often. Size the rate and the body
+# slows it more the longer the run: the soak sets `dedup.fetch_wait` (5s here,
+# 20ms in hookgate) to fetch less often. Size the rate and the body
 # so the run fits, and read the broker's columns before blaming the gateway.
 #
 # The dedup window is 5 minutes, so that the index reaches its steady size
