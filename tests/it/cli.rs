@@ -177,3 +177,36 @@ async fn send_delivers_signed_events_and_tail_prints_them() {
     assert!(stdout.contains("hello from hookgate send"), "{stdout}");
     gateway.stop();
 }
+
+#[test]
+fn check_config_warns_when_the_dedup_index_cannot_hold_the_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("gh.secret"), "s3cret").expect("secret");
+    let config = dir.path().join("hookgate.toml");
+    let write = |max_entries: u64| {
+        std::fs::write(
+            &config,
+            format!(
+                "[kafka]\nbrokers = \"127.0.0.1:9092\"\n\
+                 [dedup]\nwindow = \"72h\"\nmax_entries = {max_entries}\nexpected_events_per_second = 1000\n\
+                 [[sources]]\nname = \"gh\"\npath = \"/gh\"\nverifier = \"github\"\n\
+                 secrets = [\"file:gh.secret\"]\ntopic = \"t\"\n"
+            ),
+        )
+        .expect("config");
+    };
+    let path = config.to_str().expect("utf-8 path").to_owned();
+    // 1,000 events/s for 72 h is 259.2 M ids.
+    write(10_000_000);
+    let (code, stdout, stderr) = hookgate(&["check-config", "--config", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("warning: dedup.max_entries = 10000000 holds 2.8 h")
+            && stdout.contains("259200000"),
+        "{stdout}"
+    );
+    write(259_200_000);
+    let (code, stdout, stderr) = hookgate(&["check-config", "--config", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("warning:"), "{stdout}");
+}

@@ -12,6 +12,7 @@ mod interop;
 mod observability;
 mod readiness;
 mod replays;
+mod sasl;
 mod tls;
 
 use std::path::Path;
@@ -702,6 +703,31 @@ async fn the_null_publisher_acknowledges_without_kafka_and_still_dedups() {
         .await
         .expect("readyz");
     assert_eq!(readyz.0, 200, "{}", readyz.1);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_publishes_and_dedups_through_the_one_start_up() {
+    // `kafka.brokers = "embedded"` through `app::start`, as `main` runs the
+    // README's first command: the mock cluster, its topics and the dedup
+    // topic are made at start-up.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kind = VerifierKind::Github;
+    let sources = source(dir.path(), "github", kind, "webhooks.github");
+    let gateway = Hookgate::start("embedded", 2000, &sources).await;
+    let client = client();
+    let url = gateway.url("/webhooks/github");
+    let body = body_with_id("evt_embedded_1");
+    let headers = signed(kind, "evt_embedded_1", &body);
+    let first = send(&client, "POST", &url, &headers, body.clone()).await;
+    assert_eq!(
+        (first.status, first.body["status"].as_str()),
+        (200, Some("accepted")),
+        "{:?}",
+        first.body
+    );
+    let again = send(&client, "POST", &url, &headers, body).await;
+    assert_eq!(again.body["status"], "duplicate");
     gateway.stop().await;
 }
 
