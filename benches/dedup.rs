@@ -15,14 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use hookgate::app::{self, App};
 use hookgate::config::{Config, DedupConfig};
 use hookgate::dedup::journal::Journal;
 use hookgate::dedup::{Claimed, Dedup, IdHash, reader, record};
-use hookgate::event::EventId;
-use hookgate::gateway::{self, Running};
 use hookgate::health::Health;
+use hookgate::locate::EventId;
 use hookgate::publish::KafkaPublisher;
-use hookgate::source::{SourceName, Sources};
+use hookgate::source::SourceName;
 use hookgate::verify::{self, VerifierKind};
 use http_body_util::Full;
 use rdkafka::ClientConfig;
@@ -218,13 +218,15 @@ async fn propagation(rounds: usize) {
     );
     let mut config = Config::parse(&text).expect("config");
     config.base_dir = dir.clone();
-    let start = |config: &Config| -> Running {
-        let sources = Sources::build(config).expect("sources");
-        gateway::start(config, sources, &broker.bootstrap(), true).expect("start")
+    let start = |config: Config| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        app::start(&config, listener).await.expect("start")
     };
-    let a = start(&config);
-    let b = start(&config);
-    while !(a.health.is_dedup_loaded() && b.health.is_dedup_loaded()) {
+    let a: App = start(config.clone()).await;
+    let b: App = start(config.clone()).await;
+    while !(a.health().is_dedup_loaded() && b.health().is_dedup_loaded()) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let source = SourceName::new("bench");
@@ -232,7 +234,7 @@ async fn propagation(rounds: usize) {
     for n in 0..rounds {
         let id = format!("prop-{n}");
         let request = signed_request(&id);
-        let response = a.gateway.handle(request).await;
+        let response = a.gateway().handle(request).await;
         assert_eq!(response.status(), 200, "A accepts {id}");
         let answered = Instant::now();
         let event_id = EventId::new(&id).expect("id");

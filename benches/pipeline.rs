@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hookgate::config::DedupConfig;
 use hookgate::dedup::{Claimed, Dedup};
-use hookgate::event::{EventId, EventIdSource};
+use hookgate::locate::{EventId, Locator};
 use hookgate::source::SourceName;
 use http::HeaderMap;
 
@@ -35,7 +35,7 @@ fn json_body(size: usize) -> Vec<u8> {
 
 fn event_id(c: &mut Criterion) {
     let mut group = c.benchmark_group("event_id/json");
-    let pointer = EventIdSource::parse("json:/id").expect("pointer");
+    let pointer = Locator::parse("json:/id").expect("pointer");
     let headers = HeaderMap::new();
     for size in [256, 1024, 16 * 1024, 1024 * 1024] {
         let body = json_body(size);
@@ -117,7 +117,6 @@ fn dedup(c: &mut Criterion) {
 fn request(c: &mut Criterion) {
     use bytes::Bytes;
     use hookgate::config::Config;
-    use hookgate::source::Sources;
     use hookgate::verify::{self, SchemeOptions, VerifierKind};
     use http_body_util::Full;
 
@@ -134,9 +133,13 @@ fn request(c: &mut Criterion) {
                 secrets = [\"file:bench.secret\"]\ntopic = \"bench\"\n";
     let mut config = Config::parse(text).expect("config");
     config.base_dir = dir.clone();
-    let running = runtime.block_on(async {
-        let sources = Sources::build(&config).expect("sources");
-        hookgate::gateway::start(&config, sources, "null", false).expect("start")
+    let app = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        hookgate::app::start(&config, listener)
+            .await
+            .expect("start")
     });
     let request = |id: &str| {
         let body = format!("{{\"id\":\"{id}\",\"pad\":\"{}\"}}", "x".repeat(1000));
@@ -162,7 +165,7 @@ fn request(c: &mut Criterion) {
             .expect("request")
     };
     let mut group = c.benchmark_group("request/null_publisher");
-    let gateway = std::sync::Arc::clone(&running.gateway);
+    let gateway = std::sync::Arc::clone(app.gateway());
     let next = std::sync::Arc::new(AtomicU64::new(0));
     // The loop runs inside the runtime, as the server's connection tasks do;
     // each iteration also signs its request (about 1.5 µs, see the verify bench).

@@ -1,13 +1,22 @@
-//! Assembles the pipeline from the configuration, starts what runs beside it
-//! (the broker probe, the dedup topic's reader), and stops them in order.
+//! The one way to start hookgate: a validated configuration and a listener
+//! in, a running gateway and its shutdown out. It chooses the broker (a
+//! cluster, the embedded one, or none) once, builds the sources once,
+//! assembles the pipeline, starts what runs beside it (the broker probe, the
+//! dedup topic's reader, the server), and stops them in order. `main`, the
+//! integration tests and the benchmarks all start hookgate here.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::config::{Config, FieldError};
 use crate::dedup::Dedup;
 use crate::dedup::journal::Journal;
 use crate::dedup::reader::{self, ReaderHandle};
+use crate::embedded::EmbeddedKafka;
 use crate::health::Health;
 use crate::ingest::Gateway;
 use crate::kafka::{self, TopicSpec, TopicState};
@@ -17,10 +26,154 @@ use crate::source::Sources;
 /// Why hookgate could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("{} error(s):\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Sources(Vec<FieldError>),
+    #[error("cannot start the embedded Kafka: {0}")]
+    Embedded(String),
     #[error("kafka: cannot create the event producer: {0}")]
     Producer(String),
     #[error("cannot start the dedup topic's reader thread: {0}")]
     DedupReader(std::io::Error),
+}
+
+/// Where events go: chosen once, from `kafka.brokers`.
+enum Brokers {
+    /// A real cluster at these bootstrap servers.
+    Cluster(String),
+    /// librdkafka's in-process mock cluster; stops when dropped.
+    Embedded(EmbeddedKafka),
+    /// Nowhere: every event is acknowledged and thrown away.
+    Null,
+}
+
+impl Brokers {
+    fn choose(config: &Config, sources: &Sources) -> Result<Self, StartError> {
+        if config.kafka.is_null() {
+            tracing::warn!(
+                "kafka.brokers = \"null\": every event is acknowledged and THROWN AWAY. \
+                 For measuring hookgate without Kafka only; never point a provider at it."
+            );
+            Ok(Self::Null)
+        } else if config.kafka.is_embedded() {
+            let embedded = EmbeddedKafka::start(&sources.topics(), &config.dedup)
+                .map_err(|err| StartError::Embedded(err.to_string()))?;
+            tracing::warn!(
+                bootstrap_servers = %embedded.bootstrap_servers(),
+                "kafka.brokers = \"embedded\": events go to an IN-MEMORY mock Kafka cluster and are LOST when hookgate stops. \
+                 Not durable; for trying hookgate out only."
+            );
+            Ok(Self::Embedded(embedded))
+        } else {
+            Ok(Self::Cluster(config.kafka.brokers.clone()))
+        }
+    }
+
+    fn bootstrap_servers(&self) -> String {
+        match self {
+            Self::Cluster(servers) => servers.clone(),
+            Self::Embedded(embedded) => embedded.bootstrap_servers(),
+            Self::Null => crate::config::NULL_BROKERS.to_owned(),
+        }
+    }
+
+    /// The embedded cluster's admin API does not answer; its topics are
+    /// made when it starts.
+    fn creates_topics(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+/// A running hookgate. Dropping it without [`App::shutdown`] stops the
+/// server but flushes nothing.
+pub struct App {
+    addr: SocketAddr,
+    running: Running,
+    stop_server: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+    /// Last to go: the embedded cluster outlives the clients that use it.
+    brokers: Brokers,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts hookgate serving on `listener`. Nothing here waits for Kafka: until
+/// the dedup index is loaded `/readyz` says not ready and webhooks are
+/// answered 503. Needs a Tokio runtime, and the metrics recorder installed
+/// first if metrics are wanted (the sources register their series here).
+pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartError> {
+    let sources = Sources::build(config).map_err(StartError::Sources)?;
+    let brokers = Brokers::choose(config, &sources)?;
+    let bootstrap_servers = brokers.bootstrap_servers();
+    let running = start_pipeline(
+        config,
+        sources,
+        &bootstrap_servers,
+        brokers.creates_topics(),
+    )?;
+    let addr = listener.local_addr().unwrap_or(config.server.listen);
+    let (stop_server, stopped) = oneshot::channel::<()>();
+    let server = {
+        let gateway = Arc::clone(&running.gateway);
+        let server_config = config.server.clone();
+        tokio::spawn(async move {
+            crate::server::run(listener, gateway, &server_config, async {
+                let _ = stopped.await;
+            })
+            .await;
+        })
+    };
+    tracing::info!(listen = %addr, brokers = %bootstrap_servers, "hookgate is serving webhooks; ready once the dedup index is loaded");
+    Ok(App {
+        addr,
+        running,
+        stop_server,
+        server,
+        brokers,
+    })
+}
+
+impl App {
+    /// Where webhooks are served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Readiness, for `/readyz` on the metrics port and for tests.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.running.health
+    }
+
+    /// The pipeline, callable without a socket.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.running.gateway
+    }
+
+    /// The dedup index this gateway uses.
+    pub fn dedup(&self) -> &Dedup {
+        &self.running.dedup
+    }
+
+    /// Stops accepting, lets requests in flight finish (`server.shutdown_grace`),
+    /// writes what is still queued for Kafka, then stops the rest.
+    pub async fn shutdown(self) {
+        let Self {
+            running,
+            stop_server,
+            server,
+            brokers,
+            ..
+        } = self;
+        let _ = stop_server.send(());
+        let _ = server.await;
+        running.shutdown().await;
+        drop(brokers);
+    }
 }
 
 /// Creates, and drops at once, every kind of Kafka client hookgate makes, with
@@ -56,29 +209,29 @@ pub fn check_kafka_clients(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// A started gateway and what runs beside it.
+/// The pipeline and what runs beside it.
 #[derive(Debug)]
-pub struct Running {
-    pub gateway: Arc<Gateway>,
-    pub health: Arc<Health>,
+struct Running {
+    gateway: Arc<Gateway>,
+    health: Arc<Health>,
     publisher: Arc<Publisher>,
     dedup: Dedup,
     probe: tokio::task::JoinHandle<()>,
     queue_sampler: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
     /// Absent with the null publisher.
     reader: Option<ReaderHandle>,
 }
 
-/// Starts hookgate's Kafka side against `bootstrap_servers`. Nothing here
-/// waits for Kafka: until the dedup index is loaded `/readyz` says why not and
-/// webhooks are answered 503. `create_dedup_topic` is false only for the
-/// embedded cluster, whose admin API does not answer (the topic is made there).
-/// With `kafka.brokers = "null"` nothing is published and nothing is kept.
-pub fn start(
+/// Assembles the pipeline against `bootstrap_servers`. `create_topics` is
+/// false for the embedded cluster, whose admin API does not answer (its topics
+/// are made there). With `kafka.brokers = "null"` nothing is published and
+/// nothing is kept.
+fn start_pipeline(
     config: &Config,
     sources: Sources,
     bootstrap_servers: &str,
-    create_dedup_topic: bool,
+    creates_topics: bool,
 ) -> Result<Running, StartError> {
     // A second delivery waits for the first one's outcome a little longer
     // than publishing may take (the event, then its id's dedup record), so
@@ -97,7 +250,7 @@ pub fn start(
         let kafka = KafkaPublisher::new(&config.kafka, bootstrap_servers)
             .map_err(|err| StartError::Producer(kafka::redacted(&err)))?;
         let client = crate::kafka::client_config(&config.kafka, bootstrap_servers);
-        if config.kafka.create_topics && create_dedup_topic {
+        if config.kafka.create_topics && creates_topics {
             tokio::spawn(create_topics(
                 client.clone(),
                 sources.topics(),
@@ -115,7 +268,7 @@ pub fn start(
         let reader = reader::spawn(
             client,
             &config.dedup,
-            create_dedup_topic,
+            creates_topics,
             dedup.clone(),
             Arc::clone(&health),
         )
@@ -137,6 +290,7 @@ pub fn start(
         },
     });
     let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
+    let sweeper = dedup.spawn_sweeper();
     let queue_sampler = {
         let publisher = Arc::clone(&publisher);
         tokio::spawn(async move {
@@ -161,6 +315,7 @@ pub fn start(
         dedup,
         probe,
         queue_sampler,
+        sweeper,
         reader,
     })
 }
@@ -217,16 +372,12 @@ async fn create_topics(
 }
 
 impl Running {
-    /// The dedup index this gateway uses.
-    pub fn dedup(&self) -> &Dedup {
-        &self.dedup
-    }
-
     /// After the server stopped: writes what is still queued for Kafka (events
     /// first, then their dedup records), then stops the reader.
-    pub async fn shutdown(self) {
+    async fn shutdown(self) {
         self.probe.abort();
         self.queue_sampler.abort();
+        self.sweeper.abort();
         let Self {
             publisher,
             dedup,

@@ -727,7 +727,7 @@ impl Config {
                     .event_type
                     .as_deref()
                     .or(source.verifier.defaults().event_type);
-                match location.map(crate::event::EventIdSource::parse) {
+                match location.map(crate::locate::Locator::parse) {
                     None => fail(
                         &at("event_type"),
                         format!(
@@ -790,7 +790,7 @@ impl Config {
                 );
             }
             if let Some(spec) = &source.event_id
-                && let Err(message) = crate::event::EventIdSource::parse(spec)
+                && let Err(message) = crate::locate::Locator::parse(spec)
             {
                 fail(&at("event_id"), message);
             }

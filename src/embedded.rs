@@ -9,7 +9,7 @@ use rdkafka::producer::DefaultProducerContext;
 use crate::config::DedupConfig;
 
 /// A running mock cluster; it stops when dropped.
-pub struct EmbeddedKafka {
+pub(crate) struct EmbeddedKafka {
     cluster: MockCluster<'static, DefaultProducerContext>,
 }
 
@@ -24,7 +24,7 @@ impl std::fmt::Debug for EmbeddedKafka {
 impl EmbeddedKafka {
     /// Starts a one-broker cluster on a free 127.0.0.1 port with the event
     /// `topics` and the dedup topic created.
-    pub fn start(topics: &[String], dedup: &DedupConfig) -> Result<Self, KafkaError> {
+    pub(crate) fn start(topics: &[String], dedup: &DedupConfig) -> Result<Self, KafkaError> {
         let cluster = MockCluster::new(1)?;
         for topic in topics {
             cluster.create_topic(topic, 1, 1)?;
@@ -34,7 +34,7 @@ impl EmbeddedKafka {
     }
 
     /// The address Kafka clients (such as a consumer watching the topics) connect to.
-    pub fn bootstrap_servers(&self) -> String {
+    pub(crate) fn bootstrap_servers(&self) -> String {
         self.cluster.bootstrap_servers()
     }
 }

@@ -13,11 +13,13 @@ use tokio::sync::Semaphore;
 use crate::clock::unix_seconds;
 use crate::config::Config;
 use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
-use crate::error::{AcceptedBody, Reason, Rejection, json};
-use crate::event::{Event, EventId};
+use crate::error::{AcceptedBody, Rejection, json};
+use crate::event::Event;
 use crate::health::Health;
+use crate::locate::EventId;
 use crate::metrics::{InFlight, SourceMetrics};
 use crate::publish::{Delivery, PublishError, Publisher};
+use crate::reason::Reason;
 use crate::source::{Source, Sources};
 use crate::verify::Handshake;
 
@@ -73,7 +75,7 @@ impl<E: Into<Rejection>> From<E> for Failure {
 }
 
 impl Gateway {
-    /// The pipeline from its parts; [`crate::gateway::start`] makes them from
+    /// The pipeline from its parts; [`crate::app::start`] makes them from
     /// the configuration.
     pub fn new(
         config: &Config,
@@ -118,7 +120,7 @@ impl Gateway {
         let _in_flight = InFlight::enter();
         let started = Instant::now();
         let path = request.uri().path();
-        let Some(source) = self.sources.route(path).cloned() else {
+        let Some(source) = self.sources.by_path(path).cloned() else {
             if let Some(response) = self.health_check(path) {
                 return response;
             }
@@ -221,7 +223,7 @@ impl Gateway {
         if source.log_bodies {
             log_body(source, &body);
         }
-        let verified = source.verifier.verify_at(
+        let verified = source.verifier.verify_with_query(
             &parts.headers,
             parts.uri.query(),
             body,
@@ -419,7 +421,7 @@ impl Gateway {
                 rejection.message
             );
         }
-        rejection.into_response(self.retry_after_secs)
+        rejection.to_response(self.retry_after_secs)
     }
 
     fn health_check(&self, path: &str) -> Option<HttpResponse> {
@@ -514,4 +516,172 @@ fn log_body(source: &Source, body: &Bytes) {
         body = %String::from_utf8_lossy(shown),
         "request body (sources.log_bodies is on)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pipeline's outcomes, called without a socket: the null publisher
+    //! and an in-memory index stand in for Kafka.
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::verify::{self, SchemeOptions, VerifierKind};
+
+    const SECRET: &str = "ingest-test-secret";
+
+    struct Pipeline {
+        gateway: Gateway,
+        _dir: tempfile::TempDir,
+    }
+
+    fn pipeline(loaded: bool) -> Pipeline {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("test.secret"), SECRET).expect("secret");
+        let text = "[kafka]\nbrokers = \"null\"\n[server]\nmax_body_bytes = 1024\n\
+                    [[sources]]\nname = \"github\"\npath = \"/github\"\nverifier = \"github\"\n\
+                    secrets = [\"file:test.secret\"]\ntopic = \"t.github\"\n\
+                    [[sources]]\nname = \"slack\"\npath = \"/slack\"\nverifier = \"slack\"\n\
+                    secrets = [\"file:test.secret\"]\ntopic = \"t.slack\"\n";
+        let mut config = Config::parse(text).expect("config");
+        config.base_dir = dir.path().to_owned();
+        let sources = Sources::build(&config).expect("sources");
+        let health = Arc::new(Health::new(false));
+        if loaded {
+            health.dedup_loaded();
+        }
+        let gateway = Gateway::new(
+            &config,
+            sources,
+            Dedup::in_memory(&config.dedup, Duration::from_secs(1)),
+            Arc::new(Publisher::null()),
+            health,
+        );
+        Pipeline { gateway, _dir: dir }
+    }
+
+    fn request(
+        kind: VerifierKind,
+        path: &str,
+        id: &str,
+        body: &str,
+        signed_body: &str,
+    ) -> Request<http_body_util::Full<Bytes>> {
+        let now = crate::clock::now_seconds();
+        let signed = verify::sign(
+            kind,
+            SECRET.as_bytes(),
+            signed_body.as_bytes(),
+            id,
+            now,
+            SchemeOptions::default(),
+        )
+        .expect("signs");
+        let mut request = Request::post(path);
+        for (name, value) in signed.headers {
+            request = request.header(name, value);
+        }
+        request
+            .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
+            .expect("request")
+    }
+
+    /// The status and the JSON body.
+    async fn answer(
+        pipeline: &Pipeline,
+        request: Request<http_body_util::Full<Bytes>>,
+    ) -> (u16, serde_json::Value) {
+        let response = pipeline.gateway.handle(request).await;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    /// The status and the JSON body's `status` or `reason`.
+    async fn outcome(
+        pipeline: &Pipeline,
+        request: Request<http_body_util::Full<Bytes>>,
+    ) -> (u16, String) {
+        let (status, body) = answer(pipeline, request).await;
+        let word = body["status"].as_str().or(body["reason"].as_str());
+        (status, word.unwrap_or_default().to_owned())
+    }
+
+    #[tokio::test]
+    async fn a_signed_event_is_accepted_once_then_a_duplicate() {
+        let pipeline = pipeline(true);
+        let body = r#"{"id":"evt-1"}"#;
+        let first = request(VerifierKind::Github, "/github", "evt-1", body, body);
+        assert_eq!(outcome(&pipeline, first).await, (200, "accepted".into()));
+        let again = request(VerifierKind::Github, "/github", "evt-1", body, body);
+        assert_eq!(outcome(&pipeline, again).await, (200, "duplicate".into()));
+    }
+
+    #[tokio::test]
+    async fn each_refusal_has_its_status_and_reason() {
+        let pipeline = pipeline(true);
+        let body = r#"{"id":"evt-2"}"#;
+        let cases = [
+            (
+                request(VerifierKind::Github, "/github", "evt-2", body, "{}"),
+                (401, "signature_mismatch"),
+            ),
+            (
+                request(VerifierKind::Github, "/nowhere", "evt-2", body, body),
+                (404, "unknown_path"),
+            ),
+            // An empty X-GitHub-Delivery.
+            (
+                request(VerifierKind::Github, "/github", "", body, body),
+                (400, "invalid_event_id"),
+            ),
+            (
+                {
+                    let big = format!(r#"{{"id":"evt-3","pad":"{}"}}"#, "x".repeat(2048));
+                    request(VerifierKind::Github, "/github", "evt-3", &big, &big)
+                },
+                (413, "body_too_large"),
+            ),
+        ];
+        for (request, expected) in cases {
+            let (status, word) = outcome(&pipeline, request).await;
+            assert_eq!((status, word.as_str()), expected);
+        }
+        let get = Request::get("/github")
+            .body(http_body_util::Full::new(Bytes::new()))
+            .expect("request");
+        assert_eq!(
+            outcome(&pipeline, get).await,
+            (405, "method_not_allowed".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_is_accepted_before_the_index_is_loaded() {
+        let pipeline = pipeline(false);
+        let body = r#"{"id":"evt-4"}"#;
+        let early = request(VerifierKind::Github, "/github", "evt-4", body, body);
+        assert_eq!(outcome(&pipeline, early).await, (503, "not_ready".into()));
+        let health = Request::get("/readyz")
+            .body(http_body_util::Full::new(Bytes::new()))
+            .expect("request");
+        assert_eq!(outcome(&pipeline, health).await, (503, "not_ready".into()));
+    }
+
+    #[tokio::test]
+    async fn a_handshake_is_answered_and_never_published() {
+        let pipeline = pipeline(true);
+        let body = r#"{"type":"url_verification","challenge":"c-1","token":"t"}"#;
+        let handshake = request(VerifierKind::Slack, "/slack", "", body, body);
+        let (status, reply) = answer(&pipeline, handshake).await;
+        assert_eq!(
+            (status, &reply["challenge"]),
+            (200, &serde_json::json!("c-1"))
+        );
+    }
 }

@@ -4,51 +4,56 @@
 //!
 //! # Layout
 //!
-//! A request flows down this list:
+//! A request flows down this list; a module imports only those below it:
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`server`] | connections: accept loop, limits per client and in all, timeouts, HTTP/2 protections, graceful shutdown |
+//! | `server` | connections: accept loop, limits per client and in all, timeouts, HTTP/2 protections, graceful shutdown |
 //! | [`ingest`] | the pipeline as one function, from request to response |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
-//! | [`rate_limit`] | per-source rates of correctly signed deliveries |
-//! | [`verify`] | signature schemes, one file per provider (shared shapes in `header`, `list`, `v0`); provider handshakes; only it makes [`verify::Verified`] |
-//! | [`event`] | the event id and the [`event::Event`] that publishing accepts |
-//! | [`route`] | which topic: the source's one, or one per event type from a closed list |
+//! | `rate_limit` | per-source rates of correctly signed deliveries |
+//! | [`verify`] | signature schemes: one file per provider and one line in its `providers!` table (shared shapes in `header`, `list`, `v0`); provider handshakes; only it makes [`verify::Verified`] |
+//! | [`locate`] | where a source finds an event's id and type ([`locate::Locator`]): a header, a JSON pointer, the body's digest |
+//! | `event` | the `Event` that publishing accepts |
+//! | `route` | which topic: the source's one, or one per event type from a closed list |
 //! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
 //! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
-//! | [`error`] | the one mapping from outcome to status code and JSON body |
+//! | `error` | the one mapping from outcome to status code and JSON body |
+//! | `reason` | the closed lists of why a request or connection was turned away, each with its status |
 //!
-//! Around them: [`gateway`] (assembles the above and what runs beside it),
+//! Around them: [`app`] (the one start-up: chooses the broker, builds the
+//! sources, assembles the above and what runs beside it, and stops it all),
 //! [`clock`] (Unix time as providers and Kafka count it),
 //! [`config`] and [`secret`] (the only readers of files and the environment),
 //! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
 //! [`admin`] (the metrics port: `/metrics`, `/readyz` with its reasons),
-//! [`throttle`] (for warnings that repeat), and [`embedded`] (an in-memory Kafka
+//! `throttle` (for warnings that repeat), and `embedded` (an in-memory Kafka
 //! for trying hookgate out).
 //!
 //! Tools beside the gateway: [`send`] (`hookgate send`, a signed delivery for
 //! any provider) and [`tail`] (`hookgate tail`, what landed in a topic).
 
 pub mod admin;
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod dedup;
-pub mod embedded;
-pub mod error;
-pub mod event;
-pub mod gateway;
+pub(crate) mod embedded;
+pub(crate) mod error;
+pub(crate) mod event;
 pub mod health;
 pub mod ingest;
 pub mod kafka;
+pub mod locate;
 pub mod metrics;
 pub mod publish;
-pub mod rate_limit;
-pub mod route;
+pub(crate) mod rate_limit;
+pub(crate) mod reason;
+pub(crate) mod route;
 pub mod secret;
 pub mod send;
-pub mod server;
+pub(crate) mod server;
 pub mod source;
 pub mod tail;
-pub mod throttle;
+pub(crate) mod throttle;
 pub mod verify;

@@ -1,5 +1,5 @@
-//! The `hookgate` command: loads and checks configuration, sets up logs and
-//! metrics, connects to Kafka (or starts the embedded one), then serves.
+//! The `hookgate` command: the CLI, logs and the metrics port; `serve` hands a
+//! loaded configuration and a listener to [`hookgate::app::start`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use hookgate::admin::Admin;
+use hookgate::app::{self, StartError};
 use hookgate::config::{Config, LogFormat};
-use hookgate::embedded::EmbeddedKafka;
+use hookgate::metrics;
 use hookgate::send::SendRequest;
 use hookgate::source::Sources;
 use hookgate::tail::{self, TailRequest};
 use hookgate::verify::{SchemeOptions, VerifierKind};
-use hookgate::{gateway, metrics, server};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tracing_subscriber::EnvFilter;
 
@@ -45,7 +45,7 @@ enum Command {
     /// what it answers; exits non-zero unless every answer is 2xx.
     Send {
         /// The signature scheme, as a source's `verifier` names it.
-        #[arg(long, value_parser = parse_kind)]
+        #[arg(long)]
         provider: VerifierKind,
         /// The signing key, `env:NAME` or `file:PATH`: the shared secret, or for
         /// discord (hex seed) and sendgrid (PKCS#8 PEM) the private key.
@@ -89,16 +89,6 @@ enum Command {
     },
 }
 
-fn parse_kind(name: &str) -> Result<VerifierKind, String> {
-    VerifierKind::ALL
-        .into_iter()
-        .find(|kind| kind.name() == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = VerifierKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown provider {name:?}; one of: {}", names.join(", "))
-        })
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -106,7 +96,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|config| {
                 let sources = build_sources(&config, &path)?;
-                gateway::check_kafka_clients(&config)?;
+                app::check_kafka_clients(&config)?;
                 Ok((config, sources))
             }) {
             Ok((config, sources)) => {
@@ -163,12 +153,6 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            // Secrets are checked before anything starts; the sources are built
-            // again once the metrics recorder is installed, so their handles count.
-            if let Err(message) = build_sources(&config, &path) {
-                eprintln!("{message}");
-                return ExitCode::from(2);
-            }
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             if config.server.workers > 0 {
                 builder.worker_threads(config.server.workers);
@@ -182,7 +166,13 @@ fn main() -> ExitCode {
             };
             match runtime.block_on(serve(config, &path)) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(message) => {
+                // A source whose secret cannot be read is a configuration
+                // error, like those `Config::load` finds.
+                Err(ServeError::Config(message)) => {
+                    eprintln!("{message}");
+                    ExitCode::from(2)
+                }
+                Err(ServeError::Failed(message)) => {
                     tracing::error!("{message}");
                     eprintln!("hookgate: {message}");
                     ExitCode::FAILURE
@@ -267,15 +257,8 @@ fn send(
 }
 
 fn build_sources(config: &Config, path: &std::path::Path) -> Result<Sources, String> {
-    Sources::build(config).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
-        format!(
-            "{} has {} error(s):\n{}",
-            path.display(),
-            errors.len(),
-            lines.join("\n")
-        )
-    })
+    Sources::build(config)
+        .map_err(|errors| format!("{} has {}", path.display(), StartError::Sources(errors)))
 }
 
 fn print_summary(config: &Config, sources: &Sources) {
@@ -308,7 +291,20 @@ fn print_summary(config: &Config, sources: &Sources) {
     }
 }
 
-async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
+/// Why `serve` stopped before its time.
+enum ServeError {
+    /// Exit code 2, as for every configuration error.
+    Config(String),
+    Failed(String),
+}
+
+impl From<String> for ServeError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+async fn serve(config: Config, path: &std::path::Path) -> Result<(), ServeError> {
     let _log_writer = init_logging(&config);
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -336,30 +332,6 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
     } else {
         None
     };
-    let sources = build_sources(&config, path)?;
-
-    // Kept alive until serve returns: dropping it stops the embedded cluster.
-    let mut _embedded = None;
-    let brokers = if config.kafka.is_null() {
-        tracing::warn!(
-            "kafka.brokers = \"null\": every event is acknowledged and THROWN AWAY. \
-             For measuring hookgate without Kafka only; never point a provider at it."
-        );
-        config.kafka.brokers.clone()
-    } else if config.kafka.is_embedded() {
-        let embedded = EmbeddedKafka::start(&sources.topics(), &config.dedup)
-            .map_err(|err| format!("cannot start the embedded Kafka: {err}"))?;
-        let brokers = embedded.bootstrap_servers();
-        tracing::warn!(
-            bootstrap_servers = %brokers,
-            "kafka.brokers = \"embedded\": events go to an IN-MEMORY mock Kafka cluster and are LOST when hookgate stops. \
-             Not durable; for trying hookgate out only."
-        );
-        _embedded = Some(embedded);
-        brokers
-    } else {
-        config.kafka.brokers.clone()
-    };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .map_err(|err| {
@@ -368,20 +340,17 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), String> {
                 config.server.listen
             )
         })?;
-    let running = gateway::start(&config, sources, &brokers, !config.kafka.is_embedded())
-        .map_err(|err| err.to_string())?;
+    let app = app::start(&config, listener)
+        .await
+        .map_err(|err| match err {
+            StartError::Sources(_) => ServeError::Config(format!("{} has {err}", path.display())),
+            err => ServeError::Failed(err.to_string()),
+        })?;
     if let Some(admin) = &admin {
-        admin.watch(Arc::clone(&running.health));
+        admin.watch(Arc::clone(app.health()));
     }
-    tracing::info!(listen = %config.server.listen, brokers = %brokers, "hookgate is serving webhooks; ready once the dedup index is loaded");
-    server::run(
-        listener,
-        Arc::clone(&running.gateway),
-        &config.server,
-        shutdown_signal(),
-    )
-    .await;
-    running.shutdown().await;
+    shutdown_signal().await;
+    app.shutdown().await;
     Ok(())
 }
 

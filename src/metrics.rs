@@ -9,7 +9,7 @@ use metrics::{
     gauge, histogram,
 };
 
-use crate::error::Reason;
+use crate::reason::Reason;
 
 pub const REQUESTS: &str = "hookgate_requests_total";
 pub const REJECTIONS: &str = "hookgate_rejections_total";
@@ -159,10 +159,10 @@ pub fn describe() {
     ] {
         counter!(counter).absolute(0);
     }
-    for refusal in crate::error::Refusal::ALL {
+    for refusal in crate::reason::Refusal::ALL {
         counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).absolute(0);
     }
-    for error in crate::error::ProtocolError::ALL {
+    for error in crate::reason::ProtocolError::ALL {
         counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).absolute(0);
     }
     for outcome in ["ok", "failed"] {
@@ -312,12 +312,12 @@ pub fn connections_open(open: usize) {
 }
 
 /// Counts a connection refused at once.
-pub fn connection_refused(refusal: crate::error::Refusal) {
+pub fn connection_refused(refusal: crate::reason::Refusal) {
     counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).increment(1);
 }
 
 /// Counts a connection hyper ended for the client's broken HTTP.
-pub fn protocol_error(error: crate::error::ProtocolError) {
+pub fn protocol_error(error: crate::reason::ProtocolError) {
     counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).increment(1);
 }
 

@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::event::{EventIdError, EventIdSource};
+use crate::locate::{LocateError, Locator};
 
 /// The placeholder a topic template carries.
-pub const EVENT_PLACEHOLDER: &str = "{event}";
+pub(crate) const EVENT_PLACEHOLDER: &str = "{event}";
 
 /// A source's topic choice, ready to serve.
 #[derive(Debug)]
 pub enum Route {
     Fixed(Arc<str>),
     ByEventType {
-        event_type: EventIdSource,
+        event_type: Locator,
         /// Event type → its topic, for the configured types only.
         topics: HashMap<String, Arc<str>>,
         fallback: Option<Arc<str>>,
@@ -46,7 +46,7 @@ pub enum RouteError {
 
 /// The topic of `event_type` under `template`: characters a topic name cannot
 /// hold become `_` (`orders/create` → `orders_create`).
-pub fn topic_for(template: &str, event_type: &str) -> String {
+pub(crate) fn topic_for(template: &str, event_type: &str) -> String {
     let safe: String = event_type
         .chars()
         .map(|c| {
@@ -64,7 +64,7 @@ impl Route {
     /// A route by event type over the configured `events`.
     pub fn by_event_type(
         template: &str,
-        event_type: EventIdSource,
+        event_type: Locator,
         events: &[String],
         fallback: Option<&str>,
     ) -> Self {
@@ -91,8 +91,8 @@ impl Route {
                 fallback,
             } => {
                 let found = event_type.extract(headers, body).map_err(|err| match err {
-                    EventIdError::Missing(at) => RouteError::NoEventType(at),
-                    other => RouteError::NoEventType(other.to_string()),
+                    LocateError::Missing(at) => RouteError::NoEventType(at),
+                    other => RouteError::NoEventType(other.describe("event type")),
                 })?;
                 let name = found.as_str();
                 let topic = topics
@@ -130,7 +130,7 @@ mod tests {
     fn github_route(fallback: Option<&str>) -> Route {
         Route::by_event_type(
             "webhooks.github.{event}",
-            EventIdSource::parse("header:X-GitHub-Event").expect("source"),
+            Locator::parse("header:X-GitHub-Event").expect("source"),
             &["push".into(), "pull_request".into()],
             fallback,
         )

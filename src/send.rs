@@ -122,32 +122,7 @@ impl SendRequest<'_> {
 /// A small event in the shape each provider sends, carrying `id` wherever
 /// the provider's default event id is read from.
 pub fn sample(kind: VerifierKind, id: &str, now: i64) -> Vec<u8> {
-    let event = match kind {
-        VerifierKind::Slack => {
-            serde_json::json!({ "type": "event_callback", "event_id": id, "event": { "type": "app_mention", "text": "hello from hookgate send" } })
-        }
-        VerifierKind::Discord => {
-            serde_json::json!({ "type": 2, "id": id, "data": { "name": "hello" } })
-        }
-        VerifierKind::Linear => {
-            serde_json::json!({ "action": "create", "type": "Issue", "data": { "id": id }, "webhookTimestamp": now * 1000 })
-        }
-        VerifierKind::PagerDuty => {
-            serde_json::json!({ "event": { "id": id, "event_type": "incident.triggered" } })
-        }
-        VerifierKind::Mailgun => serde_json::json!({ "id": id, "event": "delivered" }),
-        VerifierKind::SendGrid => {
-            serde_json::json!([{ "email": "someone@example.com", "event": "delivered", "sg_event_id": id, "timestamp": now }])
-        }
-        _ => serde_json::json!({
-            "id": id,
-            "event_id": id,
-            "type": "hookgate.sample",
-            "created": now,
-            "data": { "message": "hello from hookgate send" }
-        }),
-    };
-    serde_json::to_vec(&event).unwrap_or_default()
+    serde_json::to_vec(&crate::verify::sample(kind, id, now)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -195,14 +170,14 @@ mod tests {
                 })
                 .collect();
             let verified = verifier
-                .verify_at(
+                .verify_with_query(
                     &headers,
                     delivery.query.as_deref(),
                     Bytes::from(delivery.body),
                     crate::clock::now_seconds(),
                 )
                 .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
-            let id = crate::event::EventIdSource::parse(kind.defaults().event_id)
+            let id = crate::locate::Locator::parse(kind.defaults().event_id)
                 .expect("default")
                 .extract(&headers, verified.body())
                 .unwrap_or_else(|e| panic!("{kind:?}: {e}"));

@@ -28,9 +28,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::ServerConfig;
-use crate::error::{ProtocolError, Refusal};
 use crate::ingest::Gateway;
 use crate::metrics;
+use crate::reason::{ProtocolError, Refusal};
 
 /// Open connections, in all and by client address.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ impl Drop for Admitted {
 
 /// Serves webhooks on `listener` until `shutdown` resolves, then waits up to
 /// `server.shutdown_grace` for open requests. `main` and the tests both run this.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     config: &ServerConfig,

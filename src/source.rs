@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use crate::config::{Config, FieldError, KeyMode};
-use crate::event::EventIdSource;
+use crate::locate::Locator;
 use crate::metrics::{self, SourceMetrics};
 use crate::rate_limit::RateLimit;
 use crate::route::{EVENT_PLACEHOLDER, Route};
@@ -52,7 +52,7 @@ pub struct Source {
     pub topic: String,
     pub route: Route,
     pub max_body_bytes: usize,
-    pub event_id: EventIdSource,
+    pub event_id: Locator,
     pub key: KeyMode,
     pub forward_headers: Vec<HeaderName>,
     pub rate_limit: Option<RateLimit>,
@@ -110,7 +110,7 @@ impl Sources {
                 }
             };
             let spec = sc.event_id.as_deref().unwrap_or(defaults.event_id);
-            let event_id = match EventIdSource::parse(spec) {
+            let event_id = match Locator::parse(spec) {
                 Ok(source) => source,
                 Err(message) => {
                     errors.push(FieldError {
@@ -158,7 +158,7 @@ impl Sources {
     }
 
     /// The source serving `path`, if any.
-    pub fn route(&self, path: &str) -> Option<&Arc<Source>> {
+    pub fn by_path(&self, path: &str) -> Option<&Arc<Source>> {
         self.by_path.get(path)
     }
 
@@ -194,7 +194,7 @@ fn build_route(sc: &crate::config::SourceConfig) -> Route {
         .event_type
         .as_deref()
         .or(sc.verifier.defaults().event_type)
-        .and_then(|spec| EventIdSource::parse(spec).ok());
+        .and_then(|spec| Locator::parse(spec).ok());
     match location {
         Some(event_type) if sc.topic.contains(EVENT_PLACEHOLDER) => Route::by_event_type(
             &sc.topic,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// Lets one event through per period.
 #[derive(Debug)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     started: Instant,
     period: Duration,
     /// Milliseconds since `started` when the next event may pass.
@@ -22,7 +22,7 @@ impl Default for Throttle {
 }
 
 impl Throttle {
-    pub fn every(period: Duration) -> Self {
+    pub(crate) fn every(period: Duration) -> Self {
         Self {
             started: Instant::now(),
             period,
@@ -33,7 +33,7 @@ impl Throttle {
 
     /// `Some(n)` when this event should be logged, `n` being how many were
     /// held back since the last one; `None` when it should not.
-    pub fn allow(&self) -> Option<u64> {
+    pub(crate) fn allow(&self) -> Option<u64> {
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let next = self.next_ms.load(Ordering::Relaxed);
         let period = u64::try_from(self.period.as_millis()).unwrap_or(u64::MAX);

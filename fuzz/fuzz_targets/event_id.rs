@@ -2,7 +2,7 @@
 //! `body-sha256`) on arbitrary bodies: the first line is the look-up.
 #![no_main]
 
-use hookgate::event::EventIdSource;
+use hookgate::locate::Locator;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(spec) = std::str::from_utf8(spec) else {
         return;
     };
-    if let Ok(source) = EventIdSource::parse(spec) {
+    if let Ok(source) = Locator::parse(spec) {
         let _ = source.extract(&HeaderMap::new(), body);
     }
     for fixed in [
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         "json:/event/type",
         "body-sha256",
     ] {
-        if let Ok(source) = EventIdSource::parse(fixed) {
+        if let Ok(source) = Locator::parse(fixed) {
             let _ = source.extract(&HeaderMap::new(), body);
         }
     }

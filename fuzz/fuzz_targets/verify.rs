@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
             headers.append(name, value);
         }
     }
-    let verified = verifier.verify_at(&headers, query, Bytes::copy_from_slice(body), 1_700_000_000);
+    let verified = verifier.verify_with_query(&headers, query, Bytes::copy_from_slice(body), 1_700_000_000);
     if let Ok(verified) = verified {
         let _ = verified.replay_material();
         let _ = verifier.handshake(&verified);

@@ -32,7 +32,7 @@ struct Cli {
     #[arg(long)]
     url: String,
     /// The source's signature scheme (github, stripe, standard-webhooks, …).
-    #[arg(long, value_parser = parse_kind, default_value = "github")]
+    #[arg(long, default_value = "github")]
     provider: VerifierKind,
     /// The signing secret, `env:NAME` or `file:PATH`.
     #[arg(long)]
@@ -70,13 +70,6 @@ struct Cli {
     /// Write the report as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
-}
-
-fn parse_kind(name: &str) -> Result<VerifierKind, String> {
-    VerifierKind::ALL
-        .into_iter()
-        .find(|kind| kind.name() == name)
-        .ok_or_else(|| format!("unknown provider {name:?}"))
 }
 
 fn main() -> ExitCode {

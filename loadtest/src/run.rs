@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use hookgate::clock::unix_millis;
-use hookgate::event::EventIdSource;
+use hookgate::locate::Locator;
 use hookgate::secret::Secret;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
 
@@ -197,7 +197,7 @@ struct PlanRef {
     url: Arc<str>,
     kind: VerifierKind,
     /// Where the source finds the event id: the scheme's default.
-    event_id: Arc<EventIdSource>,
+    event_id: Arc<Locator>,
     secret: Arc<Secret>,
     public_url: Arc<str>,
     open_loop: Option<OpenLoop>,
@@ -211,8 +211,7 @@ impl From<&Plan> for PlanRef {
             url: plan.url.as_str().into(),
             kind: plan.kind,
             event_id: Arc::new(
-                EventIdSource::parse(plan.kind.defaults().event_id)
-                    .unwrap_or(EventIdSource::BodySha256),
+                Locator::parse(plan.kind.defaults().event_id).unwrap_or(Locator::BodySha256),
             ),
             secret: Arc::new(plan.secret.clone()),
             public_url: plan.public_url.as_str().into(),

@@ -7,19 +7,17 @@
 mod broker;
 
 use std::process::Command;
-use std::sync::Arc;
 
 use hookgate::config::Config;
-use hookgate::source::Sources;
 
 /// hookgate serving one GitHub source on `broker`, with `kafka` more TOML
-/// lines in `[kafka]`; returns its address.
+/// lines in `[kafka]`, once ready.
 async fn serve(
     broker: &broker::Broker,
     topic: &str,
     kafka: &str,
     dir: &std::path::Path,
-) -> std::net::SocketAddr {
+) -> hookgate::app::App {
     broker.create_topic(topic).await;
     std::fs::write(dir.join("smoke.secret"), "smoke-secret").expect("secret");
     let text = format!(
@@ -30,23 +28,16 @@ async fn serve(
     );
     let mut config = Config::parse(&text).expect("config");
     config.base_dir = dir.to_owned();
-    let sources = Sources::build(&config).expect("sources");
-    let running =
-        hookgate::gateway::start(&config, sources, &broker.bootstrap(), true).expect("start");
-    while !running.health.is_dedup_loaded() {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let gateway = Arc::clone(&running.gateway);
-    let server_config = config.server.clone();
-    tokio::spawn(async move {
-        let _running = running;
-        hookgate::server::run(listener, gateway, &server_config, std::future::pending()).await;
-    });
-    addr
+    let app = hookgate::app::start(&config, listener)
+        .await
+        .expect("start");
+    while !app.health().is_dedup_loaded() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app
 }
 
 /// The `hookgate` binary, built beside `hookgate-load` by
@@ -146,7 +137,8 @@ fn load(
 async fn a_short_run_leaves_a_clean_ledger() {
     let broker = broker::Broker::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = serve(&broker, "smoke.events", "", dir.path()).await;
+    let app = serve(&broker, "smoke.events", "", dir.path()).await;
+    let addr = app.addr();
     let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
     let output =
         tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, "smoke.events", 3))
@@ -163,19 +155,21 @@ async fn a_short_run_leaves_a_clean_ledger() {
         "{stdout}"
     );
     assert!(stdout.contains("requests   900"), "{stdout}");
+    app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_under_load_loses_no_acknowledged_event() {
     let broker = broker::Broker::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = serve(
+    let app = serve(
         &broker,
         "outage.events",
         "produce_timeout_ms = 1000",
         dir.path(),
     )
     .await;
+    let addr = app.addr();
     let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
     let running =
         tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, "outage.events", 5));
@@ -195,6 +189,7 @@ async fn a_broker_outage_under_load_loses_no_acknowledged_event() {
     // landed (extra), and their senders would retry.
     assert!(stdout.contains("missing 0  duplicated 0"), "{stdout}");
     assert!(stdout.contains("503:"), "the outage was seen: {stdout}");
+    app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

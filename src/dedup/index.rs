@@ -117,6 +117,15 @@ impl Index {
             .saturating_sub(evicted_through.saturating_sub(now))
     }
 
+    /// The window, in seconds.
+    pub(crate) fn window_secs(&self) -> u32 {
+        self.window_secs
+    }
+
+    pub(crate) fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
     /// How often expired entries should be swept away.
     pub(crate) fn sweep_every_secs(&self) -> u32 {
         (self.window_secs / 32).max(1)

@@ -1,7 +1,7 @@
 //! Makes committed ids durable on the dedup topic, many at a time: group commit.
 //!
 //! Each committed id joins a queue. One task takes everything queued, writes
-//! it as one record (see [`record`](super::record)) and, once Kafka has
+//! it as one record (see [`record`]) and, once Kafka has
 //! acknowledged that record (`acks=all`), wakes every request waiting on one
 //! of its ids. Before taking the queue, the task lets every request that is
 //! ready run first, so a record carries one id when traffic is light and

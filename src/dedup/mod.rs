@@ -11,6 +11,9 @@
 //! tails afterwards: the window survives restarts and every replica learns what
 //! the others accepted. The topic's record format is in [`record`].
 //!
+//! The index sweeps itself ([`Dedup::spawn_sweeper`]) whatever the mode: ids
+//! past their window are freed, and a full index forgets its oldest first.
+//!
 //! With [`Durability::Durable`] (the default) a commit resolves only once the
 //! id's record is acknowledged by Kafka, and the request's 2xx waits for it:
 //! a crash at any instant forgets no id that was answered 2xx.
@@ -31,7 +34,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::config::{DedupConfig, Durability};
-use crate::event::EventId;
+use crate::locate::EventId;
 use crate::source::SourceName;
 
 use index::{Index, Remembered};
@@ -220,6 +223,63 @@ impl Dedup {
         &self.inner.index
     }
 
+    /// Sweeps the index for as long as the task lives: at once when it holds
+    /// more than `max_entries`, otherwise every 1/32 of the window; and
+    /// reports its size every second. Runs in every mode, the in-memory one
+    /// included. A sweep walks the whole map, so it runs off the async workers.
+    pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let dedup = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEPER_TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_sweep = unix_now();
+            let mut since_report = Duration::ZERO;
+            loop {
+                tick.tick().await;
+                since_report += SWEEPER_TICK;
+                let now = unix_now();
+                let index = dedup.index();
+                if index.over_capacity()
+                    || now.saturating_sub(last_sweep) >= index.sweep_every_secs()
+                {
+                    last_sweep = now;
+                    let sweeping = dedup.clone();
+                    let _ = tokio::task::spawn_blocking(move || sweeping.sweep(now)).await;
+                } else if since_report >= Duration::from_secs(1) {
+                    since_report = Duration::ZERO;
+                    dedup.report();
+                }
+            }
+        })
+    }
+
+    /// Frees expired ids (and the oldest, when over `max_entries`), warns when
+    /// the window had to shrink, and reports the index's size.
+    pub(crate) fn sweep(&self, now: u32) {
+        let index = self.index();
+        let swept = index.sweep(now);
+        if swept.evicted > 0 {
+            let remembered = index.remembered_secs(now).max(1);
+            let window = u64::from(index.window_secs());
+            // At the rate that filled it, the whole window needs this many.
+            let needed = index.max_entries() as u64 * window / u64::from(remembered);
+            tracing::warn!(
+                evicted = swept.evicted,
+                max_entries = index.max_entries(),
+                remembered_hours = f64::from(remembered) / 3600.0,
+                window_hours = window as f64 / 3600.0,
+                needed_entries = needed,
+                "the dedup index is full: ids are remembered for less than dedup.window, so a late retry is published again; raise dedup.max_entries to about {needed} (about 35 bytes of memory each, on every replica)"
+            );
+        }
+        self.report();
+    }
+
+    fn report(&self) {
+        let index = self.index();
+        crate::metrics::dedup_index(index.len(), index.evicted());
+    }
+
     /// The dedup topic's writer; absent when ids are kept in memory only.
     pub fn journal(&self) -> Option<&Journal> {
         self.inner.journal.as_ref()
@@ -279,6 +339,10 @@ impl Drop for Claim {
         self.settle(State::Released);
     }
 }
+
+/// How often the sweeper looks at the index: often enough that a full index
+/// is swept within a tenth of a second.
+const SWEEPER_TICK: Duration = Duration::from_millis(100);
 
 /// Now in the index's Unix seconds.
 pub(crate) fn unix_now() -> u32 {

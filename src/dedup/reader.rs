@@ -410,7 +410,6 @@ impl Reader {
                 }
                 if reported.elapsed() >= Duration::from_secs(1) {
                     reported = Instant::now();
-                    self.maintain(unix_now());
                     let behind = lag(&positions, &done);
                     metrics::dedup_replay(tally.records, behind, started.elapsed());
                     self.health.dedup_progress(format!(
@@ -430,7 +429,6 @@ impl Reader {
         })?;
         let elapsed = started.elapsed();
         metrics::dedup_replay(tally.records, 0, elapsed);
-        self.maintain(unix_now());
         tracing::info!(
             topic,
             records = tally.records,
@@ -497,7 +495,6 @@ impl Reader {
         let mut tally = Tally::default();
         let mut now = unix_now();
         let mut ticked = Instant::now();
-        let mut last_sweep = now;
         loop {
             if self.stopped() {
                 return Err(Interrupted::Stopped);
@@ -513,18 +510,10 @@ impl Reader {
                 Some(Err(err)) => self.kafka_error(&err, "following")?,
                 None => {}
             }
-            let index = self.dedup.index();
-            if ticked.elapsed() >= Duration::from_secs(1) || index.over_capacity() {
+            // Ids learned are stamped with the clock read at most a second ago.
+            if ticked.elapsed() >= Duration::from_secs(1) {
                 ticked = Instant::now();
                 now = unix_now();
-                if now.saturating_sub(last_sweep) >= index.sweep_every_secs()
-                    || index.over_capacity()
-                {
-                    last_sweep = now;
-                    self.maintain(now);
-                } else {
-                    self.report();
-                }
             }
         }
     }
@@ -578,30 +567,5 @@ impl Reader {
                 "skipped a damaged dedup record: {err}"
             );
         }
-    }
-
-    /// Sweeps the index and reports its size.
-    fn maintain(&self, now: u32) {
-        let swept = self.dedup.index().sweep(now);
-        if swept.evicted > 0 {
-            let remembered = self.dedup.index().remembered_secs(now).max(1);
-            let window = self.config.window.as_secs();
-            // At the rate that filled it, the whole window needs this many.
-            let needed = self.config.max_entries as u64 * window / u64::from(remembered);
-            tracing::warn!(
-                evicted = swept.evicted,
-                max_entries = self.config.max_entries,
-                remembered_hours = f64::from(remembered) / 3600.0,
-                window_hours = window as f64 / 3600.0,
-                needed_entries = needed,
-                "the dedup index is full: ids are remembered for less than dedup.window, so a late retry is published again; raise dedup.max_entries to about {needed} (about 35 bytes of memory each, on every replica)"
-            );
-        }
-        self.report();
-    }
-
-    fn report(&self) {
-        let index = self.dedup.index();
-        metrics::dedup_index(index.len(), index.evicted());
     }
 }

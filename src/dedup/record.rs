@@ -21,7 +21,7 @@
 //! ids through an upgrade, and never written.
 
 use super::IdHash;
-use crate::event::EventId;
+use crate::locate::EventId;
 use crate::source::SourceName;
 
 const KIND_ONE_ID: u8 = 1;

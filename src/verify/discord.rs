@@ -8,6 +8,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
 use serde::Deserialize;
 
+use super::Provider;
 use super::{
     BuildError, Defaults, Handshake, SchemeHeader, Signed, VerifyError, check_timestamp, verdict,
 };
@@ -52,7 +53,10 @@ impl Discord {
         })
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+}
+
+impl super::Scheme for Discord {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let timestamp = self.timestamp.required(request.headers)?;
         let mut bytes = [0u8; 64];
         hex::decode_to_slice(self.signature.required(request.headers)?, &mut bytes)
@@ -67,6 +71,10 @@ impl Discord {
                 .iter()
                 .any(|key| key.verify_strict(&message, &signature).is_ok()),
         )
+    }
+
+    fn handshake(&self, body: &[u8]) -> Option<Handshake> {
+        handshake(body)
     }
 }
 
@@ -110,9 +118,19 @@ pub(super) fn public_key(seed_hex: &[u8]) -> Option<String> {
     ))
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(Discord::new(input.secrets, input.tolerance)?)),
+    |input| input.with_headers(sign(input.secret, input.payload, input.now)?),
+)
+.with_verification_key(|seed_hex| public_key(seed_hex).map(String::into_bytes))
+.with_sample(|id, _now| serde_json::json!({ "type": 2, "id": id, "data": { "name": "hello" } }));
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
 
     /// `openssl genpkey -algorithm ed25519`; the raw public key in hex.

@@ -1,5 +1,6 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
 
+use super::Provider;
 use super::Defaults;
 use super::header::HeaderSignature;
 use super::mac::{Algorithm, Encoding, Keys};
@@ -39,9 +40,17 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
     ]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

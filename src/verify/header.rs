@@ -33,8 +33,10 @@ impl HeaderSignature {
         self.leading = leading.into();
         self
     }
+}
 
-    pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+impl super::Scheme for HeaderSignature {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let signature = self
             .header
             .required(request.headers)?

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use http::HeaderName;
 use serde::Deserialize;
 
+use super::Provider;
 use super::header::HeaderSignature;
 use super::mac::{Algorithm, Encoding, Keys};
 use super::{BuildError, Defaults};
@@ -90,9 +91,17 @@ pub(super) fn sign(
     vec![(options.header.clone(), format!("{}{text}", options.prefix))]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets, input.options.hmac)?)),
+    |input| input.with_headers(sign(input.secret, input.payload, input.options.hmac)),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

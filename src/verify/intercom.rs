@@ -1,6 +1,7 @@
 //! Intercom: `X-Hub-Signature: sha1=<hex>`, HMAC-SHA1 of the body keyed by the
 //! app's client secret. Nothing is timestamped.
 
+use super::Provider;
 use super::Defaults;
 use super::header::HeaderSignature;
 use super::mac::{Algorithm, Encoding, Keys};
@@ -31,9 +32,17 @@ pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
     vec![(SIGNATURE.into(), format!("sha1={}", hex::encode(mac)))]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload)),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Provider;
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
 use crate::secret::Secret;
@@ -44,7 +45,10 @@ impl Linear {
         }
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+}
+
+impl super::Scheme for Linear {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let signature = Signature::decode(self.signature.required(request.headers)?, Encoding::Hex)
             .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
         verdict(self.keys.verify_one(&[request.body], signature))?;
@@ -69,9 +73,20 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
     ]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(Linear::new(input.secrets, input.tolerance))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
+)
+.with_sample(|id, now| {
+    serde_json::json!({ "action": "create", "type": "Issue", "data": { "id": id }, "webhookTimestamp": now * 1000 })
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
 
     const BODY: &[u8] = br#"{"action":"create","type":"Issue","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9"},"webhookTimestamp":1700000000123}"#;

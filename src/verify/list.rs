@@ -75,8 +75,10 @@ impl TimestampedList {
             joiner,
         }
     }
+}
 
-    pub(crate) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+impl super::Scheme for TimestampedList {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let parsed = self.format.parse(self.header.required(request.headers)?)?;
         let timestamp = parsed.timestamp.unwrap_or_default();
         check_timestamp(timestamp, request.now, self.tolerance, self.format.header)?;

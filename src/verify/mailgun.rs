@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
+use super::{Provider, SignedDelivery};
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{Defaults, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
@@ -57,7 +58,7 @@ impl Mailgun {
 
     /// Verifies the signature block; returns where the signed token is in
     /// the body, for the replay guard.
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<Range<usize>, VerifyError> {
+    fn verify_token(&self, request: Signed<'_>) -> Result<Range<usize>, VerifyError> {
         let envelope: Envelope<'_> =
             serde_json::from_slice(request.body).map_err(|_| VerifyError::MalformedField(FIELD))?;
         let block = envelope.signature;
@@ -105,6 +106,32 @@ pub(super) fn sign_body(secret: &[u8], event_data: &[u8], event_id: &str, now: i
     body
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(Mailgun::new(input.secrets, input.tolerance))),
+    // Mailgun signs inside the body: the payload becomes its `event-data`.
+    |input| {
+        Ok(SignedDelivery {
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: sign_body(input.secret, input.payload, input.event_id, input.now),
+            query: None,
+        })
+    },
+)
+.with_sample(|id, _now| serde_json::json!({ "id": id, "event": "delivered" }));
+
+impl super::Scheme for Mailgun {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        self.verify_token(request).map(drop)
+    }
+
+    /// The token's place in the body: what the replay guard remembers.
+    fn verify_nonce(&self, request: Signed<'_>) -> Result<Option<Range<usize>>, VerifyError> {
+        self.verify_token(request).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,7 +149,7 @@ mod tests {
     }
 
     fn check(body: &[u8], now: i64) -> Result<Range<usize>, VerifyError> {
-        Mailgun::new(&[Secret::new(b"key-mailgun-signing".as_slice())], 300).verify(Signed {
+        Mailgun::new(&[Secret::new(b"key-mailgun-signing".as_slice())], 300).verify_token(Signed {
             headers: &headers(&[]),
             body,
             now,

@@ -5,129 +5,210 @@
 //! [`Verified`], the proof of verification that nothing else can construct and
 //! that the rest of the pipeline requires.
 
-mod calendly;
-mod discord;
-mod github;
 mod header;
-mod hmac;
-mod intercom;
-mod linear;
 mod list;
 pub(crate) mod mac;
-mod mailgun;
-mod paddle;
-mod pagerduty;
-mod sendgrid;
-mod shopify;
-mod slack;
-mod square;
-mod standard_webhooks;
-mod stripe;
-mod twilio;
 mod v0;
-mod zoom;
 
+/// The provider table: each line is a provider's name in configuration, its
+/// file, and its variant of [`VerifierKind`]. Adding a provider is its file
+/// (ending in a `PROVIDER` entry) and one line here.
+macro_rules! providers {
+    ($($name:literal => $module:ident :: $kind:ident,)+) => {
+        $(mod $module;)+
+
+        /// The signature schemes a source can use.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum VerifierKind {
+            $($kind,)+
+        }
+
+        impl VerifierKind {
+            /// Every scheme, for help texts and tests.
+            pub const ALL: [VerifierKind; [$($name,)+].len()] = [$(Self::$kind,)+];
+            /// Their names in configuration, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($name,)+];
+
+            /// The name used in configuration.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$kind => $name,)+
+                }
+            }
+
+            fn provider(self) -> &'static Provider {
+                match self {
+                    $(Self::$kind => &$module::PROVIDER,)+
+                }
+            }
+        }
+    };
+}
+
+providers! {
+    "hmac" => hmac::Hmac,
+    "github" => github::Github,
+    "stripe" => stripe::Stripe,
+    "slack" => slack::Slack,
+    "shopify" => shopify::Shopify,
+    "standard-webhooks" => standard_webhooks::StandardWebhooks,
+    "paddle" => paddle::Paddle,
+    "zoom" => zoom::Zoom,
+    "pagerduty" => pagerduty::PagerDuty,
+    "calendly" => calendly::Calendly,
+    "intercom" => intercom::Intercom,
+    "linear" => linear::Linear,
+    "mailgun" => mailgun::Mailgun,
+    "discord" => discord::Discord,
+    "sendgrid" => sendgrid::SendGrid,
+    "square" => square::Square,
+    "twilio" => twilio::Twilio,
+}
+
+use std::ops::Range;
+use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 
 pub use self::hmac::HmacOptions;
 pub use self::mac::{Algorithm, Encoding};
 use crate::secret::Secret;
 
-/// The signature schemes a source can use.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum VerifierKind {
-    Hmac,
-    Github,
-    Stripe,
-    Slack,
-    Shopify,
-    StandardWebhooks,
-    Paddle,
-    Zoom,
-    #[serde(rename = "pagerduty")]
-    PagerDuty,
-    Calendly,
-    Intercom,
-    Linear,
-    Mailgun,
-    Discord,
-    #[serde(rename = "sendgrid")]
-    SendGrid,
-    Square,
-    Twilio,
+impl VerifierKind {
+    /// What the provider's documentation says about ids, headers and timestamps.
+    pub fn defaults(self) -> &'static Defaults {
+        &self.provider().defaults
+    }
 }
 
-impl VerifierKind {
-    /// Every scheme, for help texts and tests.
-    pub const ALL: [VerifierKind; 17] = [
-        Self::Hmac,
-        Self::Github,
-        Self::Stripe,
-        Self::Slack,
-        Self::Shopify,
-        Self::StandardWebhooks,
-        Self::Paddle,
-        Self::Zoom,
-        Self::PagerDuty,
-        Self::Calendly,
-        Self::Intercom,
-        Self::Linear,
-        Self::Mailgun,
-        Self::Discord,
-        Self::SendGrid,
-        Self::Square,
-        Self::Twilio,
-    ];
+impl FromStr for VerifierKind {
+    type Err = String;
 
-    /// The name used in configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Hmac => "hmac",
-            Self::Github => "github",
-            Self::Stripe => "stripe",
-            Self::Slack => "slack",
-            Self::Shopify => "shopify",
-            Self::StandardWebhooks => "standard-webhooks",
-            Self::Paddle => "paddle",
-            Self::Zoom => "zoom",
-            Self::PagerDuty => "pagerduty",
-            Self::Calendly => "calendly",
-            Self::Intercom => "intercom",
-            Self::Linear => "linear",
-            Self::Mailgun => "mailgun",
-            Self::Discord => "discord",
-            Self::SendGrid => "sendgrid",
-            Self::Square => "square",
-            Self::Twilio => "twilio",
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown provider {name:?}; one of: {}",
+                    Self::NAMES.join(", ")
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for VerifierKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse()
+            .map_err(|_| de::Error::unknown_variant(&name, Self::NAMES))
+    }
+}
+
+/// A provider's entry in the table: everything the rest of hookgate needs of
+/// it, given by its file.
+pub(crate) struct Provider {
+    /// What the provider's documentation says about ids, headers and timestamps.
+    defaults: Defaults,
+    /// Its check, with a source's keys ready; a secret it cannot use is an
+    /// error, never a check that accepts everything.
+    build: BuildFn,
+    /// A correctly signed delivery, for `hookgate send` and tests.
+    sign: SignFn,
+    /// The key a source configures to verify what `sign` signs with a secret:
+    /// the secret itself for HMAC schemes, the public key for asymmetric ones.
+    verification_key: fn(&[u8]) -> Option<Vec<u8>>,
+    /// An event in the provider's shape, for `hookgate send` without a body;
+    /// `None`: a generic one.
+    sample: Option<SampleFn>,
+}
+
+type BuildFn = fn(&BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors>;
+type SignFn = fn(&SignInput<'_>) -> Result<SignedDelivery, String>;
+type SampleFn = fn(&str, i64) -> serde_json::Value;
+
+impl Provider {
+    /// A provider whose sources verify with the secret it signs with (the HMAC
+    /// schemes), sent the generic sample event.
+    const fn shared_secret(defaults: Defaults, build: BuildFn, sign: SignFn) -> Self {
+        Self {
+            defaults,
+            build,
+            sign,
+            verification_key: same_key,
+            sample: None,
         }
     }
 
-    /// What the provider's documentation says about ids, headers and timestamps.
-    pub fn defaults(self) -> &'static Defaults {
-        match self {
-            Self::Hmac => &hmac::DEFAULTS,
-            Self::Github => &github::DEFAULTS,
-            Self::Stripe => &stripe::DEFAULTS,
-            Self::Slack => &slack::DEFAULTS,
-            Self::Shopify => &shopify::DEFAULTS,
-            Self::StandardWebhooks => &standard_webhooks::DEFAULTS,
-            Self::Paddle => &paddle::DEFAULTS,
-            Self::Zoom => &zoom::DEFAULTS,
-            Self::PagerDuty => &pagerduty::DEFAULTS,
-            Self::Calendly => &calendly::DEFAULTS,
-            Self::Intercom => &intercom::DEFAULTS,
-            Self::Linear => &linear::DEFAULTS,
-            Self::Mailgun => &mailgun::DEFAULTS,
-            Self::Discord => &discord::DEFAULTS,
-            Self::SendGrid => &sendgrid::DEFAULTS,
-            Self::Square => &square::DEFAULTS,
-            Self::Twilio => &twilio::DEFAULTS,
-        }
+    /// Sources configure a key derived from the signing secret (a public key).
+    const fn with_verification_key(mut self, key: fn(&[u8]) -> Option<Vec<u8>>) -> Self {
+        self.verification_key = key;
+        self
+    }
+
+    /// `hookgate send` sends this event in the provider's shape.
+    const fn with_sample(mut self, sample: SampleFn) -> Self {
+        self.sample = Some(sample);
+        self
+    }
+}
+
+/// Every reason a source's check could not be built.
+pub(crate) type BuildErrors = Vec<BuildError>;
+
+/// What building a source's check takes.
+pub(crate) struct BuildInput<'a> {
+    pub(crate) secrets: &'a [Secret],
+    /// Seconds.
+    pub(crate) tolerance: u64,
+    pub(crate) options: SchemeOptions<'a>,
+}
+
+/// What signing a delivery takes.
+pub(crate) struct SignInput<'a> {
+    /// As it would be written in the secret file.
+    pub(crate) secret: &'a [u8],
+    pub(crate) payload: &'a [u8],
+    pub(crate) event_id: &'a str,
+    /// Unix seconds.
+    pub(crate) now: i64,
+    pub(crate) options: SchemeOptions<'a>,
+}
+
+/// One provider's check with its keys ready.
+pub(crate) trait Scheme: std::fmt::Debug + Send + Sync {
+    /// Checks a request's signature.
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError>;
+
+    /// As [`Scheme::verify`], and where a signed value that is new in every
+    /// delivery sits in the body (Mailgun's token), for the replay guard.
+    fn verify_nonce(&self, request: Signed<'_>) -> Result<Option<Range<usize>>, VerifyError> {
+        self.verify(request).map(|()| None)
+    }
+
+    /// The provider's endpoint check, if this verified body is one.
+    fn handshake(&self, _body: &[u8]) -> Option<Handshake> {
+        None
+    }
+}
+
+/// The verification key of HMAC schemes: the shared secret itself.
+fn same_key(secret: &[u8]) -> Option<Vec<u8>> {
+    Some(secret.to_vec())
+}
+
+impl SignInput<'_> {
+    /// The delivery of schemes that sign in headers: the payload as the body.
+    fn with_headers(&self, headers: Vec<(String, String)>) -> Result<SignedDelivery, String> {
+        Ok(SignedDelivery {
+            headers,
+            body: self.payload.to_vec(),
+            query: None,
+        })
     }
 }
 
@@ -165,7 +246,7 @@ pub struct Defaults {
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 /// Why a request's signature was not accepted. Each is answered 401 (see
-/// [`crate::error`] for the metric label each becomes).
+/// `error.rs` for the metric label each becomes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("missing {0} header")]
@@ -235,27 +316,7 @@ pub struct Handshake {
 /// One source's scheme with its keys ready.
 #[derive(Debug)]
 pub struct Verifier {
-    scheme: Scheme,
-}
-
-#[derive(Debug)]
-enum Scheme {
-    /// GitHub, Shopify, Intercom, Square and `hmac`: one header, one MAC.
-    Header(header::HeaderSignature),
-    /// Stripe, Paddle and Calendly: a timestamped list of signatures.
-    TimestampedList(list::TimestampedList),
-    /// Slack: `v0=` with a timestamp header.
-    Slack(v0::V0),
-    /// Zoom: Slack's scheme, and its own handshake.
-    Zoom(v0::V0),
-    /// Boxed: it holds both sets of header names.
-    StandardWebhooks(Box<standard_webhooks::StandardWebhooks>),
-    PagerDuty(pagerduty::PagerDuty),
-    Linear(linear::Linear),
-    Mailgun(mailgun::Mailgun),
-    Discord(discord::Discord),
-    SendGrid(sendgrid::SendGrid),
-    Twilio(twilio::Twilio),
+    scheme: Box<dyn Scheme>,
 }
 
 impl Verifier {
@@ -273,45 +334,20 @@ impl Verifier {
                 message: "at least one secret is required".into(),
             }]);
         }
-        let tolerance = tolerance.as_secs();
-        let scheme = match kind {
-            VerifierKind::Hmac => Scheme::Header(hmac::scheme(secrets, options.hmac)?),
-            VerifierKind::Github => Scheme::Header(github::scheme(secrets)),
-            VerifierKind::Shopify => Scheme::Header(shopify::scheme(secrets)),
-            VerifierKind::Intercom => Scheme::Header(intercom::scheme(secrets)),
-            VerifierKind::Square => Scheme::Header(square::scheme(secrets, options.public_url)?),
-            VerifierKind::Stripe => Scheme::TimestampedList(stripe::scheme(secrets, tolerance)),
-            VerifierKind::Paddle => Scheme::TimestampedList(paddle::scheme(secrets, tolerance)),
-            VerifierKind::Calendly => Scheme::TimestampedList(calendly::scheme(secrets, tolerance)),
-            VerifierKind::Slack => Scheme::Slack(slack::scheme(secrets, tolerance)),
-            VerifierKind::Zoom => Scheme::Zoom(zoom::scheme(secrets, tolerance)),
-            VerifierKind::StandardWebhooks => Scheme::StandardWebhooks(Box::new(
-                standard_webhooks::StandardWebhooks::new(secrets, tolerance)?,
-            )),
-            VerifierKind::PagerDuty => Scheme::PagerDuty(pagerduty::PagerDuty::new(secrets)),
-            VerifierKind::Linear => Scheme::Linear(linear::Linear::new(secrets, tolerance)),
-            VerifierKind::Mailgun => Scheme::Mailgun(mailgun::Mailgun::new(secrets, tolerance)),
-            VerifierKind::Discord => Scheme::Discord(discord::Discord::new(secrets, tolerance)?),
-            VerifierKind::SendGrid => {
-                Scheme::SendGrid(sendgrid::SendGrid::new(secrets, tolerance)?)
-            }
-            VerifierKind::Twilio => {
-                Scheme::Twilio(twilio::Twilio::new(secrets, options.public_url)?)
-            }
+        let input = BuildInput {
+            secrets,
+            tolerance: tolerance.as_secs(),
+            options,
         };
-        Ok(Self { scheme })
+        Ok(Self {
+            scheme: (kind.provider().build)(&input)?,
+        })
     }
 
     /// The provider's endpoint check, if this verified body is one: Slack's
     /// `url_verification`, Zoom's `endpoint.url_validation`, Discord's PING.
     pub fn handshake(&self, verified: &Verified) -> Option<Handshake> {
-        let body = verified.body();
-        match &self.scheme {
-            Scheme::Slack(_) => slack::handshake(body),
-            Scheme::Zoom(s) => zoom::handshake(s, body),
-            Scheme::Discord(_) => discord::handshake(body),
-            _ => None,
-        }
+        self.scheme.handshake(verified.body())
     }
 
     /// Checks the request's signature over `body` at time `now` (Unix seconds).
@@ -321,37 +357,24 @@ impl Verifier {
         body: Bytes,
         now: i64,
     ) -> Result<Verified, VerifyError> {
-        self.verify_at(headers, None, body, now)
+        self.verify_with_query(headers, None, body, now)
     }
 
     /// As [`Verifier::verify`], for a request whose URI had `query`: schemes
     /// that sign the URL (Twilio) need it.
-    pub fn verify_at(
+    pub fn verify_with_query(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
         body: Bytes,
         now: i64,
     ) -> Result<Verified, VerifyError> {
-        let signed = Signed {
+        let nonce = self.scheme.verify_nonce(Signed {
             headers,
             body: &body,
             now,
             query,
-        };
-        let mut nonce = None;
-        match &self.scheme {
-            Scheme::Header(s) => s.verify(signed),
-            Scheme::TimestampedList(s) => s.verify(signed),
-            Scheme::Slack(s) | Scheme::Zoom(s) => s.verify(signed),
-            Scheme::StandardWebhooks(s) => s.verify(signed),
-            Scheme::PagerDuty(s) => s.verify(signed),
-            Scheme::Linear(s) => s.verify(signed),
-            Scheme::Mailgun(s) => s.verify(signed).map(|token| nonce = Some(token)),
-            Scheme::Discord(s) => s.verify(signed),
-            Scheme::SendGrid(s) => s.verify(signed),
-            Scheme::Twilio(s) => s.verify(signed),
-        }?;
+        })?;
         Ok(Verified { body, nonce })
     }
 }
@@ -378,62 +401,32 @@ pub fn sign(
     now: i64,
     options: SchemeOptions<'_>,
 ) -> Result<SignedDelivery, String> {
-    let headers = match kind {
-        VerifierKind::Hmac => hmac::sign(secret, payload, options.hmac),
-        VerifierKind::Github => github::sign(secret, payload, event_id),
-        VerifierKind::Stripe => stripe::sign(secret, payload, now),
-        VerifierKind::Slack => slack::sign(secret, payload, now),
-        VerifierKind::Shopify => shopify::sign(secret, payload, event_id),
-        VerifierKind::StandardWebhooks => standard_webhooks::sign(secret, payload, event_id, now)?,
-        VerifierKind::Paddle => paddle::sign(secret, payload, now),
-        VerifierKind::Zoom => zoom::sign(secret, payload, now),
-        VerifierKind::PagerDuty => pagerduty::sign(secret, payload),
-        VerifierKind::Calendly => calendly::sign(secret, payload, now),
-        VerifierKind::Intercom => intercom::sign(secret, payload),
-        VerifierKind::Linear => linear::sign(secret, payload, event_id),
-        VerifierKind::Discord => discord::sign(secret, payload, now)?,
-        VerifierKind::SendGrid => sendgrid::sign(secret, payload, now)?,
-        VerifierKind::Square => square::sign(
-            secret,
-            payload,
-            options
-                .public_url
-                .ok_or("Square signs the notification URL: give the URL it was sent to")?,
-        ),
-        VerifierKind::Mailgun => {
-            return Ok(SignedDelivery {
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: mailgun::sign_body(secret, payload, event_id, now),
-                query: None,
-            });
-        }
-        VerifierKind::Twilio => {
-            let url = options
-                .public_url
-                .ok_or("Twilio signs the URL it calls: give the URL it was sent to")?;
-            let (mut headers, query) = twilio::sign(secret, payload, url);
-            headers.push(("I-Twilio-Idempotency-Token".into(), event_id.into()));
-            return Ok(SignedDelivery {
-                headers,
-                body: payload.to_vec(),
-                query,
-            });
-        }
-    };
-    Ok(SignedDelivery {
-        headers,
-        body: payload.to_vec(),
-        query: None,
+    (kind.provider().sign)(&SignInput {
+        secret,
+        payload,
+        event_id,
+        now,
+        options,
     })
 }
 
 /// What a source configures to verify deliveries signed with `signing_secret`:
 /// the secret itself for HMAC schemes, the public key for asymmetric ones.
 pub fn verification_key(kind: VerifierKind, signing_secret: &[u8]) -> Option<Vec<u8>> {
-    match kind {
-        VerifierKind::Discord => discord::public_key(signing_secret).map(String::into_bytes),
-        VerifierKind::SendGrid => sendgrid::public_key(signing_secret).map(String::into_bytes),
-        _ => Some(signing_secret.to_vec()),
+    (kind.provider().verification_key)(signing_secret)
+}
+
+/// An event in the provider's shape carrying `id`, for `hookgate send`.
+pub fn sample(kind: VerifierKind, id: &str, now: i64) -> serde_json::Value {
+    match kind.provider().sample {
+        Some(sample) => sample(id, now),
+        None => serde_json::json!({
+            "id": id,
+            "event_id": id,
+            "type": "hookgate.sample",
+            "created": now,
+            "data": { "message": "hello from hookgate send" }
+        }),
     }
 }
 
@@ -644,14 +637,15 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
             let query = signed.query.as_deref();
             assert!(
                 verifier
-                    .verify_at(&headers, query, body.clone(), 1_700_000_000)
+                    .verify_with_query(&headers, query, body.clone(), 1_700_000_000)
                     .is_ok(),
                 "{kind:?}"
             );
             let tampered = String::from_utf8(signed.body)
                 .expect("utf-8")
                 .replace("Ev1", "Ev2");
-            let outcome = verifier.verify_at(&headers, query, Bytes::from(tampered), 1_700_000_000);
+            let outcome =
+                verifier.verify_with_query(&headers, query, Bytes::from(tampered), 1_700_000_000);
             if kind == VerifierKind::Mailgun {
                 // Mailgun signs its timestamp and token, not the event.
                 assert!(outcome.is_ok());

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::Provider;
 use super::Defaults;
 use super::list::{ListFormat, TimestampedList, sign_timestamped};
 use super::mac::Encoding;
@@ -39,9 +40,17 @@ pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)
     sign_timestamped(secret, body, now, &FORMAT, JOINER)
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

@@ -2,6 +2,7 @@
 //! HMAC-SHA256 of the body; one `v1` per active secret while it is rotated.
 //! Nothing is timestamped.
 
+use super::Provider;
 use super::list::ListFormat;
 use super::mac::{Algorithm, Encoding, Keys};
 use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
@@ -40,7 +41,10 @@ impl PagerDuty {
         }
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+}
+
+impl super::Scheme for PagerDuty {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let parsed = FORMAT.parse(self.signature.required(request.headers)?)?;
         verdict(self.keys.verify(&[request.body], &parsed.signatures))
     }
@@ -51,9 +55,20 @@ pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
     vec![(SIGNATURE.into(), format!("v1={}", hex::encode(mac)))]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(PagerDuty::new(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload)),
+)
+.with_sample(|id, _now| {
+    serde_json::json!({ "event": { "id": id, "event_type": "incident.triggered" } })
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
 
     const BODY: &[u8] =

@@ -11,6 +11,7 @@ use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
 
+use super::Provider;
 use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
 
@@ -54,7 +55,10 @@ impl SendGrid {
         })
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+}
+
+impl super::Scheme for SendGrid {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let timestamp = self.timestamp.required(request.headers)?;
         let malformed = VerifyError::MalformedHeader(SIGNATURE);
         let encoded = self.signature.required(request.headers)?;
@@ -110,9 +114,21 @@ pub(super) fn public_key(pem: &[u8]) -> Option<String> {
     Some(STANDARD.encode(der.as_bytes()))
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(SendGrid::new(input.secrets, input.tolerance)?)),
+    |input| input.with_headers(sign(input.secret, input.payload, input.now)?),
+)
+.with_verification_key(|pem| public_key(pem).map(String::into_bytes))
+.with_sample(|id, now| {
+    serde_json::json!([{ "email": "someone@example.com", "event": "delivered", "sg_event_id": id, "timestamp": now }])
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
 
     /// `openssl ecparam -name prime256v1 -genkey`, then

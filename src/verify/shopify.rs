@@ -2,6 +2,7 @@
 
 use base64::Engine as _;
 
+use super::Provider;
 use super::Defaults;
 use super::header::HeaderSignature;
 use super::mac::{Algorithm, Encoding, Keys};
@@ -45,9 +46,17 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
     ]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::Provider;
 use super::v0::V0;
 use super::{Defaults, Handshake};
 use crate::secret::Secret;
@@ -45,6 +46,30 @@ pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
     super::v0::sign(secret, body, now, SIGNATURE, TIMESTAMP)
+}
+
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(Slack(scheme(input.secrets, input.tolerance)))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+)
+.with_sample(|id, _now| {
+    serde_json::json!({ "type": "event_callback", "event_id": id, "event": { "type": "app_mention", "text": "hello from hookgate send" } })
+});
+
+/// Slack's check: the `v0` scheme, and its `url_verification` handshake.
+#[derive(Debug)]
+struct Slack(V0);
+
+impl super::Scheme for Slack {
+    fn verify(&self, request: super::Signed<'_>) -> Result<(), super::VerifyError> {
+        self.0.verify(request)
+    }
+
+    fn handshake(&self, body: &[u8]) -> Option<Handshake> {
+        handshake(body)
+    }
 }
 
 #[cfg(test)]

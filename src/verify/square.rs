@@ -3,6 +3,7 @@
 //! key. The URL is the one Square was given (the source's `public_url`), not
 //! what reached hookgate through proxies. Nothing is timestamped.
 
+use super::Provider;
 use super::header::HeaderSignature;
 use super::mac::{Algorithm, Encoding, Keys};
 use super::{BuildError, Defaults};
@@ -42,9 +43,23 @@ pub(super) fn sign(secret: &[u8], body: &[u8], url: &str) -> Vec<(String, String
     )]
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets, input.options.public_url)?)),
+    |input| {
+        let url = input
+            .options
+            .public_url
+            .ok_or("Square signs the notification URL: give the URL it was sent to")?;
+        input.with_headers(sign(input.secret, input.payload, url))
+    },
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

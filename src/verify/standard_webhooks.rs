@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 
+use super::Provider;
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
 use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
 use crate::secret::Secret;
@@ -48,7 +49,10 @@ impl StandardWebhooks {
         })
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+}
+
+impl super::Scheme for StandardWebhooks {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         // The spec's names win; Svix senders use the same scheme under svix-*.
         let [id, timestamp, signature] = if self.spec[2].is_in(request.headers) {
             &self.spec
@@ -121,9 +125,17 @@ pub(super) fn sign(
     ])
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(StandardWebhooks::new(input.secrets, input.tolerance)?)),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id, input.now)?),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
 
     /// The example in the Standard Webhooks specification and Svix's documentation.

@@ -2,6 +2,7 @@
 //! `{t}.{body}` keyed by the whole `whsec_…` string. Several `v1` appear while a
 //! secret is being rolled; `v0` (test-mode legacy) is ignored.
 
+use super::Provider;
 use super::Defaults;
 use super::list::{ListFormat, TimestampedList, sign_timestamped};
 use super::mac::Encoding;
@@ -37,9 +38,17 @@ pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)
     sign_timestamped(secret, body, now, &FORMAT, JOINER)
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
 

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
+use super::{Provider, SignedDelivery};
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, verdict};
 use crate::secret::Secret;
@@ -54,7 +55,10 @@ impl Twilio {
         })
     }
 
-    pub(super) fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+}
+
+impl super::Scheme for Twilio {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         let signature =
             Signature::decode(self.signature.required(request.headers)?, Encoding::Base64)
                 .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
@@ -129,9 +133,29 @@ pub(super) fn sign(
     )
 }
 
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(Twilio::new(input.secrets, input.options.public_url)?)),
+    |input| {
+        let url = input
+            .options
+            .public_url
+            .ok_or("Twilio signs the URL it calls: give the URL it was sent to")?;
+        let (mut headers, query) = sign(input.secret, input.payload, url);
+        headers.push(("I-Twilio-Idempotency-Token".into(), input.event_id.into()));
+        Ok(SignedDelivery {
+            headers,
+            body: input.payload.to_vec(),
+            query,
+        })
+    },
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
 
     const URL: &str = "https://hooks.example.com/webhooks/twilio";

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::Provider;
 use super::v0::V0;
 use super::{Defaults, Handshake};
 use crate::secret::Secret;
@@ -56,6 +57,27 @@ pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
     super::v0::sign(secret, body, now, SIGNATURE, TIMESTAMP)
+}
+
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(Zoom(scheme(input.secrets, input.tolerance)))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+);
+
+/// Zoom's check: Slack's scheme, and its own `endpoint.url_validation`.
+#[derive(Debug)]
+struct Zoom(V0);
+
+impl super::Scheme for Zoom {
+    fn verify(&self, request: super::Signed<'_>) -> Result<(), super::VerifyError> {
+        self.0.verify(request)
+    }
+
+    fn handshake(&self, body: &[u8]) -> Option<Handshake> {
+        handshake(&self.0, body)
+    }
 }
 
 #[cfg(test)]

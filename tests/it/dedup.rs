@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookgate::config::DedupConfig;
 use hookgate::dedup::{IdHash, record};
-use hookgate::event::EventId;
+use hookgate::locate::EventId;
 use hookgate::source::SourceName;
 use hookgate::verify::VerifierKind;
 use rdkafka::ClientConfig;

@@ -4,13 +4,11 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hookgate::app::{self, App};
 use hookgate::config::Config;
-use hookgate::gateway::{self, Running};
-use hookgate::source::Sources;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,7 +16,6 @@ use hyper_util::rt::TokioExecutor;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset};
-use tokio::sync::oneshot;
 
 pub(crate) use crate::broker::{Broker, free_port, installed, tools_dir};
 
@@ -29,12 +26,11 @@ pub(crate) fn topic(test: &str) -> String {
     format!("it.{test}.{}.{n}", std::process::id())
 }
 
-/// hookgate serving on a real socket, in this process.
+/// hookgate serving on a real socket, in this process, started the way `main`
+/// starts it ([`app::start`]).
 pub(crate) struct Hookgate {
     pub(crate) addr: SocketAddr,
-    pub(crate) running: Option<Running>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    app: App,
 }
 
 impl Hookgate {
@@ -52,7 +48,7 @@ impl Hookgate {
         sources: &str,
     ) -> Self {
         let gateway = Self::launch(brokers, produce_timeout_ms, extra, sources).await;
-        let health = &gateway.running.as_ref().expect("running").health;
+        let health = gateway.app.health();
         let deadline = Instant::now() + Duration::from_secs(20);
         while !health.is_dedup_loaded() {
             assert!(
@@ -85,25 +81,15 @@ impl Hookgate {
         let mut config = Config::parse(&text).expect("test config parses");
         config.base_dir = PathBuf::from(".");
         assert_eq!(config.validate(), vec![], "test config is valid");
-        let sources = Sources::build(&config).expect("sources build");
-        let running = gateway::start(&config, sources, brokers, true).expect("hookgate starts");
-        let gateway = Arc::clone(&running.gateway);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel();
-        let server = tokio::spawn(async move {
-            hookgate::server::run(listener, gateway, &config.server, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let app = app::start(&config, listener)
+            .await
+            .expect("hookgate starts");
         Self {
-            addr,
-            running: Some(running),
-            shutdown: Some(tx),
-            server: Some(server),
+            addr: app.addr(),
+            app,
         }
     }
 
@@ -113,16 +99,8 @@ impl Hookgate {
 
     /// Stops accepting, waits for requests in flight, then for what is
     /// still queued for Kafka.
-    pub(crate) async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task");
-        }
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
+    pub(crate) async fn stop(self) {
+        self.app.shutdown().await;
     }
 }
 
@@ -364,6 +342,31 @@ impl Process {
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits up to 20 s until the metrics port's `/readyz` says Kafka is
+    /// unreachable with `why` among its problems; returns what it said.
+    pub(crate) async fn await_kafka_problem(&self, why: &str) -> serde_json::Value {
+        let url = format!("http://{}/readyz", self.metrics);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = String::new();
+        loop {
+            if let Ok((_, body)) = try_get(&client(), &url).await {
+                if let Ok(details) = serde_json::from_str::<serde_json::Value>(&body)
+                    && details["kafka_reachable"] == false
+                    && details["problems"].to_string().contains(why)
+                {
+                    return details;
+                }
+                last = body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the metrics port never said {why:?}: {last}\nlog:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 

@@ -252,30 +252,6 @@ async fn hookgate_publishes_over_tls_with_a_client_certificate() {
     );
 }
 
-/// Waits until the metrics port says Kafka is unreachable, and why: `why`.
-async fn never_reaches_kafka(gateway: &Process, why: &str) -> serde_json::Value {
-    let url = format!("http://{}/readyz", gateway.metrics);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    loop {
-        if let Ok((_, body)) = try_get(&client(), &url).await {
-            if let Ok(details) = serde_json::from_str::<serde_json::Value>(&body)
-                && details["kafka_reachable"] == false
-                && details["problems"].to_string().contains(why)
-            {
-                return details;
-            }
-            last = body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the metrics port never said {why:?}: {last}\nlog:\n{}",
-            gateway.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_ca_or_a_missing_client_certificate_keeps_hookgate_unready() {
     let tls = tls_broker().await;
@@ -289,7 +265,7 @@ async fn a_wrong_ca_or_a_missing_client_certificate_keeps_hookgate_unready() {
         (tls_client(dir, "ca.pem", false), "certificate required"),
     ] {
         let gateway = Process::spawn(&tls.bootstrap, &client_table, &sources);
-        let details = never_reaches_kafka(&gateway, expected_in_log).await;
+        let details = gateway.await_kafka_problem(expected_in_log).await;
         assert_eq!(details["status"], "not_ready", "{details}");
         let (status, _) = try_get(&client(), &gateway.url("/readyz"))
             .await

@@ -1,0 +1,169 @@
+//! Why a request or a connection was turned away: the closed lists behind the
+//! `reason` labels, log fields and JSON `reason`s, with the status code each
+//! reason answers. It imports nothing of hookgate's, so every stage and the
+//! metrics can name a reason without depending on one another.
+
+use http::StatusCode;
+
+/// Every way a request can be turned away: the metric label, log field and
+/// `reason` in the JSON body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    UnknownPath,
+    MethodNotAllowed,
+    RateLimited,
+    BodyTooLarge,
+    BodyTimeout,
+    BodyUnreadable,
+    MissingSignatureHeader,
+    MalformedSignatureHeader,
+    StaleTimestamp,
+    SignatureMismatch,
+    MissingEventId,
+    InvalidEventId,
+    MalformedBody,
+    UnroutableEvent,
+    StillInFlight,
+    NotReady,
+    QueueFull,
+    KafkaUnavailable,
+    RecordTooLarge,
+    Overloaded,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 20] = [
+        Self::UnknownPath,
+        Self::MethodNotAllowed,
+        Self::RateLimited,
+        Self::BodyTooLarge,
+        Self::BodyTimeout,
+        Self::BodyUnreadable,
+        Self::MissingSignatureHeader,
+        Self::MalformedSignatureHeader,
+        Self::StaleTimestamp,
+        Self::SignatureMismatch,
+        Self::MissingEventId,
+        Self::InvalidEventId,
+        Self::MalformedBody,
+        Self::UnroutableEvent,
+        Self::StillInFlight,
+        Self::NotReady,
+        Self::QueueFull,
+        Self::KafkaUnavailable,
+        Self::RecordTooLarge,
+        Self::Overloaded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownPath => "unknown_path",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited => "rate_limited",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyUnreadable => "body_unreadable",
+            Self::MissingSignatureHeader => "missing_signature_header",
+            Self::MalformedSignatureHeader => "malformed_signature_header",
+            Self::StaleTimestamp => "stale_timestamp",
+            Self::SignatureMismatch => "signature_mismatch",
+            Self::MissingEventId => "missing_event_id",
+            Self::InvalidEventId => "invalid_event_id",
+            Self::MalformedBody => "malformed_body",
+            Self::UnroutableEvent => "unroutable_event",
+            Self::StillInFlight => "still_in_flight",
+            Self::NotReady => "not_ready",
+            Self::QueueFull => "queue_full",
+            Self::KafkaUnavailable => "kafka_unavailable",
+            Self::RecordTooLarge => "record_too_large",
+            Self::Overloaded => "overloaded",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::UnknownPath => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTooLarge | Self::RecordTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyUnreadable
+            | Self::MissingEventId
+            | Self::InvalidEventId
+            | Self::MalformedBody
+            | Self::UnroutableEvent => StatusCode::BAD_REQUEST,
+            Self::MissingSignatureHeader
+            | Self::MalformedSignatureHeader
+            | Self::StaleTimestamp
+            | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
+            Self::StillInFlight => StatusCode::CONFLICT,
+            Self::NotReady | Self::QueueFull | Self::KafkaUnavailable | Self::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    /// Whether a provider should retry: these are sent `Retry-After`.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited
+                | Self::StillInFlight
+                | Self::NotReady
+                | Self::QueueFull
+                | Self::KafkaUnavailable
+                | Self::Overloaded
+        )
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a connection was answered 503 and closed before any request was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `server.max_connections` are open.
+    ConnectionLimit,
+    /// `server.max_connections_per_client` are open from this address.
+    PerClientLimit,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 2] = [Self::ConnectionLimit, Self::PerClientLimit];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectionLimit => "connection_limit",
+            Self::PerClientLimit => "per_client_limit",
+        }
+    }
+}
+
+/// Why hyper ended a connection with an error of the client's making, before
+/// hookgate saw a request (or between requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// HTTP/1.1 that does not parse: answered 400.
+    MalformedRequest,
+    /// A request head beyond `server.max_headers` or hyper's buffer, or a
+    /// URI too long: answered 431 or 414.
+    HeadersTooLarge,
+    /// An HTTP/2 peer broke the protocol or a limit (rapid reset, a header
+    /// block beyond `server.max_header_bytes`, bad frames): GOAWAY.
+    Http2,
+}
+
+impl ProtocolError {
+    pub const ALL: [ProtocolError; 3] =
+        [Self::MalformedRequest, Self::HeadersTooLarge, Self::Http2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "malformed_request",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::Http2 => "http2_protocol",
+        }
+    }
+}
