@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::locate::Locator;
 use crate::rate_limit::RateLimitConfig;
 use crate::route::{EVENT_PLACEHOLDER, topic_for};
 use crate::verify::{HmacOptions, VerifierKind};
@@ -382,7 +383,7 @@ pub struct SourceConfig {
     /// Where a `{event}` source's unlisted event types go.
     pub fallback_topic: Option<String>,
     /// Overrides the scheme's event type location: `header:NAME` or `json:/pointer`.
-    pub event_type: Option<String>,
+    pub event_type: Option<Parsed<Locator>>,
     /// Overrides `server.max_body_bytes`.
     pub max_body_bytes: Option<usize>,
     /// Overrides the timestamp tolerance of timestamped schemes: the provider's
@@ -391,12 +392,12 @@ pub struct SourceConfig {
     pub tolerance: Option<Duration>,
     /// Overrides the scheme's event id location: `header:NAME`, `json:/pointer`
     /// or `body-sha256`.
-    pub event_id: Option<String>,
+    pub event_id: Option<Parsed<Locator>>,
     /// The Kafka record key.
     #[serde(default)]
     pub key: KeyMode,
     /// Overrides the scheme's list of provider headers copied to Kafka headers.
-    pub forward_headers: Option<Vec<String>>,
+    pub forward_headers: Option<Vec<Parsed<http::HeaderName>>>,
     /// Options of the `hmac` verifier.
     pub hmac: Option<HmacOptions>,
     /// The URL the provider was given for this source, for schemes that sign
@@ -423,6 +424,43 @@ pub enum KeyMode {
     EventId,
     /// No key: records spread over partitions.
     None,
+}
+
+/// A value written as text in the configuration, parsed once, when the file
+/// is read: [`Config::validate`] reports a value that does not parse, with its
+/// field, among every other problem; everything after uses the value.
+#[derive(Debug, Clone)]
+pub struct Parsed<T> {
+    text: String,
+    value: Result<T, String>,
+}
+
+impl<T> Parsed<T> {
+    /// The parsed value; `None` only in a configuration that failed validation.
+    pub fn value(&self) -> Option<&T> {
+        self.value.as_ref().ok()
+    }
+
+    fn error(&self) -> Option<&str> {
+        self.value.as_ref().err().map(String::as_str)
+    }
+
+    /// As written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Parsed<T>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let value = text.parse().map_err(|err: T::Err| err.to_string());
+        Ok(Self { text, value })
+    }
 }
 
 /// A problem with one field.
@@ -723,20 +761,20 @@ impl Config {
                         }
                     }
                 }
-                let location = source
-                    .event_type
-                    .as_deref()
-                    .or(source.verifier.defaults().event_type);
-                match location.map(crate::locate::Locator::parse) {
-                    None => fail(
+                match &source.event_type {
+                    Some(parsed) => {
+                        if let Some(message) = parsed.error() {
+                            fail(&at("event_type"), message.to_owned());
+                        }
+                    }
+                    None if source.verifier.defaults().event_type.is_none() => fail(
                         &at("event_type"),
                         format!(
                             "the {} verifier names no event type: set event_type = \"header:NAME\" or \"json:/pointer\"",
                             source.verifier.name()
                         ),
                     ),
-                    Some(Err(message)) => fail(&at("event_type"), message),
-                    Some(Ok(_)) => {}
+                    None => {}
                 }
                 if let Some(fallback) = &source.fallback_topic {
                     if !valid_topic(fallback) {
@@ -789,19 +827,17 @@ impl Config {
                     ),
                 );
             }
-            if let Some(spec) = &source.event_id
-                && let Err(message) = crate::locate::Locator::parse(spec)
-            {
-                fail(&at("event_id"), message);
+            if let Some(message) = source.event_id.as_ref().and_then(Parsed::error) {
+                fail(&at("event_id"), message.to_owned());
             }
             for (field, message) in source.rate_limit.iter().flat_map(RateLimitConfig::problems) {
                 fail(&at(&format!("rate_limit.{field}")), message);
             }
             for (j, name) in source.forward_headers.iter().flatten().enumerate() {
-                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                if name.error().is_some() {
                     fail(
                         &at(&format!("forward_headers[{j}]")),
-                        format!("{name:?} is not a valid header name"),
+                        format!("{:?} is not a valid header name", name.text()),
                     );
                 }
             }

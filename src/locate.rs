@@ -132,6 +132,14 @@ impl Locator {
     }
 }
 
+impl std::str::FromStr for Locator {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, String> {
+        Self::parse(spec)
+    }
+}
+
 impl fmt::Display for Locator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

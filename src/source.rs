@@ -109,25 +109,28 @@ impl Sources {
                     continue;
                 }
             };
-            let spec = sc.event_id.as_deref().unwrap_or(defaults.event_id);
-            let event_id = match Locator::parse(spec) {
-                Ok(source) => source,
-                Err(message) => {
-                    errors.push(FieldError {
-                        field: at("event_id"),
-                        message,
-                    });
-                    continue;
-                }
+            // Config validation reported a configured value that does not
+            // parse; the provider's defaults are tested to parse.
+            let event_id = match &sc.event_id {
+                Some(parsed) => parsed.value().cloned(),
+                None => Locator::parse(defaults.event_id).ok(),
             };
-            // Names were checked by config validation.
+            let Some(event_id) = event_id else {
+                errors.push(FieldError {
+                    field: at("event_id"),
+                    message: "not a valid location: run check-config".into(),
+                });
+                continue;
+            };
             let forward_headers = match &sc.forward_headers {
-                Some(names) => names.iter().map(String::as_str).collect(),
-                None => defaults.forward_headers.to_vec(),
-            }
-            .into_iter()
-            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
-            .collect();
+                Some(names) => names.iter().filter_map(|n| n.value().cloned()).collect(),
+                // Constants, which a test checks are header names.
+                None => defaults
+                    .forward_headers
+                    .iter()
+                    .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+                    .collect(),
+            };
             let source = Source {
                 name: SourceName::new(&sc.name),
                 kind: sc.verifier,
@@ -190,11 +193,14 @@ impl Sources {
 
 /// The source's route; `Config::validate` has checked the parts.
 fn build_route(sc: &crate::config::SourceConfig) -> Route {
-    let location = sc
-        .event_type
-        .as_deref()
-        .or(sc.verifier.defaults().event_type)
-        .and_then(|spec| Locator::parse(spec).ok());
+    let location = match &sc.event_type {
+        Some(parsed) => parsed.value().cloned(),
+        None => sc
+            .verifier
+            .defaults()
+            .event_type
+            .and_then(|spec| Locator::parse(spec).ok()),
+    };
     match location {
         Some(event_type) if sc.topic.contains(EVENT_PLACEHOLDER) => Route::by_event_type(
             &sc.topic,

@@ -51,9 +51,10 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"event":"invitee.created","payload":{"uri":"https://api.calendly.com/scheduled_events/AAA/invitees/BBB"}}"#;
     const T: i64 = 1_700_000_000;
@@ -61,13 +62,7 @@ mod tests {
     const V1: &str = "f2e4952bc7bbbc6ba191773483bb663665cae05020dbdd58c02acca6b6204502";
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, header)]);
-        scheme(&[Secret::new(b"calendly-signing-key".as_slice())], 180).verify(Signed {
-            headers: &headers,
-            body,
-            now,
-            query: None,
-        })
+        run(&scheme(&[Secret::new(b"calendly-signing-key".as_slice())], 180), &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::test_support::run;
     use crate::verify::Scheme as _;
     use crate::verify::test_support::headers;
     use crate::verify::{Signed, VerifyError};
@@ -59,13 +60,7 @@ mod tests {
     }
 
     fn check(signature: &str, body: &[u8]) -> Result<(), VerifyError> {
-        let headers = headers(&[("X-Hub-Signature-256", signature)]);
-        github().verify(Signed {
-            headers: &headers,
-            body,
-            now: 0,
-            query: None,
-        })
+        run(&github(), &[("X-Hub-Signature-256", signature)], body, 0)
     }
 
     /// The vector in GitHub's "Validating webhook deliveries" documentation.

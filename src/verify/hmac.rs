@@ -101,9 +101,10 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     fn hmac(algorithm: Algorithm, encoding: Encoding, prefix: &str) -> HeaderSignature {
         let options = HmacOptions {
@@ -116,13 +117,7 @@ mod tests {
     }
 
     fn check(verifier: &HeaderSignature, signature: &str, body: &[u8]) -> Result<(), VerifyError> {
-        let headers = headers(&[("x-acme-signature", signature)]);
-        verifier.verify(Signed {
-            headers: &headers,
-            body,
-            now: 0,
-            query: None,
-        })
+        run(verifier, &[("x-acme-signature", signature)], body, 0)
     }
 
     // Vectors: `printf payload | openssl dgst -<hash> -hmac k [-binary | base64]`.

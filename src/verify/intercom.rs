@@ -42,22 +42,17 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"type":"notification_event","id":"notif_ccd8a4d2-c5cc-46ee-94c7-f8f3d4e0c2c1","topic":"conversation.user.created"}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha1 -hmac intercom-client-secret`
     const SHA1: &str = "9c7924ecd0682006f8e663c2a7f2678ce061d9d2";
 
     fn check(header: &str, body: &[u8]) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, header)]);
-        scheme(&[Secret::new(b"intercom-client-secret".as_slice())]).verify(Signed {
-            headers: &headers,
-            body,
-            now: 0,
-            query: None,
-        })
+        run(&scheme(&[Secret::new(b"intercom-client-secret".as_slice())]), &[(SIGNATURE, header)], body, 0)
     }
 
     #[test]

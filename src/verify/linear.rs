@@ -86,21 +86,16 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
+    use crate::verify::test_support::run;
+    
+    
 
     const BODY: &[u8] = br#"{"action":"create","type":"Issue","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9"},"webhookTimestamp":1700000000123}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac lin_wh_secret`
     const SIG: &str = "6f8adcba1ce4a4b4bb6cf90609bc2f807136c74d574422a8106399551c256124";
 
     fn check(signature: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature)]);
-        Linear::new(&[Secret::new(b"lin_wh_secret".as_slice())], 60).verify(Signed {
-            headers: &headers,
-            body,
-            now,
-            query: None,
-        })
+        run(&Linear::new(&[Secret::new(b"lin_wh_secret".as_slice())], 60), &[(SIGNATURE, signature)], body, now)
     }
 
     #[test]

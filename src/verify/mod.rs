@@ -563,6 +563,22 @@ pub(crate) mod test_support {
         map
     }
 
+    /// Runs a scheme on a request with these headers, body and clock (Unix
+    /// seconds), as the gateway does: every provider's vectors go through it.
+    pub(crate) fn run(
+        scheme: &dyn super::Scheme,
+        pairs: &[(&str, &str)],
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), super::VerifyError> {
+        scheme.verify(super::Signed {
+            headers: &headers(pairs),
+            body,
+            now,
+            query: None,
+        })
+    }
+
     pub(crate) fn owned(pairs: &[(String, String)]) -> HeaderMap {
         let borrowed: Vec<(&str, &str)> = pairs
             .iter()
@@ -664,6 +680,29 @@ owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
                     .is_err(),
                 "{kind:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_providers_defaults_parse() {
+        for kind in VerifierKind::ALL {
+            let defaults = kind.defaults();
+            assert!(
+                crate::locate::Locator::parse(defaults.event_id).is_ok(),
+                "{kind:?}"
+            );
+            if let Some(event_type) = defaults.event_type {
+                assert!(
+                    crate::locate::Locator::parse(event_type).is_ok(),
+                    "{kind:?}"
+                );
+            }
+            for name in defaults.forward_headers {
+                assert!(
+                    HeaderName::from_bytes(name.as_bytes()).is_ok(),
+                    "{kind:?} {name}"
+                );
+            }
         }
     }
 

@@ -50,9 +50,10 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     const KEY: &[u8] = b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI";
     const BODY: &[u8] =
@@ -62,13 +63,7 @@ mod tests {
     const H1: &str = "105c83f460c9348f6541556a30fb6b5eb992973f2bb924a09e335601569c90ca";
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, header)]);
-        scheme(&[Secret::new(KEY)], 5).verify(Signed {
-            headers: &headers,
-            body,
-            now,
-            query: None,
-        })
+        run(&scheme(&[Secret::new(KEY)], 5), &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

@@ -68,8 +68,9 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
+    use crate::verify::test_support::run;
+    
+    
 
     const BODY: &[u8] =
         br#"{"event":{"id":"01DEN4HPBQAJFLRXQYMKWWUDTK","event_type":"incident.triggered"}}"#;
@@ -77,13 +78,7 @@ mod tests {
     const V1: &str = "417215bd335766e786a7202347084bac0ec7567240379f1df93ce9d7eb3f4ed9";
 
     fn check(header: &str, body: &[u8]) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, header)]);
-        PagerDuty::new(&[Secret::new(b"pagerduty-secret".as_slice())]).verify(Signed {
-            headers: &headers,
-            body,
-            now: 0,
-            query: None,
-        })
+        run(&PagerDuty::new(&[Secret::new(b"pagerduty-secret".as_slice())]), &[(SIGNATURE, header)], body, 0)
     }
 
     #[test]

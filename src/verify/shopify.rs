@@ -56,22 +56,17 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
     /// `printf '%s' BODY | openssl dgst -sha256 -hmac hush -binary | base64`
     const VECTOR: &str = "D0UMXmhjwBRi4y66TmhJrDlhQABD7zI2fm3p6/QLMo8=";
 
     fn check(signature: &str, body: &[u8]) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature)]);
-        scheme(&[Secret::new(b"hush".as_slice())]).verify(Signed {
-            headers: &headers,
-            body,
-            now: 0,
-            query: None,
-        })
+        run(&scheme(&[Secret::new(b"hush".as_slice())]), &[(SIGNATURE, signature)], body, 0)
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl super::Scheme for Slack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::test_support::run;
     use crate::verify::{Signed, VerifyError};
 
     #[test]
@@ -97,13 +98,7 @@ mod tests {
     const DOCUMENTED: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
 
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
-        scheme(&[Secret::new(SECRET)], 300).verify(Signed {
-            headers: &headers,
-            body,
-            now,
-            query: None,
-        })
+        run(&Slack(scheme(&[Secret::new(SECRET)], 300)), &[(SIGNATURE, signature), (TIMESTAMP, timestamp)], body, now)
     }
 
     #[test]

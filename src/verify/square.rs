@@ -59,9 +59,10 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     const URL: &str = "https://hooks.example.com/webhooks/square";
     const BODY: &[u8] = br#"{"merchant_id":"6SSW7HV8K2ST5","type":"payment.created","event_id":"13b867cf-db3d-4b1c-90b6-2f32a9d78124"}"#;
@@ -69,18 +70,12 @@ mod tests {
     const SIG: &str = "6PxNsTTYWzD6bOOEcgkWHjdl84zUOvw7HaaBsQ8cm6o=";
 
     fn check(signature: &str, url: &str, body: &[u8]) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature)]);
-        scheme(
+        run(&scheme(
             &[Secret::new(b"square-signature-key".as_slice())],
             Some(url),
         )
         .expect("builds")
-        .verify(Signed {
-            headers: &headers,
-            body,
-            now: 0,
-            query: None,
-        })
+        , &[(SIGNATURE, signature)], body, 0)
     }
 
     #[test]

@@ -48,9 +48,10 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    
+    use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
     const T: i64 = 1_492_774_577;
@@ -58,13 +59,7 @@ mod tests {
     const V1: &str = "88a022085c6bdb887b02cb26ff76dd681234d9675c0f22844059f55552a8883a";
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, header)]);
-        scheme(&[Secret::new(b"whsec_test_secret".as_slice())], 300).verify(Signed {
-            headers: &headers,
-            body,
-            now,
-            query: None,
-        })
+        run(&scheme(&[Secret::new(b"whsec_test_secret".as_slice())], 300), &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

@@ -83,8 +83,9 @@ impl super::Scheme for Zoom {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::test_support::run;
+    
+    use crate::verify::VerifyError;
 
     const BODY: &[u8] =
         br#"{"event":"meeting.started","event_ts":1700000000123,"payload":{"account_id":"abc"}}"#;
@@ -93,13 +94,7 @@ mod tests {
     const V0: &str = "4ab47b2cb92630a644991d3965fe4a010331e36ad729f6290da7d2207778ab5a";
 
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
-        scheme(&[Secret::new(b"zoom-secret-token".as_slice())], 300).verify(Signed {
-            headers: &headers,
-            body,
-            now,
-            query: None,
-        })
+        run(&Zoom(scheme(&[Secret::new(b"zoom-secret-token".as_slice())], 300)), &[(SIGNATURE, signature), (TIMESTAMP, timestamp)], body, now)
     }
 
     #[test]
