@@ -118,7 +118,6 @@ pub(super) fn public_key(seed_hex: &[u8]) -> Option<String> {
     ))
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Discord::new(input.secrets, input.tolerance)?)),

@@ -40,7 +40,6 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
     ]
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(scheme(input.secrets))),

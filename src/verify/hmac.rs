@@ -91,7 +91,6 @@ pub(super) fn sign(
     vec![(options.header.clone(), format!("{}{text}", options.prefix))]
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(scheme(input.secrets, input.options.hmac)?)),

@@ -32,7 +32,6 @@ pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
     vec![(SIGNATURE.into(), format!("sha1={}", hex::encode(mac)))]
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(scheme(input.secrets))),

@@ -106,7 +106,6 @@ pub(super) fn sign_body(secret: &[u8], event_data: &[u8], event_id: &str, now: i
     body
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Mailgun::new(input.secrets, input.tolerance))),

@@ -40,7 +40,6 @@ pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)
     sign_timestamped(secret, body, now, &FORMAT, JOINER)
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),

@@ -114,7 +114,6 @@ pub(super) fn public_key(pem: &[u8]) -> Option<String> {
     Some(STANDARD.encode(der.as_bytes()))
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(SendGrid::new(input.secrets, input.tolerance)?)),

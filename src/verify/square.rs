@@ -43,7 +43,6 @@ pub(super) fn sign(secret: &[u8], body: &[u8], url: &str) -> Vec<(String, String
     )]
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(scheme(input.secrets, input.options.public_url)?)),

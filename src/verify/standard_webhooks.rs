@@ -125,7 +125,6 @@ pub(super) fn sign(
     ])
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(StandardWebhooks::new(input.secrets, input.tolerance)?)),

@@ -133,7 +133,6 @@ pub(super) fn sign(
     )
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Twilio::new(input.secrets, input.options.public_url)?)),

@@ -59,7 +59,6 @@ pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)
     super::v0::sign(secret, body, now, SIGNATURE, TIMESTAMP)
 }
 
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Zoom(scheme(input.secrets, input.tolerance)))),
