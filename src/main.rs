@@ -10,7 +10,7 @@ use hookgate::admin::Admin;
 use hookgate::app::{self, StartError};
 use hookgate::config::{Config, LogFormat};
 use hookgate::metrics;
-use hookgate::send::SendRequest;
+use hookgate::send::{self as sending, SendRequest};
 use hookgate::source::Sources;
 use hookgate::tail::{self, TailRequest};
 use hookgate::verify::{SchemeOptions, VerifierKind};
@@ -199,26 +199,11 @@ fn send(
         Ok(secret) => secret,
         Err(err) => return fail(format!("--secret: {err}")),
     };
-    let payload = match body.as_deref() {
-        None => None,
-        Some(path) if path.as_os_str() == "-" => {
-            let mut bytes = Vec::new();
-            match std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
-                Ok(_) => Some(bytes),
-                Err(err) => return fail(format!("--body -: {err}")),
-            }
-        }
-        Some(path) => match std::fs::read(path) {
-            Ok(bytes) => Some(bytes),
-            Err(err) => return fail(format!("--body {}: {err}", path.display())),
-        },
+    let payload = match sending::read_payload(body.as_deref()) {
+        Ok(payload) => payload,
+        Err(message) => return fail(message),
     };
-    let event_id = id.unwrap_or_else(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        format!("evt_{nanos:x}")
-    });
+    let event_id = id.unwrap_or_else(sending::fresh_event_id);
     let request = SendRequest {
         kind,
         secret: &secret,

@@ -119,6 +119,31 @@ impl SendRequest<'_> {
     }
 }
 
+/// The payload `--body` names: a file, `-` for standard input, or `None` for
+/// the provider's sample event.
+pub fn read_payload(body: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, String> {
+    match body {
+        None => Ok(None),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .map_err(|err| format!("--body -: {err}"))?;
+            Ok(Some(bytes))
+        }
+        Some(path) => std::fs::read(path)
+            .map(Some)
+            .map_err(|err| format!("--body {}: {err}", path.display())),
+    }
+}
+
+/// An event id no earlier run used: `evt_` and the clock in nanoseconds.
+pub fn fresh_event_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("evt_{nanos:x}")
+}
+
 /// A small event in the shape each provider sends, carrying `id` wherever
 /// the provider's default event id is read from.
 pub fn sample(kind: VerifierKind, id: &str, now: i64) -> Vec<u8> {
