@@ -5,16 +5,11 @@
 
 use std::time::Duration;
 
-use super::Provider;
-use super::Defaults;
+use super::{Defaults, Provider};
 use super::list::{ListFormat, TimestampedList, sign_timestamped};
 use super::mac::Encoding;
-use crate::secret::Secret;
 
 const SIGNATURE: &str = "Calendly-Webhook-Signature";
-
-/// What `{timestamp}` and the body are joined with in the signed message.
-const JOINER: &[u8] = b".";
 
 static FORMAT: ListFormat = ListFormat {
     header: SIGNATURE,
@@ -22,6 +17,7 @@ static FORMAT: ListFormat = ListFormat {
     timestamp: Some(b"t="),
     signature: b"v1=",
     encoding: Encoding::Hex,
+    joiner: b".",
 };
 
 pub(super) const DEFAULTS: Defaults = Defaults {
@@ -33,26 +29,18 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: Some(Duration::from_secs(180)),
 };
 
-pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> TimestampedList {
-    TimestampedList::new(secrets, tolerance, &FORMAT, JOINER)
-}
-
-pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    sign_timestamped(secret, body, now, &FORMAT, JOINER)
-}
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
-    |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+    |input| Ok(Box::new(TimestampedList::new(input.secrets, input.tolerance, &FORMAT))),
+    |input| input.with_headers(sign_timestamped(input.secret, input.payload, input.now, &FORMAT)),
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use crate::verify::test_support::run;
-    
-    
+
     use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"event":"invitee.created","payload":{"uri":"https://api.calendly.com/scheduled_events/AAA/invitees/BBB"}}"#;
@@ -61,7 +49,7 @@ mod tests {
     const V1: &str = "f2e4952bc7bbbc6ba191773483bb663665cae05020dbdd58c02acca6b6204502";
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        run(&scheme(&[Secret::new(b"calendly-signing-key".as_slice())], 180), &[(SIGNATURE, header)], body, now)
+        run(&TimestampedList::new(&[Secret::new(b"calendly-signing-key".as_slice())], 180, &FORMAT), &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

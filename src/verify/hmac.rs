@@ -101,8 +101,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
-    
+
     use crate::verify::VerifyError;
 
     fn hmac(algorithm: Algorithm, encoding: Encoding, prefix: &str) -> HeaderSignature {

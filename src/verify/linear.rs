@@ -86,8 +86,6 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
-    
 
     const BODY: &[u8] = br#"{"action":"create","type":"Issue","data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9"},"webhookTimestamp":1700000000123}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac lin_wh_secret`

@@ -16,6 +16,9 @@ pub(crate) struct ListFormat {
     /// The signatures' key with its `=`; other keys are ignored.
     pub(crate) signature: &'static [u8],
     pub(crate) encoding: Encoding,
+    /// What the timestamp and the body are joined with in the signed message
+    /// (timestamped lists only).
+    pub(crate) joiner: &'static [u8],
 }
 
 /// What a list header holds.
@@ -57,22 +60,15 @@ pub(crate) struct TimestampedList {
     tolerance: u64,
     format: &'static ListFormat,
     header: SchemeHeader,
-    joiner: &'static [u8],
 }
 
 impl TimestampedList {
-    pub(crate) fn new(
-        secrets: &[Secret],
-        tolerance: u64,
-        format: &'static ListFormat,
-        joiner: &'static [u8],
-    ) -> Self {
+    pub(crate) fn new(secrets: &[Secret], tolerance: u64, format: &'static ListFormat) -> Self {
         Self {
             keys: Keys::from_secrets(Algorithm::Sha256, secrets),
             tolerance,
             format,
             header: SchemeHeader::new(format.header),
-            joiner,
         }
     }
 }
@@ -82,10 +78,10 @@ impl super::Scheme for TimestampedList {
         let parsed = self.format.parse(self.header.required(request.headers)?)?;
         let timestamp = parsed.timestamp.unwrap_or_default();
         check_timestamp(timestamp, request.now, self.tolerance, self.format.header)?;
-        verdict(
-            self.keys
-                .verify(&[timestamp, self.joiner, request.body], &parsed.signatures),
-        )
+        verdict(self.keys.verify(
+            &[timestamp, self.format.joiner, request.body],
+            &parsed.signatures,
+        ))
     }
 }
 
@@ -95,10 +91,13 @@ pub(crate) fn sign_timestamped(
     body: &[u8],
     now: i64,
     format: &ListFormat,
-    joiner: &[u8],
 ) -> Vec<(String, String)> {
     let ts = now.to_string();
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[ts.as_bytes(), joiner, body]);
+    let mac = super::mac::sign(
+        Algorithm::Sha256,
+        secret,
+        &[ts.as_bytes(), format.joiner, body],
+    );
     let key = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     let value = format!(
         "{}{ts}{}{}{}",
@@ -120,6 +119,7 @@ mod tests {
         timestamp: Some(b"t="),
         signature: b"v1=",
         encoding: Encoding::Hex,
+        joiner: b".",
     };
 
     #[test]

@@ -4,16 +4,11 @@
 
 use std::time::Duration;
 
-use super::Provider;
-use super::Defaults;
+use super::{Defaults, Provider};
 use super::list::{ListFormat, TimestampedList, sign_timestamped};
 use super::mac::Encoding;
-use crate::secret::Secret;
 
 const SIGNATURE: &str = "Paddle-Signature";
-
-/// What `{timestamp}` and the body are joined with in the signed message.
-const JOINER: &[u8] = b":";
 
 static FORMAT: ListFormat = ListFormat {
     header: SIGNATURE,
@@ -21,6 +16,7 @@ static FORMAT: ListFormat = ListFormat {
     timestamp: Some(b"ts="),
     signature: b"h1=",
     encoding: Encoding::Hex,
+    joiner: b":",
 };
 
 pub(super) const DEFAULTS: Defaults = Defaults {
@@ -32,26 +28,18 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: Some(Duration::from_secs(5)),
 };
 
-pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> TimestampedList {
-    TimestampedList::new(secrets, tolerance, &FORMAT, JOINER)
-}
-
-pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    sign_timestamped(secret, body, now, &FORMAT, JOINER)
-}
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
-    |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+    |input| Ok(Box::new(TimestampedList::new(input.secrets, input.tolerance, &FORMAT))),
+    |input| input.with_headers(sign_timestamped(input.secret, input.payload, input.now, &FORMAT)),
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use crate::verify::test_support::run;
-    
-    
+
     use crate::verify::VerifyError;
 
     const KEY: &[u8] = b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI";
@@ -62,7 +50,7 @@ mod tests {
     const H1: &str = "105c83f460c9348f6541556a30fb6b5eb992973f2bb924a09e335601569c90ca";
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        run(&scheme(&[Secret::new(KEY)], 5), &[(SIGNATURE, header)], body, now)
+        run(&TimestampedList::new(&[Secret::new(KEY)], 5, &FORMAT), &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

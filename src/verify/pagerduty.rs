@@ -16,6 +16,7 @@ const FORMAT: ListFormat = ListFormat {
     timestamp: None,
     signature: b"v1=",
     encoding: Encoding::Hex,
+    joiner: b"",
 };
 
 pub(super) const DEFAULTS: Defaults = Defaults {
@@ -68,8 +69,6 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
-    
 
     const BODY: &[u8] =
         br#"{"event":{"id":"01DEN4HPBQAJFLRXQYMKWWUDTK","event_type":"incident.triggered"}}"#;

@@ -56,8 +56,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
-    
+
     use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;

@@ -59,8 +59,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
-    
+
     use crate::verify::VerifyError;
 
     const URL: &str = "https://hooks.example.com/webhooks/square";

@@ -135,8 +135,6 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
-    
 
     /// The example in the Standard Webhooks specification and Svix's documentation.
     const SECRET: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

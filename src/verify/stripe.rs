@@ -2,16 +2,11 @@
 //! `{t}.{body}` keyed by the whole `whsec_…` string. Several `v1` appear while a
 //! secret is being rolled; `v0` (test-mode legacy) is ignored.
 
-use super::Provider;
-use super::Defaults;
+use super::{Defaults, Provider};
 use super::list::{ListFormat, TimestampedList, sign_timestamped};
 use super::mac::Encoding;
-use crate::secret::Secret;
 
 const SIGNATURE: &str = "Stripe-Signature";
-
-/// What `{timestamp}` and the body are joined with in the signed message.
-const JOINER: &[u8] = b".";
 
 static FORMAT: ListFormat = ListFormat {
     header: SIGNATURE,
@@ -19,6 +14,7 @@ static FORMAT: ListFormat = ListFormat {
     timestamp: Some(b"t="),
     signature: b"v1=",
     encoding: Encoding::Hex,
+    joiner: b".",
 };
 
 pub(super) const DEFAULTS: Defaults = Defaults {
@@ -30,26 +26,18 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> TimestampedList {
-    TimestampedList::new(secrets, tolerance, &FORMAT, JOINER)
-}
-
-pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    sign_timestamped(secret, body, now, &FORMAT, JOINER)
-}
-
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
-    |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.now)),
+    |input| Ok(Box::new(TimestampedList::new(input.secrets, input.tolerance, &FORMAT))),
+    |input| input.with_headers(sign_timestamped(input.secret, input.payload, input.now, &FORMAT)),
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use crate::verify::test_support::run;
-    
-    
+
     use crate::verify::VerifyError;
 
     const BODY: &[u8] = br#"{"id":"evt_test_webhook","object":"event"}"#;
@@ -58,7 +46,7 @@ mod tests {
     const V1: &str = "88a022085c6bdb887b02cb26ff76dd681234d9675c0f22844059f55552a8883a";
 
     fn check(header: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        run(&scheme(&[Secret::new(b"whsec_test_secret".as_slice())], 300), &[(SIGNATURE, header)], body, now)
+        run(&TimestampedList::new(&[Secret::new(b"whsec_test_secret".as_slice())], 300, &FORMAT), &[(SIGNATURE, header)], body, now)
     }
 
     #[test]

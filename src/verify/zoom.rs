@@ -83,7 +83,7 @@ impl super::Scheme for Zoom {
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    
+
     use crate::verify::VerifyError;
 
     const BODY: &[u8] =
