@@ -16,24 +16,36 @@
 # (rate × window) within the run and the gateway's memory can be seen to level
 # off; with the default 72 h it grows for three days.
 #
-# Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256] [fetch_wait=5s]
+# With broker `null` the gateway acknowledges every event and keeps it nowhere
+# (`kafka.brokers = "null"`, ids in memory): the gateway alone, at rates no
+# broker we can run holds for long; the broker columns and the ledger are then
+# left out.
+#
+# Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256] [fetch_wait=5s] [broker=tansu|null]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
 rate=${2:-5000}
 body_bytes=${3:-256}
 fetch_wait=${4:-5s}
+broker_kind=${5:-tansu}
 
 # shellcheck source=loadtest/common.sh
 . loadtest/common.sh
 kafka_port=$(port); http_port=$(port)
-start_tansu "$kafka_port" 0 webhooks.soak
+if [ "$broker_kind" = null ]; then
+  brokers=null
+  broker=""
+else
+  brokers="127.0.0.1:$kafka_port"
+  start_tansu "$kafka_port" 0 webhooks.soak
+fi
 printf '%s' "soak-secret" > "$work/soak.secret"
 cat > "$work/hookgate.toml" <<TOML
 [server]
 listen = "127.0.0.1:$http_port"
 [kafka]
-brokers = "127.0.0.1:$kafka_port"
+brokers = "$brokers"
 topic_partitions = 3
 [dedup]
 window = "5m"
@@ -54,14 +66,16 @@ gateway=$!
 pids+=("$gateway")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.2; done
 
-rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+rss_mib() { if [ -n "$1" ]; then awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; else echo -; fi; }
+broker_pid=()
+[ -n "$broker" ] && broker_pid=(--broker-pid "$broker")
 printf '%-7s %9s %8s %8s %9s %10s %12s %9s %10s\n' minute "2xx/s" "p50 ms" "p99 ms" "non-2xx" "gw MiB" "gw µs/event" "broker MiB" "broker µs/event"
 for minute in $(seq "$minutes"); do
   ledger=()
-  [ "$minute" = "$minutes" ] && ledger=(--brokers "127.0.0.1:$kafka_port" --topic webhooks.soak)
+  [ "$minute" = "$minutes" ] && [ -n "$broker" ] && ledger=(--brokers "$brokers" --topic webhooks.soak)
   taskset -c 0 target/release/hookgate-load --url "http://127.0.0.1:$http_port/webhooks/soak" --provider github \
     --secret "file:$work/soak.secret" --rate "$rate" --connections 64 --duration 60s --body-bytes "$body_bytes" \
-    --duplicates 0.05 --pid "$gateway" --broker-pid "$broker" "${ledger[@]}" --json "$work/window.json" >"$work/window.txt" 2>&1 || true
+    --duplicates 0.05 --pid "$gateway" "${broker_pid[@]}" "${ledger[@]}" --json "$work/window.json" >"$work/window.txt" 2>&1 || true
   python3 - "$work/window.json" "$minute" "$(rss_mib "$gateway")" "$(rss_mib "$broker")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
