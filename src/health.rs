@@ -69,15 +69,18 @@ impl Health {
             problems.push(format!("dedup index not loaded yet: {progress}"));
         }
         Readiness {
-            ready: dedup_loaded && (kafka_reachable || !self.requires_kafka),
+            ready: self.is_ready(),
             kafka_reachable,
             dedup_loaded,
             problems,
         }
     }
 
+    /// Whether this replica is ready: two atomic loads, no lock and no
+    /// allocation, since the webhook port's `/readyz` faces the internet.
     pub fn is_ready(&self) -> bool {
-        self.readiness().ready
+        self.is_dedup_loaded()
+            && (!self.requires_kafka || self.broker_reachable.load(Ordering::Relaxed))
     }
 
     /// Whether the dedup index holds every id the dedup topic had at start-up;
