@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-fn hookgate(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn hookgate(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(args)
         .output()

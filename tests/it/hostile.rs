@@ -957,9 +957,21 @@ fn cases() -> Vec<Case> {
     cases
 }
 
+/// A broker and the `[[sources]]` of `kinds`, each on a topic of its own,
+/// their secrets in `dir`.
+async fn broker_and_sources(kinds: &[VerifierKind], dir: &std::path::Path) -> (Broker, String) {
+    let broker = Broker::start().await;
+    let mut sources = String::new();
+    for &kind in kinds {
+        let events = topic(kind.name());
+        broker.create_topic(&events).await;
+        sources += &source(dir, kind.name(), kind, &events);
+    }
+    (broker, sources)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_a_clear_answer_and_is_counted() {
-    let broker = Broker::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let kinds = [
         VerifierKind::Github,
@@ -969,12 +981,7 @@ async fn hostile_input_gets_a_clear_answer_and_is_counted() {
         VerifierKind::Mailgun,
         VerifierKind::Twilio,
     ];
-    let mut sources = String::new();
-    for kind in kinds {
-        let events = topic(kind.name());
-        broker.create_topic(&events).await;
-        sources += &source(dir.path(), kind.name(), kind, &events);
-    }
+    let (broker, sources) = broker_and_sources(&kinds, dir.path()).await;
     let server = "max_body_bytes = 4096\nbody_timeout = \"1s\"\nheader_timeout = \"1s\"";
     let gateway = Process::start_with_server(&broker.bootstrap(), server, "", &sources).await;
 
@@ -1037,19 +1044,13 @@ fn leak(word: &str) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_log_line_a_metric_or_an_answer() {
-    let broker = Broker::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let kinds = [
         VerifierKind::Github,
         VerifierKind::Stripe,
         VerifierKind::Mailgun,
     ];
-    let mut sources = String::new();
-    for kind in kinds {
-        let events = topic(kind.name());
-        broker.create_topic(&events).await;
-        sources += &source(dir.path(), kind.name(), kind, &events);
-    }
+    let (broker, sources) = broker_and_sources(&kinds, dir.path()).await;
     let gateway = Process::start(&broker.bootstrap(), "[log]\nformat = \"json\"\n", &sources).await;
     let secret = secret_for(VerifierKind::Github);
     let mut answers = String::new();
