@@ -14,7 +14,6 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
 const SECRET: &[u8] = b"bench-secret";
-const WHSEC: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn headers(pairs: Vec<(String, String)>) -> HeaderMap {
     pairs
@@ -53,7 +52,7 @@ fn bench(c: &mut Criterion) {
             VerifierKind::StandardWebhooks,
         ] {
             let secret = if kind == VerifierKind::StandardWebhooks {
-                WHSEC
+                verify::example_secret(VerifierKind::StandardWebhooks)
             } else {
                 SECRET
             };

@@ -129,13 +129,22 @@ pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port…]`, or `embedded` for an in-memory
     /// mock cluster (not durable: for trying hookgate out).
     pub brokers: String,
-    /// How long a record may wait for Kafka's acknowledgement before the request is
-    /// answered 503. Keep it below the providers' timeouts (Slack's is 3 s).
-    #[serde(default = "default_produce_timeout_ms")]
-    pub produce_timeout_ms: u64,
-    /// Seconds sent in `Retry-After` with a 503.
-    #[serde(default = "default_retry_after_secs")]
-    pub retry_after_secs: u32,
+    /// How long a request may wait for Kafka, all told, before it is answered
+    /// 503. Keep it below the providers' timeouts (Slack's is 3 s). Read it
+    /// with [`KafkaConfig::produce_timeout`].
+    #[serde(default, with = "humantime_serde")]
+    produce_timeout: Option<Duration>,
+    /// The same in milliseconds: the spelling before durations were written
+    /// as durations, still read (with a warning) so old files keep working.
+    #[serde(default)]
+    produce_timeout_ms: Option<u64>,
+    /// `Retry-After` sent with a 503 or 409, in whole seconds. Read it with
+    /// [`KafkaConfig::retry_after_secs`].
+    #[serde(default, with = "humantime_serde")]
+    retry_after: Option<Duration>,
+    /// The same in seconds: the older spelling, still read with a warning.
+    #[serde(default)]
+    retry_after_secs: Option<u32>,
     /// The producer's `client.id`.
     #[serde(default = "default_client_id")]
     pub client_id: String,
@@ -169,12 +178,10 @@ fn default_topic_partitions() -> i32 {
 fn default_replication_factor() -> i32 {
     -1
 }
-fn default_produce_timeout_ms() -> u64 {
-    2500
-}
-fn default_retry_after_secs() -> u32 {
-    5
-}
+const DEFAULT_PRODUCE_TIMEOUT: Duration = Duration::from_millis(2500);
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+const PRODUCE_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(120);
 fn default_client_id() -> String {
     "hookgate".into()
 }
@@ -193,7 +200,7 @@ impl fmt::Debug for KafkaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KafkaConfig")
             .field("brokers", &self.brokers)
-            .field("produce_timeout_ms", &self.produce_timeout_ms)
+            .field("produce_timeout", &self.produce_timeout())
             .field("client", &self.client.keys().collect::<Vec<_>>())
             .field("producer", &self.producer.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -241,8 +248,32 @@ impl KafkaConfig {
         self.brokers == NULL_BROKERS
     }
 
+    /// The most a request waits on Kafka (`produce_timeout`, or the older
+    /// `produce_timeout_ms`); also librdkafka's `message.timeout.ms`.
     pub fn produce_timeout(&self) -> Duration {
-        Duration::from_millis(self.produce_timeout_ms)
+        self.produce_timeout
+            .or(self.produce_timeout_ms.map(Duration::from_millis))
+            .unwrap_or(DEFAULT_PRODUCE_TIMEOUT)
+    }
+
+    /// Seconds sent in `Retry-After` (`retry_after`, or the older `retry_after_secs`).
+    pub fn retry_after_secs(&self) -> u32 {
+        self.retry_after_secs.unwrap_or_else(|| {
+            let retry_after = self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+            u32::try_from(retry_after.as_secs()).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// The older spellings in use, each with the one that replaces it.
+    fn deprecated_fields(&self) -> Vec<(&'static str, &'static str)> {
+        let mut found = Vec::new();
+        if self.produce_timeout_ms.is_some() {
+            found.push(("kafka.produce_timeout_ms", "kafka.produce_timeout"));
+        }
+        if self.retry_after_secs.is_some() {
+            found.push(("kafka.retry_after_secs", "kafka.retry_after"));
+        }
+        found
     }
 }
 
@@ -563,6 +594,11 @@ impl Config {
                 needed / DEDUP_REPLAY_IDS_PER_SEC,
             ));
         }
+        for (old, new) in self.kafka.deprecated_fields() {
+            warnings.push(format!(
+                "{old} is the older spelling of {new}: write {new} as a duration (\"2500ms\", \"5s\")"
+            ));
+        }
         warnings
     }
 
@@ -635,10 +671,40 @@ impl Config {
                 "list at least one host:port, or `embedded`".into(),
             );
         }
-        if !(100..=120_000).contains(&self.kafka.produce_timeout_ms) {
-            fail(
+        let kafka = &self.kafka;
+        for (old, new, both) in [
+            (
                 "kafka.produce_timeout_ms",
-                format!("{} is outside 100..=120000", self.kafka.produce_timeout_ms),
+                "kafka.produce_timeout",
+                kafka.produce_timeout.is_some() && kafka.produce_timeout_ms.is_some(),
+            ),
+            (
+                "kafka.retry_after_secs",
+                "kafka.retry_after",
+                kafka.retry_after.is_some() && kafka.retry_after_secs.is_some(),
+            ),
+        ] {
+            if both {
+                fail(old, format!("is the older spelling of {new}; keep one"));
+            }
+        }
+        let produce_timeout_field = if kafka.produce_timeout_ms.is_some() {
+            "kafka.produce_timeout_ms"
+        } else {
+            "kafka.produce_timeout"
+        };
+        if !PRODUCE_TIMEOUT_RANGE.contains(&kafka.produce_timeout()) {
+            fail(
+                produce_timeout_field,
+                format!("{:?} is outside 100ms..=120s", kafka.produce_timeout()),
+            );
+        }
+        if let Some(retry_after) = kafka.retry_after
+            && (retry_after.subsec_nanos() != 0 || retry_after > Duration::from_secs(86_400))
+        {
+            fail(
+                "kafka.retry_after",
+                format!("{retry_after:?}: Retry-After is sent in whole seconds, from 0s to 24h"),
             );
         }
         for (table, properties) in [
@@ -649,7 +715,7 @@ impl Config {
                 if RESERVED_PRODUCER_PROPERTIES.contains(&key.as_str()) {
                     fail(
                         &format!("{table}.\"{key}\""),
-                        "is set by hookgate (idempotent, acks=all, timeout from kafka.produce_timeout_ms) and may not be overridden".into(),
+                        "is set by hookgate (idempotent, acks=all, timeout from kafka.produce_timeout) and may not be overridden".into(),
                     );
                 }
             }
@@ -912,9 +978,54 @@ mod tests {
         let config = Config::parse(MINIMAL).expect("parses");
         assert!(config.validate().is_empty());
         assert_eq!(config.server.max_body_bytes, 1024 * 1024);
-        assert_eq!(config.kafka.produce_timeout_ms, 2500);
+        assert_eq!(config.kafka.produce_timeout(), Duration::from_millis(2500));
+        assert_eq!(config.kafka.retry_after_secs(), 5);
         assert_eq!(config.dedup.window, Duration::from_secs(72 * 3600));
         assert_eq!(config.sources[0].key, KeyMode::EventId);
+    }
+
+    #[test]
+    fn the_older_millisecond_and_second_spellings_still_work_with_a_warning() {
+        let old = MINIMAL.replace(
+            "[kafka]",
+            "[kafka]\nproduce_timeout_ms = 1500\nretry_after_secs = 2",
+        );
+        let config = Config::parse(&old).expect("parses");
+        assert!(config.validate().is_empty());
+        assert_eq!(config.kafka.produce_timeout(), Duration::from_millis(1500));
+        assert_eq!(config.kafka.retry_after_secs(), 2);
+        let warnings = config.warnings().join("\n");
+        assert!(
+            warnings.contains(
+                "kafka.produce_timeout_ms is the older spelling of kafka.produce_timeout"
+            ),
+            "{warnings}"
+        );
+        assert!(
+            warnings.contains("kafka.retry_after_secs is the older spelling of kafka.retry_after"),
+            "{warnings}"
+        );
+
+        let new = MINIMAL.replace(
+            "[kafka]",
+            "[kafka]\nproduce_timeout = \"1500ms\"\nretry_after = \"2s\"",
+        );
+        let config = Config::parse(&new).expect("parses");
+        assert!(config.validate().is_empty() && config.warnings().is_empty());
+        assert_eq!(config.kafka.produce_timeout(), Duration::from_millis(1500));
+        assert_eq!(config.kafka.retry_after_secs(), 2);
+
+        let both = MINIMAL.replace(
+            "[kafka]",
+            "[kafka]\nproduce_timeout = \"1s\"\nproduce_timeout_ms = 1000\nretry_after = \"1500ms\"",
+        );
+        let errors = Config::parse(&both).expect("parses").validate();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["kafka.produce_timeout_ms", "kafka.retry_after"],
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -948,13 +1059,13 @@ mod tests {
             event_id = \"json:id\"
             "
         )
-        .replace("[kafka]", "[dedup]\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout_ms = 5\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
+        .replace("[kafka]", "[dedup]\nmax_entries = 0\ntopic = \"webhooks.github\"\npartitions = 0\nreplication_factor = 0\n[kafka]\nproduce_timeout = \"5ms\"\nclient = { \"bootstrap.servers\" = \"x\" }\nproducer = { acks = \"1\" }");
         let errors = Config::parse(&text).expect("parses").validate();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             [
-                "kafka.produce_timeout_ms",
+                "kafka.produce_timeout",
                 "kafka.client.\"bootstrap.servers\"",
                 "kafka.producer.\"acks\"",
                 "dedup.max_entries",

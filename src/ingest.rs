@@ -91,7 +91,7 @@ impl Gateway {
             health,
             body_timeout: config.server.body_timeout,
             produce_timeout: config.kafka.produce_timeout(),
-            retry_after_secs: config.kafka.retry_after_secs,
+            retry_after_secs: config.kafka.retry_after_secs(),
             requests: Semaphore::new(config.server.max_requests_in_flight),
             body_bytes: Semaphore::new(
                 config
@@ -356,7 +356,7 @@ impl Gateway {
             return Err(Failure {
                 rejection: PublishError::TimedOut.into(),
                 id: Some(id),
-                detail: Some("Kafka did not acknowledge within kafka.produce_timeout_ms".into()),
+                detail: Some("Kafka did not acknowledge within kafka.produce_timeout".into()),
             });
         };
         match published {

@@ -250,8 +250,9 @@ fn print_summary(config: &Config, sources: &Sources) {
     println!("configuration OK");
     println!("  listen:  {}", config.server.listen);
     println!(
-        "  kafka:   {} (produce timeout {} ms)",
-        config.kafka.brokers, config.kafka.produce_timeout_ms
+        "  kafka:   {} (produce timeout {:?})",
+        config.kafka.brokers,
+        config.kafka.produce_timeout()
     );
     println!(
         "  dedup:   window {}, at most {} ids, topic {}",

@@ -367,7 +367,10 @@ pub fn producer_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientC
         .set("bootstrap.servers", bootstrap_servers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("message.timeout.ms", config.produce_timeout_ms.to_string());
+        .set(
+            "message.timeout.ms",
+            config.produce_timeout().as_millis().to_string(),
+        );
     client
 }
 
@@ -406,7 +409,7 @@ mod tests {
 
     fn kafka(producer: &[(&str, &str)]) -> KafkaConfig {
         let text = format!(
-            "brokers = \"b:9092\"\nproduce_timeout_ms = 1500\n[producer]\n{}",
+            "brokers = \"b:9092\"\nproduce_timeout = \"1500ms\"\n[producer]\n{}",
             producer
                 .iter()
                 .map(|(k, v)| format!("\"{k}\" = \"{v}\"\n"))

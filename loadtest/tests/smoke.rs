@@ -165,7 +165,7 @@ async fn a_broker_outage_under_load_loses_no_acknowledged_event() {
     let app = serve(
         &broker,
         "outage.events",
-        "produce_timeout_ms = 1000",
+        "produce_timeout = \"1s\"",
         dir.path(),
     )
     .await;

@@ -118,12 +118,17 @@ pub(super) fn public_key(seed_hex: &[u8]) -> Option<String> {
     ))
 }
 
+/// An ed25519 seed in hex (`openssl genpkey -algorithm ed25519`), for
+/// examples and tests.
+const EXAMPLE_SEED: &str = "6c8228bb0814bb9c0b08761f983d2f718695a65cf218c08f2daf91c12d2b0845";
+
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Discord::new(input.secrets, input.tolerance)?)),
     |input| input.with_headers(sign(input.secret, input.payload, input.now)?),
 )
 .with_verification_key(|seed_hex| public_key(seed_hex).map(String::into_bytes))
+.with_example_secret(EXAMPLE_SEED.as_bytes())
 .with_sample(|id, _now| serde_json::json!({ "type": 2, "id": id, "data": { "name": "hello" } }));
 
 #[cfg(test)]
@@ -134,7 +139,7 @@ mod tests {
 
     /// `openssl genpkey -algorithm ed25519`; the raw public key in hex.
     const PUBLIC: &str = "d191302a9a1d27db122c554a6c97c0ab4ecfd9eb8190abd9d27a193b2d2e2965";
-    const SEED: &str = "6c8228bb0814bb9c0b08761f983d2f718695a65cf218c08f2daf91c12d2b0845";
+    const SEED: &str = EXAMPLE_SEED;
     const BODY: &[u8] = br#"{"type":1,"id":"1187422411428020234","application_id":"1000"}"#;
     /// `openssl pkeyutl -sign -rawin` over `1700000000` followed by BODY.
     const SIG: &str = "1ad3df4580c339f298b08b382c40891a7d8bbe7d1295ce4d0650afd321054d6a399b2221b3f2a83decd2f8b06aef854fa158677481b70cba6ba26c7549335407";

@@ -125,6 +125,9 @@ pub(crate) struct Provider {
     /// An event in the provider's shape, for `hookgate send` without a body;
     /// `None`: a generic one.
     sample: Option<SampleFn>,
+    /// A signing secret in the form the provider issues them, for examples
+    /// and tests.
+    example_secret: &'static [u8],
 }
 
 type BuildFn = fn(&BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors>;
@@ -141,7 +144,14 @@ impl Provider {
             sign,
             verification_key: same_key,
             sample: None,
+            example_secret: b"example-signing-secret",
         }
+    }
+
+    /// The provider issues secrets in a form of its own (a prefix, a key).
+    const fn with_example_secret(mut self, secret: &'static [u8]) -> Self {
+        self.example_secret = secret;
+        self
     }
 
     /// Sources configure a key derived from the signing secret (a public key).
@@ -410,6 +420,12 @@ pub fn sign(
     })
 }
 
+/// A signing secret of the form `kind`'s provider issues, for examples and
+/// tests; never one to deploy.
+pub fn example_secret(kind: VerifierKind) -> &'static [u8] {
+    kind.provider().example_secret
+}
+
 /// What a source configures to verify deliveries signed with `signing_secret`:
 /// the secret itself for HMAC schemes, the public key for asymmetric ones.
 pub fn verification_key(kind: VerifierKind, signing_secret: &[u8]) -> Option<Vec<u8>> {
@@ -612,24 +628,11 @@ mod tests {
         }
     }
 
-    const TEST_P256_PEM: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgihgUcxKBx12sccfJ
-5NKHRpsi35dBelxxPHPJZIVfuumhRANCAASOyQtkuuNktfLciY/S4Vr97PYQ1ZFs
-owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
------END PRIVATE KEY-----";
-
     #[test]
     fn every_scheme_accepts_what_it_signs_and_nothing_else() {
         let options = HmacOptions::default();
         for kind in VerifierKind::ALL {
-            let secret_text: &[u8] = match kind {
-                VerifierKind::StandardWebhooks => b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                VerifierKind::Discord => {
-                    b"6c8228bb0814bb9c0b08761f983d2f718695a65cf218c08f2daf91c12d2b0845"
-                }
-                VerifierKind::SendGrid => TEST_P256_PEM.as_bytes(),
-                _ => b"round-trip secret",
-            };
+            let secret_text = example_secret(kind);
             let key = verification_key(kind, secret_text).expect("a verification key");
             let scheme_options = SchemeOptions {
                 hmac: Some(&options),

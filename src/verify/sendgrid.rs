@@ -114,12 +114,21 @@ pub(super) fn public_key(pem: &[u8]) -> Option<String> {
     Some(STANDARD.encode(der.as_bytes()))
 }
 
+/// A P-256 key made with `openssl ecparam -name prime256v1 -genkey`, for
+/// examples and tests.
+const EXAMPLE_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgihgUcxKBx12sccfJ
+5NKHRpsi35dBelxxPHPJZIVfuumhRANCAASOyQtkuuNktfLciY/S4Vr97PYQ1ZFs
+owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
+-----END PRIVATE KEY-----";
+
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(SendGrid::new(input.secrets, input.tolerance)?)),
     |input| input.with_headers(sign(input.secret, input.payload, input.now)?),
 )
 .with_verification_key(|pem| public_key(pem).map(String::into_bytes))
+.with_example_secret(EXAMPLE_KEY.as_bytes())
 .with_sample(|id, now| {
     serde_json::json!([{ "email": "someone@example.com", "event": "delivered", "sg_event_id": id, "timestamp": now }])
 });
@@ -133,11 +142,7 @@ mod tests {
     /// `openssl ecparam -name prime256v1 -genkey`, then
     /// `openssl ec -pubout -outform DER | base64`.
     const PUBLIC: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEjskLZLrjZLXy3ImP0uFa/ez2ENWRbKMILknaTnOVGkZX3pYKN2CsDuZheDQPF7s34Se/DcdvLMo9s7gg0X4qdg==";
-    const PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgihgUcxKBx12sccfJ
-5NKHRpsi35dBelxxPHPJZIVfuumhRANCAASOyQtkuuNktfLciY/S4Vr97PYQ1ZFs
-owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
------END PRIVATE KEY-----";
+    const PRIVATE: &str = EXAMPLE_KEY;
     const BODY: &[u8] = br#"[{"email":"a@example.com","event":"delivered","sg_event_id":"ZGVsaXZlcmVkLTAtMjQ","timestamp":1700000000}]"#;
     /// `openssl dgst -sha256 -sign` over `1700000000` followed by BODY, in
     /// base64. Its S is the high one of the pair.

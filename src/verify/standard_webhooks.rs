@@ -125,11 +125,15 @@ pub(super) fn sign(
     ])
 }
 
+/// The secret of the Standard Webhooks specification's own examples.
+const EXAMPLE_SECRET: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(StandardWebhooks::new(input.secrets, input.tolerance)?)),
     |input| input.with_headers(sign(input.secret, input.payload, input.event_id, input.now)?),
-);
+)
+.with_example_secret(EXAMPLE_SECRET);
 
 #[cfg(test)]
 mod tests {
@@ -137,7 +141,7 @@ mod tests {
     use crate::verify::test_support::run;
 
     /// The example in the Standard Webhooks specification and Svix's documentation.
-    const SECRET: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const SECRET: &[u8] = EXAMPLE_SECRET;
     const ID_VALUE: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
     const T: &str = "1614265330";
     const NOW: i64 = 1_614_265_330;

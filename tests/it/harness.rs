@@ -70,7 +70,7 @@ impl Hookgate {
     ) -> Self {
         let text = format!(
             "[server]\nmax_body_bytes = 65536\nbody_timeout = \"2s\"\n\
-             [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout_ms = {produce_timeout_ms}\nretry_after_secs = 3\n\
+             [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout = \"{produce_timeout_ms}ms\"\nretry_after = \"3s\"\n\
              [metrics]\nenabled = false\n{extra}\n{sources}"
         );
         // Logs show with `cargo test -- --nocapture` and RUST_LOG.
@@ -260,7 +260,7 @@ impl Process {
             &config,
             format!(
                 "[server]\nlisten = \"{addr}\"\n{server}\n\
-                 [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout_ms = 5000\nretry_after_secs = 3\n\
+                 [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout = \"5s\"\nretry_after = \"3s\"\n\
                  [metrics]\nlisten = \"{metrics}\"\n{extra}\n{sources}"
             ),
         )

@@ -23,14 +23,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use harness::{Broker, Hookgate, client, consume, send, topic};
 
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-/// A P-256 key made with `openssl ecparam -name prime256v1 -genkey` for tests.
-const P256_PEM: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgihgUcxKBx12sccfJ
-5NKHRpsi35dBelxxPHPJZIVfuumhRANCAASOyQtkuuNktfLciY/S4Vr97PYQ1ZFs
-owguSdpOc5UaRlfelgo3YKwO5mF4NA8XuzfhJ78Nx28syj2zuCDRfip2
------END PRIVATE KEY-----";
-
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -40,12 +32,7 @@ fn now() -> i64 {
 
 /// What deliveries of `kind` are signed with.
 pub(crate) fn secret_for(kind: VerifierKind) -> &'static str {
-    match kind {
-        VerifierKind::StandardWebhooks => WHSEC,
-        VerifierKind::Discord => "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-        VerifierKind::SendGrid => P256_PEM,
-        _ => "it-secret-for-hookgate",
-    }
+    std::str::from_utf8(verify::example_secret(kind)).expect("example secrets are text")
 }
 
 /// The URL every test source tells its provider (schemes that sign it).
@@ -547,8 +534,8 @@ async fn endpoint_checks_are_answered_by_hookgate_and_never_published() {
             br#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event":"endpoint.url_validation"}"#,
             serde_json::json!({
                 "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
-                // printf qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac it-secret-for-hookgate
-                "encryptedToken": "602e75b83c8bbf8bc57bd657e0df7cd1029cf58f16240780c761f7ab8ebcf011",
+                // printf qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac example-signing-secret
+                "encryptedToken": "ee520ed147a5a95f6b6c78cb06dc0f520d46bef4a106504beda8af5e30532c65",
             }),
         ),
         (
