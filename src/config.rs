@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::locate::Locator;
 use crate::rate_limit::RateLimitConfig;
 use crate::route::{EVENT_PLACEHOLDER, topic_for};
-use crate::verify::{HmacOptions, VerifierKind};
+use crate::verify::{HmacOptions, TokenOptions, VerifierKind};
 
 /// The whole configuration, as written in the TOML file.
 #[derive(Debug, Clone, Deserialize)]
@@ -431,6 +431,8 @@ pub struct SourceConfig {
     pub forward_headers: Option<Vec<Parsed<http::HeaderName>>>,
     /// Options of the `hmac` verifier.
     pub hmac: Option<HmacOptions>,
+    /// Where a `token` source's sender puts its token.
+    pub token: Option<TokenOptions>,
     /// The URL the provider was given for this source, for schemes that sign
     /// it (Square): as the provider sees it, before any proxy.
     pub public_url: Option<String>,
@@ -884,14 +886,20 @@ impl Config {
                     format!("{url:?} must be an absolute http:// or https:// URL"),
                 );
             }
-            if source.hmac.is_some() && source.verifier != VerifierKind::Hmac {
-                fail(
-                    &at("hmac"),
-                    format!(
-                        "only used with verifier = \"hmac\", not {:?}",
-                        source.verifier.name()
-                    ),
-                );
+            for (table, set, owner) in [
+                ("hmac", source.hmac.is_some(), VerifierKind::Hmac),
+                ("token", source.token.is_some(), VerifierKind::Token),
+            ] {
+                if set && source.verifier != owner {
+                    fail(
+                        &at(table),
+                        format!(
+                            "only used with verifier = {:?}, not {:?}",
+                            owner.name(),
+                            source.verifier.name()
+                        ),
+                    );
+                }
             }
             if let Some(message) = source.event_id.as_ref().and_then(Parsed::error) {
                 fail(&at("event_id"), message.to_owned());
@@ -1036,11 +1044,11 @@ mod tests {
         let err = Config::parse(&typo).unwrap_err();
         assert!(err.contains("unknown field `broker`"), "{err}");
         let err = Config::parse(
-            &MINIMAL.replace("\"github\"\n        secrets", "\"gitlab\"\n        secrets"),
+            &MINIMAL.replace("\"github\"\n        secrets", "\"gitlub\"\n        secrets"),
         )
         .unwrap_err();
         assert!(
-            err.contains("unknown variant `gitlab`") && err.contains("standard-webhooks"),
+            err.contains("unknown variant `gitlub`") && err.contains("standard-webhooks"),
             "{err}"
         );
     }

@@ -40,7 +40,9 @@ impl Rejection {
 impl From<VerifyError> for Rejection {
     fn from(err: VerifyError) -> Self {
         let reason = match err {
-            VerifyError::MissingHeader(_) => Reason::MissingSignatureHeader,
+            VerifyError::MissingHeader(_) | VerifyError::MissingParameter(_) => {
+                Reason::MissingSignatureHeader
+            }
             VerifyError::MalformedHeader(_) | VerifyError::MalformedField(_) => {
                 Reason::MalformedSignatureHeader
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 
@@ -20,8 +20,9 @@ use crate::locate::EventId;
 use crate::metrics::{InFlight, SourceMetrics};
 use crate::publish::{Delivery, PublishError, Publisher};
 use crate::reason::Reason;
+use crate::route::Routed;
 use crate::source::{Source, Sources};
-use crate::verify::Handshake;
+use crate::verify::{Handshake, Reply, Verified};
 
 /// The response every request gets.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -44,6 +45,14 @@ pub struct Gateway {
 
 /// How a request that reached a source ended.
 enum Outcome {
+    /// Its event, or every event of a batch, is in Kafka.
+    Stored(Vec<Stored>),
+    /// The provider checking the endpoint: answered here, never published.
+    Handshake(Handshake),
+}
+
+/// How one event ended.
+enum Stored {
     Accepted {
         id: EventId,
         topic: Arc<str>,
@@ -52,8 +61,6 @@ enum Outcome {
     Duplicate {
         id: EventId,
     },
-    /// The provider checking the endpoint: answered here, never published.
-    Handshake(Handshake),
 }
 
 /// A rejection with what the log needs beyond the response.
@@ -142,48 +149,73 @@ impl Gateway {
             );
         };
         match self.ingest(&source, request).await {
-            Ok(Outcome::Accepted {
-                id,
-                topic,
-                delivery,
-            }) => {
-                source.metrics.accepted(started.elapsed());
-                tracing::info!(
-                    source = %source.name, event_id = %id, status = 200, topic = %topic,
-                    partition = delivery.partition, offset = delivery.offset,
-                    latency_ms = started.elapsed().as_secs_f64() * 1e3, "accepted"
-                );
-                json(
-                    StatusCode::OK,
-                    &AcceptedBody {
-                        status: "accepted",
-                        id: id.as_str(),
-                    },
-                )
-            }
-            Ok(Outcome::Duplicate { id }) => {
-                source.metrics.duplicate(started.elapsed());
-                tracing::info!(
-                    source = %source.name, event_id = %id, status = 200,
-                    latency_ms = started.elapsed().as_secs_f64() * 1e3, "duplicate"
-                );
-                json(
-                    StatusCode::OK,
-                    &AcceptedBody {
-                        status: "duplicate",
-                        id: id.as_str(),
-                    },
-                )
-            }
+            Ok(Outcome::Stored(events)) => self.answer_stored(&source, &events, started),
             Ok(Outcome::Handshake(handshake)) => {
-                source.metrics.handshake(started.elapsed());
+                source.metrics.handshake(handshake.kind, started.elapsed());
                 tracing::info!(
                     source = %source.name, status = 200, handshake = handshake.kind,
+                    note = handshake.note.as_deref(),
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
                 );
-                json(StatusCode::OK, &handshake.reply)
+                handshake_response(handshake)
             }
             Err(failure) => self.reject(Some(&source), &source.metrics, failure, started),
+        }
+    }
+
+    /// Counts, logs and answers a delivery whose events are all in Kafka.
+    fn answer_stored(&self, source: &Source, events: &[Stored], started: Instant) -> HttpResponse {
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let mut accepted = 0;
+        for event in events {
+            match event {
+                Stored::Accepted {
+                    id,
+                    topic,
+                    delivery,
+                } => {
+                    accepted += 1;
+                    tracing::info!(
+                        source = %source.name, event_id = %id, status = 200, topic = %topic,
+                        partition = delivery.partition, offset = delivery.offset,
+                        latency_ms, "accepted"
+                    );
+                }
+                Stored::Duplicate { id } => {
+                    tracing::info!(
+                        source = %source.name, event_id = %id, status = 200, latency_ms, "duplicate"
+                    );
+                }
+            }
+        }
+        let duplicates = events.len() - accepted;
+        source
+            .metrics
+            .stored(accepted as u64, duplicates as u64, started.elapsed());
+        match events {
+            [Stored::Accepted { id, .. }] => json(
+                StatusCode::OK,
+                &AcceptedBody {
+                    status: "accepted",
+                    id: id.as_str(),
+                },
+            ),
+            [Stored::Duplicate { id }] => json(
+                StatusCode::OK,
+                &AcceptedBody {
+                    status: "duplicate",
+                    id: id.as_str(),
+                },
+            ),
+            batch => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "status": "accepted",
+                    "events": batch.len(),
+                    "accepted": accepted,
+                    "duplicates": duplicates,
+                }),
+            ),
         }
     }
 
@@ -193,14 +225,31 @@ impl Gateway {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let received_at = SystemTime::now();
-        if request.method() != Method::POST {
-            return Err(Rejection::new(
-                Reason::MethodNotAllowed,
-                "webhooks are delivered with POST",
-            )
-            .into());
-        }
+        let now = unix_seconds(received_at);
         let (parts, body) = request.into_parts();
+        if parts.method != Method::POST {
+            // Some providers check an endpoint with GET or HEAD (Dropbox,
+            // Okta, Mandrill); nothing else but POST is a delivery.
+            return match (parts.method == Method::GET || parts.method == Method::HEAD)
+                .then(|| {
+                    source.verifier.challenge(
+                        &parts.method,
+                        &parts.headers,
+                        parts.uri.query(),
+                        &[],
+                        now,
+                    )
+                })
+                .flatten()
+            {
+                Some(handshake) => Ok(Outcome::Handshake(handshake)),
+                None => Err(Rejection::new(
+                    Reason::MethodNotAllowed,
+                    "webhooks are delivered with POST",
+                )
+                .into()),
+            };
+        }
         // The body's bytes are reserved before it is read: what it declares,
         // or the most it may be when it declares nothing (or too much: that
         // is refused below without being held).
@@ -223,12 +272,17 @@ impl Gateway {
         if source.log_bodies {
             log_body(source, &body);
         }
-        let verified = source.verifier.verify_with_query(
-            &parts.headers,
-            parts.uri.query(),
-            body,
-            unix_seconds(received_at),
-        )?;
+        if let Some(handshake) =
+            source
+                .verifier
+                .challenge(&parts.method, &parts.headers, parts.uri.query(), &body, now)
+        {
+            return Ok(Outcome::Handshake(handshake));
+        }
+        let verified =
+            source
+                .verifier
+                .verify_with_query(&parts.headers, parts.uri.query(), body, now)?;
         // After verification: a flood of unsigned requests cannot use up the
         // bucket of the provider's real deliveries (connections and bodies
         // have limits of their own before this).
@@ -246,37 +300,103 @@ impl Gateway {
         if let Some(handshake) = source.verifier.handshake(&verified) {
             return Ok(Outcome::Handshake(handshake));
         }
-        let id = source.event_id.extract(&parts.headers, verified.body())?;
-        let with_id = |failure: Failure| Failure {
-            id: Some(id.clone()),
-            ..failure
-        };
-        let routed = source
-            .route
-            .route(&parts.headers, verified.body())
-            .map_err(|e| with_id(e.into()))?;
-        let topic = Arc::clone(&routed.topic);
+        // Every event's id and route first: a batch with one the source
+        // cannot read is refused whole, before anything is published.
+        let mut events = Vec::new();
+        for verified in source.verifier.split(verified)? {
+            let id = source.event_id.extract(&parts.headers, verified.body())?;
+            let routed = match source.route.route(&parts.headers, verified.body()) {
+                Ok(routed) => routed,
+                Err(err) => {
+                    return Err(Failure {
+                        id: Some(id),
+                        ..err.into()
+                    });
+                }
+            };
+            events.push((verified, id, routed));
+        }
 
         // Until every id the dedup topic held is loaded, a duplicate would not
         // be recognised: the provider retries once hookgate is ready.
         if !self.health.is_dedup_loaded() {
-            return Err(with_id(
-                Rejection::new(
+            return Err(Failure {
+                id: events.first().map(|(_, id, _)| id.clone()),
+                ..Rejection::new(
                     Reason::NotReady,
                     "hookgate is starting and still loading its dedup index; retry later",
                 )
-                .into(),
-            ));
+                .into()
+            });
         }
         // Kafka's part of the answer is bounded as a whole: waiting for an
         // earlier delivery of the event, its acknowledgement and its id's.
         let deadline = tokio::time::Instant::now() + self.produce_timeout;
+        let Some(last) = events.pop() else {
+            return Ok(Outcome::Stored(Vec::new()));
+        };
+        if events.is_empty() {
+            let (verified, id, routed) = last;
+            let event = self
+                .store(
+                    source,
+                    verified,
+                    id,
+                    routed,
+                    parts.headers,
+                    received_at,
+                    deadline,
+                )
+                .await?;
+            return Ok(Outcome::Stored(vec![event]));
+        }
+        // A batch: its events are stored side by side, and the delivery is
+        // answered 2xx only when every one is in Kafka. The first failure is
+        // the answer; the provider's retry finds the others duplicates.
+        events.push(last);
+        let stored =
+            futures_util::future::join_all(events.into_iter().map(|(verified, id, routed)| {
+                self.store(
+                    source,
+                    verified,
+                    id,
+                    routed,
+                    parts.headers.clone(),
+                    received_at,
+                    deadline,
+                )
+            }))
+            .await;
+        stored
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map(Outcome::Stored)
+    }
+
+    /// Claims one event's id, publishes it and commits the claim, all within
+    /// `deadline`.
+    #[allow(clippy::too_many_arguments)]
+    async fn store(
+        &self,
+        source: &Arc<Source>,
+        verified: Verified,
+        id: EventId,
+        routed: Routed,
+        headers: HeaderMap,
+        received_at: SystemTime,
+        deadline: tokio::time::Instant,
+    ) -> Result<Stored, Failure> {
+        let with_id = |failure: Failure| Failure {
+            id: Some(id.clone()),
+            ..failure
+        };
+        let topic = Arc::clone(&routed.topic);
         let claim = match tokio::time::timeout_at(deadline, self.dedup.claim(&source.name, &id))
             .await
             .unwrap_or(Err(ClaimError::StillInFlight))
             .map_err(|e| with_id(e.into()))?
         {
-            Claimed::Duplicate => return Ok(Outcome::Duplicate { id }),
+            Claimed::Duplicate => return Ok(Stored::Duplicate { id }),
             Claimed::Fresh(claim) => claim,
         };
         // The same signed content under another id is a captured delivery
@@ -293,7 +413,7 @@ impl Gateway {
                         source = %source.name, event_id = %id,
                         "a delivery repeats the signed content of one already accepted under another event id: answered duplicate, not published"
                     );
-                    return Ok(Outcome::Duplicate { id });
+                    return Ok(Stored::Duplicate { id });
                 }
                 Claimed::Fresh(replay_claim) => Some(replay_claim),
             }
@@ -305,7 +425,7 @@ impl Gateway {
             verified,
             id.clone(),
             routed,
-            parts.headers,
+            headers,
             received_at,
         );
         // Publish in a task of its own: if the provider hangs up, a record already
@@ -360,7 +480,7 @@ impl Gateway {
             });
         };
         match published {
-            Ok(Ok(delivery)) => Ok(Outcome::Accepted {
+            Ok(Ok(delivery)) => Ok(Stored::Accepted {
                 id,
                 topic,
                 delivery,
@@ -439,6 +559,29 @@ impl Gateway {
         };
         Some(json(code, &HealthBody { status }))
     }
+}
+
+/// A handshake's answer: 200 with what the provider expects.
+fn handshake_response(handshake: Handshake) -> HttpResponse {
+    let mut response = match handshake.reply {
+        Reply::Json(value) => json(StatusCode::OK, &value),
+        Reply::Text(text) => {
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            response
+        }
+        Reply::Empty => Response::new(Full::new(Bytes::new())),
+    };
+    response.headers_mut().extend(handshake.headers);
+    response
 }
 
 /// Reads the whole body into one `Bytes`, refusing more than `limit` bytes: at

@@ -51,7 +51,8 @@ impl fmt::Display for EventId {
 
 /// Where a value of a delivery is found: a source's event id, or the event
 /// type it routes by. Written in config as `header:NAME`, `json:/json/pointer`
-/// or `body-sha256` (ids only).
+/// or `body-sha256` (ids only), or several of these separated by `|`, tried
+/// in order (`header:webhook-id | header:svix-id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Locator {
     Header(HeaderName),
@@ -63,11 +64,25 @@ pub enum Locator {
     /// The SHA-256 of the body, for providers that send no id: identical bodies
     /// are then the same event.
     BodySha256,
+    /// The first of these the delivery has: a provider that sends its id
+    /// under one of two names.
+    FirstOf(Vec<Locator>),
 }
 
 impl Locator {
     /// Parses the config syntax; the error says which forms are valid.
     pub fn parse(spec: &str) -> Result<Self, String> {
+        if spec.contains('|') {
+            let choices = spec
+                .split('|')
+                .map(|choice| Self::parse_one(choice.trim()))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Self::FirstOf(choices));
+        }
+        Self::parse_one(spec)
+    }
+
+    fn parse_one(spec: &str) -> Result<Self, String> {
         if let Some(name) = spec.strip_prefix("header:") {
             return HeaderName::from_bytes(name.as_bytes())
                 .map(Self::Header)
@@ -92,7 +107,7 @@ impl Locator {
             return Ok(Self::BodySha256);
         }
         Err(format!(
-            "{spec:?} is not an event id source: use header:NAME, json:/pointer or body-sha256"
+            "{spec:?} is not an event id source: use header:NAME, json:/pointer or body-sha256 (or several, separated by |)"
         ))
     }
 
@@ -128,6 +143,16 @@ impl Locator {
                 }
             }
             Self::BodySha256 => Ok(EventId(hex::encode(Sha256::digest(body)).into())),
+            Self::FirstOf(choices) => {
+                let mut looked = Vec::new();
+                for choice in choices {
+                    match choice.extract(headers, body) {
+                        Err(LocateError::Missing(at)) => looked.push(at),
+                        found => return found,
+                    }
+                }
+                Err(LocateError::Missing(looked.join(" or ")))
+            }
         }
     }
 }
@@ -146,6 +171,15 @@ impl fmt::Display for Locator {
             Self::Header(name) => write!(f, "header:{name}"),
             Self::Json { pointer, .. } => write!(f, "json:{pointer}"),
             Self::BodySha256 => f.write_str("body-sha256"),
+            Self::FirstOf(choices) => {
+                for (i, choice) in choices.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" | ")?;
+                    }
+                    write!(f, "{choice}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -446,8 +480,38 @@ mod tests {
                 .unwrap_err()
                 .contains("header:NAME")
         );
-        for spec in ["header:x-id", "json:/data/id", "body-sha256"] {
+        for spec in [
+            "header:x-id",
+            "json:/data/id",
+            "body-sha256",
+            "header:webhook-id | header:svix-id",
+        ] {
             assert_eq!(Locator::parse(spec).expect("valid").to_string(), spec);
         }
+        assert!(Locator::parse("header:x-id | query:id").is_err());
+    }
+
+    #[test]
+    fn the_first_of_several_places_that_the_delivery_has_is_used() {
+        let source = Locator::parse("header:webhook-id|header:svix-id").expect("valid");
+        let id = |pairs: &[(&str, &str)]| source.extract(&headers(pairs), b"");
+        assert_eq!(id(&[("svix-id", "msg_1")]).expect("id").as_str(), "msg_1");
+        assert_eq!(
+            id(&[("svix-id", "msg_1"), ("webhook-id", "msg_2")])
+                .expect("id")
+                .as_str(),
+            "msg_2"
+        );
+        assert_eq!(
+            id(&[]).unwrap_err().describe("event id"),
+            "event id missing: expected it in header webhook-id or header svix-id"
+        );
+        // A value that is there but invalid is not passed over.
+        assert_eq!(
+            id(&[("webhook-id", ""), ("svix-id", "msg_1")])
+                .unwrap_err()
+                .reason(),
+            "invalid_event_id"
+        );
     }
 }

@@ -213,6 +213,7 @@ fn send(
         options: SchemeOptions {
             hmac: None,
             public_url: Some(public_url.as_deref().unwrap_or(url)),
+            token: None,
         },
     };
     let delivery = match request.sign() {

@@ -60,7 +60,7 @@ pub fn describe() {
     );
     describe_counter!(
         HANDSHAKES,
-        "Endpoint checks answered by hookgate (Slack url_verification, Zoom endpoint.url_validation, Discord PING); never published."
+        "Endpoint checks answered by hookgate, by source and kind (Slack url_verification, Dropbox challenge, Mandrill head_check, ...); never published."
     );
     describe_histogram!(
         REQUEST_DURATION,
@@ -213,7 +213,7 @@ pub struct SourceMetrics {
     ok: Counter,
     accepted: Counter,
     duplicates: Counter,
-    handshakes: Counter,
+    source: String,
     rejected_status: Vec<Counter>,
     rejections: Vec<Counter>,
     request_duration: Histogram,
@@ -228,7 +228,7 @@ impl SourceMetrics {
             ok: by_status("200"),
             accepted: counter!(ACCEPTED, "source" => source.clone()),
             duplicates: counter!(DUPLICATES, "source" => source.clone()),
-            handshakes: counter!(HANDSHAKES, "source" => source.clone()),
+            source: source.clone(),
             rejected_status: Reason::ALL
                 .iter()
                 .map(|reason| by_status(status_label(*reason)))
@@ -242,21 +242,20 @@ impl SourceMetrics {
         }
     }
 
-    pub fn accepted(&self, elapsed: Duration) {
+    /// A delivery answered 200: its events newly published and those Kafka
+    /// already held (one of the two for most providers; a batch may have both).
+    pub fn stored(&self, accepted: u64, duplicates: u64, elapsed: Duration) {
         self.ok.increment(1);
-        self.accepted.increment(1);
+        self.accepted.increment(accepted);
+        self.duplicates.increment(duplicates);
         self.request_duration.record(elapsed);
     }
 
-    pub fn duplicate(&self, elapsed: Duration) {
+    /// A provider's endpoint check answered; `kind` is the provider's name
+    /// for it (rare, so its counter is looked up each time).
+    pub fn handshake(&self, kind: &'static str, elapsed: Duration) {
         self.ok.increment(1);
-        self.duplicates.increment(1);
-        self.request_duration.record(elapsed);
-    }
-
-    pub fn handshake(&self, elapsed: Duration) {
-        self.ok.increment(1);
-        self.handshakes.increment(1);
+        counter!(HANDSHAKES, "source" => self.source.clone(), "kind" => kind).increment(1);
         self.request_duration.record(elapsed);
     }
 

@@ -164,6 +164,7 @@ mod tests {
             let options = SchemeOptions {
                 hmac: None,
                 public_url: Some(public_url),
+                token: None,
             };
             let request = SendRequest {
                 kind,

@@ -98,6 +98,7 @@ impl Sources {
             let options = SchemeOptions {
                 hmac: sc.hmac.as_ref(),
                 public_url: sc.public_url.as_deref(),
+                token: sc.token.as_ref(),
             };
             let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, options) {
                 Ok(verifier) => verifier,

@@ -371,6 +371,7 @@ async fn send(
     let options = SchemeOptions {
         hmac: None,
         public_url: Some(&plan.public_url),
+        token: None,
     };
     let delivery = verify::sign(plan.kind, plan.secret.expose(), payload, id, now, options).ok()?;
     let url = match &delivery.query {

@@ -88,10 +88,7 @@ struct Interaction {
 /// and now and then after: answer PONG (type 1).
 pub(super) fn handshake(body: &[u8]) -> Option<Handshake> {
     let interaction: Interaction = serde_json::from_slice(body).ok()?;
-    (interaction.kind == 1).then(|| Handshake {
-        kind: "ping",
-        reply: serde_json::json!({ "type": 1 }),
-    })
+    (interaction.kind == 1).then(|| Handshake::json("ping", serde_json::json!({ "type": 1 })))
 }
 
 /// Signs as Discord would; `secret` is the 32-byte private seed in hex.
@@ -134,7 +131,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
+    use crate::verify::{Reply, Scheme as _};
     use crate::verify::test_support::headers;
 
     /// `openssl genpkey -algorithm ed25519`; the raw public key in hex.
@@ -166,7 +163,7 @@ mod tests {
     fn a_ping_is_answered_with_pong_and_commands_are_not() {
         assert_eq!(
             handshake(BODY).map(|h| h.reply),
-            Some(serde_json::json!({ "type": 1 }))
+            Some(Reply::Json(serde_json::json!({ "type": 1 })))
         );
         assert!(handshake(br#"{"type":2,"id":"1"}"#).is_none());
     }

@@ -47,11 +47,15 @@ macro_rules! providers {
 
 providers! {
     "hmac" => hmac::Hmac,
+    "token" => token::Token,
     "github" => github::Github,
     "stripe" => stripe::Stripe,
     "slack" => slack::Slack,
     "shopify" => shopify::Shopify,
     "standard-webhooks" => standard_webhooks::StandardWebhooks,
+    "svix" => svix::Svix,
+    "clerk" => clerk::Clerk,
+    "resend" => resend::Resend,
     "paddle" => paddle::Paddle,
     "zoom" => zoom::Zoom,
     "pagerduty" => pagerduty::PagerDuty,
@@ -63,6 +67,8 @@ providers! {
     "sendgrid" => sendgrid::SendGrid,
     "square" => square::Square,
     "twilio" => twilio::Twilio,
+    "gitlab" => gitlab::Gitlab,
+    "mailchimp" => mailchimp::Mailchimp,
 }
 
 use std::ops::Range;
@@ -70,11 +76,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Deserializer, de};
 
 pub use self::hmac::HmacOptions;
 pub use self::mac::{Algorithm, Encoding};
+pub use self::token::TokenOptions;
 use crate::secret::Secret;
 
 impl VerifierKind {
@@ -128,6 +135,9 @@ pub(crate) struct Provider {
     /// A signing secret in the form the provider issues them, for examples
     /// and tests.
     example_secret: &'static [u8],
+    /// Whether a changed body fails the check: not for a token sent as it
+    /// is, nor for Mailgun, which signs a token beside the event.
+    signs_body: bool,
 }
 
 type BuildFn = fn(&BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors>;
@@ -145,7 +155,14 @@ impl Provider {
             verification_key: same_key,
             sample: None,
             example_secret: b"example-signing-secret",
+            signs_body: true,
         }
+    }
+
+    /// The provider authenticates the sender without signing the body.
+    const fn without_body_signature(mut self) -> Self {
+        self.signs_body = false;
+        self
     }
 
     /// The provider issues secrets in a form of its own (a prefix, a key).
@@ -200,8 +217,25 @@ pub(crate) trait Scheme: std::fmt::Debug + Send + Sync {
         self.verify(request).map(|()| None)
     }
 
-    /// The provider's endpoint check, if this verified body is one.
+    /// The provider's endpoint check, if this verified body is one (Slack's
+    /// `url_verification`).
     fn handshake(&self, _body: &[u8]) -> Option<Handshake> {
+        None
+    }
+
+    /// The provider's check that comes before a signature can be checked, or
+    /// without one (Dropbox's `GET ?challenge=`, Asana's `X-Hook-Secret`,
+    /// Notion's verification token), GET and HEAD requests included: answered
+    /// before verification, so it may publish nothing and answer only with
+    /// what the request itself brought. `None`: not one, verify as usual.
+    fn challenge(&self, _request: Challenge<'_>) -> Option<Handshake> {
+        None
+    }
+
+    /// The events a verified delivery carries when it carries several
+    /// (Mandrill's batch), each published as its own record; `None`: the
+    /// body is one event.
+    fn split(&self, _body: &Bytes) -> Option<Result<Vec<Bytes>, VerifyError>> {
         None
     }
 }
@@ -229,6 +263,8 @@ pub struct SchemeOptions<'a> {
     pub hmac: Option<&'a HmacOptions>,
     /// The URL the provider was given, for schemes that sign it (Square).
     pub public_url: Option<&'a str>,
+    /// The `token` scheme's place for the token.
+    pub token: Option<&'a TokenOptions>,
 }
 
 /// A scheme's built-in choices, each overridable per source.
@@ -261,6 +297,8 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 pub enum VerifyError {
     #[error("missing {0} header")]
     MissingHeader(&'static str),
+    #[error("missing {0} query parameter")]
+    MissingParameter(&'static str),
     #[error("malformed {0} header")]
     MalformedHeader(&'static str),
     #[error("malformed or missing {0} field in the signed body")]
@@ -314,13 +352,91 @@ pub(crate) struct Signed<'a> {
     pub(crate) query: Option<&'a str>,
 }
 
-/// A verified request that is the provider checking the endpoint, not an
-/// event: hookgate answers it with `reply` itself and publishes nothing.
+/// A request that is the provider checking the endpoint, not an event:
+/// hookgate answers it itself, counts it and publishes nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handshake {
-    /// What kind, for logs: `url_verification`, `endpoint.url_validation`, `ping`.
+    /// What kind, for logs and the `kind` label of `hookgate_handshakes_total`:
+    /// `url_verification`, `endpoint.url_validation`, `ping`, `challenge`.
     pub kind: &'static str,
-    pub reply: serde_json::Value,
+    pub reply: Reply,
+    /// Response headers the provider expects (Asana's `X-Hook-Secret`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// What the operator needs from it, for the log: the secret a provider
+    /// hands over in its first request (Notion's verification token, Asana's
+    /// hook secret), which becomes the source's secret.
+    pub note: Option<String>,
+}
+
+/// The body of a handshake's answer, always with status 200.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Json(serde_json::Value),
+    /// `text/plain`, sent with `X-Content-Type-Options: nosniff` (an echoed
+    /// challenge must never be taken for HTML).
+    Text(String),
+    Empty,
+}
+
+impl Handshake {
+    pub(crate) fn json(kind: &'static str, reply: serde_json::Value) -> Self {
+        Self::new(kind, Reply::Json(reply))
+    }
+
+    pub(crate) fn text(kind: &'static str, reply: String) -> Self {
+        Self::new(kind, Reply::Text(reply))
+    }
+
+    pub(crate) fn empty(kind: &'static str) -> Self {
+        Self::new(kind, Reply::Empty)
+    }
+
+    fn new(kind: &'static str, reply: Reply) -> Self {
+        Self {
+            kind,
+            reply,
+            headers: Vec::new(),
+            note: None,
+        }
+    }
+
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub(crate) fn noting(mut self, note: String) -> Self {
+        self.note = Some(note);
+        self
+    }
+}
+
+/// The longest challenge a handshake echoes back; providers' are far shorter.
+pub(crate) const MAX_ECHO_LEN: usize = 1024;
+
+/// A challenge fit to be echoed: printable ASCII (spaces included), at most
+/// [`MAX_ECHO_LEN`] bytes. Anything else is not answered as a handshake.
+pub(crate) fn echoable(challenge: &str) -> Option<&str> {
+    (!challenge.is_empty()
+        && challenge.len() <= MAX_ECHO_LEN
+        && challenge.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
+    .then_some(challenge)
+}
+
+/// A request as a provider's unsigned check sees it: [`Signed`] and its method.
+#[derive(Clone, Copy)]
+pub(crate) struct Challenge<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) request: Signed<'a>,
+}
+
+impl Challenge<'_> {
+    /// The first value of `name` in the query string, decoded.
+    pub(crate) fn query_param(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.request.query?.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
 }
 
 /// One source's scheme with its keys ready.
@@ -358,6 +474,40 @@ impl Verifier {
     /// `url_verification`, Zoom's `endpoint.url_validation`, Discord's PING.
     pub fn handshake(&self, verified: &Verified) -> Option<Handshake> {
         self.scheme.handshake(verified.body())
+    }
+
+    /// The provider's unsigned endpoint check, if this request (of any
+    /// method; `body` empty for GET and HEAD) is one: answered before, or
+    /// instead of, verification.
+    pub fn challenge(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Option<Handshake> {
+        self.scheme.challenge(Challenge {
+            method,
+            request: Signed {
+                headers,
+                body,
+                now,
+                query,
+            },
+        })
+    }
+
+    /// The events of a verified delivery: itself, or each event of a batch
+    /// (Mandrill's), each as verified as the whole.
+    pub fn split(&self, verified: Verified) -> Result<Vec<Verified>, VerifyError> {
+        match self.scheme.split(&verified.body) {
+            None => Ok(vec![verified]),
+            Some(events) => Ok(events?
+                .into_iter()
+                .map(|body| Verified { body, nonce: None })
+                .collect()),
+        }
     }
 
     /// Checks the request's signature over `body` at time `now` (Unix seconds).
@@ -637,6 +787,7 @@ mod tests {
             let scheme_options = SchemeOptions {
                 hmac: Some(&options),
                 public_url: Some("https://hooks.example.com/in"),
+                token: None,
             };
             let verifier =
                 Verifier::build(kind, &[Secret::new(key)], DEFAULT_TOLERANCE, scheme_options)
@@ -665,9 +816,8 @@ mod tests {
                 .replace("Ev1", "Ev2");
             let outcome =
                 verifier.verify_with_query(&headers, query, Bytes::from(tampered), 1_700_000_000);
-            if kind == VerifierKind::Mailgun {
-                // Mailgun signs its timestamp and token, not the event.
-                assert!(outcome.is_ok());
+            if !kind.provider().signs_body {
+                assert!(outcome.is_ok(), "{kind:?}");
             } else {
                 assert_eq!(outcome.unwrap_err(), VerifyError::Mismatch, "{kind:?}");
             }

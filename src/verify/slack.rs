@@ -34,10 +34,7 @@ pub(super) fn handshake(body: &[u8]) -> Option<Handshake> {
         return None;
     }
     let request: UrlVerification = serde_json::from_slice(body).ok()?;
-    (request.kind == "url_verification").then(|| Handshake {
-        kind: "url_verification",
-        reply: serde_json::json!({ "challenge": request.challenge }),
-    })
+    (request.kind == "url_verification").then(|| Handshake::json("url_verification", serde_json::json!({ "challenge": request.challenge })))
 }
 
 pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
@@ -75,16 +72,16 @@ impl super::Scheme for Slack {
 mod tests {
     use super::*;
     use crate::verify::test_support::run;
-    use crate::verify::{Signed, VerifyError};
+    use crate::verify::{Reply, Signed, VerifyError};
 
     #[test]
     fn url_verification_is_answered_with_its_challenge() {
         let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
         assert_eq!(
             handshake(body).map(|h| h.reply),
-            Some(
+            Some(Reply::Json(
                 serde_json::json!({ "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" })
-            )
+            ))
         );
         assert!(handshake(br#"{"type":"event_callback","event_id":"Ev1"}"#).is_none());
     }

@@ -17,7 +17,8 @@ const SVIX_TIMESTAMP: &str = "svix-timestamp";
 const SVIX_SIGNATURE: &str = "svix-signature";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
-    event_id: "header:webhook-id",
+    // Svix's customers (Clerk, Resend, ...) send the same scheme under svix-*.
+    event_id: "header:webhook-id | header:svix-id",
     event_type: Some("json:/type"),
     forward_headers: &[],
     timestamped: true,
@@ -54,15 +55,20 @@ impl StandardWebhooks {
 impl super::Scheme for StandardWebhooks {
     fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
         // The spec's names win; Svix senders use the same scheme under svix-*.
-        let [id, timestamp, signature] = if self.spec[2].is_in(request.headers) {
-            &self.spec
+        let ([id, timestamp, signature], other) = if self.spec[2].is_in(request.headers) {
+            (&self.spec, &self.svix)
         } else if self.svix[2].is_in(request.headers) {
-            &self.svix
+            (&self.svix, &self.spec)
         } else {
             return Err(VerifyError::MissingHeader(SIGNATURE));
         };
-        let (id, timestamp, signatures) = (
-            id.required(request.headers)?,
+        let id = id.required(request.headers)?;
+        // A source reads its id under either name: the other name, when
+        // present, must carry the signed id, or an unsigned one could be swapped in.
+        if other[0].is_in(request.headers) && other[0].required(request.headers)? != id {
+            return Err(VerifyError::MalformedHeader(other[0].label()));
+        }
+        let (timestamp, signatures) = (
             timestamp.required(request.headers)?,
             signature.required(request.headers)?,
         );
@@ -104,6 +110,17 @@ pub(super) fn sign(
     event_id: &str,
     now: i64,
 ) -> Result<Vec<(String, String)>, String> {
+    sign_as([ID, TIMESTAMP, SIGNATURE], secret, body, event_id, now)
+}
+
+/// Signs under the given id, timestamp and signature header names.
+fn sign_as(
+    names: [&str; 3],
+    secret: &[u8],
+    body: &[u8],
+    event_id: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, String> {
     let key =
         decode_secret(secret).ok_or("a Standard Webhooks secret is `whsec_` followed by base64")?;
     let t = now.to_string();
@@ -113,10 +130,10 @@ pub(super) fn sign(
         &[event_id.as_bytes(), b".", t.as_bytes(), b".", body],
     );
     Ok(vec![
-        (ID.into(), event_id.into()),
-        (TIMESTAMP.into(), t),
+        (names[0].into(), event_id.into()),
+        (names[1].into(), t),
         (
-            SIGNATURE.into(),
+            names[2].into(),
             format!(
                 "v1,{}",
                 base64::engine::general_purpose::STANDARD.encode(mac)
@@ -134,6 +151,24 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
     |input| input.with_headers(sign(input.secret, input.payload, input.event_id, input.now)?),
 )
 .with_example_secret(EXAMPLE_SECRET);
+
+/// A provider that sends through Svix (Clerk, Resend, ...): this scheme under
+/// the `svix-*` names, with the provider's own event shape.
+pub(super) const fn svix_branded(defaults: Defaults) -> Provider {
+    Provider {
+        defaults,
+        sign: |input| {
+            input.with_headers(sign_as(
+                [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE],
+                input.secret,
+                input.payload,
+                input.event_id,
+                input.now,
+            )?)
+        },
+        ..PROVIDER
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -197,6 +232,33 @@ mod tests {
         assert_eq!(
             check(SPEC, "", BODY, NOW),
             Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
+    }
+
+    #[test]
+    fn svix_names_carry_the_id_a_source_reads_and_another_id_beside_them_is_refused() {
+        let svix_only = [(SVIX_ID, ID_VALUE), (SVIX_TIMESTAMP, T), (SVIX_SIGNATURE, DOCUMENTED)];
+        assert_eq!(run(&verifier(), &svix_only, BODY, NOW), Ok(()));
+        let id = crate::locate::Locator::parse(DEFAULTS.event_id)
+            .expect("valid")
+            .extract(&crate::verify::test_support::headers(&svix_only), BODY)
+            .expect("the id of a Svix-branded delivery");
+        assert_eq!(id.as_str(), ID_VALUE);
+        // An unsigned webhook-id beside Svix's signed id would be the one read.
+        let mut swapped = svix_only.to_vec();
+        swapped.push((ID, "msg_other"));
+        assert_eq!(
+            run(&verifier(), &swapped, BODY, NOW),
+            Err(VerifyError::MalformedHeader(ID))
+        );
+        let mut same = svix_only.to_vec();
+        same.push((ID, ID_VALUE));
+        assert_eq!(run(&verifier(), &same, BODY, NOW), Ok(()));
+        // And the other way round.
+        let spec = [(ID, ID_VALUE), (TIMESTAMP, T), (SIGNATURE, DOCUMENTED), (SVIX_ID, "msg_other")];
+        assert_eq!(
+            run(&verifier(), &spec, BODY, NOW),
+            Err(VerifyError::MalformedHeader(SVIX_ID))
         );
     }
 

@@ -45,10 +45,7 @@ pub(super) fn handshake(scheme: &V0, body: &[u8]) -> Option<Handshake> {
     }
     let token = request.payload.plain_token;
     let encrypted = hex::encode(scheme.mac_first(&[token.as_bytes()])?);
-    Some(Handshake {
-        kind: "endpoint.url_validation",
-        reply: serde_json::json!({ "plainToken": token, "encryptedToken": encrypted }),
-    })
+    Some(Handshake::json("endpoint.url_validation", serde_json::json!({ "plainToken": token, "encryptedToken": encrypted })))
 }
 
 pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
@@ -84,7 +81,7 @@ mod tests {
     use super::*;
     use crate::verify::test_support::run;
 
-    use crate::verify::VerifyError;
+    use crate::verify::{Reply, VerifyError};
 
     const BODY: &[u8] =
         br#"{"event":"meeting.started","event_ts":1700000000123,"payload":{"account_id":"abc"}}"#;
@@ -104,10 +101,10 @@ mod tests {
         // `printf qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac zoom-secret-token`
         assert_eq!(
             answer.reply,
-            serde_json::json!({
+            Reply::Json(serde_json::json!({
                 "plainToken": "qgg8vlvZRS6UYooatFL8Aw",
                 "encryptedToken": "d9e0d764a78494688ba3f2d5c0ed4ca311394b4834d959759213424d2df961e3"
-            })
+            }))
         );
         assert!(handshake(&zoom, BODY).is_none());
     }

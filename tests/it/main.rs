@@ -40,6 +40,7 @@ pub(crate) const PUBLIC_URL: &str = "https://hooks.example.com/webhooks";
 const SCHEME_OPTIONS: verify::SchemeOptions<'static> = verify::SchemeOptions {
     hmac: None,
     public_url: Some(PUBLIC_URL),
+    token: None,
 };
 
 /// A `[[sources]]` entry whose secret lives in a file under `dir`.

@@ -1,0 +1,19 @@
+//! Svix: the Standard Webhooks scheme under `svix-id`, `svix-timestamp` and
+//! `svix-signature`, as every sender that delivers through Svix signs (their
+//! SDKs verify both sets of names). For a sender with a file of its own here
+//! (Clerk, Resend) pick that one; this is for the rest.
+//! Source: <https://docs.svix.com/receiving/verifying-payloads/how-manual>
+
+use super::standard_webhooks::svix_branded;
+use super::{Defaults, Provider};
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "header:svix-id | header:webhook-id",
+    event_type: Some("json:/type"),
+    forward_headers: &[],
+    timestamped: true,
+    replay_guard: false,
+    tolerance: None,
+};
+
+pub(super) const PROVIDER: Provider = svix_branded(DEFAULTS);

@@ -1,0 +1,353 @@
+//! A shared secret the sender presents as it is, for senders that sign
+//! nothing (Mailchimp Marketing, Postmark, internal systems): in a header,
+//! in the query string, or as HTTP basic auth, set in `[sources.token]`.
+//! Weaker than a signature: whoever sees one request (a proxy's log, a
+//! misconfigured tracer) can send any body, so keep such sources behind an IP
+//! allowlist and turn the replay guard on. GitLab, Mailchimp and Okta use the
+//! same check with their own place for the token.
+
+use base64::Engine as _;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{BuildError, Defaults, Provider, SchemeHeader, Signed, VerifyError, verdict};
+use crate::secret::Secret;
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "body-sha256",
+    event_type: None,
+    forward_headers: &[],
+    timestamped: false,
+    // The token signs nothing: a captured request could be sent again under
+    // any id.
+    replay_guard: true,
+    tolerance: None,
+};
+
+/// Where a `token` source's sender puts its secret. At most one of
+/// `header`, `query` and `basic`; none set means the `Authorization` header.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenOptions {
+    /// A request header that carries the token (`X-Webhook-Token`).
+    pub header: Option<String>,
+    /// Text before the token in that header (`Bearer `), required when set.
+    #[serde(default)]
+    pub prefix: String,
+    /// A query-string parameter that carries it (`?token=…`).
+    pub query: Option<String>,
+    /// HTTP basic auth: the secret is `user:password`.
+    #[serde(default)]
+    pub basic: bool,
+}
+
+/// Where a token is read from.
+#[derive(Debug)]
+pub(super) enum Place {
+    Header {
+        header: SchemeHeader,
+        prefix: Box<[u8]>,
+    },
+    Query(&'static str),
+    Basic,
+}
+
+impl Place {
+    pub(super) fn header(name: &'static str) -> Self {
+        Self::Header {
+            header: SchemeHeader::new(name),
+            prefix: Box::default(),
+        }
+    }
+
+    /// The token a request presents.
+    fn presented(&self, request: &Signed<'_>) -> Result<Vec<u8>, VerifyError> {
+        match self {
+            Self::Header { header, prefix } => header
+                .required(request.headers)?
+                .strip_prefix(&**prefix)
+                .map(<[u8]>::to_vec)
+                .ok_or(VerifyError::MalformedHeader(header.label())),
+            Self::Query(name) => form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_bytes().to_vec())
+                .ok_or(VerifyError::MissingParameter(name)),
+            Self::Basic => {
+                let authorization = SchemeHeader::new("Authorization");
+                let credentials = authorization
+                    .required(request.headers)?
+                    .strip_prefix(b"Basic ")
+                    .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                    .ok_or(VerifyError::MalformedHeader("Authorization"))?;
+                Ok(credentials)
+            }
+        }
+    }
+}
+
+/// The check: the presented token equals one of the secrets.
+#[derive(Debug)]
+pub(super) struct Token {
+    /// SHA-256 of each secret: compared in constant time whatever the
+    /// lengths, so neither a secret's bytes nor its length can be probed.
+    digests: Vec<[u8; 32]>,
+    place: Place,
+}
+
+impl Token {
+    pub(super) fn new(secrets: &[Secret], place: Place) -> Self {
+        Self {
+            digests: secrets
+                .iter()
+                .map(|secret| Sha256::digest(secret.expose()).into())
+                .collect(),
+            place,
+        }
+    }
+}
+
+impl super::Scheme for Token {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let presented: [u8; 32] = Sha256::digest(self.place.presented(&request)?).into();
+        // Every secret is compared: the time taken says nothing of which matched.
+        let matched = self
+            .digests
+            .iter()
+            .fold(subtle::Choice::from(0), |any, digest| {
+                any | digest.ct_eq(&presented)
+            });
+        verdict(matched.into())
+    }
+}
+
+/// The place `[sources.token]` names; a bad header name is a start-up error.
+fn configured_place(options: Option<&TokenOptions>) -> Result<Place, Vec<BuildError>> {
+    let error = |field: &str, message: String| {
+        vec![BuildError {
+            field: format!("token.{field}"),
+            message,
+        }]
+    };
+    let default = TokenOptions::default();
+    let options = options.unwrap_or(&default);
+    let places = usize::from(options.header.is_some())
+        + usize::from(options.query.is_some())
+        + usize::from(options.basic);
+    if places > 1 {
+        return Err(error(
+            "header",
+            "set one of header, query and basic: the token has one place".into(),
+        ));
+    }
+    if !options.prefix.is_empty() && options.header.is_none() {
+        return Err(error("prefix", "only used with header".into()));
+    }
+    // Built once per source at start-up; messages borrow the names for the
+    // process's life.
+    let leak = |text: &str| -> &'static str { Box::leak(text.to_owned().into_boxed_str()) };
+    if let Some(name) = &options.query {
+        if name.is_empty() {
+            return Err(error("query", "name the query parameter".into()));
+        }
+        return Ok(Place::Query(leak(name)));
+    }
+    if options.basic {
+        return Ok(Place::Basic);
+    }
+    let name = options.header.as_deref().unwrap_or("Authorization");
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(error("header", format!("{name:?} is not a valid header name")));
+    }
+    Ok(Place::Header {
+        header: SchemeHeader::new(leak(name)),
+        prefix: options.prefix.as_bytes().into(),
+    })
+}
+
+/// The request a sender of `place` makes with `secret`: headers, and the
+/// query string for a token in the URL.
+pub(super) fn present(place: &Place, secret: &[u8]) -> (Vec<(String, String)>, Option<String>) {
+    let text = String::from_utf8_lossy(secret).into_owned();
+    match place {
+        Place::Header { header, prefix } => (
+            vec![(
+                header.label().to_owned(),
+                format!("{}{text}", String::from_utf8_lossy(prefix)),
+            )],
+            None,
+        ),
+        Place::Query(name) => (
+            Vec::new(),
+            Some(
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair(name, &text)
+                    .finish(),
+            ),
+        ),
+        Place::Basic => (
+            vec![(
+                "Authorization".to_owned(),
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(secret)
+                ),
+            )],
+            None,
+        ),
+    }
+}
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| {
+        Ok(Box::new(Token::new(
+            input.secrets,
+            configured_place(input.options.token)?,
+        )))
+    },
+    |input| {
+        let place = configured_place(input.options.token).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let (headers, query) = present(&place, input.secret);
+        Ok(super::SignedDelivery {
+            headers,
+            body: input.payload.to_vec(),
+            query,
+        })
+    },
+)
+.without_body_signature();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Scheme as _;
+    use crate::verify::test_support::headers;
+
+    fn token(place: Place) -> Token {
+        Token::new(
+            &[
+                Secret::new(b"old-token".as_slice()),
+                Secret::new(b"new-token".as_slice()),
+            ],
+            place,
+        )
+    }
+
+    fn check(scheme: &Token, pairs: &[(&str, &str)], query: Option<&str>) -> Result<(), VerifyError> {
+        scheme.verify(Signed {
+            headers: &headers(pairs),
+            body: b"{}",
+            now: 0,
+            query,
+        })
+    }
+
+    #[test]
+    fn a_token_in_a_header_matches_any_secret_and_nothing_else() {
+        let scheme = token(Place::header("X-Gitlab-Token"));
+        assert_eq!(check(&scheme, &[("X-Gitlab-Token", "old-token")], None), Ok(()));
+        assert_eq!(check(&scheme, &[("X-Gitlab-Token", "new-token")], None), Ok(()));
+        for wrong in ["new-toke", "new-tokenn", "", "NEW-TOKEN"] {
+            assert_eq!(
+                check(&scheme, &[("X-Gitlab-Token", wrong)], None),
+                Err(VerifyError::Mismatch),
+                "{wrong:?}"
+            );
+        }
+        assert_eq!(
+            check(&scheme, &[], None),
+            Err(VerifyError::MissingHeader("X-Gitlab-Token"))
+        );
+        // Two copies: which one a proxy read is unknown.
+        assert_eq!(
+            check(
+                &scheme,
+                &[("X-Gitlab-Token", "new-token"), ("X-Gitlab-Token", "x")],
+                None
+            ),
+            Err(VerifyError::MalformedHeader("X-Gitlab-Token"))
+        );
+    }
+
+    #[test]
+    fn a_prefix_a_query_parameter_and_basic_auth_are_places_too() {
+        let options = TokenOptions {
+            header: Some("Authorization".into()),
+            prefix: "Bearer ".into(),
+            ..TokenOptions::default()
+        };
+        let bearer = token(configured_place(Some(&options)).expect("valid"));
+        assert_eq!(check(&bearer, &[("Authorization", "Bearer new-token")], None), Ok(()));
+        assert_eq!(
+            check(&bearer, &[("Authorization", "new-token")], None),
+            Err(VerifyError::MalformedHeader("Authorization"))
+        );
+
+        let options = TokenOptions {
+            query: Some("key".into()),
+            ..TokenOptions::default()
+        };
+        let query = token(configured_place(Some(&options)).expect("valid"));
+        assert_eq!(check(&query, &[], Some("a=1&key=old-token")), Ok(()));
+        assert_eq!(check(&query, &[], Some("key=old%2Dtoken")), Ok(()));
+        assert_eq!(check(&query, &[], Some("key=other")), Err(VerifyError::Mismatch));
+        assert!(check(&query, &[], None).is_err());
+
+        let basic = Token::new(&[Secret::new(b"postmark:s3cret".as_slice())], Place::Basic);
+        // printf postmark:s3cret | base64
+        assert_eq!(
+            check(&basic, &[("Authorization", "Basic cG9zdG1hcms6czNjcmV0")], None),
+            Ok(())
+        );
+        assert_eq!(
+            check(&basic, &[("Authorization", "Basic cG9zdG1hcms6czNjcmV1")], None),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&basic, &[("Authorization", "Bearer cG9zdG1hcms6czNjcmV0")], None),
+            Err(VerifyError::MalformedHeader("Authorization"))
+        );
+    }
+
+    #[test]
+    fn what_a_sender_presents_verifies() {
+        for place in [
+            Place::header("X-Token"),
+            Place::Query("token"),
+            Place::Basic,
+        ] {
+            let (pairs, query) = present(&place, b"new-token");
+            let pairs: Vec<(&str, &str)> =
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            assert_eq!(check(&token(place), &pairs, query.as_deref()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn one_place_only_and_a_valid_header_name() {
+        let both = TokenOptions {
+            header: Some("X-Token".into()),
+            query: Some("token".into()),
+            ..TokenOptions::default()
+        };
+        assert_eq!(configured_place(Some(&both)).unwrap_err()[0].field, "token.header");
+        let bad = TokenOptions {
+            header: Some("bad header".into()),
+            ..TokenOptions::default()
+        };
+        assert!(configured_place(Some(&bad)).is_err());
+        let stray_prefix = TokenOptions {
+            prefix: "Bearer ".into(),
+            basic: true,
+            ..TokenOptions::default()
+        };
+        assert_eq!(configured_place(Some(&stray_prefix)).unwrap_err()[0].field, "token.prefix");
+    }
+}
