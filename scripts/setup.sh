@@ -13,7 +13,7 @@ set -euo pipefail
 TANSU_VERSION=0.6.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
-PYTHON_SDKS="stripe==16.1.0 standardwebhooks==1.1.0 slack-sdk==3.47.0 twilio==9.13.0"
+PYTHON_SDKS="stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 slack-sdk==3.47.0 twilio==9.13.0"
 NODE_SDKS="@octokit/webhooks-methods@6.0.0"
 
 missing=()

@@ -16,6 +16,7 @@ import urllib.parse
 import stripe
 from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
+from svix.webhooks import Webhook as SvixWebhook
 from twilio.request_validator import RequestValidator
 
 
@@ -28,6 +29,11 @@ def sign(provider, secret, url, event_id, body):
         stamp = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
         signature = Webhook(secret).sign(event_id, stamp, body)
         return {"webhook-id": event_id, "webhook-timestamp": str(now), "webhook-signature": signature}, None
+    if provider == "svix":
+        # What Clerk, Resend and every Svix customer send: svix-* names only.
+        stamp = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
+        signature = SvixWebhook(secret).sign(event_id, stamp, body)
+        return {"svix-id": event_id, "svix-timestamp": str(now), "svix-signature": signature}, None
     if provider == "slack":
         signature = SignatureVerifier(secret).generate_signature(timestamp=str(now), body=body)
         return {"X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": signature}, None
@@ -55,6 +61,8 @@ def verify(provider, secret, url, delivery):
             stripe.WebhookSignature.verify_header(body, headers["stripe-signature"], secret, tolerance=300)
         elif provider == "standard-webhooks":
             Webhook(secret).verify(body, headers)
+        elif provider == "svix":
+            SvixWebhook(secret).verify(body, headers)
         elif provider == "slack":
             ok = SignatureVerifier(secret).is_valid(
                 body=body,

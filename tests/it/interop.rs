@@ -1,5 +1,5 @@
 //! Interop with the providers' own code: deliveries signed by their official
-//! SDKs (stripe, standardwebhooks, slack_sdk, twilio from PyPI;
+//! SDKs (stripe, standardwebhooks, svix, slack_sdk, twilio from PyPI;
 //! @octokit/webhooks-methods from npm) are accepted by a hookgate process and
 //! their tampered copies refused; and what `verify::sign` (the code behind
 //! `hookgate send`) produces verifies with those SDKs, tampered copies not.
@@ -24,7 +24,7 @@ struct Sdk {
     form: bool,
 }
 
-const SDKS: [Sdk; 6] = [
+const SDKS: [Sdk; 8] = [
     Sdk {
         kind: VerifierKind::Stripe,
         python_name: Some("stripe"),
@@ -33,6 +33,19 @@ const SDKS: [Sdk; 6] = [
     Sdk {
         kind: VerifierKind::StandardWebhooks,
         python_name: Some("standard-webhooks"),
+        form: false,
+    },
+    // A Svix-branded delivery (svix-* headers only) to a Standard Webhooks
+    // source, and hookgate's webhook-* signature checked by Svix's SDK.
+    Sdk {
+        kind: VerifierKind::StandardWebhooks,
+        python_name: Some("svix"),
+        form: false,
+    },
+    // Clerk sends through Svix; what hookgate signs as Clerk, Svix's SDK verifies.
+    Sdk {
+        kind: VerifierKind::Clerk,
+        python_name: Some("svix"),
         form: false,
     },
     Sdk {
@@ -147,6 +160,7 @@ async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_veri
     for kind in [
         VerifierKind::Stripe,
         VerifierKind::StandardWebhooks,
+        VerifierKind::Clerk,
         VerifierKind::Slack,
         VerifierKind::Twilio,
         VerifierKind::Github,
