@@ -685,7 +685,9 @@ mod tests {
                     [[sources]]\nname = \"github\"\npath = \"/github\"\nverifier = \"github\"\n\
                     secrets = [\"file:test.secret\"]\ntopic = \"t.github\"\n\
                     [[sources]]\nname = \"slack\"\npath = \"/slack\"\nverifier = \"slack\"\n\
-                    secrets = [\"file:test.secret\"]\ntopic = \"t.slack\"\n";
+                    secrets = [\"file:test.secret\"]\ntopic = \"t.slack\"\n\
+                    [[sources]]\nname = \"mailchimp\"\npath = \"/mailchimp\"\nverifier = \"mailchimp\"\n\
+                    secrets = [\"file:test.secret\"]\ntopic = \"t.mailchimp\"\n";
         let mut config = Config::parse(text).expect("config");
         config.base_dir = dir.path().to_owned();
         let sources = Sources::build(&config).expect("sources");
@@ -743,6 +745,23 @@ mod tests {
             .expect("body")
             .to_bytes();
         (status, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    /// The status, the headers and the body as text.
+    async fn raw(pipeline: &Pipeline, method: Method, uri: &str) -> (u16, HeaderMap, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(http_body_util::Full::new(Bytes::new()))
+            .expect("request");
+        let response = pipeline.gateway.handle(request).await;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        (
+            parts.status.as_u16(),
+            parts.headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     /// The status and the JSON body's `status` or `reason`.
@@ -826,5 +845,26 @@ mod tests {
             (status, &reply["challenge"]),
             (200, &serde_json::json!("c-1"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_check_by_get_is_answered_only_as_its_provider_allows() {
+        let pipeline = pipeline(true);
+        let (status, _, body) = raw(
+            &pipeline,
+            Method::GET,
+            &format!("/mailchimp?token={SECRET}"),
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (200, ""));
+        for (method, uri) in [
+            (Method::GET, "/mailchimp?token=wrong"),
+            (Method::GET, "/mailchimp"),
+            (Method::HEAD, "/github"),
+            (Method::PUT, &format!("/mailchimp?token={SECRET}") as &str),
+        ] {
+            let (status, _, _) = raw(&pipeline, method.clone(), uri).await;
+            assert_eq!(status, 405, "{method} {uri}");
+        }
     }
 }

@@ -69,6 +69,18 @@ providers! {
     "twilio" => twilio::Twilio,
     "gitlab" => gitlab::Gitlab,
     "mailchimp" => mailchimp::Mailchimp,
+    "mandrill" => mandrill::Mandrill,
+    "plaid" => plaid::Plaid,
+    "typeform" => typeform::Typeform,
+    "notion" => notion::Notion,
+    "vercel" => vercel::Vercel,
+    "sentry" => sentry::Sentry,
+    "woocommerce" => woocommerce::WooCommerce,
+    "bitbucket" => bitbucket::Bitbucket,
+    "jira" => jira::Jira,
+    "coinbase-commerce" => coinbase_commerce::CoinbaseCommerce,
+    "razorpay" => razorpay::Razorpay,
+    "segment" => segment::Segment,
 }
 
 use std::ops::Range;

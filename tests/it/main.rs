@@ -94,7 +94,7 @@ async fn one_source(
 /// A JSON body carrying `id` where every scheme's default looks for it, with
 /// spacing and non-ASCII text a re-serialiser would change.
 fn body_with_id(id: &str) -> Vec<u8> {
-    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
+    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
 }
 
 /// A signed delivery of `payload` as the provider would send it.

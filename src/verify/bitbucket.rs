@@ -1,0 +1,136 @@
+//! Bitbucket Cloud: `X-Hub-Signature: sha256=<hex>`, HMAC-SHA256 of the body
+//! keyed by the webhook's secret (webhooks saved without a secret are not
+//! signed and cannot be verified). Nothing is timestamped; no handshake.
+//!
+//! The id is `X-Request-UUID`, "the UUID of the request" (`X-Hook-UUID` names
+//! the webhook, the same for all its events); it is not signed, so the replay
+//! guard is on. Bitbucket makes up to two more attempts after a failure,
+//! counted in `X-Attempt-Number`.
+//!
+//! Source: https://support.atlassian.com/bitbucket-cloud/docs/event-payloads/
+//! (the secret: https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/)
+
+use super::Defaults;
+use super::Provider;
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "X-Hub-Signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "header:X-Request-UUID",
+    event_type: Some("header:X-Event-Key"),
+    forward_headers: &["X-Event-Key", "X-Hook-UUID", "X-Attempt-Number"],
+    timestamped: false,
+    replay_guard: true,
+    tolerance: None,
+};
+
+pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
+    HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha256, secrets),
+        SIGNATURE,
+        b"sha256=",
+        Encoding::Hex,
+    )
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
+    vec![
+        ("X-Event-Key".into(), "repo:push".into()),
+        (
+            "X-Hook-UUID".into(),
+            "2bd5e3f0-6a0c-4f1e-9d3b-8c7a5e4f1b20".into(),
+        ),
+        ("X-Request-UUID".into(), event_id.into()),
+        ("X-Attempt-Number".into(), "1".into()),
+        (SIGNATURE.into(), format!("sha256={}", hex::encode(mac))),
+    ]
+}
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::VerifyError;
+    use crate::verify::test_support::run;
+
+    const SECRET: &[u8] = b"bitbucket-webhook-secret";
+    const BODY: &[u8] = br#"{"push":{"changes":[{"new":{"type":"branch","name":"main","target":{"hash":"709d658dc5b6d6afcd46049c2f332ee3f515a67d"}}}]},"repository":{"full_name":"team/repo","uuid":"{b5b3c9a2-7f1e-4d2b-9a51-0c3e8f6d2a17}"},"actor":{"display_name":"Ada Lovelace"}}"#;
+    /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac bitbucket-webhook-secret`
+    const SIG: &str = "sha256=a0e7dcd76b8f2ba982f48a2701c414c335af50c9f22b4b59c3619b5e77c92aae";
+
+    fn check(secrets: &[&[u8]], pairs: &[(&str, &str)], body: &[u8]) -> Result<(), VerifyError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        run(&scheme(&secrets), pairs, body, 0)
+    }
+
+    #[test]
+    fn accepts_the_vector_and_what_sign_produces() {
+        assert_eq!(check(&[SECRET], &[(SIGNATURE, SIG)], BODY), Ok(()));
+        let signed = sign(SECRET, BODY, "0f3a7c9e-5b2d-4e8f-a1c6-d4b9e2f7a031");
+        assert!(signed.contains(&(SIGNATURE.to_owned(), SIG.to_owned())));
+        assert!(signed.contains(&(
+            "X-Request-UUID".to_owned(),
+            "0f3a7c9e-5b2d-4e8f-a1c6-d4b9e2f7a031".to_owned()
+        )));
+    }
+
+    #[test]
+    fn rejects_tampering_other_secrets_and_truncation() {
+        let tampered = String::from_utf8_lossy(BODY).replace("Ada Lovelace", "Mallory");
+        assert_eq!(
+            check(&[SECRET], &[(SIGNATURE, SIG)], tampered.as_bytes()),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[b"another-secret".as_slice()], &[(SIGNATURE, SIG)], BODY),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[SECRET], &[(SIGNATURE, &SIG[..39])], BODY),
+            Err(VerifyError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_still_verifies() {
+        assert_eq!(
+            check(
+                &[b"new-secret".as_slice(), SECRET],
+                &[(SIGNATURE, SIG)],
+                BODY
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_missing_and_malformed_headers() {
+        // An unsigned delivery (a webhook saved without a secret) is refused.
+        assert_eq!(
+            check(&[SECRET], &[("X-Event-Key", "repo:push")], BODY),
+            Err(VerifyError::MissingHeader(SIGNATURE))
+        );
+        for bad in [
+            "",
+            "sha256=",
+            &SIG[7..],
+            "sha1=a0e7dcd76b8f2ba982f48a2701c414c335af50c9",
+            "sha256=zz",
+        ] {
+            assert_eq!(
+                check(&[SECRET], &[(SIGNATURE, bad)], BODY),
+                Err(VerifyError::MalformedHeader(SIGNATURE)),
+                "{bad:?}"
+            );
+        }
+    }
+}

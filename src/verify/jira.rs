@@ -1,0 +1,150 @@
+//! Jira Cloud (admin webhooks registered with a secret): `X-Hub-Signature:
+//! sha256=<hex>`, HMAC-SHA256 of the body keyed by that secret (WebSub's
+//! `method=signature` form). Webhooks without a secret, and those registered
+//! by Connect or OAuth 2.0 apps, are not signed this way and are refused.
+//! Nothing is timestamped (the body's `timestamp` has no documented
+//! tolerance); no handshake.
+//!
+//! The id is `X-Atlassian-Webhook-Identifier`, the same on every retry of a
+//! delivery; it is not signed, so the replay guard is on. The type is the
+//! body's `webhookEvent` (`jira:issue_created`, `comment_created`, …).
+//!
+//! Source: https://developer.atlassian.com/cloud/jira/platform/webhooks/
+//! (sections "Secure admin webhooks" and "Retry policy")
+
+use super::Defaults;
+use super::Provider;
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "X-Hub-Signature";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "header:X-Atlassian-Webhook-Identifier",
+    event_type: Some("json:/webhookEvent"),
+    forward_headers: &["X-Atlassian-Webhook-Retry", "X-Atlassian-Webhook-Flow"],
+    timestamped: false,
+    replay_guard: true,
+    tolerance: None,
+};
+
+pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
+    HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha256, secrets),
+        SIGNATURE,
+        b"sha256=",
+        Encoding::Hex,
+    )
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
+    vec![
+        ("X-Atlassian-Webhook-Identifier".into(), event_id.into()),
+        ("X-Atlassian-Webhook-Flow".into(), "Primary".into()),
+        (SIGNATURE.into(), format!("sha256={}", hex::encode(mac))),
+    ]
+}
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
+)
+.with_sample(|_id, now| {
+    serde_json::json!({
+        "timestamp": now * 1000,
+        "webhookEvent": "jira:issue_created",
+        "issue_event_type_name": "issue_created",
+        "user": { "accountId": "5b10a2844c20165700ede21g", "displayName": "hookgate" },
+        "issue": {
+            "id": "10002",
+            "key": "TEST-3",
+            "fields": { "summary": "hello from hookgate send" }
+        }
+    })
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::VerifyError;
+    use crate::verify::test_support::run;
+
+    const SECRET: &[u8] = b"jira-webhook-secret";
+    const BODY: &[u8] = br#"{"timestamp":1700000000000,"webhookEvent":"jira:issue_created","issue_event_type_name":"issue_created","issue":{"id":"10002","key":"TEST-3"}}"#;
+    /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac jira-webhook-secret`
+    const SIG: &str = "sha256=c4829cd2e417dfdb5483b8a0c35b0a39be0ea71ef808d311fb37a42a541a67dd";
+
+    fn check(secrets: &[&[u8]], pairs: &[(&str, &str)], body: &[u8]) -> Result<(), VerifyError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        run(&scheme(&secrets), pairs, body, 0)
+    }
+
+    #[test]
+    fn accepts_the_vector_and_what_sign_produces() {
+        assert_eq!(check(&[SECRET], &[(SIGNATURE, SIG)], BODY), Ok(()));
+        let signed = sign(SECRET, BODY, "12345");
+        assert!(signed.contains(&(SIGNATURE.to_owned(), SIG.to_owned())));
+        assert!(signed.contains(&(
+            "X-Atlassian-Webhook-Identifier".to_owned(),
+            "12345".to_owned()
+        )));
+    }
+
+    #[test]
+    fn rejects_tampering_other_secrets_and_truncation() {
+        let tampered = String::from_utf8_lossy(BODY).replace("TEST-3", "TEST-4");
+        assert_eq!(
+            check(&[SECRET], &[(SIGNATURE, SIG)], tampered.as_bytes()),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[b"another-secret".as_slice()], &[(SIGNATURE, SIG)], BODY),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[SECRET], &[(SIGNATURE, &SIG[..39])], BODY),
+            Err(VerifyError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_still_verifies() {
+        assert_eq!(
+            check(
+                &[b"new-secret".as_slice(), SECRET],
+                &[(SIGNATURE, SIG)],
+                BODY
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_missing_and_malformed_headers() {
+        // An unsigned delivery (no secret, or an app's webhook) is refused.
+        assert_eq!(
+            check(
+                &[SECRET],
+                &[("X-Atlassian-Webhook-Identifier", "12345")],
+                BODY
+            ),
+            Err(VerifyError::MissingHeader(SIGNATURE))
+        );
+        for bad in [
+            "",
+            "sha256=",
+            &SIG[7..],
+            "sha1=c4829cd2e417dfdb5483b8a0c35b0a39be0ea71e",
+            "sha256=zz",
+        ] {
+            assert_eq!(
+                check(&[SECRET], &[(SIGNATURE, bad)], BODY),
+                Err(VerifyError::MalformedHeader(SIGNATURE)),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Razorpay: `X-Razorpay-Signature: <hex>`, HMAC-SHA256 of the body keyed by
+//! the webhook secret set in the Dashboard (not the API key secret, and not
+//! the `order_id|payment_id` signature of Checkout). No prefix, nothing
+//! timestamped, no handshake.
+//!
+//! The id is `x-razorpay-event-id`, the same on every retry of an event; it is
+//! not signed, so the replay guard is on. The type is the body's `event`
+//! (`payment.captured`, `order.paid`, …).
+//!
+//! Source: https://razorpay.com/docs/webhooks/validate-test/
+//! (the event id header: https://razorpay.com/docs/webhooks/best-practices/)
+
+use super::Defaults;
+use super::Provider;
+use super::header::HeaderSignature;
+use super::mac::{Algorithm, Encoding, Keys};
+use crate::secret::Secret;
+
+const SIGNATURE: &str = "X-Razorpay-Signature";
+const EVENT_ID: &str = "x-razorpay-event-id";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "header:x-razorpay-event-id",
+    event_type: Some("json:/event"),
+    forward_headers: &[],
+    timestamped: false,
+    replay_guard: true,
+    tolerance: None,
+};
+
+pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
+    HeaderSignature::new(
+        Keys::from_secrets(Algorithm::Sha256, secrets),
+        SIGNATURE,
+        b"",
+        Encoding::Hex,
+    )
+}
+
+pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
+    vec![
+        (EVENT_ID.into(), event_id.into()),
+        (SIGNATURE.into(), hex::encode(mac)),
+    ]
+}
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(scheme(input.secrets))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
+)
+.with_sample(|_id, now| {
+    serde_json::json!({
+        "entity": "event",
+        "account_id": "acc_BFQ7uQEaa7j2z7",
+        "event": "payment.captured",
+        "contains": ["payment"],
+        "payload": {
+            "payment": {
+                "entity": { "id": "pay_DESlfW9H8K9uqM", "entity": "payment", "amount": 100, "currency": "INR", "status": "captured" }
+            }
+        },
+        "created_at": now
+    })
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::VerifyError;
+    use crate::verify::test_support::run;
+
+    const SECRET: &[u8] = b"razorpay-webhook-secret";
+    const BODY: &[u8] = br#"{"entity":"event","account_id":"acc_BFQ7uQEaa7j2z7","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_DESlfW9H8K9uqM","amount":100,"currency":"INR"}}},"created_at":1700000000}"#;
+    /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac razorpay-webhook-secret`
+    const SIG: &str = "93da0290737b006a3bb4c571ad9462a228ecee31d9e316f1002eb9d8f9127785";
+
+    fn check(secrets: &[&[u8]], pairs: &[(&str, &str)], body: &[u8]) -> Result<(), VerifyError> {
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+        run(&scheme(&secrets), pairs, body, 0)
+    }
+
+    #[test]
+    fn accepts_the_vector_and_what_sign_produces() {
+        assert_eq!(check(&[SECRET], &[(SIGNATURE, SIG)], BODY), Ok(()));
+        let signed = sign(SECRET, BODY, "Gb5kMCdcAZ8jJ8");
+        assert_eq!(
+            signed,
+            vec![
+                (EVENT_ID.to_owned(), "Gb5kMCdcAZ8jJ8".to_owned()),
+                (SIGNATURE.to_owned(), SIG.to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_tampering_other_secrets_and_truncation() {
+        let tampered = String::from_utf8_lossy(BODY).replace(r#""amount":100"#, r#""amount":1"#);
+        assert_eq!(
+            check(&[SECRET], &[(SIGNATURE, SIG)], tampered.as_bytes()),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[b"another-secret".as_slice()], &[(SIGNATURE, SIG)], BODY),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[SECRET], &[(SIGNATURE, &SIG[..32])], BODY),
+            Err(VerifyError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_still_verifies() {
+        assert_eq!(
+            check(
+                &[b"new-secret".as_slice(), SECRET],
+                &[(SIGNATURE, SIG)],
+                BODY
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_missing_and_malformed_headers() {
+        assert_eq!(
+            check(&[SECRET], &[(EVENT_ID, "Gb5kMCdcAZ8jJ8")], BODY),
+            Err(VerifyError::MissingHeader(SIGNATURE))
+        );
+        for bad in ["", "sha256=93da0290", "93da029", "zz"] {
+            assert_eq!(
+                check(&[SECRET], &[(SIGNATURE, bad)], BODY),
+                Err(VerifyError::MalformedHeader(SIGNATURE)),
+                "{bad:?}"
+            );
+        }
+    }
+}
