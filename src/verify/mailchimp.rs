@@ -49,11 +49,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Mailchimp::new(input.secrets))),
     |input| {
-        let (mut headers, query) = present(&Place::Query(PARAMETER), input.secret);
-        headers.push((
-            "Content-Type".into(),
-            "application/x-www-form-urlencoded".into(),
-        ));
+        let (headers, query) = present(&Place::Query(PARAMETER), input.secret);
         Ok(super::SignedDelivery {
             headers,
             body: input.payload.to_vec(),

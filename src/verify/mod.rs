@@ -81,6 +81,13 @@ providers! {
     "coinbase-commerce" => coinbase_commerce::CoinbaseCommerce,
     "razorpay" => razorpay::Razorpay,
     "segment" => segment::Segment,
+    "hubspot" => hubspot::HubSpot,
+    "box" => box_com::BoxCom,
+    "xero" => xero::Xero,
+    "asana" => asana::Asana,
+    "dropbox" => dropbox::Dropbox,
+    "microsoft-graph" => microsoft_graph::MicrosoftGraph,
+    "okta" => okta::Okta,
 }
 
 use std::ops::Range;
@@ -368,8 +375,8 @@ pub(crate) struct Signed<'a> {
 /// hookgate answers it itself, counts it and publishes nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handshake {
-    /// What kind, for logs and the `kind` label of `hookgate_handshakes_total`:
-    /// `url_verification`, `endpoint.url_validation`, `ping`, `challenge`.
+    /// What kind, for the log line: `url_verification`,
+    /// `endpoint.url_validation`, `ping`, `challenge`.
     pub kind: &'static str,
     pub reply: Reply,
     /// Response headers the provider expects (Asana's `X-Hook-Secret`).
@@ -833,8 +840,9 @@ mod tests {
             } else {
                 assert_eq!(outcome.unwrap_err(), VerifyError::Mismatch, "{kind:?}");
             }
-            // Without its signature (the headers, or Mailgun's block) nothing verifies.
-            let unsigned = if kind == VerifierKind::Mailgun {
+            // Without its signature (the headers, or what Mailgun and Graph
+            // carry in the body) nothing verifies.
+            let unsigned = if matches!(kind, VerifierKind::Mailgun | VerifierKind::MicrosoftGraph) {
                 Bytes::from_static(payload)
             } else {
                 body

@@ -94,7 +94,7 @@ async fn one_source(
 /// A JSON body carrying `id` where every scheme's default looks for it, with
 /// spacing and non-ASCII text a re-serialiser would change.
 fn body_with_id(id: &str) -> Vec<u8> {
-    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
+    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"eventId\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
 }
 
 /// A signed delivery of `payload` as the provider would send it.
@@ -159,8 +159,16 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
             Some(query) => format!("/webhooks/{}?{query}", kind.name()),
             None => format!("/webhooks/{}", kind.name()),
         };
+        // A batch's events are each published as the exact bytes they had in it.
+        let (published, content_type) = if kind == VerifierKind::Mandrill {
+            let event = body_with_id(&id);
+            let event = String::from_utf8_lossy(&event).trim().as_bytes().to_vec();
+            (event, &b"application/x-www-form-urlencoded"[..])
+        } else {
+            (body.clone(), &b"application/json"[..])
+        };
         let reply = send(&client, "POST", &gateway.url(&path), &headers, body.clone()).await;
-        let want_id = expected_id(kind, &id, &body);
+        let want_id = expected_id(kind, &id, &published);
         assert_eq!(reply.status, 200, "{kind:?}: {:?}", reply.body);
         assert_eq!(reply.body["status"], "accepted", "{kind:?}");
         assert_eq!(reply.body["id"], want_id.as_str(), "{kind:?}");
@@ -169,7 +177,7 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
         assert_eq!(records.len(), 1, "{kind:?}");
         let record = &records[0];
         assert_eq!(
-            record.payload, body,
+            record.payload, published,
             "{kind:?}: the body must be published byte for byte"
         );
         assert_eq!(record.key.as_deref(), Some(want_id.as_bytes()), "{kind:?}");
@@ -183,10 +191,7 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
             want_id.as_bytes(),
             "{kind:?}"
         );
-        assert_eq!(
-            record.headers["content-type"], b"application/json",
-            "{kind:?}"
-        );
+        assert_eq!(record.headers["content-type"], content_type, "{kind:?}");
         let received_at =
             std::str::from_utf8(&record.headers["hookgate-received-at"]).expect("utf-8");
         humantime::parse_rfc3339(received_at).expect("hookgate-received-at is RFC 3339");

@@ -1,0 +1,406 @@
+//! Box (webhooks v2): `BOX-SIGNATURE-PRIMARY` and `BOX-SIGNATURE-SECONDARY`,
+//! each `<base64>` of the HMAC-SHA256 of the body followed by the
+//! `BOX-DELIVERY-TIMESTAMP` header (RFC 3339, e.g.
+//! `2016-07-11T10:10:33-07:00`), keyed by the app's primary and secondary
+//! signature keys. A source lists both keys as its secrets; a delivery passes
+//! when either signature matches any of them, so either key can be rotated
+//! while the other still verifies. Box's guide rejects deliveries older than
+//! 10 minutes; hookgate checks the tolerance in both directions. The event id
+//! is the body's `id`: Box's `BOX-DELIVERY-ID` header changes on every retry,
+//! while the `id` in the body stays the same, and only the latter lets
+//! retries be deduplicated (the header is forwarded).
+//! Source: https://developer.box.com/guides/webhooks/v2/signatures-v2
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::Provider;
+use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
+use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
+use crate::secret::Secret;
+
+const PRIMARY: &str = "BOX-SIGNATURE-PRIMARY";
+const SECONDARY: &str = "BOX-SIGNATURE-SECONDARY";
+const TIMESTAMP: &str = "BOX-DELIVERY-TIMESTAMP";
+const DELIVERY_ID: &str = "BOX-DELIVERY-ID";
+
+pub(super) const DEFAULTS: Defaults = Defaults {
+    event_id: "json:/id",
+    event_type: Some("json:/trigger"),
+    forward_headers: &[DELIVERY_ID],
+    timestamped: true,
+    replay_guard: false,
+    tolerance: Some(Duration::from_secs(600)),
+};
+
+#[derive(Debug)]
+pub(super) struct BoxCom {
+    keys: Keys,
+    tolerance: u64,
+    signatures: [SchemeHeader; 2],
+    timestamp: SchemeHeader,
+}
+
+impl BoxCom {
+    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
+        Self {
+            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
+            tolerance,
+            signatures: [PRIMARY, SECONDARY].map(SchemeHeader::new),
+            timestamp: SchemeHeader::new(TIMESTAMP),
+        }
+    }
+}
+
+impl super::Scheme for BoxCom {
+    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
+        let mut candidates = Candidates::new();
+        let mut present = false;
+        for header in &self.signatures {
+            if !header.is_in(request.headers) {
+                continue;
+            }
+            present = true;
+            let value = header.required(request.headers)?;
+            // The header of a key the app has not generated may come empty.
+            if value.is_empty() {
+                continue;
+            }
+            candidates.push(
+                Signature::decode(value, Encoding::Base64)
+                    .ok_or(VerifyError::MalformedHeader(header.label()))?,
+            );
+        }
+        if !present {
+            return Err(VerifyError::MissingHeader(PRIMARY));
+        }
+        if candidates.is_empty() {
+            return Err(VerifyError::MalformedHeader(PRIMARY));
+        }
+        let timestamp = self.timestamp.required(request.headers)?;
+        let sent = parse_rfc3339(timestamp).ok_or(VerifyError::MalformedHeader(TIMESTAMP))?;
+        if request.now.abs_diff(sent) > self.tolerance {
+            return Err(VerifyError::StaleTimestamp);
+        }
+        verdict(self.keys.verify(&[request.body, timestamp], &candidates))
+    }
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 date-time
+/// (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`); the fraction is ignored.
+fn parse_rfc3339(text: &[u8]) -> Option<i64> {
+    let (date_time, zone) = text.split_at_checked(19)?;
+    if date_time[4] != b'-'
+        || date_time[7] != b'-'
+        || !matches!(date_time[10], b'T' | b't')
+        || date_time[13] != b':'
+        || date_time[16] != b':'
+    {
+        return None;
+    }
+    let year = number(&date_time[0..4])?;
+    let month = number(&date_time[5..7])?;
+    let day = number(&date_time[8..10])?;
+    let hour = number(&date_time[11..13])?;
+    let minute = number(&date_time[14..16])?;
+    let second = number(&date_time[17..19])?;
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let zone = match zone.strip_prefix(b".") {
+        Some(fraction) => {
+            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 {
+                return None;
+            }
+            fraction.get(digits..)?
+        }
+        None => zone,
+    };
+    let offset = match zone {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), hours @ .., b':', m1, m2] if hours.len() == 2 => {
+            let minutes = number(hours)? * 60 + number(&[*m1, *m2])?;
+            if *sign == b'-' {
+                -minutes * 60
+            } else {
+                minutes * 60
+            }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second - offset)
+}
+
+/// The value of a run of ASCII digits; `None` for anything else.
+fn number(digits: &[u8]) -> Option<i64> {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0, |value, digit| value * 10 + i64::from(digit - b'0')),
+    )
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day counted from 1970-01-01 (Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `now` (Unix seconds) as Box writes its timestamps, in UTC.
+fn format_rfc3339(now: i64) -> String {
+    let (year, month, day) = civil_from_days(now.div_euclid(86_400));
+    let seconds = now.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// The headers Box sends with `body` at `now`, signed with the primary key.
+pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
+    let timestamp = format_rfc3339(now);
+    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body, timestamp.as_bytes()]);
+    vec![
+        (PRIMARY.into(), STANDARD.encode(mac)),
+        (TIMESTAMP.into(), timestamp),
+        (DELIVERY_ID.into(), event_id.into()),
+        ("BOX-SIGNATURE-VERSION".into(), "1".into()),
+        ("BOX-SIGNATURE-ALGORITHM".into(), "HmacSHA256".into()),
+    ]
+}
+
+pub(super) const PROVIDER: Provider = Provider::shared_secret(
+    DEFAULTS,
+    |input| Ok(Box::new(BoxCom::new(input.secrets, input.tolerance))),
+    |input| input.with_headers(sign(input.secret, input.payload, input.event_id, input.now)),
+)
+.with_sample(|id, now| {
+    serde_json::json!({
+        "type": "webhook_event",
+        "id": id,
+        "created_at": format_rfc3339(now),
+        "trigger": "FILE.UPLOADED",
+        "webhook": { "id": "53", "type": "webhook" },
+        "created_by": { "type": "user", "id": "2", "name": "Sample User", "login": "user@example.com" },
+        "source": { "type": "file", "id": "5", "name": "sample.txt" },
+        "additional_info": []
+    })
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::test_support::run;
+
+    const BODY: &[u8] = br#"{"type":"webhook_event","id":"eb0c4e06-751f-442c-86f8-fd5bb404dbec","created_at":"2023-11-14T14:13:19-08:00","trigger":"FILE.UPLOADED","webhook":{"id":"53","type":"webhook"},"source":{"type":"file","id":"5","name":"report.txt"}}"#;
+    /// 1_700_000_000, at UTC-8.
+    const TS: &str = "2023-11-14T14:13:20-08:00";
+    const NOW: i64 = 1_700_000_000;
+    const PRIMARY_KEY: &[u8] = b"box-primary-key";
+    const SECONDARY_KEY: &[u8] = b"box-secondary-key";
+    /// `printf '%s' "${BODY}${TS}" | openssl dgst -sha256 -hmac box-primary-key -binary | base64`
+    const SIG_PRIMARY: &str = "nIrcfua42VTEvKkY5o5yo2h+rXl3sEgYx1zyvjygqzs=";
+    /// `printf '%s' "${BODY}${TS}" | openssl dgst -sha256 -hmac box-secondary-key -binary | base64`
+    const SIG_SECONDARY: &str = "BiDXtYDK4zrCCvfTR4TSjJNdQXIL+yA3hfro0UTKILU=";
+
+    fn check(
+        keys: &[&[u8]],
+        pairs: &[(&str, &str)],
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let secrets: Vec<Secret> = keys.iter().map(|key| Secret::new(*key)).collect();
+        run(&BoxCom::new(&secrets, 600), pairs, body, now)
+    }
+
+    const BOTH: &[(&str, &str)] = &[
+        (PRIMARY, SIG_PRIMARY),
+        (SECONDARY, SIG_SECONDARY),
+        (TIMESTAMP, TS),
+    ];
+
+    #[test]
+    fn accepts_either_signature_under_either_key() {
+        assert_eq!(
+            check(&[PRIMARY_KEY, SECONDARY_KEY], BOTH, BODY, NOW),
+            Ok(())
+        );
+        // One key rotated away: the other signature still verifies.
+        assert_eq!(check(&[PRIMARY_KEY], BOTH, BODY, NOW), Ok(()));
+        assert_eq!(check(&[SECONDARY_KEY], BOTH, BODY, NOW), Ok(()));
+        assert_eq!(
+            check(&[b"old-key".as_slice(), SECONDARY_KEY], BOTH, BODY, NOW),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &[SECONDARY_KEY],
+                &[(PRIMARY, ""), (SECONDARY, SIG_SECONDARY), (TIMESTAMP, TS)],
+                BODY,
+                NOW
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &[PRIMARY_KEY],
+                &[(PRIMARY, SIG_PRIMARY), (TIMESTAMP, TS)],
+                BODY,
+                NOW
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_tampering_other_keys_and_malformed_headers() {
+        assert_eq!(
+            check(&[PRIMARY_KEY], BOTH, b"{}", NOW),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(&[b"another-key".as_slice()], BOTH, BODY, NOW),
+            Err(VerifyError::Mismatch)
+        );
+        // The same instant written otherwise is other bytes: Box signs the header as sent.
+        assert_eq!(
+            check(
+                &[PRIMARY_KEY],
+                &[(PRIMARY, SIG_PRIMARY), (TIMESTAMP, "2023-11-14T22:13:20Z")],
+                BODY,
+                NOW
+            ),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            check(
+                &[PRIMARY_KEY],
+                &[(PRIMARY, "%%%"), (TIMESTAMP, TS)],
+                BODY,
+                NOW
+            ),
+            Err(VerifyError::MalformedHeader(PRIMARY))
+        );
+        assert_eq!(
+            check(
+                &[PRIMARY_KEY],
+                &[(PRIMARY, ""), (SECONDARY, ""), (TIMESTAMP, TS)],
+                BODY,
+                NOW
+            ),
+            Err(VerifyError::MalformedHeader(PRIMARY))
+        );
+        assert_eq!(
+            check(
+                &[PRIMARY_KEY],
+                &[(PRIMARY, SIG_PRIMARY), (TIMESTAMP, "yesterday")],
+                BODY,
+                NOW
+            ),
+            Err(VerifyError::MalformedHeader(TIMESTAMP))
+        );
+        assert_eq!(
+            check(&[PRIMARY_KEY], &[(TIMESTAMP, TS)], BODY, NOW),
+            Err(VerifyError::MissingHeader(PRIMARY))
+        );
+        assert_eq!(
+            check(&[PRIMARY_KEY], &[(PRIMARY, SIG_PRIMARY)], BODY, NOW),
+            Err(VerifyError::MissingHeader(TIMESTAMP))
+        );
+    }
+
+    #[test]
+    fn the_timestamp_is_within_ten_minutes_either_way() {
+        assert_eq!(check(&[PRIMARY_KEY], BOTH, BODY, NOW + 600), Ok(()));
+        assert_eq!(
+            check(&[PRIMARY_KEY], BOTH, BODY, NOW + 601),
+            Err(VerifyError::StaleTimestamp)
+        );
+        assert_eq!(
+            check(&[PRIMARY_KEY], BOTH, BODY, NOW - 601),
+            Err(VerifyError::StaleTimestamp)
+        );
+    }
+
+    #[test]
+    fn rfc3339_timestamps_parse_with_any_offset() {
+        // The example in Box's documentation.
+        assert_eq!(
+            parse_rfc3339(b"2016-07-11T10:10:33-07:00"),
+            Some(1_468_257_033)
+        );
+        assert_eq!(parse_rfc3339(b"2016-07-11T17:10:33Z"), Some(1_468_257_033));
+        assert_eq!(
+            parse_rfc3339(b"2016-07-11T19:10:33.250+02:00"),
+            Some(1_468_257_033)
+        );
+        assert_eq!(parse_rfc3339(TS.as_bytes()), Some(NOW));
+        assert_eq!(parse_rfc3339(b"1970-01-01T00:00:00Z"), Some(0));
+        for bad in [
+            &b""[..],
+            b"2016-07-11",
+            b"2016-07-11T10:10:33",
+            b"2016-07-11 10:10:33Z",
+            b"2016-13-11T10:10:33Z",
+            b"2016-07-11T10:10:33.Z",
+            b"2016-07-11T10:10:33+0700",
+            b"2016-07-11T10:10:33+7:00",
+            b"+016-07-11T10:10:33Z",
+        ] {
+            assert_eq!(
+                parse_rfc3339(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(format_rfc3339(NOW), "2023-11-14T22:13:20+00:00");
+        assert_eq!(parse_rfc3339(format_rfc3339(NOW).as_bytes()), Some(NOW));
+    }
+
+    #[test]
+    fn what_it_signs_verifies() {
+        let signed = sign(PRIMARY_KEY, BODY, "d-1", NOW);
+        let pairs: Vec<(&str, &str)> = signed
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(check(&[PRIMARY_KEY], &pairs, BODY, NOW), Ok(()));
+    }
+}
