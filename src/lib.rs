@@ -12,7 +12,7 @@
 //! | [`ingest`] | the pipeline as one function, from request to response |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
 //! | `rate_limit` | per-source rates of correctly signed deliveries |
-//! | [`verify`] | signature schemes: one file per provider and one line in its `providers!` table (shared shapes in `header`, `list`, `v0`); provider handshakes; only it makes [`verify::Verified`] |
+//! | [`verify`] | signature schemes: one file per provider and one line in its `providers!` table (shared shapes in `header`, `list`, `v0`, `token`); provider handshakes and batch splitting; only it makes [`verify::Verified`] |
 //! | [`locate`] | where a source finds an event's id and type ([`locate::Locator`]): a header, a JSON pointer, the body's digest |
 //! | `event` | the `Event` that publishing accepts |
 //! | `route` | which topic: the source's one, or one per event type from a closed list |

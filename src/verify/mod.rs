@@ -880,6 +880,29 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_scheme_and_its_handshake() {
+        let readme = include_str!("../../README.md");
+        let section = |start: &str, end: &str| {
+            let from = readme.find(start).expect(start);
+            let to = from + readme[from..].find(end).expect(end);
+            &readme[from..to]
+        };
+        let schemes = section("## Signature schemes", "**Handshakes.**");
+        let handshakes = section("**Handshakes.**", "**Batches.**");
+        for name in VerifierKind::NAMES {
+            let cell = format!("| `{name}`");
+            assert!(
+                schemes.lines().any(|line| line.starts_with(&cell)),
+                "{name}: no row in the README's table of signature schemes"
+            );
+            assert!(
+                handshakes.contains(&format!("`{name}`")),
+                "{name}: not in the README's table of handshakes"
+            );
+        }
+    }
+
+    #[test]
     fn a_source_needs_a_secret() {
         let err = Verifier::build(
             VerifierKind::Github,
