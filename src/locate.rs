@@ -64,6 +64,9 @@ pub enum Locator {
     /// The SHA-256 of the body, for providers that send no id: identical bodies
     /// are then the same event.
     BodySha256,
+    /// The SHA-256 of a header's value, for providers whose only per-delivery
+    /// value is too long to be an id (Plaid's signed JWT).
+    HeaderSha256(HeaderName),
     /// The first of these the delivery has: a provider that sends its id
     /// under one of two names.
     FirstOf(Vec<Locator>),
@@ -106,8 +109,13 @@ impl Locator {
         if spec == "body-sha256" {
             return Ok(Self::BodySha256);
         }
+        if let Some(name) = spec.strip_prefix("header-sha256:") {
+            return HeaderName::from_bytes(name.as_bytes())
+                .map(Self::HeaderSha256)
+                .map_err(|_| format!("{name:?} is not a valid header name"));
+        }
         Err(format!(
-            "{spec:?} is not an event id source: use header:NAME, json:/pointer or body-sha256 (or several, separated by |)"
+            "{spec:?} is not an event id source: use header:NAME, json:/pointer, body-sha256 or header-sha256:NAME (or several, separated by |)"
         ))
     }
 
@@ -143,6 +151,10 @@ impl Locator {
                 }
             }
             Self::BodySha256 => Ok(EventId(hex::encode(Sha256::digest(body)).into())),
+            Self::HeaderSha256(name) => headers
+                .get(name)
+                .map(|value| EventId(hex::encode(Sha256::digest(value.as_bytes())).into()))
+                .ok_or_else(|| LocateError::Missing(format!("header {name}"))),
             Self::FirstOf(choices) => {
                 let mut looked = Vec::new();
                 for choice in choices {
@@ -171,6 +183,7 @@ impl fmt::Display for Locator {
             Self::Header(name) => write!(f, "header:{name}"),
             Self::Json { pointer, .. } => write!(f, "json:{pointer}"),
             Self::BodySha256 => f.write_str("body-sha256"),
+            Self::HeaderSha256(name) => write!(f, "header-sha256:{name}"),
             Self::FirstOf(choices) => {
                 for (i, choice) in choices.iter().enumerate() {
                     if i > 0 {
@@ -461,6 +474,19 @@ mod tests {
     }
 
     #[test]
+    fn a_header_hash_id_is_the_digest_of_the_header() {
+        let source = Locator::parse("header-sha256:Plaid-Verification").expect("valid");
+        let id = source
+            .extract(&headers(&[("plaid-verification", "abc")]), b"body")
+            .expect("id");
+        assert_eq!(
+            id.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(source.extract(&HeaderMap::new(), b"body").is_err());
+    }
+
+    #[test]
     fn body_hash_ids_are_stable() {
         let id = Locator::BodySha256
             .extract(&HeaderMap::new(), b"abc")
@@ -484,6 +510,7 @@ mod tests {
             "header:x-id",
             "json:/data/id",
             "body-sha256",
+            "header-sha256:plaid-verification",
             "header:webhook-id | header:svix-id",
         ] {
             assert_eq!(Locator::parse(spec).expect("valid").to_string(), spec);

@@ -1,7 +1,8 @@
 //! Every signature scheme's header and body parsing, on arbitrary requests:
 //! the first byte picks the scheme, then `name: value` lines up to a blank
 //! line are the headers (a line `?…` is the query string), and the rest is
-//! the body. Nothing may panic, and nothing unsigned may verify.
+//! the body. Nothing may panic: not the checks before verification
+//! (handshakes of any method), not verification, not a batch's split.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hookgate::secret::Secret;
 use hookgate::verify::{SchemeOptions, Verifier, VerifierKind};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
 
 /// A verifier of every scheme that builds from a plain secret.
@@ -20,6 +21,7 @@ fn verifiers() -> &'static Vec<Verifier> {
         let options = SchemeOptions {
             hmac: None,
             public_url: Some("https://hooks.example.com/webhooks"),
+            token: None,
         };
         VerifierKind::ALL
             .iter()
@@ -58,9 +60,13 @@ fuzz_target!(|data: &[u8]| {
             headers.append(name, value);
         }
     }
+    for method in [Method::GET, Method::HEAD, Method::POST] {
+        let _ = verifier.challenge(&method, &headers, query, body, 1_700_000_000);
+    }
     let verified = verifier.verify_with_query(&headers, query, Bytes::copy_from_slice(body), 1_700_000_000);
     if let Ok(verified) = verified {
         let _ = verified.replay_material();
         let _ = verifier.handshake(&verified);
+        let _ = verifier.split(verified);
     }
 });

@@ -71,8 +71,9 @@ impl super::Scheme for Asana {
             Handshake::empty("hook_secret")
                 .with_header(HeaderName::from_static("x-hook-secret"), value)
                 .noting(format!(
-                    "Asana's webhook handshake: add this X-Hook-Secret to the source's secrets, \
-                     it signs the webhook's events: {secret}"
+                    "Asana's webhook handshake (unsigned: trust it only if you just created the \
+                     webhook). Add this X-Hook-Secret to the source's secrets; Asana signs the \
+                     webhook's events with it: {secret}"
                 )),
         )
     }

@@ -132,6 +132,17 @@ impl super::Scheme for HubSpot {
                 .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
         let timestamp = self.timestamp.required(request.headers)?;
         check_millis(timestamp, request.now, self.tolerance)?;
+        // Nothing marks where the signed query ends and the body begins: a
+        // body that is not JSON could be the query's tail moved across, the
+        // same signature over a different body.
+        if !request.body.is_empty()
+            && !matches!(
+                request.body.trim_ascii_start().first(),
+                Some(b'[' | b'{')
+            )
+        {
+            return Err(VerifyError::MalformedField("body"));
+        }
         let query = request
             .query
             .filter(|query| !query.is_empty())

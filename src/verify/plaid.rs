@@ -5,7 +5,8 @@
 //! `ES256` is refused. hookgate fetches nothing, so each secret is Plaid's
 //! verification key as `/webhook_verification_key/get` returns it: a JWK, that
 //! response itself, or a JWK set `{"keys": [...]}`; keys are chosen by `kid`.
-//! Plaid sends no event id, so the body's SHA-256 stands for one.
+//! Plaid sends no event id and its bodies repeat, so the SHA-256 of the
+//! signed token (new in every delivery) stands for one.
 //!
 //! Source: https://plaid.com/docs/api/webhooks/webhook-verification/
 
@@ -31,7 +32,11 @@ const EXAMPLE_KID: &str = "example-kid";
 const MAX_TOKEN_LEN: usize = 4096;
 
 pub(super) const DEFAULTS: Defaults = Defaults {
-    event_id: "body-sha256",
+    // Plaid's bodies carry no id and repeat byte for byte (every
+    // SYNC_UPDATES_AVAILABLE of an item is the same): the id is the digest
+    // of the delivery's signed token, new in every delivery, so no update is
+    // taken for a repeat of an earlier one.
+    event_id: "header-sha256:Plaid-Verification",
     event_type: Some("json:/webhook_type"),
     forward_headers: &[],
     timestamped: true,
@@ -264,8 +269,6 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 .with_verification_key(|pem| public_jwk(pem).map(String::into_bytes))
 .with_example_secret(EXAMPLE_KEY.as_bytes())
 .with_sample(|id, _now| {
-    // Plaid sends no event id, and the body's digest stands for one: the
-    // item id makes each sample a new event.
     serde_json::json!({
         "webhook_type": "TRANSACTIONS",
         "webhook_code": "SYNC_UPDATES_AVAILABLE",

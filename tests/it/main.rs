@@ -124,10 +124,17 @@ fn signed(kind: VerifierKind, id: &str, body: &[u8]) -> Vec<(String, String)> {
     delivery.headers
 }
 
-fn expected_id(kind: VerifierKind, id: &str, body: &[u8]) -> String {
-    if kind.defaults().event_id == "body-sha256" {
-        use sha2::Digest;
+fn expected_id(kind: VerifierKind, id: &str, body: &[u8], headers: &[(String, String)]) -> String {
+    use sha2::Digest;
+    let spec = kind.defaults().event_id;
+    if spec == "body-sha256" {
         hex::encode(sha2::Sha256::digest(body))
+    } else if let Some(name) = spec.strip_prefix("header-sha256:") {
+        let (_, value) = headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .expect("the header the id is the digest of");
+        hex::encode(sha2::Sha256::digest(value.as_bytes()))
     } else {
         id.to_owned()
     }
@@ -168,7 +175,7 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
             (body.clone(), &b"application/json"[..])
         };
         let reply = send(&client, "POST", &gateway.url(&path), &headers, body.clone()).await;
-        let want_id = expected_id(kind, &id, &published);
+        let want_id = expected_id(kind, &id, &published, &headers);
         assert_eq!(reply.status, 200, "{kind:?}: {:?}", reply.body);
         assert_eq!(reply.body["status"], "accepted", "{kind:?}");
         assert_eq!(reply.body["id"], want_id.as_str(), "{kind:?}");
