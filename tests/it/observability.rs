@@ -193,31 +193,24 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
-    // Prometheus has the final counts once it scraped after the traffic.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while prometheus
-        .value("sum(hookgate_events_accepted_total)")
-        .await
-        != Some(f64::from(accepted))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus never scraped the final counts"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Prometheus has the final counts once it scraped after the traffic: a
+    // scrape may fall between one request and the next, so each count is
+    // awaited, not read once.
+    for query in [
+        "sum(hookgate_events_accepted_total)",
+        "sum(hookgate_events_duplicate_total)",
+        "sum(hookgate_rejections_total{reason=\"signature_mismatch\"})",
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while prometheus.value(query).await != Some(f64::from(accepted)) {
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never scraped the final count of {query}: {:?}",
+                prometheus.value(query).await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
-    assert_eq!(
-        prometheus
-            .value("sum(hookgate_events_duplicate_total)")
-            .await,
-        Some(f64::from(accepted))
-    );
-    assert_eq!(
-        prometheus
-            .value("sum(hookgate_rejections_total{reason=\"signature_mismatch\"})")
-            .await,
-        Some(f64::from(accepted))
-    );
 
     let mut failures = Vec::new();
     let queries = dashboard_queries();
