@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::Provider;
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
@@ -88,108 +90,20 @@ impl super::Scheme for BoxCom {
     }
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 date-time
-/// (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`); the fraction is ignored.
+/// Seconds since the Unix epoch of an RFC 3339 date-time, with any offset.
 fn parse_rfc3339(text: &[u8]) -> Option<i64> {
-    let (date_time, zone) = text.split_at_checked(19)?;
-    if date_time[4] != b'-'
-        || date_time[7] != b'-'
-        || !matches!(date_time[10], b'T' | b't')
-        || date_time[13] != b':'
-        || date_time[16] != b':'
-    {
-        return None;
-    }
-    let year = number(&date_time[0..4])?;
-    let month = number(&date_time[5..7])?;
-    let day = number(&date_time[8..10])?;
-    let hour = number(&date_time[11..13])?;
-    let minute = number(&date_time[14..16])?;
-    let second = number(&date_time[17..19])?;
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let zone = match zone.strip_prefix(b".") {
-        Some(fraction) => {
-            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 {
-                return None;
-            }
-            fraction.get(digits..)?
-        }
-        None => zone,
-    };
-    let offset = match zone {
-        b"Z" | b"z" => 0,
-        [sign @ (b'+' | b'-'), hours @ .., b':', m1, m2] if hours.len() == 2 => {
-            let minutes = number(hours)? * 60 + number(&[*m1, *m2])?;
-            if *sign == b'-' {
-                -minutes * 60
-            } else {
-                minutes * 60
-            }
-        }
-        _ => return None,
-    };
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second - offset)
+    let text = std::str::from_utf8(text).ok()?;
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
 }
 
-/// The value of a run of ASCII digits; `None` for anything else.
-fn number(digits: &[u8]) -> Option<i64> {
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        digits
-            .iter()
-            .fold(0, |value, digit| value * 10 + i64::from(digit - b'0')),
-    )
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
-/// (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a day counted from 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// `now` (Unix seconds) as Box writes its timestamps, in UTC.
+/// `now` (Unix seconds) as an RFC 3339 date-time in UTC.
 fn format_rfc3339(now: i64) -> String {
-    let (year, month, day) = civil_from_days(now.div_euclid(86_400));
-    let seconds = now.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
-        seconds / 3_600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    OffsetDateTime::from_unix_timestamp(now)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .unwrap_or_default()
 }
 
 /// The headers Box sends with `body` at `now`, signed with the primary key.
@@ -372,11 +286,13 @@ mod tests {
         );
         assert_eq!(parse_rfc3339(TS.as_bytes()), Some(NOW));
         assert_eq!(parse_rfc3339(b"1970-01-01T00:00:00Z"), Some(0));
+        // RFC 3339 lets a space stand for the T; the signature covers the
+        // header's exact bytes either way.
+        assert_eq!(parse_rfc3339(b"2016-07-11 17:10:33Z"), Some(1_468_257_033));
         for bad in [
             &b""[..],
             b"2016-07-11",
             b"2016-07-11T10:10:33",
-            b"2016-07-11 10:10:33Z",
             b"2016-13-11T10:10:33Z",
             b"2016-07-11T10:10:33.Z",
             b"2016-07-11T10:10:33+0700",
@@ -390,7 +306,7 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-        assert_eq!(format_rfc3339(NOW), "2023-11-14T22:13:20+00:00");
+        assert_eq!(format_rfc3339(NOW), "2023-11-14T22:13:20Z");
         assert_eq!(parse_rfc3339(format_rfc3339(NOW).as_bytes()), Some(NOW));
     }
 
