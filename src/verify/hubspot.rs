@@ -18,7 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::Provider;
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, verdict};
+use super::{
+    BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp_millis, verdict,
+};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-HubSpot-Signature-v3";
@@ -81,23 +83,6 @@ fn decode_listed(text: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Parses a timestamp in milliseconds and checks it lies within `tolerance`
-/// seconds of `now` (seconds), in either direction.
-fn check_millis(raw: &[u8], now: i64, tolerance: u64) -> Result<(), VerifyError> {
-    let malformed = VerifyError::MalformedHeader(TIMESTAMP);
-    if raw.is_empty() || raw.len() > 15 || !raw.iter().all(u8::is_ascii_digit) {
-        return Err(malformed);
-    }
-    let millis: i64 = std::str::from_utf8(raw)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .ok_or(malformed)?;
-    if now.saturating_mul(1000).abs_diff(millis) > tolerance.saturating_mul(1000) {
-        return Err(VerifyError::StaleTimestamp);
-    }
-    Ok(())
-}
-
 #[derive(Debug)]
 pub(super) struct HubSpot {
     keys: Keys,
@@ -131,7 +116,7 @@ impl super::Scheme for HubSpot {
             Signature::decode(self.signature.required(request.headers)?, Encoding::Base64)
                 .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
         let timestamp = self.timestamp.required(request.headers)?;
-        check_millis(timestamp, request.now, self.tolerance)?;
+        check_timestamp_millis(timestamp, request.now, self.tolerance, TIMESTAMP)?;
         // Nothing marks where the signed query ends and the body begins: a
         // body that is not JSON could be the query's tail moved across, the
         // same signature over a different body.

@@ -665,15 +665,41 @@ fn check_timestamp(
     tolerance: u64,
     label: &'static str,
 ) -> Result<(), VerifyError> {
+    check_stamp(raw, 1, now, tolerance, label)
+}
+
+/// As [`check_timestamp`], for a timestamp in milliseconds (HubSpot's).
+fn check_timestamp_millis(
+    raw: &[u8],
+    now: i64,
+    tolerance: u64,
+    label: &'static str,
+) -> Result<(), VerifyError> {
+    check_stamp(raw, 1000, now, tolerance, label)
+}
+
+/// A timestamp counted in `1 / per_second` seconds, within `tolerance`
+/// seconds of `now` (seconds).
+fn check_stamp(
+    raw: &[u8],
+    per_second: u32,
+    now: i64,
+    tolerance: u64,
+    label: &'static str,
+) -> Result<(), VerifyError> {
     let malformed = VerifyError::MalformedHeader(label);
-    if raw.is_empty() || raw.len() > 12 || !raw.iter().all(u8::is_ascii_digit) {
+    // Twelve digits of seconds reach the year 33658; more is not a clock.
+    let max_digits = 12 + per_second.ilog10() as usize;
+    if raw.is_empty() || raw.len() > max_digits || !raw.iter().all(u8::is_ascii_digit) {
         return Err(malformed);
     }
-    let timestamp: i64 = std::str::from_utf8(raw)
+    let stamp: i64 = std::str::from_utf8(raw)
         .ok()
         .and_then(|text| text.parse().ok())
         .ok_or(malformed)?;
-    if now.abs_diff(timestamp) > tolerance {
+    let per_second = i64::from(per_second);
+    if now.saturating_mul(per_second).abs_diff(stamp) > tolerance.saturating_mul(per_second as u64)
+    {
         return Err(VerifyError::StaleTimestamp);
     }
     Ok(())
