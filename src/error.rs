@@ -11,7 +11,7 @@ use crate::locate::LocateError;
 use crate::publish::PublishError;
 use crate::reason::Reason;
 use crate::route::RouteError;
-use crate::verify::VerifyError;
+use crate::verify::{MalformedBatch, VerifyError};
 
 /// A request turned away, with a message the sender can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,12 @@ impl From<VerifyError> for Rejection {
             VerifyError::Mismatch => Reason::SignatureMismatch,
         };
         Self::new(reason, err.to_string())
+    }
+}
+
+impl From<MalformedBatch> for Rejection {
+    fn from(err: MalformedBatch) -> Self {
+        Self::new(Reason::MalformedBody, err.to_string())
     }
 }
 

@@ -45,8 +45,10 @@ pub struct Gateway {
 
 /// How a request that reached a source ended.
 enum Outcome {
-    /// Its event, or every event of a batch, is in Kafka.
-    Stored(Vec<Stored>),
+    /// Its event is in Kafka.
+    One(Stored),
+    /// Every event of a batch (Mandrill's) is in Kafka.
+    Batch(Vec<Stored>),
     /// The provider checking the endpoint: answered here, never published.
     Handshake(Handshake),
 }
@@ -61,6 +63,13 @@ enum Stored {
     Duplicate {
         id: EventId,
     },
+}
+
+/// An event with its id and route: everything storing it needs.
+struct Located {
+    verified: Verified,
+    id: EventId,
+    routed: Routed,
 }
 
 /// A rejection with what the log needs beyond the response.
@@ -149,7 +158,32 @@ impl Gateway {
             );
         };
         match self.ingest(&source, request).await {
-            Ok(Outcome::Stored(events)) => self.answer_stored(&source, &events, started),
+            Ok(Outcome::One(event)) => {
+                record_stored(&source, std::slice::from_ref(&event), started);
+                let (status, id) = match &event {
+                    Stored::Accepted { id, .. } => ("accepted", id),
+                    Stored::Duplicate { id } => ("duplicate", id),
+                };
+                json(
+                    StatusCode::OK,
+                    &AcceptedBody {
+                        status,
+                        id: id.as_str(),
+                    },
+                )
+            }
+            Ok(Outcome::Batch(events)) => {
+                let (accepted, duplicates) = record_stored(&source, &events, started);
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "status": "accepted",
+                        "events": events.len(),
+                        "accepted": accepted,
+                        "duplicates": duplicates,
+                    }),
+                )
+            }
             Ok(Outcome::Handshake(handshake)) => {
                 source.metrics.handshake(started.elapsed());
                 tracing::info!(
@@ -160,62 +194,6 @@ impl Gateway {
                 handshake_response(handshake)
             }
             Err(failure) => self.reject(Some(&source), &source.metrics, failure, started),
-        }
-    }
-
-    /// Counts, logs and answers a delivery whose events are all in Kafka.
-    fn answer_stored(&self, source: &Source, events: &[Stored], started: Instant) -> HttpResponse {
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-        let mut accepted = 0;
-        for event in events {
-            match event {
-                Stored::Accepted {
-                    id,
-                    topic,
-                    delivery,
-                } => {
-                    accepted += 1;
-                    tracing::info!(
-                        source = %source.name, event_id = %id, status = 200, topic = %topic,
-                        partition = delivery.partition, offset = delivery.offset,
-                        latency_ms, "accepted"
-                    );
-                }
-                Stored::Duplicate { id } => {
-                    tracing::info!(
-                        source = %source.name, event_id = %id, status = 200, latency_ms, "duplicate"
-                    );
-                }
-            }
-        }
-        let duplicates = events.len() - accepted;
-        source
-            .metrics
-            .stored(accepted as u64, duplicates as u64, started.elapsed());
-        match events {
-            [Stored::Accepted { id, .. }] => json(
-                StatusCode::OK,
-                &AcceptedBody {
-                    status: "accepted",
-                    id: id.as_str(),
-                },
-            ),
-            [Stored::Duplicate { id }] => json(
-                StatusCode::OK,
-                &AcceptedBody {
-                    status: "duplicate",
-                    id: id.as_str(),
-                },
-            ),
-            batch => json(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "status": "accepted",
-                    "events": batch.len(),
-                    "accepted": accepted,
-                    "duplicates": duplicates,
-                }),
-            ),
         }
     }
 
@@ -300,28 +278,48 @@ impl Gateway {
         if let Some(handshake) = source.verifier.handshake(&verified) {
             return Ok(Outcome::Handshake(handshake));
         }
-        // Every event's id and route first: a batch with one the source
-        // cannot read is refused whole, before anything is published.
-        let mut events = Vec::new();
-        for verified in source.verifier.split(verified)? {
-            let id = source.event_id.extract(&parts.headers, verified.body())?;
-            let routed = match source.route.route(&parts.headers, verified.body()) {
-                Ok(routed) => routed,
-                Err(err) => {
-                    return Err(Failure {
-                        id: Some(id),
-                        ..err.into()
-                    });
-                }
-            };
-            events.push((verified, id, routed));
+        match source.verifier.split(&verified) {
+            None => {
+                let event = locate(source, &parts.headers, verified)?;
+                let deadline = self.deadline(Some(&event.id))?;
+                let stored = self
+                    .store(source, event, parts.headers, received_at, deadline)
+                    .await?;
+                Ok(Outcome::One(stored))
+            }
+            Some(events) => {
+                // Every event's id and route first: a batch with one the
+                // source cannot read is refused whole, before anything is
+                // published.
+                let events = events?
+                    .into_iter()
+                    .map(|verified| locate(source, &parts.headers, verified))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let deadline = self.deadline(events.first().map(|event| &event.id))?;
+                // Stored side by side, and answered 2xx only when every one
+                // is in Kafka. The first failure is the answer; the
+                // provider's retry finds the others duplicates.
+                let stored = futures_util::future::join_all(events.into_iter().map(|event| {
+                    self.store(source, event, parts.headers.clone(), received_at, deadline)
+                }))
+                .await;
+                stored
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Outcome::Batch)
+            }
         }
+    }
 
-        // Until every id the dedup topic held is loaded, a duplicate would not
-        // be recognised: the provider retries once hookgate is ready.
+    /// When Kafka's part of the answer must be over: it is bounded as a
+    /// whole (waiting for an earlier delivery of the event, its
+    /// acknowledgement and its id's). Refused until every id the dedup topic
+    /// held is loaded, since a duplicate would not be recognised: the
+    /// provider retries once hookgate is ready.
+    fn deadline(&self, id: Option<&EventId>) -> Result<tokio::time::Instant, Failure> {
         if !self.health.is_dedup_loaded() {
             return Err(Failure {
-                id: events.first().map(|(_, id, _)| id.clone()),
+                id: id.cloned(),
                 ..Rejection::new(
                     Reason::NotReady,
                     "hookgate is starting and still loading its dedup index; retry later",
@@ -329,63 +327,24 @@ impl Gateway {
                 .into()
             });
         }
-        // Kafka's part of the answer is bounded as a whole: waiting for an
-        // earlier delivery of the event, its acknowledgement and its id's.
-        let deadline = tokio::time::Instant::now() + self.produce_timeout;
-        let Some(last) = events.pop() else {
-            return Ok(Outcome::Stored(Vec::new()));
-        };
-        if events.is_empty() {
-            let (verified, id, routed) = last;
-            let event = self
-                .store(
-                    source,
-                    verified,
-                    id,
-                    routed,
-                    parts.headers,
-                    received_at,
-                    deadline,
-                )
-                .await?;
-            return Ok(Outcome::Stored(vec![event]));
-        }
-        // A batch: its events are stored side by side, and the delivery is
-        // answered 2xx only when every one is in Kafka. The first failure is
-        // the answer; the provider's retry finds the others duplicates.
-        events.push(last);
-        let stored =
-            futures_util::future::join_all(events.into_iter().map(|(verified, id, routed)| {
-                self.store(
-                    source,
-                    verified,
-                    id,
-                    routed,
-                    parts.headers.clone(),
-                    received_at,
-                    deadline,
-                )
-            }))
-            .await;
-        stored
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map(Outcome::Stored)
+        Ok(tokio::time::Instant::now() + self.produce_timeout)
     }
 
     /// Claims one event's id, publishes it and commits the claim, all within
     /// `deadline`.
-    #[allow(clippy::too_many_arguments)]
     async fn store(
         &self,
         source: &Arc<Source>,
-        verified: Verified,
-        id: EventId,
-        routed: Routed,
+        event: Located,
         headers: HeaderMap,
         received_at: SystemTime,
         deadline: tokio::time::Instant,
     ) -> Result<Stored, Failure> {
+        let Located {
+            verified,
+            id,
+            routed,
+        } = event;
         let with_id = |failure: Failure| Failure {
             id: Some(id.clone()),
             ..failure
@@ -558,6 +517,55 @@ impl Gateway {
             _ => return None,
         };
         Some(json(code, &HealthBody { status }))
+    }
+}
+
+/// Counts and logs a delivery whose events are all in Kafka; its counts of
+/// events newly published and already held.
+fn record_stored(source: &Source, events: &[Stored], started: Instant) -> (usize, usize) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut accepted = 0;
+    for event in events {
+        match event {
+            Stored::Accepted {
+                id,
+                topic,
+                delivery,
+            } => {
+                accepted += 1;
+                tracing::info!(
+                    source = %source.name, event_id = %id, status = 200, topic = %topic,
+                    partition = delivery.partition, offset = delivery.offset,
+                    latency_ms, "accepted"
+                );
+            }
+            Stored::Duplicate { id } => {
+                tracing::info!(
+                    source = %source.name, event_id = %id, status = 200, latency_ms, "duplicate"
+                );
+            }
+        }
+    }
+    let duplicates = events.len() - accepted;
+    source
+        .metrics
+        .stored(accepted as u64, duplicates as u64, started.elapsed());
+    (accepted, duplicates)
+}
+
+/// An event's id and route, read from the delivery's headers and its body.
+fn locate(source: &Source, headers: &HeaderMap, verified: Verified) -> Result<Located, Failure> {
+    let id = source.event_id.extract(headers, verified.body())?;
+    match source.route.route(headers, verified.body()) {
+        Ok(routed) => Ok(Located {
+            verified,
+            id,
+            routed,
+        }),
+        Err(err) => Err(Failure {
+            id: Some(id),
+            ..err.into()
+        }),
     }
 }
 

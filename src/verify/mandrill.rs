@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{BuildError, Challenge, Defaults, Handshake, Provider, SchemeHeader, Signed};
-use super::{SignedDelivery, VerifyError, verdict};
+use super::{MalformedBatch, SignedDelivery, VerifyError, verdict};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Mandrill-Signature";
@@ -121,7 +121,7 @@ impl super::Scheme for Mandrill {
         .then(|| Handshake::empty("empty_batch"))
     }
 
-    fn split(&self, body: &Bytes) -> Option<Result<Vec<Bytes>, VerifyError>> {
+    fn split(&self, body: &Bytes) -> Option<Result<Vec<Bytes>, MalformedBatch>> {
         Some(split(body))
     }
 }
@@ -151,10 +151,14 @@ fn is_empty_batch(body: &[u8]) -> bool {
 }
 
 /// Each event of a verified batch as its exact text, all sharing one buffer.
-fn split(body: &[u8]) -> Result<Vec<Bytes>, VerifyError> {
-    let malformed = VerifyError::MalformedField(EVENTS);
-    let batch = Bytes::from(events_param(body).ok_or(malformed)?.into_owned());
-    let Events(events) = serde_json::from_slice::<Events<'_>>(&batch).map_err(|_| malformed)?;
+fn split(body: &[u8]) -> Result<Vec<Bytes>, MalformedBatch> {
+    let batch = Bytes::from(
+        events_param(body)
+            .ok_or_else(|| MalformedBatch(format!("one {EVENTS} parameter is required")))?
+            .into_owned(),
+    );
+    let Events(events) = serde_json::from_slice::<Events<'_>>(&batch)
+        .map_err(|err| MalformedBatch(format!("{EVENTS}: {err}")))?;
     Ok(events
         .iter()
         // Each element was borrowed from `batch`, so it is a part of it.
@@ -382,15 +386,21 @@ mod tests {
             split(batch(MAX_EVENTS).as_str()).map(|events| events.len()),
             Ok(MAX_EVENTS)
         );
-        let malformed = Err(VerifyError::MalformedField(EVENTS));
-        assert_eq!(split(batch(MAX_EVENTS + 1).as_str()), malformed);
-        assert_eq!(split("other=1"), malformed);
-        assert_eq!(split("mandrill_events=%7B%7D"), malformed);
-        assert_eq!(
-            split("mandrill_events=%5B%5D&mandrill_events=%5B%5D"),
-            malformed
+        for body in [
+            batch(MAX_EVENTS + 1).as_str(),
+            "other=1",
+            "mandrill_events=%7B%7D",
+            "mandrill_events=%5B%5D&mandrill_events=%5B%5D",
+            "mandrill_events=%5B%7B%7D%5D+x",
+        ] {
+            assert!(split(body).is_err(), "{body}");
+        }
+        assert!(
+            split(batch(MAX_EVENTS + 1).as_str())
+                .unwrap_err()
+                .to_string()
+                .contains("more than 1000 events")
         );
-        assert_eq!(split("mandrill_events=%5B%7B%7D%5D+x"), malformed);
     }
 
     #[test]

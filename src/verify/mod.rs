@@ -254,7 +254,7 @@ pub(crate) trait Scheme: std::fmt::Debug + Send + Sync {
     /// The events a verified delivery carries when it carries several
     /// (Mandrill's batch), each published as its own record; `None`: the
     /// body is one event.
-    fn split(&self, _body: &Bytes) -> Option<Result<Vec<Bytes>, VerifyError>> {
+    fn split(&self, _body: &Bytes) -> Option<Result<Vec<Bytes>, MalformedBatch>> {
         None
     }
 }
@@ -327,6 +327,13 @@ pub enum VerifyError {
     #[error("signature does not match")]
     Mismatch,
 }
+
+/// A verified delivery that should carry a batch of events but whose batch
+/// cannot be read (Mandrill's `mandrill_events`): authentic, so a retry would
+/// not help; answered 400.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the signed batch cannot be read: {0}")]
+pub struct MalformedBatch(pub String);
 
 /// Why a source's verifier could not be built; `field` is relative to the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -517,16 +524,16 @@ impl Verifier {
         })
     }
 
-    /// The events of a verified delivery: itself, or each event of a batch
-    /// (Mandrill's), each as verified as the whole.
-    pub fn split(&self, verified: Verified) -> Result<Vec<Verified>, VerifyError> {
-        match self.scheme.split(&verified.body) {
-            None => Ok(vec![verified]),
-            Some(events) => Ok(events?
+    /// The events of a verified batch (Mandrill's), each as verified as the
+    /// whole; `None` for the schemes whose delivery is one event.
+    pub fn split(&self, verified: &Verified) -> Option<Result<Vec<Verified>, MalformedBatch>> {
+        let events = self.scheme.split(&verified.body)?;
+        Some(events.map(|events| {
+            events
                 .into_iter()
                 .map(|body| Verified { body, nonce: None })
-                .collect()),
-        }
+                .collect()
+        }))
     }
 
     /// Checks the request's signature over `body` at time `now` (Unix seconds).
