@@ -50,7 +50,8 @@ pub(super) enum Place {
         prefix: Box<[u8]>,
     },
     Query(&'static str),
-    Basic,
+    /// HTTP basic auth in this (`Authorization`) header.
+    Basic(SchemeHeader),
 }
 
 impl Place {
@@ -61,27 +62,30 @@ impl Place {
         }
     }
 
-    /// The token a request presents.
-    fn presented(&self, request: &Signed<'_>) -> Result<Vec<u8>, VerifyError> {
+    pub(super) fn basic() -> Self {
+        Self::Basic(SchemeHeader::new("Authorization"))
+    }
+
+    /// The digest of the token a request presents, read in place (a token
+    /// in the query or in basic auth is decoded first).
+    fn presented(&self, request: &Signed<'_>) -> Result<[u8; 32], VerifyError> {
+        let digest = |token: &[u8]| -> [u8; 32] { Sha256::digest(token).into() };
         match self {
             Self::Header { header, prefix } => header
                 .required(request.headers)?
                 .strip_prefix(&**prefix)
-                .map(<[u8]>::to_vec)
+                .map(digest)
                 .ok_or(VerifyError::MalformedHeader(header.label())),
             Self::Query(name) => form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
                 .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_bytes().to_vec())
+                .map(|(_, value)| digest(value.as_bytes()))
                 .ok_or(VerifyError::MissingParameter(name)),
-            Self::Basic => {
-                let authorization = SchemeHeader::new("Authorization");
-                let credentials = authorization
-                    .required(request.headers)?
-                    .strip_prefix(b"Basic ")
-                    .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-                    .ok_or(VerifyError::MalformedHeader("Authorization"))?;
-                Ok(credentials)
-            }
+            Self::Basic(header) => header
+                .required(request.headers)?
+                .strip_prefix(b"Basic ")
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .map(|credentials| digest(&credentials))
+                .ok_or(VerifyError::MalformedHeader(header.label())),
         }
     }
 }
@@ -109,7 +113,7 @@ impl Token {
 
 impl super::Scheme for Token {
     fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let presented: [u8; 32] = Sha256::digest(self.place.presented(&request)?).into();
+        let presented = self.place.presented(&request)?;
         // Every secret is compared: the time taken says nothing of which matched.
         let matched = self
             .digests
@@ -153,7 +157,7 @@ fn configured_place(options: Option<&TokenOptions>) -> Result<Place, Vec<BuildEr
         return Ok(Place::Query(leak(name)));
     }
     if options.basic {
-        return Ok(Place::Basic);
+        return Ok(Place::basic());
     }
     let name = options.header.as_deref().unwrap_or("Authorization");
     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -185,9 +189,9 @@ pub(super) fn present(place: &Place, secret: &[u8]) -> (Vec<(String, String)>, O
                     .finish(),
             ),
         ),
-        Place::Basic => (
+        Place::Basic(header) => (
             vec![(
-                "Authorization".to_owned(),
+                header.label().to_owned(),
                 format!(
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(secret)
@@ -300,7 +304,7 @@ mod tests {
         assert_eq!(check(&query, &[], Some("key=other")), Err(VerifyError::Mismatch));
         assert!(check(&query, &[], None).is_err());
 
-        let basic = Token::new(&[Secret::new(b"postmark:s3cret".as_slice())], Place::Basic);
+        let basic = Token::new(&[Secret::new(b"postmark:s3cret".as_slice())], Place::basic());
         // printf postmark:s3cret | base64
         assert_eq!(
             check(&basic, &[("Authorization", "Basic cG9zdG1hcms6czNjcmV0")], None),
@@ -321,7 +325,7 @@ mod tests {
         for place in [
             Place::header("X-Token"),
             Place::Query("token"),
-            Place::Basic,
+            Place::basic(),
         ] {
             let (pairs, query) = present(&place, b"new-token");
             let pairs: Vec<(&str, &str)> =
