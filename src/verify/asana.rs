@@ -13,8 +13,8 @@
 use http::{HeaderName, HeaderValue, Method};
 
 use super::Provider;
-use super::header::HeaderSignature;
-use super::mac::{Algorithm, Encoding, Keys};
+use super::header::{HeaderHmac, HeaderSignature};
+use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, SchemeHeader, Signed, VerifyError, echoable};
 // For the inner check's `verify`, a method of the trait.
 use crate::secret::Secret;
@@ -31,6 +31,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
+const SHAPE: HeaderHmac = HeaderHmac {
+    header: SIGNATURE,
+    prefix: "",
+    algorithm: Algorithm::Sha256,
+    encoding: Encoding::Hex,
+};
+
 #[derive(Debug)]
 pub(super) struct Asana {
     signed: HeaderSignature,
@@ -41,12 +48,7 @@ pub(super) struct Asana {
 impl Asana {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
-            signed: HeaderSignature::new(
-                Keys::from_secrets(Algorithm::Sha256, secrets),
-                SIGNATURE,
-                b"",
-                Encoding::Hex,
-            ),
+            signed: SHAPE.scheme(secrets),
             signature: SchemeHeader::new(SIGNATURE),
             hook_secret: SchemeHeader::new(HOOK_SECRET),
         }
@@ -80,8 +82,7 @@ impl super::Scheme for Asana {
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
-    vec![(SIGNATURE.into(), hex::encode(mac))]
+    vec![SHAPE.sign(secret, &[body])]
 }
 
 pub(super) const PROVIDER: Provider = Provider::shared_secret(

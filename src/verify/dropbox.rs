@@ -11,8 +11,8 @@
 use http::Method;
 
 use super::Provider;
-use super::header::HeaderSignature;
-use super::mac::{Algorithm, Encoding, Keys};
+use super::header::{HeaderHmac, HeaderSignature};
+use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, Signed, VerifyError, echoable};
 // For the inner check's `verify`, a method of the trait.
 use crate::secret::Secret;
@@ -28,17 +28,19 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
+const SHAPE: HeaderHmac = HeaderHmac {
+    header: SIGNATURE,
+    prefix: "",
+    algorithm: Algorithm::Sha256,
+    encoding: Encoding::Hex,
+};
+
 #[derive(Debug)]
 pub(super) struct Dropbox(HeaderSignature);
 
 impl Dropbox {
     pub(super) fn new(secrets: &[Secret]) -> Self {
-        Self(HeaderSignature::new(
-            Keys::from_secrets(Algorithm::Sha256, secrets),
-            SIGNATURE,
-            b"",
-            Encoding::Hex,
-        ))
+        Self(SHAPE.scheme(secrets))
     }
 }
 
@@ -59,8 +61,7 @@ impl super::Scheme for Dropbox {
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
-    vec![(SIGNATURE.into(), hex::encode(mac))]
+    vec![SHAPE.sign(secret, &[body])]
 }
 
 pub(super) const PROVIDER: Provider = Provider::shared_secret(

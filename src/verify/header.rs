@@ -1,11 +1,44 @@
-//! The simplest scheme, shared by several providers: one signature in one
+//! The simplest scheme, shared by most providers: one signature in one
 //! header (after an optional prefix such as `sha256=`), the MAC of the body,
 //! optionally preceded by fixed bytes the provider also signs (Square's URL).
-//! GitHub, Shopify, Intercom, Square and the generic `hmac` scheme are this
-//! with different constants.
+//! A provider of this shape is a [`HeaderHmac`] constant; the generic `hmac`
+//! scheme builds the same check from its configuration.
 
-use super::mac::{Encoding, Keys, Signature};
+use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{SchemeHeader, Signed, VerifyError, verdict};
+use crate::secret::Secret;
+
+/// A one-header HMAC provider as data: its header, the text before the
+/// signature, the hash and how the signature is written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderHmac {
+    pub(crate) header: &'static str,
+    pub(crate) prefix: &'static str,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) encoding: Encoding,
+}
+
+impl HeaderHmac {
+    /// The check, keyed by a source's secrets.
+    pub(crate) fn scheme(&self, secrets: &[Secret]) -> HeaderSignature {
+        HeaderSignature::new(
+            Keys::from_secrets(self.algorithm, secrets),
+            self.header,
+            self.prefix.as_bytes(),
+            self.encoding,
+        )
+    }
+
+    /// The header a sender of this shape sends for `message` (the parts it
+    /// signs, in order) under `secret`.
+    pub(crate) fn sign(&self, secret: &[u8], message: &[&[u8]]) -> (String, String) {
+        let mac = super::mac::sign(self.algorithm, secret, message);
+        (
+            self.header.to_owned(),
+            format!("{}{}", self.prefix, self.encoding.encode(&mac)),
+        )
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct HeaderSignature {

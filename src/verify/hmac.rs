@@ -2,7 +2,6 @@
 //! without a scheme of their own: header name, hash, encoding and prefix are set
 //! in `[sources.hmac]`.
 
-use base64::Engine as _;
 use http::HeaderName;
 use serde::Deserialize;
 
@@ -84,11 +83,10 @@ pub(super) fn sign(
     let default = HmacOptions::default();
     let options = options.unwrap_or(&default);
     let mac = super::mac::sign(options.algorithm, secret, &[body]);
-    let text = match options.encoding {
-        Encoding::Hex => hex::encode(mac),
-        Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(mac),
-    };
-    vec![(options.header.clone(), format!("{}{text}", options.prefix))]
+    vec![(
+        options.header.clone(),
+        format!("{}{}", options.prefix, options.encoding.encode(&mac)),
+    )]
 }
 
 pub(super) const PROVIDER: Provider = Provider::shared_secret(

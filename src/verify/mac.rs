@@ -30,6 +30,16 @@ pub enum Encoding {
     Base64,
 }
 
+impl Encoding {
+    /// A MAC written this way, as a sender writes it.
+    pub(crate) fn encode(self, mac: &[u8]) -> String {
+        match self {
+            Self::Hex => hex::encode(mac),
+            Self::Base64 => base64::engine::general_purpose::STANDARD.encode(mac),
+        }
+    }
+}
+
 /// The longest MAC we verify (HMAC-SHA512).
 const MAX_MAC_LEN: usize = 64;
 /// How many signatures of one request are tried; more are ignored, which bounds

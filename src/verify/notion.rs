@@ -13,8 +13,8 @@
 
 use http::Method;
 
-use super::header::HeaderSignature;
-use super::mac::{Algorithm, Encoding, Keys};
+use super::header::{HeaderHmac, HeaderSignature};
+use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, Provider, Scheme, SchemeHeader, Signed, VerifyError};
 use crate::secret::Secret;
 
@@ -32,6 +32,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
+const SHAPE: HeaderHmac = HeaderHmac {
+    header: SIGNATURE,
+    prefix: "sha256=",
+    algorithm: Algorithm::Sha256,
+    encoding: Encoding::Hex,
+};
+
 /// Notion's check: the body's HMAC, and its one-time verification request.
 #[derive(Debug)]
 pub(super) struct Notion {
@@ -42,12 +49,7 @@ pub(super) struct Notion {
 impl Notion {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
-            signature: HeaderSignature::new(
-                Keys::from_secrets(Algorithm::Sha256, secrets),
-                SIGNATURE,
-                b"sha256=",
-                Encoding::Hex,
-            ),
+            signature: SHAPE.scheme(secrets),
             header: SchemeHeader::new(SIGNATURE),
         }
     }
@@ -85,8 +87,7 @@ impl Scheme for Notion {
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
-    vec![(SIGNATURE.into(), format!("sha256={}", hex::encode(mac)))]
+    vec![SHAPE.sign(secret, &[body])]
 }
 
 pub(super) const PROVIDER: Provider = Provider::shared_secret(

@@ -4,8 +4,8 @@
 //! what reached hookgate through proxies. Nothing is timestamped.
 
 use super::Provider;
-use super::header::HeaderSignature;
-use super::mac::{Algorithm, Encoding, Keys};
+use super::header::{HeaderHmac, HeaderSignature};
+use super::mac::{Algorithm, Encoding};
 use super::{BuildError, Defaults};
 use crate::secret::Secret;
 
@@ -20,27 +20,24 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
+const SHAPE: HeaderHmac = HeaderHmac {
+    header: SIGNATURE,
+    prefix: "",
+    algorithm: Algorithm::Sha256,
+    encoding: Encoding::Base64,
+};
+
 pub(super) fn scheme(
     secrets: &[Secret],
     public_url: Option<&str>,
 ) -> Result<HeaderSignature, Vec<BuildError>> {
     let url = super::require_public_url(public_url, "Square signs the notification URL")?;
-    Ok(HeaderSignature::new(
-        Keys::from_secrets(Algorithm::Sha256, secrets),
-        SIGNATURE,
-        b"",
-        Encoding::Base64,
-    )
+    Ok(SHAPE.scheme(secrets)
     .signing_first(url.as_bytes()))
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], url: &str) -> Vec<(String, String)> {
-    use base64::Engine as _;
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[url.as_bytes(), body]);
-    vec![(
-        SIGNATURE.into(),
-        base64::engine::general_purpose::STANDARD.encode(mac),
-    )]
+    vec![SHAPE.sign(secret, &[url.as_bytes(), body])]
 }
 
 pub(super) const PROVIDER: Provider = Provider::shared_secret(

@@ -18,11 +18,10 @@
 //! (headers, signature and ping: `WC_Webhook::deliver`, `generate_signature`,
 //! `deliver_ping` in woocommerce/includes/class-wc-webhook.php).
 
-use base64::Engine as _;
 use http::Method;
 
-use super::header::HeaderSignature;
-use super::mac::{Algorithm, Encoding, Keys};
+use super::header::{HeaderHmac, HeaderSignature};
+use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, Provider, Scheme, SchemeHeader, Signed, VerifyError};
 use crate::secret::Secret;
 
@@ -47,6 +46,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
+const SHAPE: HeaderHmac = HeaderHmac {
+    header: SIGNATURE,
+    prefix: "",
+    algorithm: Algorithm::Sha256,
+    encoding: Encoding::Base64,
+};
+
 /// WooCommerce's check: the body's HMAC, and the ping on webhook creation.
 #[derive(Debug)]
 pub(super) struct WooCommerce {
@@ -57,12 +63,7 @@ pub(super) struct WooCommerce {
 impl WooCommerce {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
-            signature: HeaderSignature::new(
-                Keys::from_secrets(Algorithm::Sha256, secrets),
-                SIGNATURE,
-                b"",
-                Encoding::Base64,
-            ),
+            signature: SHAPE.scheme(secrets),
             header: SchemeHeader::new(SIGNATURE),
         }
     }
@@ -86,7 +87,6 @@ impl Scheme for WooCommerce {
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
     vec![
         (
             "X-WC-Webhook-Source".into(),
@@ -95,10 +95,7 @@ pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, S
         ("X-WC-Webhook-Topic".into(), "order.updated".into()),
         ("X-WC-Webhook-Resource".into(), "order".into()),
         ("X-WC-Webhook-Event".into(), "updated".into()),
-        (
-            SIGNATURE.into(),
-            base64::engine::general_purpose::STANDARD.encode(mac),
-        ),
+        SHAPE.sign(secret, &[body]),
         ("X-WC-Webhook-ID".into(), "1".into()),
         ("X-WC-Webhook-Delivery-ID".into(), event_id.into()),
     ]

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::Provider;
-use super::header::HeaderSignature;
-use super::mac::{Algorithm, Encoding, Keys};
+use super::header::{HeaderHmac, HeaderSignature};
+use super::mac::{Algorithm, Encoding};
 use super::{Defaults, Handshake};
 // For the inner check's `verify`, a method of the trait.
 use crate::secret::Secret;
@@ -27,6 +27,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: false,
     tolerance: None,
+};
+
+const SHAPE: HeaderHmac = HeaderHmac {
+    header: SIGNATURE,
+    prefix: "",
+    algorithm: Algorithm::Sha256,
+    encoding: Encoding::Base64,
 };
 
 #[derive(Deserialize)]
@@ -48,21 +55,11 @@ pub(super) fn handshake(body: &[u8]) -> Option<Handshake> {
 }
 
 pub(super) fn scheme(secrets: &[Secret]) -> HeaderSignature {
-    HeaderSignature::new(
-        Keys::from_secrets(Algorithm::Sha256, secrets),
-        SIGNATURE,
-        b"",
-        Encoding::Base64,
-    )
+    SHAPE.scheme(secrets)
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    use base64::Engine as _;
-    let mac = super::mac::sign(Algorithm::Sha256, secret, &[body]);
-    vec![(
-        SIGNATURE.into(),
-        base64::engine::general_purpose::STANDARD.encode(mac),
-    )]
+    vec![SHAPE.sign(secret, &[body])]
 }
 
 /// Xero's check: the signature, and the intent-to-receive handshake.
