@@ -41,7 +41,6 @@ const SHAPE: HeaderHmac = HeaderHmac {
 #[derive(Debug)]
 pub(super) struct Asana {
     signed: HeaderSignature,
-    signature: SchemeHeader,
     hook_secret: SchemeHeader,
 }
 
@@ -49,7 +48,6 @@ impl Asana {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
             signed: SHAPE.scheme(secrets),
-            signature: SchemeHeader::new(SIGNATURE),
             hook_secret: SchemeHeader::new(HOOK_SECRET),
         }
     }
@@ -63,7 +61,7 @@ impl super::Scheme for Asana {
     /// Asana's handshake: echo `X-Hook-Secret` back as a response header.
     fn challenge(&self, request: Challenge<'_>) -> Option<Handshake> {
         let headers = request.request.headers;
-        if *request.method != Method::POST || self.signature.is_in(headers) {
+        if *request.method != Method::POST || self.signed.is_present(headers) {
             return None;
         }
         let secret = std::str::from_utf8(self.hook_secret.required(headers).ok()?).ok()?;

@@ -123,42 +123,6 @@ mod tests {
     }
 
     #[test]
-    fn rejects_tampering_other_secrets_and_malformed_headers() {
-        assert_eq!(check(SIG, HAPI_BODY), Err(VerifyError::Mismatch));
-        assert_eq!(
-            run(
-                &dropbox(&[b"another-secret".as_slice()]),
-                &[(SIGNATURE, SIG)],
-                BODY,
-                0
-            ),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            check("sha256=2bc2", BODY),
-            Err(VerifyError::MalformedHeader(SIGNATURE))
-        );
-        assert_eq!(
-            run(&dropbox(&[SECRET]), &[], BODY, 0),
-            Err(VerifyError::MissingHeader(SIGNATURE))
-        );
-    }
-
-    #[test]
-    fn a_rotated_secret_still_verifies() {
-        assert_eq!(
-            run(
-                &dropbox(&[b"new-secret".as_slice(), SECRET]),
-                &[(SIGNATURE, SIG)],
-                BODY,
-                0
-            ),
-            Ok(())
-        );
-        assert_eq!(sign(SECRET, BODY)[0].1, SIG);
-    }
-
-    #[test]
     fn the_verification_get_is_answered_with_its_challenge() {
         let answer = challenge(Method::GET, Some("challenge=abc123")).expect("a handshake");
         assert_eq!(
@@ -182,5 +146,10 @@ mod tests {
         assert!(challenge(Method::GET, Some("challenge=%3Cscript%3E%0A")).is_none());
         let long = format!("challenge={}", "a".repeat(crate::verify::MAX_ECHO_LEN + 1));
         assert!(challenge(Method::GET, Some(&long)).is_none());
+    }
+
+    #[test]
+    fn the_vector_holds_and_everything_else_is_refused() {
+        crate::verify::test_support::header_hmac_vector(&SHAPE, SECRET, BODY, SIG);
     }
 }

@@ -61,6 +61,12 @@ impl HeaderSignature {
         }
     }
 
+    /// Whether a request carries this scheme's header at all: a provider's
+    /// unsigned check (a handshake) never does.
+    pub(crate) fn is_present(&self, headers: &http::HeaderMap) -> bool {
+        self.header.is_in(headers)
+    }
+
     /// Also signs `leading` before the body.
     pub(crate) fn signing_first(mut self, leading: &[u8]) -> Self {
         self.leading = leading.into();

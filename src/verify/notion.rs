@@ -15,7 +15,7 @@ use http::Method;
 
 use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
-use super::{Challenge, Defaults, Handshake, Provider, Scheme, SchemeHeader, Signed, VerifyError};
+use super::{Challenge, Defaults, Handshake, Provider, Scheme, Signed, VerifyError};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Notion-Signature";
@@ -43,14 +43,12 @@ const SHAPE: HeaderHmac = HeaderHmac {
 #[derive(Debug)]
 pub(super) struct Notion {
     signature: HeaderSignature,
-    header: SchemeHeader,
 }
 
 impl Notion {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
             signature: SHAPE.scheme(secrets),
-            header: SchemeHeader::new(SIGNATURE),
         }
     }
 }
@@ -67,7 +65,7 @@ impl Scheme for Notion {
     fn challenge(&self, request: Challenge<'_>) -> Option<Handshake> {
         let body = request.request.body;
         if *request.method != Method::POST
-            || self.header.is_in(request.request.headers)
+            || self.signature.is_present(request.request.headers)
             || body.len() > MAX_VERIFICATION_BODY
             || !super::mentions(body, b"verification_token")
         {

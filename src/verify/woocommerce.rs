@@ -22,7 +22,7 @@ use http::Method;
 
 use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
-use super::{Challenge, Defaults, Handshake, Provider, Scheme, SchemeHeader, Signed, VerifyError};
+use super::{Challenge, Defaults, Handshake, Provider, Scheme, Signed, VerifyError};
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-WC-Webhook-Signature";
@@ -57,14 +57,12 @@ const SHAPE: HeaderHmac = HeaderHmac {
 #[derive(Debug)]
 pub(super) struct WooCommerce {
     signature: HeaderSignature,
-    header: SchemeHeader,
 }
 
 impl WooCommerce {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
             signature: SHAPE.scheme(secrets),
-            header: SchemeHeader::new(SIGNATURE),
         }
     }
 }
@@ -77,7 +75,7 @@ impl Scheme for WooCommerce {
     /// The ping: a POST without a signature whose whole body is
     /// `webhook_id=` and digits. It carries nothing to publish or echo.
     fn challenge(&self, request: Challenge<'_>) -> Option<Handshake> {
-        if *request.method != Method::POST || self.header.is_in(request.request.headers) {
+        if *request.method != Method::POST || self.signature.is_present(request.request.headers) {
             return None;
         }
         let id = request.request.body.strip_prefix(b"webhook_id=")?;
