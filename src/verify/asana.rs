@@ -104,9 +104,8 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
     use crate::verify::Reply;
-    use crate::verify::test_support::{headers, run};
+    use crate::verify::test_support::run;
 
     /// The `X-Hook-Secret` of Asana's "Establish a webhook" example.
     const SECRET: &str = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81";
@@ -127,16 +126,7 @@ mod tests {
     }
 
     fn challenge(method: Method, pairs: &[(&str, &str)]) -> Option<Handshake> {
-        let headers = headers(pairs);
-        asana(&[SECRET]).challenge(Challenge {
-            method: &method,
-            request: Signed {
-                headers: &headers,
-                body: b"",
-                now: 0,
-                query: None,
-            },
-        })
+        crate::verify::test_support::challenge(&asana(&[SECRET]), method, pairs, None, b"")
     }
 
     #[test]

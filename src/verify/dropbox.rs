@@ -73,9 +73,8 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
     use crate::verify::Reply;
-    use crate::verify::test_support::{headers, run};
+    use crate::verify::test_support::run;
 
     const SECRET: &[u8] = b"dropbox-app-secret";
     const BODY: &[u8] = br#"{"list_folder": {"accounts": ["dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc"]}, "delta": {"users": [12345678]}}"#;
@@ -96,16 +95,7 @@ mod tests {
     }
 
     fn challenge(method: Method, query: Option<&str>) -> Option<Handshake> {
-        let headers = headers(&[]);
-        dropbox(&[SECRET]).challenge(Challenge {
-            method: &method,
-            request: Signed {
-                headers: &headers,
-                body: b"",
-                now: 0,
-                query,
-            },
-        })
+        crate::verify::test_support::challenge(&dropbox(&[SECRET]), method, &[], query, b"")
     }
 
     #[test]

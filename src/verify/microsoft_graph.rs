@@ -180,8 +180,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::Reply;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::{headers, run};
+    use crate::verify::test_support::run;
 
     const STATE: &str = "secretClientValue";
     const NOTIFICATION: &[u8] = br##"{"value":[{"subscriptionId":"7f105c7d-2dc5-4530-97cd-4e7ae6534c07","subscriptionExpirationDateTime":"2023-11-17T22:13:20.000Z","clientState":"secretClientValue","changeType":"created","resource":"Users/5ba4d8a3/Messages/AAMk","resourceData":{"@odata.type":"#Microsoft.Graph.Message","id":"AAMk"},"tenantId":"84bd8158-6d4d-4958-8b9f-9d6445542f95"}]}"##;
@@ -200,16 +199,7 @@ mod tests {
     }
 
     fn challenge(method: Method, query: Option<&str>) -> Option<Handshake> {
-        let headers = headers(&[]);
-        graph(&[STATE]).challenge(Challenge {
-            method: &method,
-            request: Signed {
-                headers: &headers,
-                body: b"",
-                now: 0,
-                query,
-            },
-        })
+        crate::verify::test_support::challenge(&graph(&[STATE]), method, &[], query, b"")
     }
 
     #[test]

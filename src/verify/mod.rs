@@ -797,6 +797,25 @@ pub(crate) mod test_support {
         })
     }
 
+    /// Offers a scheme a request as a provider's unsigned check would come.
+    pub(crate) fn challenge(
+        scheme: &dyn super::Scheme,
+        method: http::Method,
+        pairs: &[(&str, &str)],
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Option<super::Handshake> {
+        scheme.challenge(super::Challenge {
+            method: &method,
+            request: super::Signed {
+                headers: &headers(pairs),
+                body,
+                now: 0,
+                query,
+            },
+        })
+    }
+
     pub(crate) fn owned(pairs: &[(String, String)]) -> HeaderMap {
         let borrowed: Vec<(&str, &str)> = pairs
             .iter()

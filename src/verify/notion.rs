@@ -113,7 +113,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::Reply;
-    use crate::verify::test_support::{headers, run};
+    use crate::verify::test_support::run;
 
     /// The token in the example of Notion's webhooks guide.
     const TOKEN: &str = "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl";
@@ -131,16 +131,7 @@ mod tests {
     }
 
     fn challenge(method: Method, pairs: &[(&str, &str)], body: &[u8]) -> Option<Handshake> {
-        let headers = headers(pairs);
-        notion(&[TOKEN.as_bytes()]).challenge(Challenge {
-            method: &method,
-            request: Signed {
-                headers: &headers,
-                body,
-                now: 0,
-                query: None,
-            },
-        })
+        crate::verify::test_support::challenge(&notion(&[TOKEN.as_bytes()]), method, pairs, None, body)
     }
 
     #[test]

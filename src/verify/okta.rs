@@ -101,9 +101,8 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
     use crate::verify::Reply;
-    use crate::verify::test_support::{headers, run};
+    use crate::verify::test_support::run;
 
     /// The authentication secret of Okta's verification example.
     const TOKEN: &str = "my-shared-secret";
@@ -124,16 +123,7 @@ mod tests {
     }
 
     fn challenge(method: Method, pairs: &[(&str, &str)]) -> Option<Handshake> {
-        let headers = headers(pairs);
-        okta(&[TOKEN]).challenge(Challenge {
-            method: &method,
-            request: Signed {
-                headers: &headers,
-                body: b"",
-                now: 0,
-                query: None,
-            },
-        })
+        crate::verify::test_support::challenge(&okta(&[TOKEN]), method, pairs, None, b"")
     }
 
     #[test]
