@@ -11,7 +11,7 @@ use crate::locate::LocateError;
 use crate::publish::PublishError;
 use crate::reason::Reason;
 use crate::route::RouteError;
-use crate::verify::{MalformedBatch, VerifyError};
+use crate::verify::{Handshake, MalformedBatch, Reply, VerifyError};
 
 /// A request turned away, with a message the sender can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,29 @@ pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Full<B
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+/// A handshake's answer: 200 with what the provider expects.
+pub(crate) fn handshake_response(handshake: Handshake) -> Response<Full<Bytes>> {
+    let mut response = match handshake.reply {
+        Reply::Json(value) => json(StatusCode::OK, &value),
+        Reply::Text(text) => {
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            response
+        }
+        Reply::Empty => Response::new(Full::new(Bytes::new())),
+    };
+    response.headers_mut().extend(handshake.headers);
     response
 }
 

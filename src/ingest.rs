@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 
 use crate::clock::unix_seconds;
 use crate::config::Config;
 use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
-use crate::error::{AcceptedBody, Rejection, json};
+use crate::error::{AcceptedBody, Rejection, handshake_response, json};
 use crate::event::Event;
 use crate::health::Health;
 use crate::locate::EventId;
@@ -22,7 +22,7 @@ use crate::publish::{Delivery, PublishError, Publisher};
 use crate::reason::Reason;
 use crate::route::Routed;
 use crate::source::{Source, Sources};
-use crate::verify::{Handshake, Reply, Verified};
+use crate::verify::{Handshake, Verified};
 
 /// The response every request gets.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -569,29 +569,6 @@ fn locate(source: &Source, headers: &HeaderMap, verified: Verified) -> Result<Lo
     }
 }
 
-/// A handshake's answer: 200 with what the provider expects.
-fn handshake_response(handshake: Handshake) -> HttpResponse {
-    let mut response = match handshake.reply {
-        Reply::Json(value) => json(StatusCode::OK, &value),
-        Reply::Text(text) => {
-            let mut response = Response::new(Full::new(Bytes::from(text)));
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            response
-        }
-        Reply::Empty => Response::new(Full::new(Bytes::new())),
-    };
-    response.headers_mut().extend(handshake.headers);
-    response
-}
-
 /// Reads the whole body into one `Bytes`, refusing more than `limit` bytes: at
 /// once when `Content-Length` says so, and while streaming when it lied or was absent.
 async fn read_body<B>(
@@ -841,6 +818,23 @@ mod tests {
             outcome(&pipeline, get).await,
             (405, "method_not_allowed".into())
         );
+    }
+
+    #[tokio::test]
+    async fn a_handshake_is_answered_while_the_index_is_still_loading() {
+        let pipeline = pipeline(false);
+        let body = r#"{"type":"url_verification","challenge":"c-0","token":"t"}"#;
+        let (status, reply) = answer(
+            &pipeline,
+            request(VerifierKind::Slack, "/slack", "", body, body),
+        )
+        .await;
+        assert_eq!(
+            (status, &reply["challenge"]),
+            (200, &serde_json::json!("c-0"))
+        );
+        let (status, _, _) = raw(&pipeline, Method::HEAD, "/mandrill").await;
+        assert_eq!(status, 200);
     }
 
     #[tokio::test]

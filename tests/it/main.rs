@@ -429,6 +429,66 @@ async fn a_frozen_broker_gets_503_within_the_timeout_and_recovery_needs_no_resta
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_answered_2xx_only_once_every_event_is_in_kafka() {
+    let kind = VerifierKind::Mandrill;
+    let timeout_ms = 1500;
+    let OneSource {
+        broker,
+        topic,
+        gateway,
+        client,
+        url,
+    } = one_source("batch", "mandrill", kind, timeout_ms).await;
+    let events: Vec<String> = (1..=3)
+        .map(|n| format!(r#"{{"_id":"msg-{n}","event":"send","ts":{n}}}"#))
+        .collect();
+    let batch = format!("[{}]", events.join(","));
+    let post = || async {
+        let delivery = delivery(kind, "", batch.as_bytes());
+        send(&client, "POST", &url, &delivery.headers, delivery.body).await
+    };
+
+    // While the broker is frozen the batch is refused, in time, as a whole.
+    broker.signal("-STOP");
+    let started = Instant::now();
+    let reply = post().await;
+    assert_eq!(
+        (reply.status, reply.body["reason"].as_str()),
+        (503, Some("kafka_unavailable")),
+        "{:?}",
+        reply.body
+    );
+    assert!(started.elapsed() < Duration::from_millis(timeout_ms + 250));
+    broker.signal("-CONT");
+
+    // Mandrill's retry is answered 200 once all three are in Kafka.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reply = loop {
+        let reply = post().await;
+        if reply.status == 200 {
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "{:?}", reply.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(reply.body["events"], 3, "{:?}", reply.body);
+    let records = consume(&broker.bootstrap(), &topic, 3, Duration::from_millis(500)).await;
+    for event in &events {
+        assert!(
+            records.iter().any(|r| r.payload == event.as_bytes()),
+            "{event} is not in the topic byte for byte"
+        );
+    }
+    // And once more: every event a duplicate, nothing published again.
+    let again = post().await;
+    assert_eq!(
+        (again.status, &again.body["duplicates"]),
+        (200, &serde_json::json!(3))
+    );
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting_hookgate() {
     let kind = VerifierKind::Shopify;
     let timeout_ms = 1500;
