@@ -67,6 +67,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(verified) = verified {
         let _ = verified.replay_material();
         let _ = verifier.handshake(&verified);
-        let _ = verifier.split(verified);
+        let _ = verifier.split(&verified);
     }
 });

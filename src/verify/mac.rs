@@ -203,7 +203,7 @@ fn matches<M: Mac + Clone>(keyed: &M, message: &[&[u8]], candidates: &Candidates
     candidates
         .iter()
         .fold(subtle::Choice::from(0), |found, candidate| {
-            found | tag.as_slice().ct_eq(candidate.as_slice())
+            found | tag[..].ct_eq(candidate.as_slice())
         })
         .into()
 }

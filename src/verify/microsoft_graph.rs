@@ -14,10 +14,9 @@
 
 use http::Method;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::{Choice, ConstantTimeEq};
 
 use super::{Challenge, Defaults, Handshake, Signed, VerifyError, echoable, verdict};
+use super::token::SecretDigests;
 use super::{Provider, SignedDelivery};
 use crate::secret::Secret;
 
@@ -46,41 +45,21 @@ struct Notification {
     client_state: Option<String>,
 }
 
+#[derive(Debug)]
 pub(super) struct MicrosoftGraph {
-    /// The SHA-256 of each secret: comparing digests takes the same time
-    /// whatever the lengths.
-    states: Vec<Vec<u8>>,
-}
-
-impl std::fmt::Debug for MicrosoftGraph {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "MicrosoftGraph({} client states redacted)",
-            self.states.len()
-        )
-    }
+    states: SecretDigests,
 }
 
 impl MicrosoftGraph {
     pub(super) fn new(secrets: &[Secret]) -> Self {
         Self {
-            states: secrets
-                .iter()
-                .map(|secret| Sha256::digest(secret.expose()).to_vec())
-                .collect(),
+            states: SecretDigests::new(secrets),
         }
     }
 
     /// Whether `state` is one of the secrets; every secret is compared.
     fn known(&self, state: &str) -> bool {
-        let digest = Sha256::digest(state.as_bytes());
-        self.states
-            .iter()
-            .fold(Choice::from(0), |found, known| {
-                found | known.as_slice().ct_eq(digest.as_slice())
-            })
-            .into()
+        self.states.contain_value(state.as_bytes())
     }
 }
 

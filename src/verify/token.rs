@@ -90,22 +90,55 @@ impl Place {
     }
 }
 
+/// Secrets a sender presents as they are (a token, Graph's `clientState`),
+/// kept as their SHA-256: compared in constant time whatever the lengths, so
+/// neither a secret's bytes nor its length can be probed.
+pub(super) struct SecretDigests(Vec<[u8; 32]>);
+
+impl SecretDigests {
+    pub(super) fn new(secrets: &[Secret]) -> Self {
+        Self(
+            secrets
+                .iter()
+                .map(|secret| Sha256::digest(secret.expose()).into())
+                .collect(),
+        )
+    }
+
+    /// Whether the value whose digest this is is one of the secrets. Every
+    /// secret is compared: the time taken says nothing of which matched.
+    pub(super) fn contain(&self, presented: &[u8; 32]) -> bool {
+        self.0
+            .iter()
+            .fold(subtle::Choice::from(0), |any, digest| {
+                any | digest.ct_eq(presented)
+            })
+            .into()
+    }
+
+    /// As [`SecretDigests::contain`], for the value itself.
+    pub(super) fn contain_value(&self, value: &[u8]) -> bool {
+        self.contain(&Sha256::digest(value).into())
+    }
+}
+
+impl std::fmt::Debug for SecretDigests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretDigests({} redacted)", self.0.len())
+    }
+}
+
 /// The check: the presented token equals one of the secrets.
 #[derive(Debug)]
 pub(super) struct Token {
-    /// SHA-256 of each secret: compared in constant time whatever the
-    /// lengths, so neither a secret's bytes nor its length can be probed.
-    digests: Vec<[u8; 32]>,
+    secrets: SecretDigests,
     place: Place,
 }
 
 impl Token {
     pub(super) fn new(secrets: &[Secret], place: Place) -> Self {
         Self {
-            digests: secrets
-                .iter()
-                .map(|secret| Sha256::digest(secret.expose()).into())
-                .collect(),
+            secrets: SecretDigests::new(secrets),
             place,
         }
     }
@@ -113,15 +146,7 @@ impl Token {
 
 impl super::Scheme for Token {
     fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let presented = self.place.presented(&request)?;
-        // Every secret is compared: the time taken says nothing of which matched.
-        let matched = self
-            .digests
-            .iter()
-            .fold(subtle::Choice::from(0), |any, digest| {
-                any | digest.ct_eq(&presented)
-            });
-        verdict(matched.into())
+        verdict(self.secrets.contain(&self.place.presented(&request)?))
     }
 }
 
