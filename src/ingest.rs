@@ -47,7 +47,7 @@ pub struct Gateway {
 enum Outcome {
     /// Its event is in Kafka.
     One(Stored),
-    /// Every event of a batch (Mandrill's) is in Kafka.
+    /// Every event of a batch (Mandrill's) of several is in Kafka.
     Batch(Vec<Stored>),
     /// The provider checking the endpoint: answered here, never published.
     Handshake(Handshake),
@@ -303,10 +303,13 @@ impl Gateway {
                     self.store(source, event, parts.headers.clone(), received_at, deadline)
                 }))
                 .await;
-                stored
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Outcome::Batch)
+                let mut stored = stored.into_iter().collect::<Result<Vec<_>, _>>()?;
+                // A batch of one is answered as one event, with its id.
+                Ok(if stored.len() == 1 {
+                    Outcome::One(stored.remove(0))
+                } else {
+                    Outcome::Batch(stored)
+                })
             }
         }
     }
