@@ -2,32 +2,39 @@
 //! in, a running gateway and its shutdown out. It chooses the broker (a
 //! cluster, the embedded one, or none) once, builds the sources once,
 //! assembles the pipeline, starts what runs beside it (the broker probe, the
-//! dedup topic's reader, the server), and stops them in order. `main`, the
-//! integration tests and the benchmarks all start hookgate here.
+//! dedup topic's reader, the server), reloads what may change while it serves,
+//! and stops them in order. `main`, the integration tests and the benchmarks
+//! all start hookgate here.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::config::{Config, FieldError};
+use crate::config::{Config, ConfigError, FieldError};
 use crate::dedup::Dedup;
 use crate::dedup::journal::Journal;
 use crate::dedup::reader::{self, ReaderHandle};
 use crate::embedded::EmbeddedKafka;
 use crate::health::Health;
-use crate::ingest::Gateway;
+use crate::ingest::{Gateway, Live};
 use crate::kafka::{self, TopicSpec, TopicState};
 use crate::publish::{KafkaPublisher, Publisher};
+use crate::reason::Reload;
 use crate::source::Sources;
+use crate::tls::{Tls, TlsError, TlsMaterial};
 
 /// Why hookgate could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{} error(s):\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Sources(Vec<FieldError>),
+    #[error("{field}: {0}", field = .0.field())]
+    Tls(TlsError),
     #[error("cannot start the embedded Kafka: {0}")]
     Embedded(String),
     #[error("kafka: cannot create the event producer: {0}")]
@@ -87,6 +94,10 @@ impl Brokers {
 /// server but flushes nothing.
 pub struct App {
     addr: SocketAddr,
+    /// As started: what a reload compares with to tell what needs a restart.
+    config: Config,
+    tls: Option<Arc<Tls>>,
+    restart_pending: AtomicBool,
     running: Running,
     stop_server: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
@@ -108,6 +119,12 @@ impl std::fmt::Debug for App {
 /// first if metrics are wanted (the sources register their series here).
 pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartError> {
     let sources = Sources::build(config).map_err(StartError::Sources)?;
+    let tls = match &config.server.tls {
+        Some(tls) => Some(Arc::new(
+            Tls::load(tls, &config.base_dir).map_err(StartError::Tls)?,
+        )),
+        None => None,
+    };
     let brokers = Brokers::choose(config, &sources)?;
     let bootstrap_servers = brokers.bootstrap_servers();
     let running = start_pipeline(
@@ -121,16 +138,21 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartE
     let server = {
         let gateway = Arc::clone(&running.gateway);
         let server_config = config.server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            crate::server::run(listener, gateway, &server_config, async {
+            crate::server::run(listener, gateway, &server_config, tls, async {
                 let _ = stopped.await;
             })
             .await;
         })
     };
-    tracing::info!(listen = %addr, brokers = %bootstrap_servers, "hookgate is serving webhooks; ready once the dedup index is loaded");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %addr, scheme, brokers = %bootstrap_servers, "hookgate is serving webhooks; ready once the dedup index is loaded");
     Ok(App {
         addr,
+        config: config.clone(),
+        tls,
+        restart_pending: AtomicBool::new(false),
         running,
         stop_server,
         server,
@@ -157,6 +179,94 @@ impl App {
     /// The dedup index this gateway uses.
     pub fn dedup(&self) -> &Dedup {
         &self.running.dedup
+    }
+
+    /// Reads the configuration file again and serves new requests with it:
+    /// sources (secrets, allowlists, rate limits), trusted proxies and the
+    /// TLS certificate and key (read again even when their paths did not
+    /// change, for a renewed certificate). Requests in flight finish with
+    /// what they began with. A file, source or certificate that is refused
+    /// changes nothing; each problem is logged by field. Settings that only a
+    /// restart applies are logged and left as they run.
+    pub fn reload(&self, path: &Path) -> Reload {
+        match self.try_reload(path) {
+            Ok(restart_needed) => {
+                let pending = !restart_needed.is_empty();
+                self.restart_pending.store(pending, Ordering::Relaxed);
+                crate::metrics::config_reload(Reload::Applied, pending);
+                if pending {
+                    tracing::warn!(
+                        needs_restart = %restart_needed.join(", "),
+                        "configuration reloaded: sources, allowlists, rate limits, trusted proxies and TLS material apply now; the settings named need a restart and keep their running values"
+                    );
+                } else {
+                    tracing::info!("configuration reloaded: new requests are served with it");
+                }
+                Reload::Applied
+            }
+            Err(errors) => {
+                crate::metrics::config_reload(
+                    Reload::Invalid,
+                    self.restart_pending.load(Ordering::Relaxed),
+                );
+                for error in &errors {
+                    tracing::error!(field = %error.field, "configuration reload refused: {}", error.message);
+                }
+                tracing::error!(
+                    errors = errors.len(),
+                    "configuration reload refused: the running configuration stays"
+                );
+                Reload::Invalid
+            }
+        }
+    }
+
+    fn try_reload(&self, path: &Path) -> Result<Vec<&'static str>, Vec<FieldError>> {
+        let config = Config::load(path).map_err(|err| match err {
+            ConfigError::Invalid { errors, .. } => errors,
+            other => vec![FieldError {
+                field: path.display().to_string(),
+                message: other.to_string(),
+            }],
+        })?;
+        let live = self.running.gateway.live();
+        let sources = Sources::rebuild(&config, Some(&live.sources))?;
+        let material = match (&self.tls, &config.server.tls) {
+            (Some(_), Some(tls)) => Some(
+                TlsMaterial::load(tls, &config.base_dir)
+                    .map_err(|err| vec![FieldError::from(err)])?,
+            ),
+            _ => None,
+        };
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let known = live.sources.topics();
+        let new_topics: Vec<String> = sources
+            .topics()
+            .into_iter()
+            .filter(|topic| !known.contains(topic))
+            .collect();
+        if !new_topics.is_empty() {
+            if self.brokers.creates_topics() && self.config.kafka.create_topics {
+                tokio::spawn(create_topics(
+                    kafka::client_config(&self.config.kafka, &self.brokers.bootstrap_servers()),
+                    new_topics,
+                    self.config.kafka.topic_partitions,
+                    self.config.kafka.topic_replication_factor,
+                ));
+            } else {
+                tracing::warn!(topics = ?new_topics, "the reloaded sources publish to topics hookgate did not create: create them, or their events get 503");
+            }
+        }
+        self.running.gateway.replace(Live {
+            sources,
+            proxies: config.server.trusted_proxies(),
+        });
+        if let (Some(tls), Some(material)) = (&self.tls, material) {
+            tls.install(material);
+        }
+        Ok(crate::reload::restart_needed(&self.config, &config))
     }
 
     /// Stops accepting, lets requests in flight finish (`server.shutdown_grace`),

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::client_addr::{Cidr, ForwardedHeader, IpSet, TrustedProxies};
 use crate::locate::Locator;
 use crate::rate_limit::RateLimitConfig;
 use crate::route::{EVENT_PLACEHOLDER, topic_for};
+use crate::tls::TlsConfig;
 use crate::verify::{HmacOptions, TokenOptions, VerifierKind};
 
 /// The whole configuration, as written in the TOML file.
@@ -35,7 +37,7 @@ pub struct Config {
 }
 
 /// `[server]`: the webhook listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address the webhook listener binds.
@@ -89,6 +91,29 @@ pub struct ServerConfig {
     /// Async worker threads; 0 means one per CPU core. librdkafka runs threads
     /// of its own beside them.
     pub workers: usize,
+    /// HTTPS on `listen` with this certificate and key; plain HTTP without it
+    /// (behind a load balancer that terminates TLS).
+    pub tls: Option<TlsConfig>,
+    /// Peers whose forwarding header names the client (load balancers,
+    /// reverse proxies): CIDR ranges or addresses. Empty: the socket's
+    /// address is the client, whatever the request says.
+    pub trusted_proxies: Vec<Parsed<Cidr>>,
+    /// The header `trusted_proxies` write the client's address to.
+    pub client_address_header: ForwardedHeader,
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` and `client_address_header`, as the server reads them.
+    pub fn trusted_proxies(&self) -> TrustedProxies {
+        TrustedProxies::new(
+            IpSet::new(
+                self.trusted_proxies
+                    .iter()
+                    .filter_map(|range| range.value().copied()),
+            ),
+            self.client_address_header,
+        )
+    }
 }
 
 impl Default for ServerConfig {
@@ -111,6 +136,9 @@ impl Default for ServerConfig {
             readiness_requires_kafka: false,
             shutdown_grace: Duration::from_secs(15),
             workers: 0,
+            tls: None,
+            trusted_proxies: Vec::new(),
+            client_address_header: ForwardedHeader::default(),
         }
     }
 }
@@ -123,7 +151,7 @@ pub const NULL_BROKERS: &str = "null";
 
 /// `[kafka]`: where verified events go. Its `Debug` leaves out the values of
 /// `client` and `producer`, which may be secrets.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port…]`, or `embedded` for an in-memory
@@ -279,7 +307,7 @@ impl KafkaConfig {
 
 /// `[dedup]`: how long and how many event ids are remembered, and the
 /// log-compacted topic that keeps them across restarts and replicas.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
     /// A repeated id within this window is a duplicate.
@@ -348,7 +376,7 @@ impl Default for DedupConfig {
 }
 
 /// `[metrics]`: the Prometheus endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Serve `/metrics` here; a separate port from webhooks so it is never exposed with them.
@@ -367,7 +395,7 @@ impl Default for MetricsConfig {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `text` for people, `json` or `logfmt` for log pipelines.
@@ -401,6 +429,9 @@ pub struct SourceConfig {
     pub name: String,
     /// The URL path providers POST to.
     pub path: String,
+    /// The only client addresses (CIDR ranges or addresses) this source
+    /// takes requests from; any if unset. Checked before the body is read.
+    pub allow: Option<Vec<Parsed<Cidr>>>,
     /// The signature scheme.
     pub verifier: VerifierKind,
     /// `env:NAME` or `file:PATH`; several while a secret is being rotated.
@@ -462,7 +493,7 @@ pub enum KeyMode {
 /// A value written as text in the configuration, parsed once, when the file
 /// is read: [`Config::validate`] reports a value that does not parse, with its
 /// field, among every other problem; everything after uses the value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<T> {
     text: String,
     value: Result<T, String>,
@@ -501,6 +532,15 @@ where
 pub struct FieldError {
     pub field: String,
     pub message: String,
+}
+
+impl From<crate::tls::TlsError> for FieldError {
+    fn from(err: crate::tls::TlsError) -> Self {
+        Self {
+            field: err.field().to_owned(),
+            message: err.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -915,6 +955,32 @@ impl Config {
                     );
                 }
             }
+            if let Some(allow) = &source.allow {
+                if allow.is_empty() {
+                    fail(
+                        &at("allow"),
+                        "an empty allowlist refuses every request: list the sender's ranges, or leave allow out to take any address".into(),
+                    );
+                }
+                for (j, range) in allow.iter().enumerate() {
+                    if let Some(message) = range.error() {
+                        fail(&at(&format!("allow[{j}]")), message.to_owned());
+                    }
+                }
+            }
+        }
+        for (j, range) in self.server.trusted_proxies.iter().enumerate() {
+            if let Some(message) = range.error() {
+                fail(&format!("server.trusted_proxies[{j}]"), message.to_owned());
+            }
+        }
+        if let Some(tls) = &self.server.tls
+            && tls.handshake_timeout.is_zero()
+        {
+            fail(
+                "server.tls.handshake_timeout",
+                "must be more than 0s".into(),
+            );
         }
         errors
     }

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use tokio::sync::Semaphore;
 
+use crate::client_addr::{ClientAddr, Peer, TrustedProxies};
 use crate::clock::unix_seconds;
 use crate::config::Config;
 use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
@@ -30,7 +32,7 @@ pub type HttpResponse = Response<Full<Bytes>>;
 /// Everything a request needs, shared by all connections.
 #[derive(Debug)]
 pub struct Gateway {
-    sources: Sources,
+    live: ArcSwap<Live>,
     dedup: Dedup,
     publisher: Arc<Publisher>,
     health: Arc<Health>,
@@ -41,6 +43,14 @@ pub struct Gateway {
     requests: Semaphore,
     /// `server.max_buffered_body_bytes`: a permit per body byte held.
     body_bytes: Semaphore,
+}
+
+/// What a configuration reload replaces: requests in flight finish with
+/// the one they began with.
+#[derive(Debug)]
+pub struct Live {
+    pub sources: Sources,
+    pub proxies: TrustedProxies,
 }
 
 /// How a request that reached a source ended.
@@ -101,7 +111,10 @@ impl Gateway {
         health: Arc<Health>,
     ) -> Self {
         Self {
-            sources,
+            live: ArcSwap::from_pointee(Live {
+                sources,
+                proxies: config.server.trusted_proxies(),
+            }),
             dedup,
             publisher,
             health,
@@ -116,6 +129,16 @@ impl Gateway {
                     .min(Semaphore::MAX_PERMITS),
             ),
         }
+    }
+
+    /// The sources and proxies requests are served with now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
+    /// Serves new requests with `live`; those in flight finish with the old.
+    pub fn replace(&self, live: Live) {
+        self.live.store(Arc::new(live));
     }
 
     /// Seconds a provider is told to wait in `Retry-After`.
@@ -136,7 +159,12 @@ impl Gateway {
         let _in_flight = InFlight::enter();
         let started = Instant::now();
         let path = request.uri().path();
-        let Some(source) = self.sources.by_path(path).cloned() else {
+        let live = self.live.load();
+        let client = live.proxies.client(
+            request.extensions().get::<Peer>().copied(),
+            request.headers(),
+        );
+        let Some(source) = live.sources.by_path(path).cloned() else {
             if let Some(response) = self.health_check(path) {
                 return response;
             }
@@ -144,8 +172,21 @@ impl Gateway {
                 Reason::UnknownPath,
                 "no webhook source is configured at this path",
             ));
-            return self.reject(None, self.sources.unrouted(), failure, started);
+            return self.reject(None, live.sources.unrouted(), failure, client, started);
         };
+        drop(live);
+        // Before anything else of the request is looked at.
+        if let Some(allow) = &source.allow
+            && !client.ip().is_some_and(|ip| allow.contains(ip))
+        {
+            let failure = Failure::from(Rejection::new(
+                Reason::IpNotAllowed,
+                format!(
+                    "this source takes requests only from the addresses on its allowlist, and {client} is not one of them"
+                ),
+            ));
+            return self.reject(Some(&source), &source.metrics, failure, client, started);
+        }
         // Beyond the limit, a fast 503 is the back-pressure providers understand.
         let Ok(_request_permit) = self.requests.try_acquire() else {
             return self.reject(
@@ -154,12 +195,13 @@ impl Gateway {
                 Failure::from(overloaded(
                     "hookgate is handling as many requests as it may",
                 )),
+                client,
                 started,
             );
         };
         match self.ingest(&source, request).await {
             Ok(Outcome::One(event)) => {
-                record_stored(&source, std::slice::from_ref(&event), started);
+                record_stored(&source, std::slice::from_ref(&event), client, started);
                 let (status, id) = match &event {
                     Stored::Accepted { id, .. } => ("accepted", id),
                     Stored::Duplicate { id } => ("duplicate", id),
@@ -173,7 +215,7 @@ impl Gateway {
                 )
             }
             Ok(Outcome::Batch(events)) => {
-                let (accepted, duplicates) = record_stored(&source, &events, started);
+                let (accepted, duplicates) = record_stored(&source, &events, client, started);
                 json(
                     StatusCode::OK,
                     &serde_json::json!({
@@ -187,13 +229,13 @@ impl Gateway {
             Ok(Outcome::Handshake(handshake)) => {
                 source.metrics.handshake(started.elapsed());
                 tracing::info!(
-                    source = %source.name, status = 200, handshake = handshake.kind,
+                    source = %source.name, %client, status = 200, handshake = handshake.kind,
                     note = handshake.note.as_deref(),
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
                 );
                 handshake_response(handshake)
             }
-            Err(failure) => self.reject(Some(&source), &source.metrics, failure, started),
+            Err(failure) => self.reject(Some(&source), &source.metrics, failure, client, started),
         }
     }
 
@@ -468,6 +510,7 @@ impl Gateway {
         source: Option<&Source>,
         metrics: &SourceMetrics,
         failure: Failure,
+        client: ClientAddr,
         started: Instant,
     ) -> HttpResponse {
         let Failure {
@@ -483,6 +526,7 @@ impl Gateway {
         if status >= 500 {
             tracing::error!(
                 source = name,
+                %client,
                 event_id = id,
                 status,
                 reason = rejection.reason.as_str(),
@@ -494,6 +538,7 @@ impl Gateway {
         } else {
             tracing::warn!(
                 source = name,
+                %client,
                 event_id = id,
                 status,
                 reason = rejection.reason.as_str(),
@@ -525,7 +570,12 @@ impl Gateway {
 
 /// Counts and logs a delivery whose events are all in Kafka; its counts of
 /// events newly published and already held.
-fn record_stored(source: &Source, events: &[Stored], started: Instant) -> (usize, usize) {
+fn record_stored(
+    source: &Source,
+    events: &[Stored],
+    client: ClientAddr,
+    started: Instant,
+) -> (usize, usize) {
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut accepted = 0;
     for event in events {
@@ -537,14 +587,14 @@ fn record_stored(source: &Source, events: &[Stored], started: Instant) -> (usize
             } => {
                 accepted += 1;
                 tracing::info!(
-                    source = %source.name, event_id = %id, status = 200, topic = %topic,
+                    source = %source.name, %client, event_id = %id, status = 200, topic = %topic,
                     partition = delivery.partition, offset = delivery.offset,
                     latency_ms, "accepted"
                 );
             }
             Stored::Duplicate { id } => {
                 tracing::info!(
-                    source = %source.name, event_id = %id, status = 200, latency_ms, "duplicate"
+                    source = %source.name, %client, event_id = %id, status = 200, latency_ms, "duplicate"
                 );
             }
         }

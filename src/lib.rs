@@ -35,6 +35,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod dedup;
@@ -46,9 +47,11 @@ pub mod ingest;
 pub mod kafka;
 pub mod locate;
 pub mod metrics;
+pub mod outbound;
 pub mod publish;
 pub(crate) mod rate_limit;
-pub(crate) mod reason;
+pub mod reason;
+pub mod reload;
 pub(crate) mod route;
 pub mod secret;
 pub mod send;
@@ -56,4 +59,5 @@ pub(crate) mod server;
 pub mod source;
 pub mod tail;
 pub(crate) mod throttle;
+pub mod tls;
 pub mod verify;

@@ -13,6 +13,7 @@ use hookgate::metrics;
 use hookgate::send::{self as sending, SendRequest};
 use hookgate::source::Sources;
 use hookgate::tail::{self, TailRequest};
+use hookgate::tls::TlsMaterial;
 use hookgate::verify::{SchemeOptions, VerifierKind};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tracing_subscriber::EnvFilter;
@@ -26,9 +27,42 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+struct SendArgs {
+    /// The signature scheme, as a source's `verifier` names it.
+    #[arg(long)]
+    provider: VerifierKind,
+    /// The signing key, `env:NAME` or `file:PATH`: the shared secret, or for
+    /// discord (hex seed) and sendgrid (PKCS#8 PEM) the private key.
+    #[arg(long)]
+    secret: String,
+    /// Where to POST: a source's URL on a running hookgate, http:// or https://.
+    #[arg(long)]
+    url: String,
+    /// A PEM certificate authority to trust for https:// beside the
+    /// system's (a private CA, or a self-signed certificate).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// The payload to sign and send, from a file (`-` for stdin); a sample
+    /// event in the provider's shape when absent.
+    #[arg(long)]
+    body: Option<PathBuf>,
+    /// The event id; a new one for each run when absent.
+    #[arg(long)]
+    id: Option<String>,
+    /// Send the same signed delivery this many times, as a provider retries.
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+    /// The URL the provider signs (square), when it is not --url.
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve webhooks as the config file says, until SIGINT or SIGTERM.
+    /// Serve webhooks as the config file says, until SIGINT or SIGTERM;
+    /// SIGHUP reloads the file (sources, secrets, allowlists, rate limits,
+    /// trusted proxies, TLS certificate).
     Serve {
         /// The TOML config file.
         #[arg(long, short)]
@@ -43,31 +77,7 @@ enum Command {
     },
     /// Send a correctly signed delivery for any provider to a URL and print
     /// what it answers; exits non-zero unless every answer is 2xx.
-    Send {
-        /// The signature scheme, as a source's `verifier` names it.
-        #[arg(long)]
-        provider: VerifierKind,
-        /// The signing key, `env:NAME` or `file:PATH`: the shared secret, or for
-        /// discord (hex seed) and sendgrid (PKCS#8 PEM) the private key.
-        #[arg(long)]
-        secret: String,
-        /// Where to POST: a source's URL on a running hookgate (plain http).
-        #[arg(long)]
-        url: String,
-        /// The payload to sign and send, from a file (`-` for stdin); a sample
-        /// event in the provider's shape when absent.
-        #[arg(long)]
-        body: Option<PathBuf>,
-        /// The event id; a new one for each run when absent.
-        #[arg(long)]
-        id: Option<String>,
-        /// Send the same signed delivery this many times, as a provider retries.
-        #[arg(long, default_value_t = 1)]
-        repeat: u32,
-        /// The URL the provider signs (square), when it is not --url.
-        #[arg(long)]
-        public_url: Option<String>,
-    },
+    Send(SendArgs),
     /// Print the records of a topic (key, headers, body) as downstream
     /// consumers receive them.
     Tail {
@@ -96,6 +106,10 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|config| {
                 let sources = build_sources(&config, &path)?;
+                if let Some(tls) = &config.server.tls {
+                    TlsMaterial::load(tls, &config.base_dir)
+                        .map_err(|err| format!("{} has {}: {err}", path.display(), err.field()))?;
+                }
                 app::check_kafka_clients(&config)?;
                 Ok((config, sources))
             }) {
@@ -111,15 +125,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Send {
-            provider,
-            secret,
-            url,
-            body,
-            id,
-            repeat,
-            public_url,
-        } => send(provider, &secret, &url, body, id, repeat, public_url),
+        Command::Send(args) => send(args),
         Command::Tail {
             brokers,
             topic,
@@ -182,20 +188,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn send(
-    kind: VerifierKind,
-    secret: &str,
-    url: &str,
-    body: Option<PathBuf>,
-    id: Option<String>,
-    repeat: u32,
-    public_url: Option<String>,
-) -> ExitCode {
+fn send(args: SendArgs) -> ExitCode {
+    let SendArgs {
+        provider: kind,
+        secret,
+        url,
+        ca,
+        body,
+        id,
+        repeat,
+        public_url,
+    } = args;
+    let url = url.as_str();
     let fail = |message: String| {
         eprintln!("hookgate send: {message}");
         ExitCode::from(2)
     };
-    let secret = match hookgate::secret::resolve(secret, std::path::Path::new(".")) {
+    let secret = match hookgate::secret::resolve(&secret, std::path::Path::new(".")) {
         Ok(secret) => secret,
         Err(err) => return fail(format!("--secret: {err}")),
     };
@@ -215,6 +224,7 @@ fn send(
             public_url: Some(public_url.as_deref().unwrap_or(url)),
             token: None,
         },
+        ca: ca.as_deref(),
     };
     let delivery = match request.sign() {
         Ok(delivery) => delivery,
@@ -330,13 +340,15 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), ServeError>
     let app = app::start(&config, listener)
         .await
         .map_err(|err| match err {
-            StartError::Sources(_) => ServeError::Config(format!("{} has {err}", path.display())),
+            StartError::Sources(_) | StartError::Tls(_) => {
+                ServeError::Config(format!("{} has {err}", path.display()))
+            }
             err => ServeError::Failed(err.to_string()),
         })?;
     if let Some(admin) = &admin {
         admin.watch(Arc::clone(app.health()));
     }
-    shutdown_signal().await;
+    serve_until_shutdown(&app, path).await;
     app.shutdown().await;
     Ok(())
 }
@@ -349,7 +361,9 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        // Colours for a person at a terminal, never in a file or a collector.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log.format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Logfmt => builder
@@ -358,6 +372,32 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
         LogFormat::Text => builder.init(),
     }
     guard
+}
+
+/// Waits for SIGINT or SIGTERM, reloading the configuration on each SIGHUP.
+async fn serve_until_shutdown(app: &app::App, path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP: reloading needs a restart");
+            return shutdown.await;
+        };
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                Some(()) = hangups.recv() => {
+                    tracing::info!(config = %path.display(), "SIGHUP received: reloading the configuration");
+                    app.reload(path);
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    shutdown_signal().await;
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,7 @@ use metrics::{
     gauge, histogram,
 };
 
-use crate::reason::Reason;
+use crate::reason::{Reason, Reload, TlsHandshake};
 
 pub const REQUESTS: &str = "hookgate_requests_total";
 pub const REJECTIONS: &str = "hookgate_rejections_total";
@@ -35,6 +35,9 @@ pub const CONNECTIONS_OPEN: &str = "hookgate_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "hookgate_connections_refused_total";
 pub const CONNECTIONS_TIMED_OUT: &str = "hookgate_connections_timed_out_total";
 pub const PROTOCOL_ERRORS: &str = "hookgate_protocol_errors_total";
+pub const TLS_HANDSHAKES: &str = "hookgate_tls_handshakes_total";
+pub const CONFIG_RELOADS: &str = "hookgate_config_reloads_total";
+pub const CONFIG_RESTART_PENDING: &str = "hookgate_config_restart_pending";
 pub const READY: &str = "hookgate_ready";
 pub const DEDUP_CAPACITY: &str = "hookgate_dedup_capacity_entries";
 pub const CONNECTIONS_MAX: &str = "hookgate_connections_max";
@@ -81,6 +84,18 @@ pub fn describe() {
     describe_counter!(
         CONNECTIONS_TIMED_OUT,
         "Connections closed because no request arrived within server.header_timeout of opening."
+    );
+    describe_counter!(
+        TLS_HANDSHAKES,
+        "TLS handshakes of new connections, by outcome (completed, failed, timed_out: not done within server.tls.handshake_timeout)."
+    );
+    describe_counter!(
+        CONFIG_RELOADS,
+        "Configuration reloads (SIGHUP), by outcome: applied, or invalid (the running configuration stays)."
+    );
+    describe_gauge!(
+        CONFIG_RESTART_PENDING,
+        "1 when the configuration file changes settings that apply only after a restart (listen address, Kafka, dedup)."
     );
     describe_gauge!(
         READY,
@@ -168,6 +183,12 @@ pub fn describe() {
     for outcome in ["ok", "failed"] {
         counter!(DEDUP_WRITES, "outcome" => outcome).absolute(0);
     }
+    for outcome in TlsHandshake::ALL {
+        counter!(TLS_HANDSHAKES, "outcome" => outcome.as_str()).absolute(0);
+    }
+    for outcome in Reload::ALL {
+        counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).absolute(0);
+    }
     for gauge in [
         IN_FLIGHT,
         DEDUP_ENTRIES,
@@ -178,6 +199,7 @@ pub fn describe() {
         QUEUE_MESSAGES,
         CONNECTIONS_OPEN,
         READY,
+        CONFIG_RESTART_PENDING,
     ] {
         gauge!(gauge).set(0.0);
     }
@@ -273,6 +295,7 @@ fn status_label(reason: Reason) -> &'static str {
     match reason.status().as_u16() {
         400 => "400",
         401 => "401",
+        403 => "403",
         404 => "404",
         405 => "405",
         429 => "429",
@@ -322,6 +345,17 @@ pub fn protocol_error(error: crate::reason::ProtocolError) {
 /// Counts a connection closed for sending no request in time.
 pub fn connection_timed_out() {
     counter!(CONNECTIONS_TIMED_OUT).increment(1);
+}
+
+/// Counts a TLS handshake's outcome.
+pub fn tls_handshake(outcome: TlsHandshake) {
+    counter!(TLS_HANDSHAKES, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// Counts a reload, and whether the file now waits for a restart.
+pub fn config_reload(outcome: Reload, restart_pending: bool) {
+    counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).increment(1);
+    gauge!(CONFIG_RESTART_PENDING).set(if restart_pending { 1.0 } else { 0.0 });
 }
 
 /// Counts a replaced Kafka producer.

@@ -38,6 +38,7 @@ impl RateLimitConfig {
 /// One source's limiter.
 #[derive(Debug)]
 pub struct RateLimit {
+    config: RateLimitConfig,
     limiter: DefaultDirectRateLimiter,
     clock: DefaultClock,
 }
@@ -49,12 +50,19 @@ impl RateLimit {
         let burst = NonZeroU32::new(config.burst.unwrap_or(config.per_second))?;
         let clock = DefaultClock::default();
         Some(Self {
+            config: *config,
             limiter: RateLimiter::direct_with_clock(
                 Quota::per_second(per_second).allow_burst(burst),
                 clock.clone(),
             ),
             clock,
         })
+    }
+
+    /// What it was made from: a reload keeps a limiter whose settings did
+    /// not change, with what it has counted.
+    pub fn config(&self) -> &RateLimitConfig {
+        &self.config
     }
 
     /// `Ok` if this request may go on, else how long until one may.

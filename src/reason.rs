@@ -1,7 +1,8 @@
-//! Why a request or a connection was turned away: the closed lists behind the
-//! `reason` labels, log fields and JSON `reason`s, with the status code each
-//! reason answers. It imports nothing of hookgate's, so every stage and the
-//! metrics can name a reason without depending on one another.
+//! The closed lists behind metric labels and log fields: why a request or a
+//! connection was turned away (with the status code each reason answers),
+//! how a TLS handshake ended, how a configuration reload went. It imports
+//! nothing of hookgate's, so every stage and the metrics can name an outcome
+//! without depending on one another.
 
 use http::StatusCode;
 
@@ -11,6 +12,8 @@ use http::StatusCode;
 pub enum Reason {
     UnknownPath,
     MethodNotAllowed,
+    /// The client's address is not on the source's allowlist.
+    IpNotAllowed,
     RateLimited,
     BodyTooLarge,
     BodyTimeout,
@@ -32,9 +35,10 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
+        Self::IpNotAllowed,
         Self::RateLimited,
         Self::BodyTooLarge,
         Self::BodyTimeout,
@@ -59,6 +63,7 @@ impl Reason {
         match self {
             Self::UnknownPath => "unknown_path",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::IpNotAllowed => "ip_not_allowed",
             Self::RateLimited => "rate_limited",
             Self::BodyTooLarge => "body_too_large",
             Self::BodyTimeout => "body_timeout",
@@ -84,6 +89,7 @@ impl Reason {
         match self {
             Self::UnknownPath => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::IpNotAllowed => StatusCode::FORBIDDEN,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTooLarge | Self::RecordTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -164,6 +170,49 @@ impl ProtocolError {
             Self::MalformedRequest => "malformed_request",
             Self::HeadersTooLarge => "headers_too_large",
             Self::Http2 => "http2_protocol",
+        }
+    }
+}
+
+/// How a connection's TLS handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsHandshake {
+    Completed,
+    /// Not TLS, a protocol version or cipher hookgate does not speak, a
+    /// client that refused the certificate, a reset.
+    Failed,
+    /// Not done within `server.tls.handshake_timeout`.
+    TimedOut,
+}
+
+impl TlsHandshake {
+    pub const ALL: [TlsHandshake; 3] = [Self::Completed, Self::Failed, Self::TimedOut];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// How a reload of the configuration went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// The new configuration serves new requests.
+    Applied,
+    /// The file, a source or the TLS material was refused: nothing changed.
+    Invalid,
+}
+
+impl Reload {
+    pub const ALL: [Reload; 2] = [Self::Applied, Self::Invalid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Invalid => "invalid",
         }
     }
 }

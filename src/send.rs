@@ -1,13 +1,11 @@
 //! `hookgate send`: a correctly signed delivery for any supported provider,
 //! posted to any URL, for local development and for trying a gateway out (the
-//! `stripe trigger` of every provider). Plain HTTP/1.1: put a TLS-terminating
-//! proxy in front for `https://` endpoints.
+//! `stripe trigger` of every provider). `http://` and `https://`.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
+use crate::outbound::{self, ClientError};
 use crate::secret::Secret;
 use crate::verify::{self, SchemeOptions, SignedDelivery, VerifierKind};
 
@@ -23,6 +21,8 @@ pub struct SendRequest<'a> {
     pub payload: Option<Vec<u8>>,
     pub event_id: String,
     pub options: SchemeOptions<'a>,
+    /// A certificate authority to trust beside the system's, for `https://`.
+    pub ca: Option<&'a std::path::Path>,
 }
 
 /// What the gateway answered one delivery.
@@ -35,8 +35,10 @@ pub struct Answer {
 /// Why nothing could be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("{0}: only plain http:// URLs are supported (put a TLS-terminating proxy in front)")]
+    #[error("{0}: not an http:// or https:// URL")]
     NotHttp(String),
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("cannot sign: {0}")]
     Sign(String),
     #[error("cannot build the request: {0}")]
@@ -71,10 +73,10 @@ impl SendRequest<'_> {
         delivery: &SignedDelivery,
         repeat: u32,
     ) -> Result<Vec<Answer>, SendError> {
-        if !self.url.starts_with("http://") {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(SendError::NotHttp(self.url.to_owned()));
         }
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let client = outbound::client(self.ca)?;
         let url = match &delivery.query {
             Some(query) if self.url.contains('?') => format!("{}&{query}", self.url),
             Some(query) => format!("{}?{query}", self.url),
@@ -173,6 +175,7 @@ mod tests {
                 payload: None,
                 event_id: "evt_send_1".into(),
                 options,
+                ca: None,
             };
             let delivery = request.sign().expect("signs");
             let key = verify::verification_key(kind, signing).expect("key");
@@ -208,18 +211,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn https_is_refused_with_advice() {
+    async fn other_schemes_and_bad_ca_files_are_refused_with_the_reason() {
         let secret = Secret::new(b"s".as_slice());
-        let request = SendRequest {
+        let mut request = SendRequest {
             kind: VerifierKind::Github,
             secret: &secret,
-            url: "https://example.com/hook",
+            url: "ftp://example.com/hook",
             payload: None,
             event_id: "e".into(),
             options: SchemeOptions::default(),
+            ca: None,
         };
         let delivery = request.sign().expect("signs");
         let err = request.post(&delivery, 1).await.unwrap_err();
-        assert!(err.to_string().contains("TLS-terminating proxy"), "{err}");
+        assert!(
+            err.to_string().contains("not an http:// or https:// URL"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").expect("write");
+        request.url = "https://127.0.0.1:9/hook";
+        request.ca = Some(&not_pem);
+        let err = request.post(&delivery, 1).await.unwrap_err();
+        assert!(err.to_string().starts_with("--ca "), "{err}");
     }
 }

@@ -11,6 +11,10 @@
 //! from one address, a new connection is answered 503 with `Retry-After` at
 //! once and closed, instead of waiting in the kernel's backlog behind the ones
 //! that hold their place.
+//!
+//! With `[server.tls]` each connection is taken through its TLS handshake
+//! first, under `server.tls.handshake_timeout`; its place is held meanwhile,
+//! so a flood of half-finished handshakes meets the same limits.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,13 +28,16 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::client_addr::Peer;
 
 use crate::config::ServerConfig;
 use crate::ingest::Gateway;
 use crate::metrics;
-use crate::reason::{ProtocolError, Refusal};
+use crate::reason::{ProtocolError, Refusal, TlsHandshake};
+use crate::tls::Tls;
 
 /// Open connections, in all and by client address.
 #[derive(Debug)]
@@ -98,6 +105,7 @@ pub(crate) async fn run(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     config: &ServerConfig,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let admission = Arc::new(Admission {
@@ -148,47 +156,27 @@ pub(crate) async fn run(
             }
         };
         let _ = stream.set_nodelay(true);
-        let gateway = Arc::clone(&gateway);
-        let asked = Arc::new(AtomicBool::new(false));
-        let service = {
-            let asked = Arc::clone(&asked);
-            service_fn(move |request| {
-                asked.store(true, Ordering::Relaxed);
-                let gateway = Arc::clone(&gateway);
-                async move { Ok::<_, Infallible>(gateway.handle(request).await) }
-            })
+        let connection = Connection {
+            gateway: Arc::clone(&gateway),
+            builder: Arc::clone(&builder),
+            watcher: graceful.watcher(),
+            header_timeout: config.header_timeout,
+            peer,
         };
-        let builder = Arc::clone(&builder);
-        let watcher = graceful.watcher();
-        let header_timeout = config.header_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let connection = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
-            tokio::pin!(connection);
-            // hyper's own header timeout starts only once it knows the
-            // protocol; this one starts at the connection's opening.
-            let ended = tokio::select! {
-                ended = &mut connection => ended,
-                () = tokio::time::sleep(header_timeout) => {
-                    if asked.load(Ordering::Relaxed) {
-                        connection.await
-                    } else {
-                        metrics::connection_timed_out();
-                        tracing::debug!(%peer, "no request within server.header_timeout: closed");
-                        return;
+            match tls {
+                None => connection.serve(stream).await,
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(stream) => {
+                        metrics::tls_handshake(TlsHandshake::Completed);
+                        connection.serve(stream).await;
                     }
-                }
-            };
-            if let Err(err) = ended {
-                let hyper_error = err.downcast_ref::<hyper::Error>();
-                if let Some(error) = hyper_error.and_then(protocol_error) {
-                    metrics::protocol_error(error);
-                    tracing::debug!(%peer, reason = error.as_str(), error = %err, "connection closed");
-                } else {
-                    if hyper_error.is_some_and(hyper::Error::is_timeout) {
-                        metrics::connection_timed_out();
+                    Err(failed) => {
+                        metrics::tls_handshake(failed);
+                        tracing::debug!(%peer, outcome = failed.as_str(), "TLS handshake did not complete: closed");
                     }
-                    tracing::debug!(%peer, error = %err, "connection closed");
-                }
+                },
             }
             drop(admitted);
         });
@@ -200,6 +188,69 @@ pub(crate) async fn run(
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {
             tracing::warn!(grace = ?config.shutdown_grace, "connections still open after the shutdown grace; closing them");
+        }
+    }
+}
+
+/// What serving one connection needs.
+struct Connection {
+    gateway: Arc<Gateway>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: hyper_util::server::graceful::Watcher,
+    header_timeout: Duration,
+    peer: std::net::SocketAddr,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 or HTTP/2 on `io` until either side closes it.
+    async fn serve<IO>(self, io: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            gateway,
+            builder,
+            watcher,
+            header_timeout,
+            peer,
+        } = self;
+        let asked = Arc::new(AtomicBool::new(false));
+        let service = {
+            let asked = Arc::clone(&asked);
+            service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                asked.store(true, Ordering::Relaxed);
+                request.extensions_mut().insert(Peer(peer));
+                let gateway = Arc::clone(&gateway);
+                async move { Ok::<_, Infallible>(gateway.handle(request).await) }
+            })
+        };
+        let connection = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
+        tokio::pin!(connection);
+        // hyper's own header timeout starts only once it knows the
+        // protocol; this one starts when the connection is ready for HTTP.
+        let ended = tokio::select! {
+            ended = &mut connection => ended,
+            () = tokio::time::sleep(header_timeout) => {
+                if asked.load(Ordering::Relaxed) {
+                    connection.await
+                } else {
+                    metrics::connection_timed_out();
+                    tracing::debug!(%peer, "no request within server.header_timeout: closed");
+                    return;
+                }
+            }
+        };
+        if let Err(err) = ended {
+            let hyper_error = err.downcast_ref::<hyper::Error>();
+            if let Some(error) = hyper_error.and_then(protocol_error) {
+                metrics::protocol_error(error);
+                tracing::debug!(%peer, reason = error.as_str(), error = %err, "connection closed");
+            } else {
+                if hyper_error.is_some_and(hyper::Error::is_timeout) {
+                    metrics::connection_timed_out();
+                }
+                tracing::debug!(%peer, error = %err, "connection closed");
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+use crate::client_addr::IpSet;
 use crate::config::{Config, FieldError, KeyMode};
 use crate::locate::Locator;
 use crate::metrics::{self, SourceMetrics};
@@ -55,7 +56,10 @@ pub struct Source {
     pub event_id: Locator,
     pub key: KeyMode,
     pub forward_headers: Vec<HeaderName>,
-    pub rate_limit: Option<RateLimit>,
+    /// Shared with the source of the same name and limit before a reload.
+    pub rate_limit: Option<Arc<RateLimit>>,
+    /// The client addresses it takes requests from; any if `None`.
+    pub allow: Option<IpSet>,
     pub log_bodies: bool,
     /// Whether a delivery repeating accepted signed content is a duplicate.
     pub replay_guard: bool,
@@ -73,6 +77,12 @@ impl Sources {
     /// Resolves secrets and builds each source's verifier. Every error is
     /// collected, each naming its field.
     pub fn build(config: &Config) -> Result<Self, Vec<FieldError>> {
+        Self::rebuild(config, None)
+    }
+
+    /// [`Sources::build`] for a reload: a source whose rate limit did not
+    /// change keeps its limiter, so a reload is no way around it.
+    pub fn rebuild(config: &Config, previous: Option<&Sources>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut by_path = HashMap::new();
         for (i, sc) in config.sources.iter().enumerate() {
@@ -142,7 +152,16 @@ impl Sources {
                 event_id,
                 key: sc.key,
                 forward_headers,
-                rate_limit: sc.rate_limit.as_ref().and_then(RateLimit::new),
+                rate_limit: sc.rate_limit.as_ref().and_then(|limit| {
+                    previous
+                        .and_then(|sources| sources.by_name(&sc.name))
+                        .and_then(|source| source.rate_limit.clone())
+                        .filter(|kept| kept.config() == limit)
+                        .or_else(|| RateLimit::new(limit).map(Arc::new))
+                }),
+                allow: sc.allow.as_ref().map(|ranges| {
+                    IpSet::new(ranges.iter().filter_map(|range| range.value().copied()))
+                }),
                 log_bodies: sc.log_bodies,
                 replay_guard: sc
                     .replay_guard
@@ -164,6 +183,12 @@ impl Sources {
     /// The source serving `path`, if any.
     pub fn by_path(&self, path: &str) -> Option<&Arc<Source>> {
         self.by_path.get(path)
+    }
+
+    fn by_name(&self, name: &str) -> Option<&Arc<Source>> {
+        self.by_path
+            .values()
+            .find(|source| source.name.as_str() == name)
     }
 
     /// Metrics of requests that matched no source.

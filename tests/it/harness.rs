@@ -234,8 +234,10 @@ pub(crate) struct Process {
     child: Option<std::process::Child>,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: SocketAddr,
+    brokers: String,
+    config: PathBuf,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Process {
@@ -253,11 +255,55 @@ impl Process {
         sources: &str,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(dir, brokers, server, extra, sources)
+    }
+
+    /// As [`Process::spawn_with_server`], with its config file in `dir`
+    /// (where a test may have put certificates first).
+    pub(crate) fn spawn_in(
+        dir: tempfile::TempDir,
+        brokers: &str,
+        server: &str,
+        extra: &str,
+        sources: &str,
+    ) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let config = dir.path().join("hookgate.toml");
+        let log = dir.path().join("hookgate.log");
+        let mut process = Self {
+            child: None,
+            addr,
+            metrics,
+            brokers: brokers.to_owned(),
+            config,
+            log,
+            dir,
+        };
+        process.rewrite_config(server, extra, sources);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["serve", "--config"])
+            .arg(&process.config)
+            .env("RUST_LOG", "hookgate=info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&process.log).expect("log file"))
+            .spawn()
+            .expect("hookgate starts");
+        process.child = Some(child);
+        process
+    }
+
+    /// Writes the config file anew (same addresses and broker); the running
+    /// process reads it on [`Process::hangup`].
+    pub(crate) fn rewrite_config(&self, server: &str, extra: &str, sources: &str) {
+        let Self {
+            addr,
+            metrics,
+            brokers,
+            ..
+        } = self;
         std::fs::write(
-            &config,
+            &self.config,
             format!(
                 "[server]\nlisten = \"{addr}\"\n{server}\n\
                  [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout = \"5s\"\nretry_after = \"3s\"\n\
@@ -265,22 +311,21 @@ impl Process {
             ),
         )
         .expect("config file");
-        let log = dir.path().join("hookgate.log");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "hookgate=info")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("hookgate starts");
-        Self {
-            child: Some(child),
-            addr,
-            metrics,
-            log,
-            _dir: dir,
-        }
+    }
+
+    /// SIGHUP: reload the config file.
+    pub(crate) fn hangup(&self) {
+        let child = self.child.as_ref().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// The folder of the config file and the log.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Starts hookgate and waits until `/readyz` says ready.
@@ -296,25 +341,43 @@ impl Process {
         sources: &str,
     ) -> Self {
         let process = Self::spawn_with_server(brokers, server, extra, sources);
-        let client = client();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(reply) = try_get(&client, &process.url("/readyz")).await
-                && reply.0 == 200
-            {
-                return process;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "hookgate not ready within 30 s; its log:\n{}",
-                process.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        process.await_ready().await;
+        process
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// As [`Process::start_with_server`], with its config file in `dir`.
+    pub(crate) async fn start_in(
+        dir: tempfile::TempDir,
+        brokers: &str,
+        server: &str,
+        extra: &str,
+        sources: &str,
+    ) -> Self {
+        let process = Self::spawn_in(dir, brokers, server, extra, sources);
+        process.await_ready().await;
+        process
+    }
+
+    async fn await_ready(&self) {
+        let client = client();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(reply) = try_get(&client, &self.url("/readyz")).await
+                && reply.0 == 200
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hookgate not ready within 30 s; its log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// What the process logged so far.

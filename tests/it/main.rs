@@ -5,6 +5,7 @@ mod broker;
 mod cli;
 mod connections;
 mod dedup;
+mod edge;
 mod harness;
 mod hostile;
 mod http2;

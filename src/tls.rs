@@ -1,0 +1,217 @@
+//! HTTPS termination: the certificate and key of `[server.tls]`, loaded and
+//! checked against each other, swapped for new ones on reload without
+//! touching open connections, and the handshake of every new connection
+//! under its own deadline. rustls with ring: TLS 1.2 and 1.3 only, ALPN `h2`
+//! and `http/1.1`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::reason::TlsHandshake;
+
+/// `[server.tls]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file: the server's certificate first, then its chain. Relative to
+    /// the config file's folder.
+    pub certificate: PathBuf,
+    /// PEM file: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Time a new connection has to complete its TLS handshake; silent and
+    /// slow clients are closed, and counted.
+    #[serde(default = "default_handshake_timeout", with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+}
+
+fn default_handshake_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Why the certificate and key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {message}")]
+    Certificate { path: PathBuf, message: String },
+    #[error("{path} holds no PEM certificate")]
+    NoCertificate { path: PathBuf },
+    #[error("cannot read a PEM private key from {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("the key in {key} cannot serve the certificate in {certificate}: {message}")]
+    Pair {
+        certificate: PathBuf,
+        key: PathBuf,
+        message: String,
+    },
+}
+
+impl TlsError {
+    /// The setting to fix.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Certificate { .. } | Self::NoCertificate { .. } => "server.tls.certificate",
+            Self::Key { .. } => "server.tls.key",
+            Self::Pair { .. } => "server.tls",
+        }
+    }
+}
+
+/// A checked certificate and key: what new connections are offered; open
+/// ones keep what they began with.
+pub struct TlsMaterial {
+    acceptor: TlsAcceptor,
+    handshake_timeout: Duration,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The listener's TLS side, replaceable while it serves.
+#[derive(Debug)]
+pub struct Tls {
+    current: ArcSwap<TlsMaterial>,
+}
+
+impl Tls {
+    /// Reads and checks the certificate and key (paths relative to `base_dir`).
+    pub fn load(config: &TlsConfig, base_dir: &Path) -> Result<Self, TlsError> {
+        Ok(Self {
+            current: ArcSwap::from_pointee(TlsMaterial::load(config, base_dir)?),
+        })
+    }
+
+    /// Offers new connections `material` (a renewed certificate); open
+    /// connections keep theirs.
+    pub fn install(&self, material: TlsMaterial) {
+        self.current.store(Arc::new(material));
+    }
+
+    /// Takes a new connection through its handshake.
+    pub async fn accept(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, TlsHandshake> {
+        let current = self.current.load_full();
+        match tokio::time::timeout(current.handshake_timeout, current.acceptor.accept(stream)).await
+        {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(_)) => Err(TlsHandshake::Failed),
+            Err(_elapsed) => Err(TlsHandshake::TimedOut),
+        }
+    }
+}
+
+impl TlsMaterial {
+    /// Reads the files `config` names (relative to `base_dir`) and checks that
+    /// the key is the certificate's.
+    pub fn load(config: &TlsConfig, base_dir: &Path) -> Result<Self, TlsError> {
+        let certificate = base_dir.join(&config.certificate);
+        let key = base_dir.join(&config.key);
+        let chain = CertificateDer::pem_file_iter(&certificate)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|err| TlsError::Certificate {
+                path: certificate.clone(),
+                message: err.to_string(),
+            })?;
+        if chain.is_empty() {
+            return Err(TlsError::NoCertificate { path: certificate });
+        }
+        let private_key = PrivateKeyDer::from_pem_file(&key).map_err(|err| TlsError::Key {
+            path: key.clone(),
+            message: err.to_string(),
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .and_then(|builder| {
+                // Also checks that the key is the certificate's.
+                builder
+                    .with_no_client_auth()
+                    .with_single_cert(chain, private_key)
+            })
+            .map_err(|err| TlsError::Pair {
+                certificate,
+                key,
+                message: err.to_string(),
+            })?;
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Self {
+            acceptor: TlsAcceptor::from(Arc::new(server)),
+            handshake_timeout: config.handshake_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pair(dir: &Path, name: &str) -> TlsConfig {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        std::fs::write(dir.join(format!("{name}.crt")), made.cert.pem()).expect("write");
+        std::fs::write(
+            dir.join(format!("{name}.key")),
+            made.key_pair.serialize_pem(),
+        )
+        .expect("write");
+        TlsConfig {
+            certificate: format!("{name}.crt").into(),
+            key: format!("{name}.key").into(),
+            handshake_timeout: default_handshake_timeout(),
+        }
+    }
+
+    #[test]
+    fn a_pair_loads_and_each_bad_file_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let good = write_pair(dir.path(), "a");
+        let other = write_pair(dir.path(), "b");
+        let load = |config: &TlsConfig| TlsMaterial::load(config, dir.path());
+        load(&good).expect("a good pair loads");
+
+        let missing = TlsConfig {
+            certificate: "nowhere.crt".into(),
+            ..good.clone()
+        };
+        let err = load(&missing).expect_err("missing file");
+        assert_eq!(err.field(), "server.tls.certificate");
+        assert!(err.to_string().contains("nowhere.crt"), "{err}");
+
+        // A key file given as the certificate: PEM, but no certificate in it.
+        let swapped = TlsConfig {
+            certificate: good.key.clone(),
+            ..good.clone()
+        };
+        let err = load(&swapped).expect_err("no certificate");
+        assert!(matches!(err, TlsError::NoCertificate { .. }), "{err}");
+
+        let no_key = TlsConfig {
+            key: good.certificate.clone(),
+            ..good.clone()
+        };
+        let err = load(&no_key).expect_err("no key");
+        assert_eq!(err.field(), "server.tls.key", "{err}");
+
+        // Another certificate's key.
+        let mismatched = TlsConfig {
+            key: other.key.clone(),
+            ..good.clone()
+        };
+        let err = load(&mismatched).expect_err("mismatch");
+        assert!(matches!(err, TlsError::Pair { .. }), "{err}");
+
+        load(&other).expect("another good pair");
+    }
+}

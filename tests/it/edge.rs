@@ -1,0 +1,617 @@
+//! hookgate at the edge, as its own process: HTTPS with a certificate the
+//! test makes (rcgen), over HTTP/1.1 and HTTP/2; the certificate swapped by
+//! SIGHUP while a connection stays open; source allowlists with and without
+//! a trusted proxy; a secret rotated by SIGHUP under traffic; a reload that
+//! is refused and keeps the running configuration.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hookgate::verify::{self, VerifierKind};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::{PUBLIC_URL, body_with_id, now};
+use crate::harness::{Broker, Process, client, consume, send, topic, try_get};
+
+const KIND: VerifierKind = VerifierKind::Github;
+
+/// A self-signed certificate for `localhost`, written as `NAME.crt` and
+/// `NAME.key` in `dir`; its DER, to trust and to recognise.
+fn certificate(dir: &Path, name: &str) -> CertificateDer<'static> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    std::fs::write(dir.join(format!("{name}.crt")), made.cert.pem()).expect("write");
+    std::fs::write(
+        dir.join(format!("{name}.key")),
+        made.key_pair.serialize_pem(),
+    )
+    .expect("write");
+    made.cert.der().clone()
+}
+
+fn tls_table(name: &str) -> String {
+    format!(
+        "[server.tls]\ncertificate = \"{name}.crt\"\nkey = \"{name}.key\"\nhandshake_timeout = \"1s\"\n"
+    )
+}
+
+/// A GitHub source whose secrets are the files `secrets` in `dir`.
+fn github_source(dir: &Path, name: &str, topic: &str, secrets: &[&str], more: &str) -> String {
+    let secrets = secrets
+        .iter()
+        .map(|file| format!("\"file:{}\"", dir.join(file).display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"github\"\n\
+         secrets = [{secrets}]\ntopic = \"{topic}\"\n{more}\n"
+    )
+}
+
+/// A delivery of a fresh event signed with `secret`.
+fn signed_with(secret: &[u8], id: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let body = body_with_id(id);
+    let options = verify::SchemeOptions {
+        hmac: None,
+        public_url: Some(PUBLIC_URL),
+        token: None,
+    };
+    let delivery = verify::sign(KIND, secret, &body, id, now(), options).expect("signs");
+    (delivery.headers, body)
+}
+
+/// A TLS connection to hookgate trusting `roots`, offering `alpn`; with
+/// the certificate hookgate showed.
+async fn connect(
+    addr: SocketAddr,
+    roots: &[CertificateDer<'static>],
+    alpn: &[u8],
+) -> Result<(TlsStream<TcpStream>, CertificateDer<'static>), String> {
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store.add(root.clone()).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = ServerName::try_from("localhost").expect("name");
+    let stream = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shown = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .expect("a certificate")
+        .clone()
+        .into_owned();
+    assert_eq!(
+        stream.get_ref().1.alpn_protocol(),
+        Some(alpn),
+        "ALPN agreed"
+    );
+    Ok((stream, shown))
+}
+
+/// Requests on one open TLS connection, HTTP/1.1 or HTTP/2.
+enum Connection {
+    Http1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    Http2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl Connection {
+    async fn open(stream: TlsStream<TcpStream>, h2: bool) -> Self {
+        let io = TokioIo::new(stream);
+        if h2 {
+            let (sender, connection) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .expect("h2 handshake");
+            tokio::spawn(connection);
+            Self::Http2(sender)
+        } else {
+            let (sender, connection) = hyper::client::conn::http1::handshake(io)
+                .await
+                .expect("http/1.1 handshake");
+            tokio::spawn(connection);
+            Self::Http1(sender)
+        }
+    }
+
+    /// POSTs a delivery; its status, HTTP version and body.
+    async fn post(
+        &mut self,
+        path: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> (u16, http::Version, serde_json::Value) {
+        let mut request = http::Request::post(format!("https://localhost{path}"));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).expect("request");
+        let response = match self {
+            Self::Http1(sender) => sender.send_request(request).await,
+            Self::Http2(sender) => sender.send_request(request).await,
+        }
+        .expect("hookgate answers");
+        let status = response.status().as_u16();
+        let version = response.version();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            version,
+            serde_json::from_slice(&bytes).expect("JSON"),
+        )
+    }
+}
+
+/// Waits for the metrics port to say ready (the webhook port speaks TLS).
+async fn await_ready(process: &Process) {
+    let url = format!("http://{}/readyz", process.metrics);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(try_get(&client(), &url).await, Ok((200, _))) {
+        assert!(Instant::now() < deadline, "not ready: {}", process.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn applied(n: f64) -> (&'static str, f64) {
+    ("hookgate_config_reloads_total{outcome=\"applied\"}", n)
+}
+
+fn invalid(n: f64) -> (&'static str, f64) {
+    ("hookgate_config_reloads_total{outcome=\"invalid\"}", n)
+}
+
+async fn reload(process: &Process, (series, n): (&str, f64)) {
+    process.hangup();
+    process.await_metric(series, n).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
+    let broker = Broker::start().await;
+    let topic = topic("tls");
+    broker.create_topic(&topic).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ours = certificate(dir.path(), "server");
+    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
+    let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
+    let process = Process::spawn_in(dir, &broker.bootstrap(), &tls_table("server"), "", &sources);
+    await_ready(&process).await;
+
+    let mut sent = Vec::new();
+    for (h2, alpn, version) in [
+        (false, b"http/1.1".as_slice(), http::Version::HTTP_11),
+        (true, b"h2".as_slice(), http::Version::HTTP_2),
+    ] {
+        let (stream, shown) = connect(process.addr, std::slice::from_ref(&ours), alpn)
+            .await
+            .expect("TLS handshake");
+        assert_eq!(shown, ours);
+        let mut connection = Connection::open(stream, h2).await;
+        for n in 0..3 {
+            let id = format!("tls-{h2}-{n}");
+            let (headers, body) = signed_with(b"secret-a", &id);
+            let (status, answered_in, reply) = connection
+                .post("/webhooks/github", &headers, body.clone())
+                .await;
+            assert_eq!((status, answered_in), (200, version), "{reply}");
+            sent.push(body);
+        }
+    }
+    let records = consume(
+        &broker.bootstrap(),
+        &topic,
+        sent.len(),
+        Duration::from_millis(200),
+    )
+    .await;
+    let mut landed: Vec<_> = records.into_iter().map(|r| r.payload).collect();
+    landed.sort();
+    sent.sort();
+    assert_eq!(landed, sent, "every body in Kafka byte for byte, once");
+
+    // A client that does not trust the certificate, plain HTTP on the TLS
+    // port, and a socket that never starts its handshake: each closed and
+    // counted, and the next client still served.
+    let stranger = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("cert")
+        .cert
+        .der()
+        .clone();
+    assert!(connect(process.addr, &[stranger], b"h2").await.is_err());
+    let plain = try_get(&client(), &format!("http://{}/readyz", process.addr)).await;
+    assert!(plain.is_err(), "plain HTTP on the TLS port: {plain:?}");
+    process
+        .await_metric("hookgate_tls_handshakes_total{outcome=\"failed\"}", 2.0)
+        .await;
+    let mut silent = TcpStream::connect(process.addr).await.expect("connect");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "a silent socket is closed after the handshake deadline: {read:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    process
+        .await_metric("hookgate_tls_handshakes_total{outcome=\"timed_out\"}", 1.0)
+        .await;
+    process
+        .await_metric("hookgate_tls_handshakes_total{outcome=\"completed\"}", 2.0)
+        .await;
+
+    // `hookgate send` speaks https, trusting the certificate with --ca.
+    let ca = process.dir().join("server.crt");
+    let secret_file = process.dir().join("a.secret");
+    let url = format!("https://localhost:{}/webhooks/github", process.addr.port());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["send", "--provider", "github", "--url", &url, "--ca"])
+        .arg(&ca)
+        .arg("--secret")
+        .arg(format!("file:{}", secret_file.display()))
+        .output()
+        .expect("hookgate send runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.starts_with("HTTP 200 "), "{printed}");
+    // Without --ca the certificate is nobody's.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["send", "--provider", "github", "--url", &url, "--secret"])
+        .arg(format!("file:{}", secret_file.display()))
+        .output()
+        .expect("hookgate send runs");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("cannot reach"), "{said}");
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
+    let broker = Broker::start().await;
+    let topic = topic("tls-reload");
+    broker.create_topic(&topic).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let first = certificate(dir.path(), "first");
+    let second = certificate(dir.path(), "second");
+    let _third = certificate(dir.path(), "third");
+    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
+    let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
+    let process = Process::spawn_in(dir, &broker.bootstrap(), &tls_table("first"), "", &sources);
+    await_ready(&process).await;
+    let both = [first.clone(), second.clone()];
+
+    let (stream, shown) = connect(process.addr, &both, b"http/1.1")
+        .await
+        .expect("TLS");
+    assert_eq!(shown, first);
+    let mut open = Connection::open(stream, false).await;
+    let (headers, body) = signed_with(b"secret-a", "before");
+    assert_eq!(open.post("/webhooks/github", &headers, body).await.0, 200);
+
+    // The renewed certificate, as a certificate manager writes it: new files.
+    process.rewrite_config(&tls_table("second"), "", &sources);
+    reload(&process, applied(1.0)).await;
+    let (_, shown) = connect(process.addr, &both, b"h2").await.expect("TLS");
+    assert_eq!(shown, second, "new connections get the new certificate");
+    let (headers, body) = signed_with(b"secret-a", "after");
+    assert_eq!(
+        open.post("/webhooks/github", &headers, body).await.0,
+        200,
+        "the connection opened before the reload still serves"
+    );
+
+    // A certificate with another's key: refused, the running one stays.
+    let dir = process.dir();
+    std::fs::copy(dir.join("first.key"), dir.join("third.key")).expect("copy");
+    process.rewrite_config(&tls_table("third"), "", &sources);
+    reload(&process, invalid(1.0)).await;
+    let (_, shown) = connect(process.addr, &both, b"h2").await.expect("TLS");
+    assert_eq!(shown, second);
+    let log = process.log();
+    assert!(
+        log.contains("server.tls"),
+        "the refusal names the field:\n{log}"
+    );
+    let (headers, body) = signed_with(b"secret-a", "still");
+    assert_eq!(open.post("/webhooks/github", &headers, body).await.0, 200);
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowlists_with_and_without_a_trusted_proxy() {
+    let broker = Broker::start().await;
+    let topic = topic("allow");
+    broker.create_topic(&topic).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
+    let sources = [
+        github_source(
+            dir.path(),
+            "github",
+            &topic,
+            &["a.secret"],
+            "allow = [\"192.30.252.0/22\", \"2a0a:a440::/29\"]",
+        ),
+        github_source(
+            dir.path(),
+            "local",
+            &topic,
+            &["a.secret"],
+            "allow = [\"127.0.0.1\"]",
+        ),
+    ]
+    .concat();
+    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &sources).await;
+    let client = client();
+    let post = |path: &'static str, id: &'static str, forwarded: Option<&'static str>| {
+        let client = client.clone();
+        let url = process.url(path);
+        async move {
+            let (mut headers, body) = signed_with(b"secret-a", id);
+            if let Some(chain) = forwarded {
+                headers.push(("X-Forwarded-For".into(), chain.into()));
+            }
+            send(&client, "POST", &url, &headers, body).await
+        }
+    };
+
+    // From 127.0.0.1, no proxy trusted: a forwarding header is the client's
+    // own word and changes nothing.
+    let refused = post("/webhooks/github", "a1", Some("192.30.252.10")).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert_eq!(refused.body["reason"], "ip_not_allowed");
+    assert_eq!(post("/webhooks/local", "a2", None).await.status, 200);
+    let log = process.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("ip_not_allowed"))
+        .expect("the refusal is logged");
+    assert!(
+        line.contains("client=127.0.0.1"),
+        "with the client's address: {line}"
+    );
+    process
+        .await_metric(
+            "hookgate_rejections_total{source=\"github\",reason=\"ip_not_allowed\"}",
+            1.0,
+        )
+        .await;
+
+    // Refused before the body is read: a declared body that never comes is
+    // answered at once, not after server.body_timeout.
+    let mut raw = TcpStream::connect(process.addr).await.expect("connect");
+    raw.write_all(b"POST /webhooks/github HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = vec![0u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(2), raw.read(&mut answer))
+        .await
+        .expect("answered before the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+
+    // Behind a trusted proxy (this test's 127.0.0.1), by reload: the
+    // right-most hop that is not a proxy is the client.
+    let with_proxy = "trusted_proxies = [\"127.0.0.0/8\"]\n";
+    process.rewrite_config(with_proxy, "", &sources);
+    reload(&process, applied(1.0)).await;
+    assert_eq!(
+        post("/webhooks/github", "b1", Some("192.30.252.10"))
+            .await
+            .status,
+        200
+    );
+    // A client claiming GitHub's address before the proxy's hop is not GitHub.
+    let spoofed = post(
+        "/webhooks/github",
+        "b2",
+        Some("192.30.252.10, 198.51.100.7"),
+    )
+    .await;
+    assert_eq!(spoofed.status, 403, "{:?}", spoofed.body);
+    assert!(
+        spoofed.body["error"].to_string().contains("198.51.100.7"),
+        "{:?}",
+        spoofed.body
+    );
+    // Hops of trusted proxies are skipped.
+    assert_eq!(
+        post("/webhooks/github", "b3", Some("192.30.252.10, 127.0.0.9"))
+            .await
+            .status,
+        200
+    );
+    // The proxy itself is not on GitHub's list, and an unreadable hop is nobody.
+    assert_eq!(post("/webhooks/github", "b4", None).await.status, 403);
+    assert_eq!(
+        post("/webhooks/github", "b5", Some("unknown")).await.status,
+        403
+    );
+    assert_eq!(
+        post("/webhooks/local", "b6", Some("192.30.252.10"))
+            .await
+            .status,
+        403
+    );
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
+    let broker = Broker::start().await;
+    let topic = topic("rotate");
+    broker.create_topic(&topic).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("old.secret"), "old-secret").expect("secret");
+    std::fs::write(dir.path().join("new.secret"), "new-secret").expect("secret");
+    let old_only = github_source(dir.path(), "github", &topic, &["old.secret"], "");
+    let both = github_source(
+        dir.path(),
+        "github",
+        &topic,
+        &["old.secret", "new.secret"],
+        "",
+    );
+    let new_only = github_source(dir.path(), "github", &topic, &["new.secret"], "");
+    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &old_only).await;
+
+    // Four senders post without pause, signing with whatever the provider
+    // signs with at that moment.
+    let signing = Arc::new(Mutex::new(b"old-secret".to_vec()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = process.url("/webhooks/github");
+    let senders: Vec<_> = (0..4)
+        .map(|sender| {
+            let (signing, stop, url) = (Arc::clone(&signing), Arc::clone(&stop), url.clone());
+            tokio::spawn(async move {
+                let client = client();
+                let mut answers = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let secret = signing.lock().expect("lock").clone();
+                    let (headers, body) = signed_with(&secret, &format!("rotate-{sender}-{n}"));
+                    let reply = send(&client, "POST", &url, &headers, body).await;
+                    answers.push((reply.status, reply.body));
+                    n += 1;
+                }
+                answers
+            })
+        })
+        .collect();
+    let pause = || tokio::time::sleep(Duration::from_millis(300));
+
+    pause().await;
+    process.rewrite_config("", "", &both);
+    reload(&process, applied(1.0)).await;
+    pause().await;
+    *signing.lock().expect("lock") = b"new-secret".to_vec();
+    pause().await;
+    process.rewrite_config("", "", &new_only);
+    reload(&process, applied(2.0)).await;
+    pause().await;
+    stop.store(true, Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for sender in senders {
+        answers.extend(sender.await.expect("sender"));
+    }
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        answers.len()
+    );
+    assert!(answers.len() >= 20, "traffic flowed: {}", answers.len());
+
+    // Every one in Kafka; the old secret now refused.
+    let records = consume(
+        &broker.bootstrap(),
+        &topic,
+        answers.len(),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(records.len(), answers.len());
+    let (headers, body) = signed_with(b"old-secret", "late");
+    assert_eq!(
+        send(&client(), "POST", &url, &headers, body).await.status,
+        401
+    );
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_reload_keeps_the_running_configuration() {
+    let broker = Broker::start().await;
+    let topic = topic("invalid-reload");
+    broker.create_topic(&topic).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
+    let good = github_source(dir.path(), "github", &topic, &["a.secret"], "");
+    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &good).await;
+    let url = process.url("/webhooks/github");
+    let client = client();
+
+    // A bad range, a secret file that is not there, a TLS key that is not
+    // there: every problem logged by field, nothing changed.
+    let bad = github_source(
+        process.dir(),
+        "github",
+        &topic,
+        &["missing.secret"],
+        "allow = [\"192.30.252.0/33\"]",
+    );
+    process.rewrite_config("trusted_proxies = [\"proxy\"]", "", &bad);
+    reload(&process, invalid(1.0)).await;
+    let log = process.log();
+    for field in ["sources[0].allow[0]", "server.trusted_proxies[0]"] {
+        assert!(log.contains(field), "{field} is named:\n{log}");
+    }
+    let (headers, body) = signed_with(b"secret-a", "kept");
+    assert_eq!(
+        send(&client, "POST", &url, &headers, body).await.status,
+        200
+    );
+
+    // Only the sources are wrong now: the secret file is named.
+    process.rewrite_config(
+        "",
+        "",
+        &github_source(process.dir(), "github", &topic, &["missing.secret"], ""),
+    );
+    reload(&process, invalid(2.0)).await;
+    assert!(
+        process.log().contains("sources[0].secrets[0]"),
+        "{}",
+        process.log()
+    );
+    // A file that does not parse.
+    std::fs::write(process.dir().join("hookgate.toml"), "[server\n").expect("write");
+    reload(&process, invalid(3.0)).await;
+    let (headers, body) = signed_with(b"secret-a", "kept-again");
+    assert_eq!(
+        send(&client, "POST", &url, &headers, body).await.status,
+        200
+    );
+
+    // A setting only a restart applies: the rest is applied, it is named,
+    // and the gauge says a restart is pending.
+    process.rewrite_config("max_connections = 77", "", &good);
+    reload(&process, applied(1.0)).await;
+    assert!(process.log().contains("server.max_connections"));
+    assert_eq!(process.metric("hookgate_config_restart_pending").await, 1.0);
+    process.stop();
+}
