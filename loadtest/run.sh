@@ -9,6 +9,7 @@
 # LINGER_MS and DURABILITY set hookgate's server.workers, the producer's
 # linger.ms and dedup.durability; HOOKGATE_BIN runs another hookgate binary
 # (for A/B comparisons; one that knows no dedup.durability needs DURABILITY=none).
+# TLS=1 serves https with a certificate made here (openssl) and sends over it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -26,10 +27,18 @@ start_tansu "$kafka_port" "" webhooks.load
 secret="load-test-secret"
 [ "$provider" = standard-webhooks ] && secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 printf '%s' "$secret" > "$work/load.secret"
+scheme=http tls_table="" ca_args=() curl_ca=()
+if [ "${TLS:-0}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -addext basicConstraints=critical,CA:FALSE -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+  scheme=https ca_args=(--ca "$work/tls.crt") curl_ca=(--cacert "$work/tls.crt")
+  tls_table=$'[server.tls]\ncertificate = "tls.crt"\nkey = "tls.key"'
+fi
 cat > "$work/hookgate.toml" <<TOML
 [server]
 listen = "127.0.0.1:$http_port"
 workers = ${WORKERS:-0}
+$tls_table
 [kafka]
 brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
@@ -50,12 +59,12 @@ TOML
 ${HOOKGATE_BIN:-target/release/hookgate} serve --config "$work/hookgate.toml" >"$work/hookgate.log" 2>&1 &
 gateway=$!
 pids+=($gateway)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do curl -sf "${curl_ca[@]}" "$scheme://localhost:$http_port/readyz" >/dev/null && break; sleep 0.2; done
 
 rate_args=()
 [ "$rate" != max ] && rate_args=(--rate "$rate")
 # shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
-target/release/hookgate-load --url "http://127.0.0.1:$http_port/webhooks/load" --provider "$provider" \
+target/release/hookgate-load --url "$scheme://localhost:$http_port/webhooks/load" "${ca_args[@]}" --provider "$provider" \
   --secret "file:$work/load.secret" "${rate_args[@]}" --connections "$connections" --duration "${seconds}s" \
   --body-bytes "$body_bytes" --duplicates "$duplicates" --pid "$gateway" --broker-pid "$broker" \
   --brokers "127.0.0.1:$kafka_port" --topic webhooks.load ${LOAD_ARGS:-}

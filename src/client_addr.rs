@@ -52,6 +52,10 @@ impl IpSet {
         self.0.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether `ip` is in one of the ranges; an IPv4 address seen on a
     /// dual-stack socket (`::ffff:192.30.252.1`) is the IPv4 address.
     pub fn contains(&self, ip: IpAddr) -> bool {

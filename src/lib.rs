@@ -9,6 +9,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `server` | connections: accept loop, limits per client and in all, timeouts, HTTP/2 protections, graceful shutdown |
+//! | [`tls`] | HTTPS termination: the certificate and key, swapped on reload; each connection's handshake under its deadline |
 //! | [`ingest`] | the pipeline as one function, from request to response |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
 //! | `rate_limit` | per-source rates of correctly signed deliveries |
@@ -19,10 +20,13 @@
 //! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
 //! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
 //! | `error` | the one mapping from outcome to status code and JSON body |
-//! | `reason` | the closed lists of why a request or connection was turned away, each with its status |
+//! | [`client_addr`] | who sent a request: the socket's address or a trusted proxy's forwarding header; allowlist ranges |
+//! | [`reason`] | the closed lists behind labels: why a request or connection was turned away (each with its status), how a TLS handshake ended, how a reload went |
 //!
 //! Around them: [`app`] (the one start-up: chooses the broker, builds the
-//! sources, assembles the above and what runs beside it, and stops it all),
+//! sources, assembles the above and what runs beside it, reloads what may
+//! change live, and stops it all), [`reload`] (which settings a reload
+//! applies and which need a restart),
 //! [`clock`] (Unix time as providers and Kafka count it),
 //! [`config`] and [`secret`] (the only readers of files and the environment),
 //! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
@@ -31,7 +35,8 @@
 //! for trying hookgate out).
 //!
 //! Tools beside the gateway: [`send`] (`hookgate send`, a signed delivery for
-//! any provider) and [`tail`] (`hookgate tail`, what landed in a topic).
+//! any provider), [`tail`] (`hookgate tail`, what landed in a topic) and
+//! [`outbound`] (their HTTP and HTTPS client).
 
 pub mod admin;
 pub mod app;

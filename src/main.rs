@@ -259,7 +259,19 @@ fn build_sources(config: &Config, path: &std::path::Path) -> Result<Sources, Str
 
 fn print_summary(config: &Config, sources: &Sources) {
     println!("configuration OK");
-    println!("  listen:  {}", config.server.listen);
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("  listen:  {scheme}://{}", config.server.listen);
+    if !config.server.trusted_proxies.is_empty() {
+        println!(
+            "  proxies: {} trusted range(s), client address from {:?}",
+            config.server.trusted_proxies.len(),
+            config.server.client_address_header
+        );
+    }
     println!(
         "  kafka:   {} (produce timeout {:?})",
         config.kafka.brokers,
@@ -278,12 +290,17 @@ fn print_summary(config: &Config, sources: &Sources) {
     rows.sort_by_key(|(path, _)| *path);
     for (path, source) in rows {
         println!(
-            "  source {:<16} POST {:<28} verifier {:<18} id {:<30} -> {}",
+            "  source {:<16} POST {:<28} verifier {:<18} id {:<30} -> {}{}",
             source.name.as_str(),
             path,
             source.kind.name(),
             source.event_id.to_string(),
-            source.topic
+            source.topic,
+            source
+                .allow
+                .as_ref()
+                .map(|allow| format!(" (from {} range(s) only)", allow.len()))
+                .unwrap_or_default()
         );
     }
 }

@@ -38,6 +38,7 @@ pub const PROTOCOL_ERRORS: &str = "hookgate_protocol_errors_total";
 pub const TLS_HANDSHAKES: &str = "hookgate_tls_handshakes_total";
 pub const CONFIG_RELOADS: &str = "hookgate_config_reloads_total";
 pub const CONFIG_RESTART_PENDING: &str = "hookgate_config_restart_pending";
+pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "hookgate_config_last_reload_successful";
 pub const READY: &str = "hookgate_ready";
 pub const DEDUP_CAPACITY: &str = "hookgate_dedup_capacity_entries";
 pub const CONNECTIONS_MAX: &str = "hookgate_connections_max";
@@ -92,6 +93,10 @@ pub fn describe() {
     describe_counter!(
         CONFIG_RELOADS,
         "Configuration reloads (SIGHUP), by outcome: applied, or invalid (the running configuration stays)."
+    );
+    describe_gauge!(
+        CONFIG_LAST_RELOAD_SUCCESSFUL,
+        "0 after a reload was refused (the previous configuration runs), 1 after start-up and after a reload applied."
     );
     describe_gauge!(
         CONFIG_RESTART_PENDING,
@@ -189,6 +194,7 @@ pub fn describe() {
     for outcome in Reload::ALL {
         counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).absolute(0);
     }
+    gauge!(CONFIG_LAST_RELOAD_SUCCESSFUL).set(1.0);
     for gauge in [
         IN_FLIGHT,
         DEDUP_ENTRIES,
@@ -355,6 +361,7 @@ pub fn tls_handshake(outcome: TlsHandshake) {
 /// Counts a reload, and whether the file now waits for a restart.
 pub fn config_reload(outcome: Reload, restart_pending: bool) {
     counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).increment(1);
+    gauge!(CONFIG_LAST_RELOAD_SUCCESSFUL).set(if outcome == Reload::Applied { 1.0 } else { 0.0 });
     gauge!(CONFIG_RESTART_PENDING).set(if restart_pending { 1.0 } else { 0.0 });
 }
 

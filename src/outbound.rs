@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
+pub use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -63,13 +63,42 @@ pub fn tls_config(ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
         .with_no_client_auth())
 }
 
-/// A client for both schemes, offering `h2` and `http/1.1` over TLS.
-pub fn client(ca: Option<&Path>) -> Result<HttpsClient, ClientError> {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+/// Connections for `http://` and `https://` URLs; over TLS, offering `h2`
+/// (when `http2`) and `http/1.1`.
+pub fn connector(
+    ca: Option<&Path>,
+    http2: bool,
+) -> Result<HttpsConnector<HttpConnector>, ClientError> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(ca)?)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
+        .https_or_http();
+    Ok(if http2 {
+        builder.enable_http1().enable_http2().wrap_connector(tcp)
+    } else {
+        builder.enable_http1().wrap_connector(tcp)
+    })
+}
+
+/// A client for both schemes, HTTP/1.1 or HTTP/2 as the server offers.
+pub fn client(ca: Option<&Path>) -> Result<HttpsClient, ClientError> {
+    Ok(Client::builder(TokioExecutor::new()).build(connector(ca, true)?))
+}
+
+/// An error with its causes (`client error (Connect): invalid peer
+/// certificate: UnknownIssuer`): hyper's own message leaves them out.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
 }

@@ -104,13 +104,13 @@ impl SendRequest<'_> {
             let response = client
                 .request(request)
                 .await
-                .map_err(|e| unreachable(e.to_string()))?;
+                .map_err(|e| unreachable(outbound::describe(&e)))?;
             let status = response.status().as_u16();
             let bytes = response
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| unreachable(e.to_string()))?
+                .map_err(|e| unreachable(outbound::describe(&e)))?
                 .to_bytes();
             answers.push(Answer {
                 status,

@@ -172,9 +172,9 @@ pub(crate) async fn run(
                         metrics::tls_handshake(TlsHandshake::Completed);
                         connection.serve(stream).await;
                     }
-                    Err(failed) => {
+                    Err((failed, why)) => {
                         metrics::tls_handshake(failed);
-                        tracing::debug!(%peer, outcome = failed.as_str(), "TLS handshake did not complete: closed");
+                        tracing::debug!(%peer, outcome = failed.as_str(), error = %why, "TLS handshake did not complete: closed");
                     }
                 },
             }

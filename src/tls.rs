@@ -101,14 +101,21 @@ impl Tls {
         self.current.store(Arc::new(material));
     }
 
-    /// Takes a new connection through its handshake.
-    pub async fn accept(&self, stream: TcpStream) -> Result<TlsStream<TcpStream>, TlsHandshake> {
+    /// Takes a new connection through its handshake; how it failed, and
+    /// why (for the log).
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> Result<TlsStream<TcpStream>, (TlsHandshake, String)> {
         let current = self.current.load_full();
         match tokio::time::timeout(current.handshake_timeout, current.acceptor.accept(stream)).await
         {
             Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(_)) => Err(TlsHandshake::Failed),
-            Err(_elapsed) => Err(TlsHandshake::TimedOut),
+            Ok(Err(err)) => Err((TlsHandshake::Failed, err.to_string())),
+            Err(_elapsed) => Err((
+                TlsHandshake::TimedOut,
+                "not done within server.tls.handshake_timeout".to_owned(),
+            )),
         }
     }
 }

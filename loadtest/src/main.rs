@@ -28,9 +28,12 @@ use hookgate::verify::VerifierKind;
 #[derive(Debug, Parser)]
 #[command(name = "hookgate-load", version)]
 struct Cli {
-    /// The source's URL on the gateway.
+    /// The source's URL on the gateway, http:// or https://.
     #[arg(long)]
     url: String,
+    /// A PEM certificate authority to trust for https:// beside the system's.
+    #[arg(long)]
+    ca: Option<PathBuf>,
     /// The source's signature scheme (github, stripe, standard-webhooks, …).
     #[arg(long, default_value = "github")]
     provider: VerifierKind,
@@ -85,6 +88,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let connector = match hookgate::outbound::connector(cli.ca.as_deref(), false) {
+        Ok(connector) => connector,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -98,6 +108,7 @@ fn main() -> ExitCode {
     };
     let plan = run::Plan {
         url: cli.url.clone(),
+        connector,
         kind: cli.provider,
         secret,
         public_url: cli.public_url.clone().unwrap_or_else(|| cli.url.clone()),

@@ -15,6 +15,7 @@ use hookgate::secret::Secret;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
 
 use crate::ledger::Ledger;
+use hookgate::outbound::HttpsConnector;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,6 +27,9 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) url: String,
+    /// Plain TCP for `http://`, rustls for `https://` (HTTP/1.1 either way,
+    /// so that `connections` is what the gateway holds).
+    pub(crate) connector: HttpsConnector<HttpConnector>,
     pub(crate) kind: VerifierKind,
     pub(crate) secret: Secret,
     pub(crate) public_url: String,
@@ -45,6 +49,8 @@ pub(crate) struct Report {
     pub(crate) statuses: BTreeMap<u16, u64>,
     /// Requests that got no HTTP answer at all.
     pub(crate) errors: u64,
+    /// Why the first of them got none.
+    pub(crate) first_error: Option<String>,
     /// Microseconds, from due time (open loop) or send time (closed loop).
     pub(crate) latency: Histogram<u64>,
     pub(crate) elapsed: Duration,
@@ -66,6 +72,7 @@ pub(crate) struct Report {
 struct Results {
     statuses: BTreeMap<u16, u64>,
     errors: u64,
+    first_error: Option<String>,
     accepted_ids: Vec<String>,
     answered_ids: Vec<String>,
 }
@@ -75,6 +82,7 @@ impl Results {
         Self {
             statuses: BTreeMap::new(),
             errors: 0,
+            first_error: None,
             accepted_ids: Vec::new(),
             answered_ids: Vec::new(),
         }
@@ -85,6 +93,7 @@ impl Results {
             *self.statuses.entry(status).or_default() += n;
         }
         self.errors += other.errors;
+        self.first_error = self.first_error.take().or(other.first_error);
         self.accepted_ids.extend(other.accepted_ids);
         self.answered_ids.extend(other.answered_ids);
     }
@@ -95,14 +104,12 @@ impl Results {
 /// high rate does not hold every body in memory.
 const REPEATABLE_EVENTS: usize = 256;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 pub(crate) async fn run(plan: &Plan) -> Report {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(plan.connections)
-        .build(connector);
+        .build(plan.connector.clone());
     let schedule = PlanRef::from(plan);
     let warm_up = warm_up(&schedule, &client, plan.connections).await;
     let next = Arc::new(AtomicU64::new(0));
@@ -148,6 +155,7 @@ pub(crate) async fn run(plan: &Plan) -> Report {
             .min(results.statuses.values().sum::<u64>() + results.errors),
         statuses: results.statuses,
         errors: results.errors,
+        first_error: results.first_error,
         latency: latency.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         elapsed,
         accepted_ids: results.accepted_ids,
@@ -179,7 +187,7 @@ async fn warm_up(plan: &PlanRef, client: &HttpClient, connections: usize) -> Res
     }
     let mut results = Results::new();
     for sent in sends {
-        if let Ok(Some((status, accepted, key))) = sent.await
+        if let Ok(Ok((status, accepted, key))) = sent.await
             && (200..300).contains(&status)
         {
             if accepted {
@@ -321,7 +329,7 @@ async fn worker(
             .unwrap_or_else(|p| p.into_inner())
             .record(took.max(1));
         match outcome {
-            Some((status, accepted, key)) => {
+            Ok((status, accepted, key)) => {
                 *results.statuses.entry(status).or_default() += 1;
                 if (200..300).contains(&status) {
                     if accepted {
@@ -334,7 +342,10 @@ async fn worker(
                     results.answered_ids.push(key);
                 }
             }
-            None => results.errors += 1,
+            Err(why) => {
+                results.errors += 1;
+                results.first_error.get_or_insert(why);
+            }
         }
     }
 }
@@ -360,20 +371,20 @@ fn body(id: &str, size: usize) -> Bytes {
 
 /// Signs and sends one delivery: its status, whether it was `accepted` (not
 /// `duplicate`), and the event id hookgate read from it (the source's own
-/// lookup, so body-hash ids match too); `None` if nothing came back.
+/// lookup, so body-hash ids match too); why, if nothing came back.
 async fn send(
     plan: &PlanRef,
     client: &HttpClient,
     id: &str,
     payload: &[u8],
-) -> Option<(u16, bool, String)> {
+) -> Result<(u16, bool, String), String> {
     let now = hookgate::clock::now_seconds();
     let options = SchemeOptions {
         hmac: None,
         public_url: Some(&plan.public_url),
         token: None,
     };
-    let delivery = verify::sign(plan.kind, plan.secret.expose(), payload, id, now, options).ok()?;
+    let delivery = verify::sign(plan.kind, plan.secret.expose(), payload, id, now, options)?;
     let url = match &delivery.query {
         Some(query) => format!("{}?{query}", plan.url),
         None => plan.url.to_string(),
@@ -385,14 +396,27 @@ async fn send(
     let body = Bytes::from(delivery.body);
     let key = plan
         .event_id
-        .extract(request.headers_ref()?, &body)
+        .extract(
+            request.headers_ref().ok_or("the request cannot be built")?,
+            &body,
+        )
         .map_or_else(|_| id.to_owned(), |key| key.as_str().to_owned());
-    let request = request.body(Full::new(body)).ok()?;
-    let response = client.request(request).await.ok()?;
+    let request = request
+        .body(Full::new(body))
+        .map_err(|err| err.to_string())?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|err| hookgate::outbound::describe(&err))?;
     let status = response.status().as_u16();
-    let body = response.into_body().collect().await.ok()?.to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|err| hookgate::outbound::describe(&err))?
+        .to_bytes();
     let accepted = body.windows(10).any(|w| w == b"\"accepted\"");
-    Some((status, accepted, key))
+    Ok((status, accepted, key))
 }
 
 /// User plus system CPU seconds of process `pid`, from `/proc`. Linux counts
@@ -444,6 +468,9 @@ impl Report {
             self.ok() as f64 / secs,
             self.errors
         );
+        if let Some(why) = &self.first_error {
+            let _ = writeln!(out, "no answer  first: {why}");
+        }
         let statuses: Vec<String> = self
             .statuses
             .iter()

@@ -18,10 +18,21 @@ async fn serve(
     kafka: &str,
     dir: &std::path::Path,
 ) -> hookgate::app::App {
+    serve_with(broker, topic, "", kafka, dir).await
+}
+
+/// As [`serve`], with `server` before it (`[server.tls]`).
+async fn serve_with(
+    broker: &broker::Broker,
+    topic: &str,
+    server: &str,
+    kafka: &str,
+    dir: &std::path::Path,
+) -> hookgate::app::App {
     broker.create_topic(topic).await;
     std::fs::write(dir.join("smoke.secret"), "smoke-secret").expect("secret");
     let text = format!(
-        "[kafka]\nbrokers = \"{}\"\n{kafka}\n[metrics]\nenabled = false\n\
+        "{server}\n[kafka]\nbrokers = \"{}\"\n{kafka}\n[metrics]\nenabled = false\n\
          [[sources]]\nname = \"smoke\"\npath = \"/smoke\"\nverifier = \"github\"\n\
          secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n",
         broker.bootstrap()
@@ -117,14 +128,29 @@ fn load(
     topic: &str,
     seconds: u32,
 ) -> std::process::Output {
+    load_url(
+        &format!("http://{addr}/smoke"),
+        &[],
+        dir,
+        bootstrap,
+        topic,
+        seconds,
+    )
+}
+
+/// As [`load`], to `url` with more arguments (`--ca`).
+fn load_url(
+    url: &str,
+    more: &[&str],
+    dir: &std::path::Path,
+    bootstrap: &str,
+    topic: &str,
+    seconds: u32,
+) -> std::process::Output {
     let secret = dir.join("smoke.secret");
     Command::new(env!("CARGO_BIN_EXE_hookgate-load"))
-        .args([
-            "--url",
-            &format!("http://{addr}/smoke"),
-            "--provider",
-            "github",
-        ])
+        .args(["--url", url, "--provider", "github"])
+        .args(more)
         .args(["--secret", &format!("file:{}", secret.display())])
         .args(["--rate", "300", "--duration", &format!("{seconds}s")])
         .args(["--connections", "16", "--duplicates", "0.2"])
@@ -144,6 +170,38 @@ async fn a_short_run_leaves_a_clean_ledger() {
         tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, "smoke.events", 3))
             .await
             .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("missing 0  duplicated 0  extra 0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("requests   900"), "{stdout}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_over_https_leaves_a_clean_ledger() {
+    let broker = broker::Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    std::fs::write(dir.path().join("tls.crt"), made.cert.pem()).expect("cert");
+    std::fs::write(dir.path().join("tls.key"), made.key_pair.serialize_pem()).expect("key");
+    let tls = "[server.tls]\ncertificate = \"tls.crt\"\nkey = \"tls.key\"";
+    let app = serve_with(&broker, "smoke.tls", tls, "", dir.path()).await;
+    let url = format!("https://localhost:{}/smoke", app.addr().port());
+    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
+    let output = tokio::task::spawn_blocking(move || {
+        let ca = path.join("tls.crt");
+        let ca = ca.to_str().expect("utf-8 path");
+        load_url(&url, &["--ca", ca], &path, &bootstrap, "smoke.tls", 3)
+    })
+    .await
+    .expect("join");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

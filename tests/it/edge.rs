@@ -290,7 +290,10 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
         .expect("hookgate send runs");
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("cannot reach"), "{said}");
+    assert!(
+        said.contains("cannot reach") && said.contains("UnknownIssuer"),
+        "the reason is said: {said}"
+    );
     process.stop();
 }
 
@@ -601,6 +604,12 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
     // A file that does not parse.
     std::fs::write(process.dir().join("hookgate.toml"), "[server\n").expect("write");
     reload(&process, invalid(3.0)).await;
+    assert_eq!(
+        process
+            .metric("hookgate_config_last_reload_successful")
+            .await,
+        0.0
+    );
     let (headers, body) = signed_with(b"secret-a", "kept-again");
     assert_eq!(
         send(&client, "POST", &url, &headers, body).await.status,
@@ -613,5 +622,11 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
     reload(&process, applied(1.0)).await;
     assert!(process.log().contains("server.max_connections"));
     assert_eq!(process.metric("hookgate_config_restart_pending").await, 1.0);
+    assert_eq!(
+        process
+            .metric("hookgate_config_last_reload_successful")
+            .await,
+        1.0
+    );
     process.stop();
 }
