@@ -319,6 +319,10 @@ impl From<String> for ServeError {
 }
 
 async fn serve(config: Config, path: &std::path::Path) -> Result<(), ServeError> {
+    // First: SIGHUP's default action ends the process, and a config
+    // reloader may send one while hookgate is still starting.
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let _log_writer = init_logging(&config);
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -365,7 +369,10 @@ async fn serve(config: Config, path: &std::path::Path) -> Result<(), ServeError>
     if let Some(admin) = &admin {
         admin.watch(Arc::clone(app.health()));
     }
-    serve_until_shutdown(&app, path).await;
+    #[cfg(unix)]
+    serve_until_shutdown(&app, path, hangups).await;
+    #[cfg(not(unix))]
+    shutdown_signal().await;
     app.shutdown().await;
     Ok(())
 }
@@ -392,29 +399,27 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
 }
 
 /// Waits for SIGINT or SIGTERM, reloading the configuration on each SIGHUP.
-async fn serve_until_shutdown(app: &app::App, path: &std::path::Path) {
-    #[cfg(unix)]
-    {
-        let shutdown = shutdown_signal();
-        tokio::pin!(shutdown);
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::warn!("cannot listen for SIGHUP: reloading needs a restart");
-            return shutdown.await;
-        };
-        loop {
-            tokio::select! {
-                () = &mut shutdown => return,
-                Some(()) = hangups.recv() => {
-                    tracing::info!(config = %path.display(), "SIGHUP received: reloading the configuration");
-                    app.reload(path);
-                }
+#[cfg(unix)]
+async fn serve_until_shutdown(
+    app: &app::App,
+    path: &std::path::Path,
+    hangups: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let Ok(mut hangups) = hangups else {
+        tracing::warn!("cannot listen for SIGHUP: reloading needs a restart");
+        return shutdown.await;
+    };
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            Some(()) = hangups.recv() => {
+                tracing::info!(config = %path.display(), "SIGHUP received: reloading the configuration");
+                app.reload(path);
             }
         }
     }
-    #[cfg(not(unix))]
-    shutdown_signal().await;
 }
 
 async fn shutdown_signal() {
