@@ -91,8 +91,11 @@ async fn sockets_that_say_nothing_lock_no_sender_out() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let timed_out = gateway.metric("hookgate_connections_timed_out_total").await;
-    assert!(timed_out >= 64.0, "{timed_out} connections timed out");
+    // Their timers fire together, but on a busy machine not in the same
+    // instant as the place the provider got.
+    gateway
+        .await_metric("hookgate_connections_timed_out_total", 64.0)
+        .await;
     assert!(
         gateway
             .metric("hookgate_connections_refused_total{reason=\"connection_limit\"}")
