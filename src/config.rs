@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::client_addr::{Cidr, ForwardedHeader, IpSet, TrustedProxies};
 use crate::locate::Locator;
+use crate::quarantine::QuarantineConfig;
 use crate::rate_limit::RateLimitConfig;
 use crate::route::{EVENT_PLACEHOLDER, topic_for};
 use crate::tls::TlsConfig;
@@ -29,6 +30,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub quarantine: QuarantineConfig,
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
     /// The folder of the config file; `file:` secrets are relative to it.
@@ -444,6 +447,9 @@ pub struct SourceConfig {
     pub events: Option<Vec<String>>,
     /// Where a `{event}` source's unlisted event types go.
     pub fallback_topic: Option<String>,
+    /// Where requests this source refuses after reading their body are kept
+    /// (with their headers, reason and client) for `hookgate redrive`.
+    pub quarantine_topic: Option<String>,
     /// Overrides the scheme's event type location: `header:NAME` or `json:/pointer`.
     pub event_type: Option<Parsed<Locator>>,
     /// Overrides `server.max_body_bytes`.
@@ -955,6 +961,20 @@ impl Config {
                     );
                 }
             }
+            if let Some(topic) = &source.quarantine_topic {
+                if !valid_topic(topic) {
+                    fail(&at("quarantine_topic"), topic_rule(topic));
+                } else if *topic == self.dedup.topic {
+                    fail(&at("quarantine_topic"), dedup_topic_taken(topic));
+                } else if *topic == source.topic {
+                    fail(
+                        &at("quarantine_topic"),
+                        format!(
+                            "{topic:?} is the source's own topic: its consumers would read refused requests as events"
+                        ),
+                    );
+                }
+            }
             if let Some(allow) = &source.allow {
                 if allow.is_empty() {
                     fail(
@@ -968,6 +988,9 @@ impl Config {
                     }
                 }
             }
+        }
+        for (field, message) in self.quarantine.problems() {
+            fail(&format!("quarantine.{field}"), message);
         }
         for (j, range) in self.server.trusted_proxies.iter().enumerate() {
             if let Some(message) = range.error() {

@@ -10,6 +10,7 @@ use http::HeaderMap;
 use crate::locate::EventId;
 use crate::route::Routed;
 use crate::source::Source;
+use crate::trace::TraceParent;
 use crate::verify::Verified;
 
 /// A verified event with its id, ready to deduplicate and publish. It can only be
@@ -24,6 +25,8 @@ pub struct Event {
     pub(crate) received_at: SystemTime,
     /// The topic and event type the source's route chose.
     pub(crate) routed: Routed,
+    /// hookgate's span of the request, which its record continues.
+    pub(crate) trace: TraceParent,
 }
 
 impl Event {
@@ -34,6 +37,7 @@ impl Event {
         routed: Routed,
         headers: HeaderMap,
         received_at: SystemTime,
+        trace: TraceParent,
     ) -> Self {
         Self {
             source,
@@ -42,6 +46,7 @@ impl Event {
             headers,
             received_at,
             routed,
+            trace,
         }
     }
 

@@ -21,9 +21,11 @@ use crate::health::Health;
 use crate::locate::EventId;
 use crate::metrics::{InFlight, SourceMetrics};
 use crate::publish::{Delivery, PublishError, Publisher};
+use crate::quarantine::{self, Held, Refused};
 use crate::reason::Reason;
 use crate::route::Routed;
 use crate::source::{Source, Sources};
+use crate::trace::TraceParent;
 use crate::verify::{Handshake, Verified};
 
 /// The response every request gets.
@@ -88,6 +90,9 @@ struct Failure {
     id: Option<EventId>,
     /// For the log only: never sent to the provider.
     detail: Option<String>,
+    /// The request as it arrived, for a source that quarantines: set once
+    /// its body was read.
+    held: Option<Box<Held>>,
 }
 
 impl<E: Into<Rejection>> From<E> for Failure {
@@ -96,9 +101,25 @@ impl<E: Into<Rejection>> From<E> for Failure {
             rejection: err.into(),
             id: None,
             detail: None,
+            held: None,
         }
     }
 }
+
+/// When a request arrived, from whom, and in which trace.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    started: Instant,
+    received_at: SystemTime,
+    client: ClientAddr,
+    trace: TraceParent,
+}
+
+/// When a request was first received, for one handed back to the pipeline
+/// later (`hookgate redrive`): timestamps are checked against it, and its
+/// record carries it. Only a request made in-process can carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedAt(pub SystemTime);
 
 impl Gateway {
     /// The pipeline from its parts; [`crate::app::start`] makes them from
@@ -160,10 +181,19 @@ impl Gateway {
         let started = Instant::now();
         let path = request.uri().path();
         let live = self.live.load();
-        let client = live.proxies.client(
-            request.extensions().get::<Peer>().copied(),
-            request.headers(),
-        );
+        let arrival = Arrival {
+            started,
+            received_at: request
+                .extensions()
+                .get::<ReceivedAt>()
+                .map_or_else(SystemTime::now, |at| at.0),
+            client: live.proxies.client(
+                request.extensions().get::<Peer>().copied(),
+                request.headers(),
+            ),
+            trace: TraceParent::continue_or_start(request.headers()),
+        };
+        let client = arrival.client;
         let Some(source) = live.sources.by_path(path).cloned() else {
             if let Some(response) = self.health_check(path) {
                 return response;
@@ -172,7 +202,7 @@ impl Gateway {
                 Reason::UnknownPath,
                 "no webhook source is configured at this path",
             ));
-            return self.reject(None, live.sources.unrouted(), failure, client, started);
+            return self.reject(None, live.sources.unrouted(), failure, &arrival);
         };
         drop(live);
         // Before anything else of the request is looked at.
@@ -185,7 +215,7 @@ impl Gateway {
                     "this source takes requests only from the addresses on its allowlist, and {client} is not one of them"
                 ),
             ));
-            return self.reject(Some(&source), &source.metrics, failure, client, started);
+            return self.reject(Some(&source), &source.metrics, failure, &arrival);
         }
         // Beyond the limit, a fast 503 is the back-pressure providers understand.
         let Ok(_request_permit) = self.requests.try_acquire() else {
@@ -195,13 +225,12 @@ impl Gateway {
                 Failure::from(overloaded(
                     "hookgate is handling as many requests as it may",
                 )),
-                client,
-                started,
+                &arrival,
             );
         };
-        match self.ingest(&source, request).await {
+        match self.ingest(&source, request, &arrival).await {
             Ok(Outcome::One(event)) => {
-                record_stored(&source, std::slice::from_ref(&event), client, started);
+                record_stored(&source, std::slice::from_ref(&event), &arrival);
                 let (status, id) = match &event {
                     Stored::Accepted { id, .. } => ("accepted", id),
                     Stored::Duplicate { id } => ("duplicate", id),
@@ -215,7 +244,7 @@ impl Gateway {
                 )
             }
             Ok(Outcome::Batch(events)) => {
-                let (accepted, duplicates) = record_stored(&source, &events, client, started);
+                let (accepted, duplicates) = record_stored(&source, &events, &arrival);
                 json(
                     StatusCode::OK,
                     &serde_json::json!({
@@ -229,23 +258,28 @@ impl Gateway {
             Ok(Outcome::Handshake(handshake)) => {
                 source.metrics.handshake(started.elapsed());
                 tracing::info!(
-                    source = %source.name, %client, status = 200, handshake = handshake.kind,
+                    source = %source.name, %client, trace_id = %arrival.trace.trace_id(),
+                    status = 200, handshake = handshake.kind,
                     note = handshake.note.as_deref(),
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
                 );
                 handshake_response(handshake)
             }
-            Err(failure) => self.reject(Some(&source), &source.metrics, failure, client, started),
+            Err(failure) => self.reject(Some(&source), &source.metrics, failure, &arrival),
         }
     }
 
-    async fn ingest<B>(&self, source: &Arc<Source>, request: Request<B>) -> Result<Outcome, Failure>
+    async fn ingest<B>(
+        &self,
+        source: &Arc<Source>,
+        request: Request<B>,
+        arrival: &Arrival,
+    ) -> Result<Outcome, Failure>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let received_at = SystemTime::now();
-        let now = unix_seconds(received_at);
+        let now = unix_seconds(arrival.received_at);
         let (parts, body) = request.into_parts();
         if parts.method != Method::POST {
             // Some providers check an endpoint with GET or HEAD (Dropbox,
@@ -292,6 +326,32 @@ impl Gateway {
         if source.log_bodies {
             log_body(source, &body);
         }
+        // A source that quarantines keeps the request as it arrived, should
+        // what follows refuse it (a copy of the headers; the body is shared).
+        let held = source.quarantine.as_ref().map(|_| Held {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
+        self.after_body(source, parts, body, now, arrival)
+            .await
+            .map_err(|failure| Failure {
+                held: held.map(Box::new),
+                ..failure
+            })
+    }
+
+    /// Everything after the body was read: check, verify, limit, locate, store.
+    async fn after_body(
+        &self,
+        source: &Arc<Source>,
+        parts: http::request::Parts,
+        body: Bytes,
+        now: i64,
+        arrival: &Arrival,
+    ) -> Result<Outcome, Failure> {
         if let Some(handshake) =
             source
                 .verifier
@@ -325,7 +385,7 @@ impl Gateway {
                 let event = locate(source, &parts.headers, verified)?;
                 let deadline = self.deadline(Some(&event.id))?;
                 let stored = self
-                    .store(source, event, parts.headers, received_at, deadline)
+                    .store(source, event, parts.headers, arrival, deadline)
                     .await?;
                 Ok(Outcome::One(stored))
             }
@@ -342,7 +402,7 @@ impl Gateway {
                 // is in Kafka. The first failure is the answer; the
                 // provider's retry finds the others duplicates.
                 let stored = futures_util::future::join_all(events.into_iter().map(|event| {
-                    self.store(source, event, parts.headers.clone(), received_at, deadline)
+                    self.store(source, event, parts.headers.clone(), arrival, deadline)
                 }))
                 .await;
                 let mut stored = stored.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -382,7 +442,7 @@ impl Gateway {
         source: &Arc<Source>,
         event: Located,
         headers: HeaderMap,
-        received_at: SystemTime,
+        arrival: &Arrival,
         deadline: tokio::time::Instant,
     ) -> Result<Stored, Failure> {
         let Located {
@@ -430,7 +490,8 @@ impl Gateway {
             id.clone(),
             routed,
             headers,
-            received_at,
+            arrival.received_at,
+            arrival.trace,
         );
         // Publish in a task of its own: if the provider hangs up, a record already
         // handed to Kafka still ends in a commit or a release, never in limbo.
@@ -481,6 +542,7 @@ impl Gateway {
                 rejection: PublishError::TimedOut.into(),
                 id: Some(id),
                 detail: Some("Kafka did not acknowledge within kafka.produce_timeout".into()),
+                held: None,
             });
         };
         match published {
@@ -493,6 +555,7 @@ impl Gateway {
                 rejection,
                 id: Some(id),
                 detail: Some(detail),
+                held: None,
             }),
             Err(join) => Err(Failure {
                 rejection: Rejection::new(
@@ -501,6 +564,7 @@ impl Gateway {
                 ),
                 id: Some(id),
                 detail: Some(format!("publish task failed: {join}")),
+                held: None,
             }),
         }
     }
@@ -510,23 +574,44 @@ impl Gateway {
         source: Option<&Source>,
         metrics: &SourceMetrics,
         failure: Failure,
-        client: ClientAddr,
-        started: Instant,
+        arrival: &Arrival,
     ) -> HttpResponse {
         let Failure {
             rejection,
             id,
             detail,
+            held,
         } = failure;
-        metrics.rejected(rejection.reason, started.elapsed());
+        metrics.rejected(rejection.reason, arrival.started.elapsed());
         let status = rejection.reason.status().as_u16();
         let name = source.map_or(crate::metrics::UNROUTED, |s| s.name.as_str());
         let id = id.as_ref().map(EventId::as_str);
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let latency_ms = arrival.started.elapsed().as_secs_f64() * 1e3;
+        let Arrival { client, trace, .. } = *arrival;
+        let trace_id = trace.trace_id();
+        if let (Some(source), Some(held)) = (source, held)
+            && let Some(quarantine) = &source.quarantine
+            && quarantine::keeps(rejection.reason)
+        {
+            quarantine.offer(
+                &self.publisher,
+                source.name.as_str(),
+                &held,
+                Refused {
+                    reason: rejection.reason,
+                    message: &rejection.message,
+                    event_id: id,
+                    client,
+                    trace,
+                    received_at: arrival.received_at,
+                },
+            );
+        }
         if status >= 500 {
             tracing::error!(
                 source = name,
                 %client,
+                trace_id,
                 event_id = id,
                 status,
                 reason = rejection.reason.as_str(),
@@ -539,6 +624,7 @@ impl Gateway {
             tracing::warn!(
                 source = name,
                 %client,
+                trace_id,
                 event_id = id,
                 status,
                 reason = rejection.reason.as_str(),
@@ -570,12 +656,14 @@ impl Gateway {
 
 /// Counts and logs a delivery whose events are all in Kafka; its counts of
 /// events newly published and already held.
-fn record_stored(
-    source: &Source,
-    events: &[Stored],
-    client: ClientAddr,
-    started: Instant,
-) -> (usize, usize) {
+fn record_stored(source: &Source, events: &[Stored], arrival: &Arrival) -> (usize, usize) {
+    let Arrival {
+        started,
+        client,
+        trace,
+        ..
+    } = *arrival;
+    let trace_id = trace.trace_id();
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut accepted = 0;
     for event in events {
@@ -587,14 +675,14 @@ fn record_stored(
             } => {
                 accepted += 1;
                 tracing::info!(
-                    source = %source.name, %client, event_id = %id, status = 200, topic = %topic,
+                    source = %source.name, %client, %trace_id, event_id = %id, status = 200, topic = %topic,
                     partition = delivery.partition, offset = delivery.offset,
                     latency_ms, "accepted"
                 );
             }
             Stored::Duplicate { id } => {
                 tracing::info!(
-                    source = %source.name, %client, event_id = %id, status = 200, latency_ms, "duplicate"
+                    source = %source.name, %client, %trace_id, event_id = %id, status = 200, latency_ms, "duplicate"
                 );
             }
         }

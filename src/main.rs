@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 use hookgate::admin::Admin;
 use hookgate::app::{self, StartError};
 use hookgate::config::{Config, LogFormat};
+use hookgate::consume::Start;
+use hookgate::forward::{self as forwarding, ForwardRequest};
 use hookgate::metrics;
+use hookgate::redrive::{self as redriving, RedriveRequest};
 use hookgate::send::{self as sending, SendRequest};
 use hookgate::source::Sources;
 use hookgate::tail::{self, TailRequest};
@@ -97,6 +100,67 @@ enum Command {
         #[arg(long)]
         max: Option<u64>,
     },
+    /// POST each record of a topic (events, or a quarantine) to a URL with
+    /// its original body and provider headers, and print what it answered:
+    /// the `stripe listen --forward-to` of every provider.
+    Forward(ForwardArgs),
+    /// Send a source's quarantined requests through the pipeline again, with
+    /// the source's configuration as it is now (after a secret was fixed):
+    /// verified again, deduplicated, published. Exits non-zero if any is
+    /// still refused.
+    Redrive(RedriveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ForwardArgs {
+    /// Bootstrap servers, host:port[,host:port…].
+    #[arg(long)]
+    brokers: String,
+    /// The topic to read.
+    #[arg(long)]
+    topic: String,
+    /// Where to POST each record, http:// or https://.
+    #[arg(long)]
+    to: String,
+    /// Where to start: beginning, end (only new records), offset:N, a time
+    /// (2026-11-30T12:00:00Z) or a duration ago (2h).
+    #[arg(long, default_value = "end")]
+    from: Start,
+    /// Stop at the end of the topic instead of following it.
+    #[arg(long)]
+    no_follow: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    max: Option<u64>,
+    /// Sign each delivery anew for the target with this provider's scheme
+    /// (needs --resign-secret).
+    #[arg(long, requires = "resign_secret")]
+    provider: Option<VerifierKind>,
+    /// The target's secret, `env:NAME` or `file:PATH` (needs --provider).
+    #[arg(long, requires = "provider")]
+    resign_secret: Option<String>,
+    /// A PEM certificate authority to trust for https:// beside the system's.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RedriveArgs {
+    /// The TOML config file the gateway runs with (the fixed one).
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The source whose quarantined requests to re-drive.
+    #[arg(long)]
+    source: String,
+    /// The quarantine topic; the source's quarantine_topic if absent.
+    #[arg(long)]
+    from_topic: Option<String>,
+    /// Only requests received within this long (2h), or since this time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only requests refused for this reason (signature_mismatch, …); repeatable.
+    #[arg(long)]
+    reason: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -151,6 +215,8 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Forward(args) => forward(args),
+        Command::Redrive(args) => redrive(args),
         Command::Serve { config: path } => {
             let config = match Config::load(&path) {
                 Ok(config) => config,
@@ -248,6 +314,77 @@ fn send(args: SendArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Err(err) => fail(err.to_string()),
+    }
+}
+
+fn forward(args: ForwardArgs) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("hookgate forward: {message}");
+        ExitCode::from(2)
+    };
+    let secret = match args
+        .resign_secret
+        .as_deref()
+        .map(|reference| hookgate::secret::resolve(reference, std::path::Path::new(".")))
+    {
+        None => None,
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(err)) => return fail(format!("--resign-secret: {err}")),
+    };
+    let mut client = rdkafka::ClientConfig::new();
+    client.set("bootstrap.servers", &args.brokers);
+    let request = ForwardRequest {
+        client,
+        topic: &args.topic,
+        start: args.from,
+        follow: !args.no_follow,
+        max: args.max,
+        to: &args.to,
+        resign: args.provider.zip(secret.as_ref()),
+        ca: args.ca.as_deref(),
+    };
+    match forwarding::forward(&request, &mut std::io::stdout().lock()) {
+        Ok(summary) if summary.refused + summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => fail(err.to_string()),
+    }
+}
+
+fn redrive(args: RedriveArgs) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("hookgate redrive: {message}");
+        ExitCode::from(2)
+    };
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(err) => return fail(err.to_string()),
+    };
+    let start = match args.since.as_deref().map(str::parse::<Start>) {
+        None => Start::Beginning,
+        Some(Ok(start)) => start,
+        Some(Err(err)) => return fail(format!("--since {err}")),
+    };
+    let request = RedriveRequest {
+        config,
+        source: args.source,
+        topic: args.from_topic,
+        start,
+        reasons: args.reason,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(format!("cannot start the async runtime: {err}")),
+    };
+    let mut out = std::io::stdout().lock();
+    match runtime.block_on(redriving::redrive(request, &mut out)) {
+        Ok(summary) if summary.still_refused.is_empty() && summary.truncated == 0 => {
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::FAILURE,
         Err(err) => fail(err.to_string()),
     }
 }

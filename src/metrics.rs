@@ -36,6 +36,8 @@ pub const CONNECTIONS_REFUSED: &str = "hookgate_connections_refused_total";
 pub const CONNECTIONS_TIMED_OUT: &str = "hookgate_connections_timed_out_total";
 pub const PROTOCOL_ERRORS: &str = "hookgate_protocol_errors_total";
 pub const TLS_HANDSHAKES: &str = "hookgate_tls_handshakes_total";
+pub const QUARANTINED: &str = "hookgate_quarantined_total";
+pub const QUARANTINED_BYTES: &str = "hookgate_quarantined_bytes_total";
 pub const CONFIG_RELOADS: &str = "hookgate_config_reloads_total";
 pub const CONFIG_RESTART_PENDING: &str = "hookgate_config_restart_pending";
 pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "hookgate_config_last_reload_successful";
@@ -89,6 +91,14 @@ pub fn describe() {
     describe_counter!(
         TLS_HANDSHAKES,
         "TLS handshakes of new connections, by outcome (completed, failed, timed_out: not done within server.tls.handshake_timeout)."
+    );
+    describe_counter!(
+        QUARANTINED,
+        "Rejected requests offered to the source's quarantine topic, by source and outcome: written, dropped (beyond the [quarantine] budget), failed (Kafka did not take it)."
+    );
+    describe_counter!(
+        QUARANTINED_BYTES,
+        "Body bytes written to the quarantine topic, by source."
     );
     describe_counter!(
         CONFIG_RELOADS,
@@ -351,6 +361,34 @@ pub fn protocol_error(error: crate::reason::ProtocolError) {
 /// Counts a connection closed for sending no request in time.
 pub fn connection_timed_out() {
     counter!(CONNECTIONS_TIMED_OUT).increment(1);
+}
+
+/// A quarantining source's counters, registered once.
+#[derive(Debug, Clone)]
+pub struct QuarantineMetrics {
+    pub written: Counter,
+    pub dropped: Counter,
+    pub failed: Counter,
+    pub bytes: Counter,
+}
+
+impl QuarantineMetrics {
+    pub fn new(source: &str) -> Self {
+        let outcome = |outcome: &'static str| {
+            let counter =
+                counter!(QUARANTINED, "source" => source.to_owned(), "outcome" => outcome);
+            counter.increment(0);
+            counter
+        };
+        let bytes = counter!(QUARANTINED_BYTES, "source" => source.to_owned());
+        bytes.increment(0);
+        Self {
+            written: outcome("written"),
+            dropped: outcome("dropped"),
+            failed: outcome("failed"),
+            bytes,
+        }
+    }
 }
 
 /// Counts a TLS handshake's outcome.

@@ -19,7 +19,7 @@ use arc_swap::ArcSwap;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
 use crate::config::{KafkaConfig, KeyMode};
@@ -117,10 +117,15 @@ impl KafkaPublisher {
         let started = Instant::now();
         let source = event.source();
         let received_at = humantime::format_rfc3339_millis(event.received_at).to_string();
-        let mut headers = OwnedHeaders::new_with_capacity(4 + source.forward_headers.len())
+        let traceparent = event.trace.to_string();
+        let mut headers = OwnedHeaders::new_with_capacity(6 + source.forward_headers.len())
             .insert(header("hookgate-source", source.name.as_str().as_bytes()))
             .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
-            .insert(header("hookgate-received-at", received_at.as_bytes()));
+            .insert(header("hookgate-received-at", received_at.as_bytes()))
+            .insert(header("traceparent", traceparent.as_bytes()));
+        if let Some(state) = crate::trace::tracestate(&event.headers) {
+            headers = headers.insert(header("tracestate", state));
+        }
         if let Some(event_type) = event.event_type() {
             headers = headers.insert(header("hookgate-event-type", event_type.as_bytes()));
         }
@@ -295,6 +300,24 @@ pub struct NullPublisher {
 }
 
 impl Publisher {
+    /// Hands a record to the producer without waiting for Kafka, for
+    /// records no answer depends on (the quarantine); its delivery report,
+    /// or `None` from the null publisher, which keeps nothing.
+    pub fn enqueue(
+        &self,
+        record: FutureRecord<'_, [u8], [u8]>,
+    ) -> Result<Option<DeliveryFuture>, KafkaError> {
+        match self {
+            Self::Kafka(kafka) => kafka
+                .producer
+                .current()
+                .send_result(record)
+                .map(Some)
+                .map_err(|(err, _record)| err),
+            Self::Null(_) => Ok(None),
+        }
+    }
+
     /// The publisher that keeps nothing.
     pub fn null() -> Self {
         Self::Null(NullPublisher::default())

@@ -12,6 +12,7 @@ use crate::client_addr::IpSet;
 use crate::config::{Config, FieldError, KeyMode};
 use crate::locate::Locator;
 use crate::metrics::{self, SourceMetrics};
+use crate::quarantine::Quarantine;
 use crate::rate_limit::RateLimit;
 use crate::route::{EVENT_PLACEHOLDER, Route};
 use crate::secret;
@@ -60,6 +61,8 @@ pub struct Source {
     pub rate_limit: Option<Arc<RateLimit>>,
     /// The client addresses it takes requests from; any if `None`.
     pub allow: Option<IpSet>,
+    /// Where requests it refuses after reading their body are kept.
+    pub quarantine: Option<Quarantine>,
     pub log_bodies: bool,
     /// Whether a delivery repeating accepted signed content is a duplicate.
     pub replay_guard: bool,
@@ -159,6 +162,16 @@ impl Sources {
                         .filter(|kept| kept.config() == limit)
                         .or_else(|| RateLimit::new(limit).map(Arc::new))
                 }),
+                quarantine: sc.quarantine_topic.as_deref().and_then(|topic| {
+                    let token = sc.token.as_ref();
+                    Quarantine::new(
+                        &sc.name,
+                        topic,
+                        &config.quarantine,
+                        token.and_then(|t| t.header.as_deref()),
+                        token.and_then(|t| t.query.as_deref()),
+                    )
+                }),
                 allow: sc.allow.as_ref().map(|ranges| {
                     IpSet::new(ranges.iter().filter_map(|range| range.value().copied()))
                 }),
@@ -208,7 +221,12 @@ impl Sources {
         let mut topics: Vec<String> = self
             .by_path
             .values()
-            .flat_map(|s| s.route.topics())
+            .flat_map(|s| {
+                s.route
+                    .topics()
+                    .into_iter()
+                    .chain(s.quarantine.as_ref().map(Quarantine::topic))
+            })
             .map(str::to_owned)
             .collect();
         topics.sort_unstable();

@@ -11,6 +11,7 @@ mod hostile;
 mod http2;
 mod interop;
 mod observability;
+mod quarantine;
 mod readiness;
 mod replays;
 mod sasl;

@@ -139,7 +139,11 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     let gateway = Process::start(
         &broker.bootstrap(),
         "",
-        &source(dir.path(), "github", kind, &events),
+        // Quarantining the forgeries below feeds the quarantine panels.
+        &format!(
+            "{}quarantine_topic = \"{events}.quarantine\"\n",
+            source(dir.path(), "github", kind, &events)
+        ),
     )
     .await;
     let prometheus = Prometheus::start(gateway.metrics).await;

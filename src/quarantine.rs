@@ -1,0 +1,489 @@
+//! The quarantine: a request a source rejected after reading its body (a
+//! signature that does not match, a stale timestamp, no event id, an event
+//! type nobody routes, a record too large for its topic) is written to the
+//! source's `quarantine_topic` as it arrived: the body (up to
+//! `quarantine.max_body_bytes`), every header (those that carry secrets
+//! redacted), and why it was refused, by whom and when. So a wrong secret
+//! loses nothing: `hookgate redrive` publishes the quarantined requests once
+//! the secret is fixed.
+//!
+//! Quarantining never changes or delays the answer: the record is handed to
+//! the producer and not waited for. Nor is it a way to flood Kafka: each
+//! source has a budget of records and bytes a second, and what is beyond it
+//! is dropped and counted.
+//!
+//! The record: key the source's name, value the body, timestamp the
+//! receiving time, headers `hookgate-*` (below) and `http:<name>` for each
+//! request header in order.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::FutureRecord;
+use serde::Deserialize;
+
+use crate::client_addr::ClientAddr;
+use crate::metrics::QuarantineMetrics;
+use crate::publish::Publisher;
+use crate::reason::Reason;
+use crate::trace::TraceParent;
+
+/// Prefix of the Kafka headers that carry the request's own headers. `:` is
+/// not allowed in an HTTP header name, so none can pass for hookgate's.
+pub const HTTP_HEADER_PREFIX: &str = "http:";
+/// What a redacted header or query value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Headers that carry a secret for some sender, redacted in every quarantine.
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-gitlab-token",
+];
+
+/// `[quarantine]`: what every source's quarantine may write.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuarantineConfig {
+    /// Bytes of a body kept; the rest is cut off (and the record says so).
+    pub max_body_bytes: usize,
+    /// Records a second per source, sustained.
+    pub per_second: u32,
+    /// Records at once per source above that rate.
+    pub burst: u32,
+    /// Body bytes a second per source, sustained (bursts of up to a second's
+    /// worth).
+    pub bytes_per_second: u32,
+}
+
+impl Default for QuarantineConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            per_second: 10,
+            burst: 100,
+            bytes_per_second: 1024 * 1024,
+        }
+    }
+}
+
+impl QuarantineConfig {
+    /// Every problem, as (field, message) below `[quarantine]`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        for (field, value) in [
+            ("per_second", self.per_second),
+            ("burst", self.burst),
+            ("bytes_per_second", self.bytes_per_second),
+        ] {
+            if value == 0 {
+                problems.push((field, "must be at least 1".to_owned()));
+            }
+        }
+        if self.max_body_bytes as u64 > u64::from(self.bytes_per_second) {
+            problems.push((
+                "max_body_bytes",
+                format!(
+                    "{} is more than bytes_per_second ({}): no such body could ever be quarantined",
+                    self.max_body_bytes, self.bytes_per_second
+                ),
+            ));
+        }
+        problems
+    }
+}
+
+/// Whether a request refused for `reason` is quarantined: refused after its
+/// body was read, and not something the sender retries (a retry brings it
+/// again).
+pub fn keeps(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::MissingSignatureHeader
+            | Reason::MalformedSignatureHeader
+            | Reason::StaleTimestamp
+            | Reason::SignatureMismatch
+            | Reason::MissingEventId
+            | Reason::InvalidEventId
+            | Reason::MalformedBody
+            | Reason::UnroutableEvent
+            | Reason::RecordTooLarge
+    )
+}
+
+/// A source's quarantine: where, how much, and what to hide.
+#[derive(Debug)]
+pub struct Quarantine {
+    topic: Arc<str>,
+    max_body_bytes: usize,
+    records: DefaultDirectRateLimiter,
+    bytes: DefaultDirectRateLimiter,
+    redact_headers: Vec<HeaderName>,
+    redact_query: Vec<String>,
+    metrics: QuarantineMetrics,
+}
+
+/// A request as it arrived, kept while it is handled by sources that
+/// quarantine.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why and when a held request was refused.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused<'a> {
+    pub reason: Reason,
+    pub message: &'a str,
+    pub event_id: Option<&'a str>,
+    pub client: ClientAddr,
+    pub trace: TraceParent,
+    pub received_at: SystemTime,
+}
+
+impl Quarantine {
+    /// `None` when `config` has a zero its `problems` report.
+    /// `secret_header` and `secret_query` are where the source's own token
+    /// travels (`[sources.token]`), redacted beside the usual ones.
+    pub fn new(
+        source: &str,
+        topic: &str,
+        config: &QuarantineConfig,
+        secret_header: Option<&str>,
+        secret_query: Option<&str>,
+    ) -> Option<Self> {
+        let per_second = NonZeroU32::new(config.per_second)?;
+        let burst = NonZeroU32::new(config.burst)?;
+        let bytes = NonZeroU32::new(config.bytes_per_second)?;
+        let redact_headers = SECRET_HEADERS
+            .into_iter()
+            .chain(secret_header)
+            .filter_map(|name| HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok())
+            .collect();
+        let redact_query = std::iter::once("token")
+            .chain(secret_query)
+            .map(str::to_owned)
+            .collect();
+        Some(Self {
+            topic: Arc::from(topic),
+            max_body_bytes: config.max_body_bytes,
+            records: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
+            bytes: RateLimiter::direct(Quota::per_second(bytes)),
+            redact_headers,
+            redact_query,
+            metrics: QuarantineMetrics::new(source),
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Writes `held` to the quarantine topic if the budget allows; never waits.
+    pub fn offer(&self, publisher: &Publisher, source: &str, held: &Held, refused: Refused<'_>) {
+        let kept = held.body.len().min(self.max_body_bytes);
+        let within_budget = self.records.check().is_ok()
+            && NonZeroU32::new(u32::try_from(kept).unwrap_or(u32::MAX))
+                .is_none_or(|n| matches!(self.bytes.check_n(n), Ok(Ok(()))));
+        if !within_budget {
+            self.metrics.dropped.increment(1);
+            return;
+        }
+        let headers = self.headers(source, held, &refused);
+        let record = FutureRecord::<[u8], [u8]>::to(&self.topic)
+            .key(source.as_bytes())
+            .payload(&held.body[..kept])
+            .headers(headers)
+            .timestamp(crate::clock::unix_millis(refused.received_at));
+        match publisher.enqueue(record) {
+            Ok(Some(delivery)) => {
+                let metrics = self.metrics.clone();
+                tokio::spawn(async move {
+                    match delivery.await {
+                        Ok(Ok(_)) => {
+                            metrics.written.increment(1);
+                            metrics.bytes.increment(kept as u64);
+                        }
+                        _ => metrics.failed.increment(1),
+                    }
+                });
+            }
+            // The null publisher keeps nothing, quarantine included.
+            Ok(None) => self.metrics.written.increment(1),
+            Err(err) => {
+                self.metrics.failed.increment(1);
+                tracing::warn!(source, topic = %self.topic, error = %err, "cannot quarantine a rejected request");
+            }
+        }
+    }
+
+    fn headers(&self, source: &str, held: &Held, refused: &Refused<'_>) -> OwnedHeaders {
+        let received_at = humantime::format_rfc3339_millis(refused.received_at).to_string();
+        let status = refused.reason.status().as_u16().to_string();
+        let client = refused.client.to_string();
+        let trace = refused.trace.to_string();
+        let body_bytes = held.body.len().to_string();
+        let query = held
+            .query
+            .as_deref()
+            .map(|query| self.redacted_query(query));
+        let mut fields: Vec<(&str, &[u8])> = vec![
+            ("hookgate-source", source.as_bytes()),
+            ("hookgate-reason", refused.reason.as_str().as_bytes()),
+            ("hookgate-status", status.as_bytes()),
+            ("hookgate-message", refused.message.as_bytes()),
+            ("hookgate-client", client.as_bytes()),
+            ("hookgate-received-at", received_at.as_bytes()),
+            ("hookgate-method", held.method.as_str().as_bytes()),
+            ("hookgate-path", held.path.as_bytes()),
+            ("hookgate-body-bytes", body_bytes.as_bytes()),
+            ("traceparent", trace.as_bytes()),
+        ];
+        if let Some(query) = &query {
+            fields.push(("hookgate-query", query.as_bytes()));
+        }
+        if let Some(id) = refused.event_id {
+            fields.push(("hookgate-event-id", id.as_bytes()));
+        }
+        if held.body.len() > self.max_body_bytes {
+            fields.push(("hookgate-body-truncated", b"true"));
+        }
+        let mut headers = OwnedHeaders::new_with_capacity(fields.len() + held.headers.len());
+        for (key, value) in fields {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        for (name, value) in &held.headers {
+            let key = format!("{HTTP_HEADER_PREFIX}{name}");
+            let value = if self.redact_headers.contains(name) {
+                REDACTED.as_bytes()
+            } else {
+                value.as_bytes()
+            };
+            headers = headers.insert(Header {
+                key: &key,
+                value: Some(value),
+            });
+        }
+        headers
+    }
+
+    /// The query string with the values of secret-bearing parameters replaced.
+    fn redacted_query(&self, query: &str) -> String {
+        query
+            .split('&')
+            .map(|pair| {
+                let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                if self.redact_query.iter().any(|secret| secret == name) {
+                    format!("{name}={REDACTED}")
+                } else {
+                    pair.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// A quarantined request, read back from its record.
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub source: String,
+    pub reason: String,
+    pub message: String,
+    pub client: Option<IpAddr>,
+    pub received_at: SystemTime,
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The body was cut at `quarantine.max_body_bytes`: it cannot verify.
+    pub truncated: bool,
+    pub event_id: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+impl Quarantined {
+    /// Reads a quarantine record; what is wrong with it, if it is not one.
+    pub fn read(message: &impl Message) -> Result<Self, String> {
+        let mut fields = std::collections::HashMap::new();
+        let mut headers = HeaderMap::new();
+        if let Some(record_headers) = message.headers() {
+            for header in record_headers.iter() {
+                let value = header.value.unwrap_or_default();
+                if let Some(name) = header.key.strip_prefix(HTTP_HEADER_PREFIX) {
+                    let name = HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("{:?} is not a header name", header.key))?;
+                    let value = HeaderValue::from_bytes(value)
+                        .map_err(|_| format!("header {name} has a value HTTP cannot carry"))?;
+                    headers.append(name, value);
+                } else {
+                    fields.insert(
+                        header.key.to_owned(),
+                        String::from_utf8_lossy(value).into_owned(),
+                    );
+                }
+            }
+        }
+        let mut field = |name: &str| fields.remove(name);
+        let source =
+            field("hookgate-source").ok_or("no hookgate-source header: not a quarantine record")?;
+        let received_at = field("hookgate-received-at")
+            .and_then(|at| humantime::parse_rfc3339(&at).ok())
+            .ok_or("no readable hookgate-received-at")?;
+        let method = field("hookgate-method")
+            .and_then(|method| Method::from_bytes(method.as_bytes()).ok())
+            .unwrap_or(Method::POST);
+        Ok(Self {
+            source,
+            reason: field("hookgate-reason").unwrap_or_default(),
+            message: field("hookgate-message").unwrap_or_default(),
+            client: field("hookgate-client").and_then(|client| client.parse().ok()),
+            received_at,
+            method,
+            path: field("hookgate-path").unwrap_or_default(),
+            query: field("hookgate-query"),
+            headers,
+            body: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+            truncated: field("hookgate-body-truncated").is_some(),
+            event_id: field("hookgate-event-id"),
+            traceparent: field("traceparent"),
+        })
+    }
+
+    /// How long ago it was received, as of `now`.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.received_at).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{OwnedMessage, Timestamp};
+
+    fn quarantine(config: &QuarantineConfig) -> Quarantine {
+        Quarantine::new("github", "q", config, Some("X-Webhook-Token"), Some("key")).expect("valid")
+    }
+
+    fn held(body: &'static [u8]) -> Held {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-hub-signature-256", "sha256=abc".parse().expect("v"));
+        headers.insert("authorization", "Bearer secret".parse().expect("v"));
+        headers.insert("x-webhook-token", "secret".parse().expect("v"));
+        headers.append("x-repeated", "one".parse().expect("v"));
+        headers.append("x-repeated", "two".parse().expect("v"));
+        Held {
+            method: Method::POST,
+            path: "/webhooks/github".into(),
+            query: Some("token=secret&key=secret&page=2".into()),
+            headers,
+            body: Bytes::from_static(body),
+        }
+    }
+
+    fn refused() -> Refused<'static> {
+        Refused {
+            reason: Reason::SignatureMismatch,
+            message: "no secret matches",
+            event_id: None,
+            client: ClientAddr::Known("192.30.252.1".parse().expect("ip")),
+            trace: TraceParent::continue_or_start(&HeaderMap::new()),
+            received_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_500_000),
+        }
+    }
+
+    /// The record `offer` would write, read back.
+    fn round_trip(quarantine: &Quarantine, held: &Held) -> Quarantined {
+        let refused = refused();
+        let kept = held.body.len().min(quarantine.max_body_bytes);
+        let message = OwnedMessage::new(
+            Some(held.body[..kept].to_vec()),
+            Some(b"github".to_vec()),
+            "q".into(),
+            Timestamp::CreateTime(0),
+            0,
+            0,
+            Some(quarantine.headers("github", held, &refused)),
+        );
+        Quarantined::read(&message).expect("reads")
+    }
+
+    #[test]
+    fn a_request_comes_back_as_it_arrived_without_its_secrets() {
+        let quarantine = quarantine(&QuarantineConfig::default());
+        let back = round_trip(&quarantine, &held(b"{\"id\":1}"));
+        assert_eq!(back.source, "github");
+        assert_eq!(back.reason, "signature_mismatch");
+        assert_eq!(back.message, "no secret matches");
+        assert_eq!(back.client, Some("192.30.252.1".parse().expect("ip")));
+        assert_eq!(back.received_at, refused().received_at);
+        assert_eq!(back.path, "/webhooks/github");
+        assert_eq!(back.body.as_ref(), b"{\"id\":1}");
+        assert!(!back.truncated);
+        assert_eq!(back.headers["x-hub-signature-256"], "sha256=abc");
+        assert_eq!(back.headers["authorization"], REDACTED);
+        assert_eq!(back.headers["x-webhook-token"], REDACTED);
+        let repeated: Vec<_> = back.headers.get_all("x-repeated").iter().collect();
+        assert_eq!(repeated, ["one", "two"]);
+        assert_eq!(
+            back.query.as_deref(),
+            Some("token=[redacted]&key=[redacted]&page=2")
+        );
+        assert!(back.traceparent.is_some_and(|t| t.len() == 55));
+    }
+
+    #[test]
+    fn a_long_body_is_cut_and_says_so() {
+        let config = QuarantineConfig {
+            max_body_bytes: 4,
+            ..QuarantineConfig::default()
+        };
+        let back = round_trip(&quarantine(&config), &held(b"0123456789"));
+        assert_eq!(back.body.as_ref(), b"0123");
+        assert!(back.truncated);
+    }
+
+    #[test]
+    fn only_what_was_read_and_is_not_retried_is_kept() {
+        let kept: Vec<_> = Reason::ALL.into_iter().filter(|r| keeps(*r)).collect();
+        for reason in &kept {
+            assert!(!reason.is_retryable(), "{reason:?}");
+        }
+        for reason in [
+            Reason::UnknownPath,
+            Reason::IpNotAllowed,
+            Reason::MethodNotAllowed,
+            Reason::RateLimited,
+            Reason::BodyTooLarge,
+            Reason::KafkaUnavailable,
+        ] {
+            assert!(!keeps(reason), "{reason:?}");
+        }
+        assert!(keeps(Reason::SignatureMismatch) && keeps(Reason::RecordTooLarge));
+    }
+
+    #[test]
+    fn a_budget_that_could_never_be_met_is_refused() {
+        let config = QuarantineConfig {
+            max_body_bytes: 2_000_000,
+            ..QuarantineConfig::default()
+        };
+        let fields: Vec<_> = config.problems().into_iter().map(|p| p.0).collect();
+        assert_eq!(fields, ["max_body_bytes"]);
+    }
+}

@@ -1,0 +1,205 @@
+//! W3C Trace Context for each delivery: the sender's `traceparent` continued
+//! (same trace, hookgate's own span), or a new trace started, so that the
+//! consumers of a topic can join the trace of the request that brought each
+//! record. <https://www.w3.org/TR/trace-context/>
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::HeaderMap;
+
+/// hookgate's span of one request, in its trace.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceParent {
+    trace_id: [u8; 16],
+    /// hookgate's span: the parent of whatever a consumer does with the record.
+    span_id: [u8; 8],
+    flags: u8,
+}
+
+/// A `traceparent` as the sender wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Incoming {
+    trace_id: [u8; 16],
+    flags: u8,
+}
+
+impl TraceParent {
+    /// Continues the trace of the request's valid `traceparent`, or starts one.
+    pub fn continue_or_start(headers: &HeaderMap) -> Self {
+        let incoming = headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse);
+        let mut random = [0u8; 24];
+        fill_random(&mut random);
+        let (trace, span) = random.split_at(16);
+        let span_id = span.try_into().unwrap_or([1; 8]);
+        match incoming {
+            Some(incoming) => Self {
+                trace_id: incoming.trace_id,
+                span_id,
+                flags: incoming.flags,
+            },
+            // A new trace, sampled: the sender traces nothing, so hookgate's
+            // record is where the trace begins.
+            None => Self {
+                trace_id: trace.try_into().unwrap_or([1; 16]),
+                span_id,
+                flags: 0x01,
+            },
+        }
+    }
+
+    /// The trace id, 32 lowercase hex digits: what the log line carries.
+    pub fn trace_id(&self) -> String {
+        hex::encode(self.trace_id)
+    }
+}
+
+/// `traceparent`'s value: `00-<trace id>-<span id>-<flags>`.
+impl fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            hex::encode(self.trace_id),
+            hex::encode(self.span_id),
+            self.flags
+        )
+    }
+}
+
+impl fmt::Debug for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The sender's `tracestate`, passed on as it came when it is one the
+/// specification allows (printable ASCII, at most 512 bytes).
+pub fn tracestate(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get("tracestate")?.as_bytes();
+    (!value.is_empty() && value.len() <= 512 && value.iter().all(|b| (0x20..0x7f).contains(b)))
+        .then_some(value)
+}
+
+/// A `traceparent` of version 00, or of a later version read as 00 (as the
+/// specification asks); `None` for anything malformed or all-zero.
+fn parse(value: &str) -> Option<Incoming> {
+    let value = value.trim();
+    let bytes = value.as_bytes();
+    if bytes.len() < 55 || (bytes.len() > 55 && bytes[55] != b'-') {
+        return None;
+    }
+    let lower_hex = |part: &[u8]| part.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let (version, trace, span, flags) =
+        (&bytes[0..2], &bytes[3..35], &bytes[36..52], &bytes[53..55]);
+    if [bytes[2], bytes[35], bytes[52]] != [b'-'; 3]
+        || ![version, trace, span, flags].into_iter().all(lower_hex)
+        || version == b"ff"
+        || (version == b"00" && bytes.len() != 55)
+    {
+        return None;
+    }
+    let mut trace_id = [0u8; 16];
+    let mut span_id = [0u8; 8];
+    let mut flag = [0u8; 1];
+    hex::decode_to_slice(trace, &mut trace_id).ok()?;
+    hex::decode_to_slice(span, &mut span_id).ok()?;
+    hex::decode_to_slice(flags, &mut flag).ok()?;
+    if trace_id == [0; 16] || span_id == [0; 8] {
+        return None;
+    }
+    Some(Incoming {
+        trace_id,
+        flags: flag[0],
+    })
+}
+
+/// Random bytes from the operating system; should it fail, ids that are
+/// still unique to this process (a trace id needs no secrecy).
+fn fill_random(bytes: &mut [u8]) {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    if getrandom::fill(bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let seed = nanos.to_le_bytes().into_iter().chain(count.to_le_bytes());
+        for (byte, from) in bytes.iter_mut().zip(seed.cycle()) {
+            *byte ^= from;
+        }
+        bytes[0] |= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", value.parse().expect("value"));
+        headers
+    }
+
+    #[test]
+    fn a_senders_trace_is_continued_under_a_span_of_hookgates() {
+        // The specification's example.
+        let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let ours = TraceParent::continue_or_start(&with(sent));
+        let text = ours.to_string();
+        assert!(
+            text.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{text}"
+        );
+        assert!(text.ends_with("-01"), "{text}");
+        assert_ne!(&text[36..52], "00f067aa0ba902b7", "hookgate's own span");
+        assert_eq!(ours.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        // A later version is read as 00.
+        let future = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra";
+        assert_eq!(
+            TraceParent::continue_or_start(&with(future)).trace_id(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+    }
+
+    #[test]
+    fn anything_malformed_starts_a_new_trace() {
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            let ours = TraceParent::continue_or_start(&with(bad));
+            assert_ne!(ours.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_ne!(ours.trace_id(), "0".repeat(32), "{bad}");
+            let text = ours.to_string();
+            assert_eq!(text.len(), 55, "{text}");
+            assert!(
+                parse(&text).is_some(),
+                "what hookgate writes parses: {text}"
+            );
+        }
+        let a = TraceParent::continue_or_start(&HeaderMap::new());
+        let b = TraceParent::continue_or_start(&HeaderMap::new());
+        assert_ne!(a.trace_id(), b.trace_id());
+    }
+
+    #[test]
+    fn tracestate_is_passed_on_only_when_well_formed() {
+        let mut headers = HeaderMap::new();
+        headers.insert("tracestate", "rojo=00f067aa0ba902b7".parse().expect("v"));
+        assert_eq!(
+            tracestate(&headers),
+            Some(b"rojo=00f067aa0ba902b7".as_slice())
+        );
+        headers.insert("tracestate", "x".repeat(600).parse().expect("v"));
+        assert_eq!(tracestate(&headers), None);
+    }
+}

@@ -1,0 +1,448 @@
+//! Every refused webhook on record and replayable, against the real broker:
+//! a wrong secret quarantines, the fixed one re-drives exactly once; the
+//! quarantine's budget holds under a flood of forged requests while real
+//! deliveries are accepted; `hookgate forward` delivers byte-identical bodies
+//! (and signs them anew when asked); a sender's `traceparent` reaches Kafka.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hookgate::verify::{self, VerifierKind};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+use super::{PUBLIC_URL, body_with_id, now};
+use crate::harness::{Broker, Process, client, consume, send, topic};
+
+const KIND: VerifierKind = VerifierKind::Github;
+
+fn signed_with(secret: &[u8], id: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let body = body_with_id(id);
+    let options = verify::SchemeOptions {
+        hmac: None,
+        public_url: Some(PUBLIC_URL),
+        token: None,
+    };
+    let delivery = verify::sign(KIND, secret, &body, id, now(), options).expect("signs");
+    (delivery.headers, body)
+}
+
+fn source(dir: &Path, secret_file: &str, topic: &str, quarantine: &str) -> String {
+    format!(
+        "[[sources]]\nname = \"github\"\npath = \"/webhooks/github\"\nverifier = \"github\"\n\
+         secrets = [\"file:{}\"]\ntopic = \"{topic}\"\nquarantine_topic = \"{quarantine}\"\n",
+        dir.join(secret_file).display()
+    )
+}
+
+/// `hookgate ARGS…`, run to its end.
+fn hookgate(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(args)
+        .output()
+        .expect("hookgate runs")
+}
+
+fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn header<'a>(record: &'a crate::harness::Record, name: &str) -> &'a str {
+    record
+        .headers
+        .get(name)
+        .map(|value| std::str::from_utf8(value).expect("utf-8"))
+        .unwrap_or_else(|| panic!("no {name} header in {:?}", record.headers))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
+    let broker = Broker::start().await;
+    let (events, quarantine) = (topic("redrive-events"), topic("redrive-q"));
+    broker.create_topic(&events).await;
+    broker.create_topic(&quarantine).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("wrong.secret"), "a-mistyped-secret").expect("secret");
+    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
+    let wrong = source(dir.path(), "wrong.secret", &events, &quarantine);
+    let right = source(dir.path(), "right.secret", &events, &quarantine);
+    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &wrong).await;
+    let url = process.url("/webhooks/github");
+
+    // The provider signs with its secret; hookgate was given another.
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        let (mut headers, body) = signed_with(b"the-providers-secret", &format!("lost-{n}"));
+        headers.push(("Authorization".into(), "Bearer do-not-keep".into()));
+        let reply = send(&client(), "POST", &url, &headers, body.clone()).await;
+        assert_eq!(reply.status, 401, "{:?}", reply.body);
+        sent.push(body);
+    }
+    process
+        .await_metric(
+            "hookgate_quarantined_total{source=\"github\",outcome=\"written\"}",
+            3.0,
+        )
+        .await;
+    let kept = consume(
+        &broker.bootstrap(),
+        &quarantine,
+        3,
+        Duration::from_millis(200),
+    )
+    .await;
+    assert_eq!(kept.len(), 3);
+    for (record, body) in kept.iter().zip(&sent) {
+        assert_eq!(&record.payload, body, "the body as it arrived");
+        assert_eq!(record.key.as_deref(), Some(b"github".as_slice()));
+        assert_eq!(header(record, "hookgate-reason"), "signature_mismatch");
+        assert_eq!(header(record, "hookgate-status"), "401");
+        assert_eq!(header(record, "hookgate-client"), "127.0.0.1");
+        assert!(header(record, "http:x-hub-signature-256").starts_with("sha256="));
+        assert_eq!(header(record, "http:authorization"), "[redacted]");
+        assert_eq!(header(record, "traceparent").len(), 55);
+    }
+
+    // Fixed in the file; re-driven twice: published once.
+    process.rewrite_config("", "", &right);
+    let config = process.dir().join("hookgate.toml");
+    let config = config.to_str().expect("utf-8");
+    let first = hookgate(&[
+        "redrive", "--config", config, "--source", "github", "--since", "1h",
+    ]);
+    let said = printed(&first);
+    assert!(first.status.success(), "{said}");
+    assert!(
+        said.contains("3 accepted, 0 duplicate(s), 0 still refused"),
+        "{said}"
+    );
+    assert!(
+        said.contains("signature_mismatch -> 200 accepted lost-0"),
+        "{said}"
+    );
+    let second = hookgate(&[
+        "redrive",
+        "--config",
+        config,
+        "--source",
+        "github",
+        "--reason",
+        "signature_mismatch",
+    ]);
+    let said = printed(&second);
+    assert!(second.status.success(), "{said}");
+    assert!(said.contains("0 accepted, 3 duplicate(s)"), "{said}");
+    let published = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(500)).await;
+    let mut bodies: Vec<_> = published.iter().map(|r| r.payload.clone()).collect();
+    bodies.sort();
+    sent.sort();
+    assert_eq!(bodies, sent, "each body once, byte for byte");
+
+    // The running gateway, reloaded, knows them too: the provider's own
+    // retry of one is a duplicate (the dedup topic is shared).
+    process.hangup();
+    process
+        .await_metric("hookgate_config_reloads_total{outcome=\"applied\"}", 1.0)
+        .await;
+    let (headers, body) = signed_with(b"the-providers-secret", "lost-1");
+    let reply = send(&client(), "POST", &url, &headers, body).await;
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str()),
+        (200, Some("duplicate"))
+    );
+
+    // Still wrong: reported, exit 1, nothing published.
+    let (headers, body) = signed_with(b"someone-else", "forged");
+    assert_eq!(
+        send(&client(), "POST", &url, &headers, body).await.status,
+        401
+    );
+    process
+        .await_metric(
+            "hookgate_quarantined_total{source=\"github\",outcome=\"written\"}",
+            4.0,
+        )
+        .await;
+    let third = hookgate(&["redrive", "--config", config, "--source", "github"]);
+    let said = printed(&third);
+    assert_eq!(third.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("0 accepted, 3 duplicate(s), 1 still refused (signature_mismatch 1)"),
+        "{said}"
+    );
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_deliveries_pass() {
+    let broker = Broker::start().await;
+    let (events, quarantine) = (topic("flood-events"), topic("flood-q"));
+    broker.create_topic(&events).await;
+    broker.create_topic(&quarantine).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
+    let sources = source(dir.path(), "right.secret", &events, &quarantine);
+    let budget = "[quarantine]\nper_second = 5\nburst = 10\nmax_body_bytes = 4096\nbytes_per_second = 65536\n";
+    let process = Process::start_in(dir, &broker.bootstrap(), "", budget, &sources).await;
+    let url = process.url("/webhooks/github");
+
+    let started = std::time::Instant::now();
+    let forgers: Vec<_> = (0..4)
+        .map(|forger| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let client = client();
+                for n in 0..100 {
+                    let (headers, body) = signed_with(b"forged", &format!("forged-{forger}-{n}"));
+                    let reply = send(&client, "POST", &url, &headers, body).await;
+                    assert_eq!(reply.status, 401);
+                }
+            })
+        })
+        .collect();
+    let real = client();
+    for n in 0..20 {
+        let (headers, body) = signed_with(b"the-providers-secret", &format!("real-{n}"));
+        let reply = send(&real, "POST", &url, &headers, body).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    for forger in forgers {
+        forger.await.expect("forger");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let outcome = |outcome: &str| {
+        format!("hookgate_quarantined_total{{source=\"github\",outcome=\"{outcome}\"}}")
+    };
+    // Every forgery is counted once its record's delivery is reported.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (written, dropped) = loop {
+        let written = process.metric(&outcome("written")).await;
+        let dropped = process.metric(&outcome("dropped")).await;
+        let failed = process.metric(&outcome("failed")).await;
+        if written + dropped + failed >= 400.0 {
+            assert_eq!((written + dropped + failed, failed), (400.0, 0.0));
+            break (written, dropped);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{written} + {dropped} + {failed}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(dropped > 300.0, "{dropped} dropped");
+    let allowed = 10.0 + 5.0 * (elapsed + 1.0);
+    assert!(
+        written >= 10.0 && written <= allowed,
+        "{written} written in {elapsed:.1} s"
+    );
+    let kept = consume(
+        &broker.bootstrap(),
+        &quarantine,
+        written as usize,
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(
+        kept.len() as f64,
+        written,
+        "the topic holds what the counter says"
+    );
+    let published = consume(&broker.bootstrap(), &events, 20, Duration::from_millis(300)).await;
+    assert_eq!(published.len(), 20, "every real delivery, nothing forged");
+    process.stop();
+}
+
+/// An HTTP server that keeps each request's headers and body and answers 200.
+async fn capture() -> (SocketAddr, Arc<Mutex<Vec<(http::HeaderMap, Bytes)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = Arc::clone(&kept);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let kept = Arc::clone(&kept);
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            kept.lock().expect("lock").push((parts.headers, body));
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from_static(b"{\"ok\":true}"),
+                            )))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() {
+    let broker = Broker::start().await;
+    let (events, quarantine) = (topic("forward-events"), topic("forward-q"));
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
+    std::fs::write(dir.path().join("consumer.secret"), "the-consumers-secret").expect("secret");
+    let sources = source(dir.path(), "right.secret", &events, &quarantine);
+    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &sources).await;
+    let url = process.url("/webhooks/github");
+
+    let sender_trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        let (mut headers, body) = signed_with(b"the-providers-secret", &format!("fwd-{n}"));
+        if n == 0 {
+            headers.push(("traceparent".into(), sender_trace.into()));
+            headers.push(("tracestate".into(), "rojo=00f067aa0ba902b7".into()));
+        }
+        assert_eq!(
+            send(&client(), "POST", &url, &headers, body.clone())
+                .await
+                .status,
+            200
+        );
+        sent.push((headers, body));
+    }
+    let records = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(200)).await;
+    let traced = records
+        .iter()
+        .find(|record| header(record, "hookgate-event-id") == "fwd-0")
+        .expect("fwd-0");
+    let ours = header(traced, "traceparent");
+    assert!(
+        ours.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "the sender's trace: {ours}"
+    );
+    assert!(
+        !ours.contains("00f067aa0ba902b7"),
+        "under hookgate's own span: {ours}"
+    );
+    assert_eq!(header(traced, "tracestate"), "rojo=00f067aa0ba902b7");
+    for record in &records {
+        assert_eq!(
+            header(record, "traceparent").len(),
+            55,
+            "a trace for every record"
+        );
+    }
+
+    // As they are: each record's body and provider headers, nothing of
+    // hookgate's own.
+    let (target, seen) = capture().await;
+    let to = format!("http://{target}/hook");
+    let bootstrap = broker.bootstrap();
+    let output = hookgate(&[
+        "forward",
+        "--brokers",
+        &bootstrap,
+        "--topic",
+        &events,
+        "--to",
+        &to,
+        "--from",
+        "beginning",
+        "--no-follow",
+    ]);
+    let said = printed(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("forwarded 3 record(s)") && said.contains("3 answered 2xx"),
+        "{said}"
+    );
+    {
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.len(), 3);
+        for (headers, body) in seen.iter() {
+            let record = records
+                .iter()
+                .find(|record| record.payload.as_slice() == body.as_ref())
+                .expect("a body byte-identical to one in Kafka");
+            assert!(
+                sent.iter()
+                    .any(|(_, sent_body)| sent_body == &record.payload)
+            );
+            for (name, value) in &record.headers {
+                if name.starts_with("hookgate-") {
+                    assert!(
+                        !headers.contains_key(name.as_str()),
+                        "{name} is hookgate's own"
+                    );
+                } else {
+                    assert_eq!(
+                        headers[name.as_str()].as_bytes(),
+                        value.as_slice(),
+                        "{name}"
+                    );
+                }
+            }
+            assert!(headers.contains_key("x-github-event") && headers.contains_key("traceparent"));
+        }
+    }
+
+    // Signed anew for a consumer with its own secret.
+    seen.lock().expect("lock").clear();
+    let secret = format!("file:{}", process.dir().join("consumer.secret").display());
+    let output = hookgate(&[
+        "forward",
+        "--brokers",
+        &bootstrap,
+        "--topic",
+        &events,
+        "--to",
+        &to,
+        "--from",
+        "offset:0",
+        "--no-follow",
+        "--provider",
+        "github",
+        "--resign-secret",
+        &secret,
+    ]);
+    assert!(output.status.success(), "{}", printed(&output));
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), 3);
+    let verifier = verify::Verifier::build(
+        KIND,
+        &[hookgate::secret::Secret::new(
+            b"the-consumers-secret".as_slice(),
+        )],
+        verify::DEFAULT_TOLERANCE,
+        verify::SchemeOptions::default(),
+    )
+    .expect("verifier");
+    for (headers, body) in seen.iter() {
+        assert!(
+            sent.iter()
+                .any(|(_, sent_body)| sent_body.as_slice() == body.as_ref())
+        );
+        verifier
+            .verify_with_query(headers, None, body.clone(), now())
+            .expect("signed with the consumer's secret");
+    }
+    process.stop();
+}
