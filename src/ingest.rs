@@ -594,7 +594,6 @@ impl Gateway {
             && quarantine::keeps(rejection.reason)
         {
             quarantine.offer(
-                &self.publisher,
                 source.name.as_str(),
                 &held,
                 Refused {
@@ -605,6 +604,7 @@ impl Gateway {
                     trace,
                     received_at: arrival.received_at,
                 },
+                |record| self.publisher.enqueue(record),
             );
         }
         if status >= 500 {

@@ -24,13 +24,13 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use serde::Deserialize;
 
 use crate::client_addr::ClientAddr;
 use crate::metrics::QuarantineMetrics;
-use crate::publish::Publisher;
 use crate::reason::Reason;
 use crate::trace::TraceParent;
 
@@ -190,8 +190,16 @@ impl Quarantine {
         &self.topic
     }
 
-    /// Writes `held` to the quarantine topic if the budget allows; never waits.
-    pub fn offer(&self, publisher: &Publisher, source: &str, held: &Held, refused: Refused<'_>) {
+    /// Writes `held` to the quarantine topic if the budget allows, handing
+    /// the record to `enqueue` (the producer's, which does not wait for
+    /// Kafka; `None` if it keeps nothing); never waits itself.
+    pub fn offer(
+        &self,
+        source: &str,
+        held: &Held,
+        refused: Refused<'_>,
+        enqueue: impl FnOnce(FutureRecord<'_, [u8], [u8]>) -> Result<Option<DeliveryFuture>, KafkaError>,
+    ) {
         let kept = held.body.len().min(self.max_body_bytes);
         let within_budget = self.records.check().is_ok()
             && NonZeroU32::new(u32::try_from(kept).unwrap_or(u32::MAX))
@@ -206,7 +214,7 @@ impl Quarantine {
             .payload(&held.body[..kept])
             .headers(headers)
             .timestamp(crate::clock::unix_millis(refused.received_at));
-        match publisher.enqueue(record) {
+        match enqueue(record) {
             Ok(Some(delivery)) => {
                 let metrics = self.metrics.clone();
                 tokio::spawn(async move {

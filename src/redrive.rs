@@ -217,6 +217,13 @@ async fn replay(
     }
     if let Some(headers) = request.headers_mut() {
         headers.extend(quarantined.headers.clone());
+        // The record continues the trace of the first attempt.
+        if let Some(trace) = &quarantined.traceparent
+            && !headers.contains_key("traceparent")
+            && let Ok(trace) = http::HeaderValue::from_str(trace)
+        {
+            headers.insert("traceparent", trace);
+        }
     }
     let Ok(request) = request.body(Full::new(quarantined.body.clone())) else {
         return (0, "unreadable_record".into(), String::new());

@@ -142,6 +142,17 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     assert!(second.status.success(), "{said}");
     assert!(said.contains("0 accepted, 3 duplicate(s)"), "{said}");
     let published = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(500)).await;
+    for record in &published {
+        let first = kept
+            .iter()
+            .find(|kept| kept.payload == record.payload)
+            .expect("quarantined");
+        assert_eq!(
+            header(record, "traceparent")[..35],
+            header(first, "traceparent")[..35],
+            "the re-driven record continues the first attempt's trace"
+        );
+    }
     let mut bodies: Vec<_> = published.iter().map(|r| r.payload.clone()).collect();
     bodies.sort();
     sent.sort();
