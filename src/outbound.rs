@@ -13,8 +13,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 /// A client for `http://` and `https://` URLs.
 pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -22,10 +20,8 @@ pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// Why no client could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("--ca {path}: cannot read PEM certificates: {message}")]
+    #[error("--ca {path}: {message}")]
     Ca { path: PathBuf, message: String },
-    #[error("--ca {path}: holds no PEM certificate")]
-    EmptyCa { path: PathBuf },
     #[error("cannot set up TLS: {0}")]
     Tls(#[from] rustls::Error),
 }
@@ -37,17 +33,10 @@ pub fn tls_config(ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(path) = ca {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|err| ClientError::Ca {
-                path: path.to_owned(),
-                message: err.to_string(),
-            })?;
-        if certs.is_empty() {
-            return Err(ClientError::EmptyCa {
-                path: path.to_owned(),
-            });
-        }
+        let certs = crate::tls::read_certificates(path).map_err(|message| ClientError::Ca {
+            path: path.to_owned(),
+            message,
+        })?;
         let (_added, ignored) = roots.add_parsable_certificates(certs);
         if ignored > 0 {
             return Err(ClientError::Ca {

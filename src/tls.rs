@@ -41,10 +41,8 @@ fn default_handshake_timeout() -> Duration {
 /// Why the certificate and key cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {path}: {message}")]
+    #[error("{path}: {message}")]
     Certificate { path: PathBuf, message: String },
-    #[error("{path} holds no PEM certificate")]
-    NoCertificate { path: PathBuf },
     #[error("cannot read a PEM private key from {path}: {message}")]
     Key { path: PathBuf, message: String },
     #[error("the key in {key} cannot serve the certificate in {certificate}: {message}")]
@@ -59,7 +57,7 @@ impl TlsError {
     /// The setting to fix.
     pub fn field(&self) -> &'static str {
         match self {
-            Self::Certificate { .. } | Self::NoCertificate { .. } => "server.tls.certificate",
+            Self::Certificate { .. } => "server.tls.certificate",
             Self::Key { .. } => "server.tls.key",
             Self::Pair { .. } => "server.tls",
         }
@@ -126,15 +124,10 @@ impl TlsMaterial {
     pub fn load(config: &TlsConfig, base_dir: &Path) -> Result<Self, TlsError> {
         let certificate = base_dir.join(&config.certificate);
         let key = base_dir.join(&config.key);
-        let chain = CertificateDer::pem_file_iter(&certificate)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|err| TlsError::Certificate {
-                path: certificate.clone(),
-                message: err.to_string(),
-            })?;
-        if chain.is_empty() {
-            return Err(TlsError::NoCertificate { path: certificate });
-        }
+        let chain = read_certificates(&certificate).map_err(|message| TlsError::Certificate {
+            path: certificate.clone(),
+            message,
+        })?;
         let private_key = PrivateKeyDer::from_pem_file(&key).map_err(|err| TlsError::Key {
             path: key.clone(),
             message: err.to_string(),
@@ -159,6 +152,18 @@ impl TlsMaterial {
             handshake_timeout: config.handshake_timeout,
         })
     }
+}
+
+/// The PEM certificates in a file (a chain, or authorities to trust); at
+/// least one.
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| format!("cannot read PEM certificates: {err}"))?;
+    if certificates.is_empty() {
+        return Err("holds no PEM certificate".to_owned());
+    }
+    Ok(certificates)
 }
 
 #[cfg(test)]
@@ -202,7 +207,11 @@ mod tests {
             ..good.clone()
         };
         let err = load(&swapped).expect_err("no certificate");
-        assert!(matches!(err, TlsError::NoCertificate { .. }), "{err}");
+        assert_eq!(err.field(), "server.tls.certificate");
+        assert!(
+            err.to_string().ends_with("holds no PEM certificate"),
+            "{err}"
+        );
 
         let no_key = TlsConfig {
             key: good.certificate.clone(),

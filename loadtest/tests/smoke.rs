@@ -159,17 +159,9 @@ fn load_url(
         .expect("hookgate-load runs")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_run_leaves_a_clean_ledger() {
-    let broker = broker::Broker::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let app = serve(&broker, "smoke.events", "", dir.path()).await;
-    let addr = app.addr();
-    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
-    let output =
-        tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, "smoke.events", 3))
-            .await
-            .expect("join");
+/// 900 requests sent (3 s at 300/s), every one answered, and the ledger
+/// found each accepted event in Kafka exactly once.
+fn assert_all_answered_and_in_kafka_once(output: &std::process::Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -181,6 +173,20 @@ async fn a_short_run_leaves_a_clean_ledger() {
         "{stdout}"
     );
     assert!(stdout.contains("requests   900"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_leaves_a_clean_ledger() {
+    let broker = broker::Broker::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = serve(&broker, "smoke.events", "", dir.path()).await;
+    let addr = app.addr();
+    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
+    let output =
+        tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, "smoke.events", 3))
+            .await
+            .expect("join");
+    assert_all_answered_and_in_kafka_once(&output);
     app.shutdown().await;
 }
 
@@ -202,17 +208,7 @@ async fn a_short_run_over_https_leaves_a_clean_ledger() {
     })
     .await
     .expect("join");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains("missing 0  duplicated 0  extra 0"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("requests   900"), "{stdout}");
+    assert_all_answered_and_in_kafka_once(&output);
     app.shutdown().await;
 }
 

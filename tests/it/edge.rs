@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hookgate::verify::{self, VerifierKind};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -19,10 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::{PUBLIC_URL, body_with_id, now};
+use super::github_signed_with;
 use crate::harness::{Broker, Process, client, consume, send, topic, try_get};
-
-const KIND: VerifierKind = VerifierKind::Github;
 
 /// A self-signed certificate for `localhost`, written as `NAME.crt` and
 /// `NAME.key` in `dir`; its DER, to trust and to recognise.
@@ -54,18 +51,6 @@ fn github_source(dir: &Path, name: &str, topic: &str, secrets: &[&str], more: &s
         "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"github\"\n\
          secrets = [{secrets}]\ntopic = \"{topic}\"\n{more}\n"
     )
-}
-
-/// A delivery of a fresh event signed with `secret`.
-fn signed_with(secret: &[u8], id: &str) -> (Vec<(String, String)>, Vec<u8>) {
-    let body = body_with_id(id);
-    let options = verify::SchemeOptions {
-        hmac: None,
-        public_url: Some(PUBLIC_URL),
-        token: None,
-    };
-    let delivery = verify::sign(KIND, secret, &body, id, now(), options).expect("signs");
-    (delivery.headers, body)
 }
 
 /// A TLS connection to hookgate trusting `roots`, offering `alpn`; with
@@ -214,7 +199,7 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
         let mut connection = Connection::open(stream, h2).await;
         for n in 0..3 {
             let id = format!("tls-{h2}-{n}");
-            let (headers, body) = signed_with(b"secret-a", &id);
+            let (headers, body) = github_signed_with(b"secret-a", &id);
             let (status, answered_in, reply) = connection
                 .post("/webhooks/github", &headers, body.clone())
                 .await;
@@ -317,7 +302,7 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
         .expect("TLS");
     assert_eq!(shown, first);
     let mut open = Connection::open(stream, false).await;
-    let (headers, body) = signed_with(b"secret-a", "before");
+    let (headers, body) = github_signed_with(b"secret-a", "before");
     assert_eq!(open.post("/webhooks/github", &headers, body).await.0, 200);
 
     // The renewed certificate, as a certificate manager writes it: new files.
@@ -325,7 +310,7 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
     reload(&process, applied(1.0)).await;
     let (_, shown) = connect(process.addr, &both, b"h2").await.expect("TLS");
     assert_eq!(shown, second, "new connections get the new certificate");
-    let (headers, body) = signed_with(b"secret-a", "after");
+    let (headers, body) = github_signed_with(b"secret-a", "after");
     assert_eq!(
         open.post("/webhooks/github", &headers, body).await.0,
         200,
@@ -344,7 +329,7 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
         log.contains("server.tls"),
         "the refusal names the field:\n{log}"
     );
-    let (headers, body) = signed_with(b"secret-a", "still");
+    let (headers, body) = github_signed_with(b"secret-a", "still");
     assert_eq!(open.post("/webhooks/github", &headers, body).await.0, 200);
     process.stop();
 }
@@ -379,7 +364,7 @@ async fn allowlists_with_and_without_a_trusted_proxy() {
         let client = client.clone();
         let url = process.url(path);
         async move {
-            let (mut headers, body) = signed_with(b"secret-a", id);
+            let (mut headers, body) = github_signed_with(b"secret-a", id);
             if let Some(chain) = forwarded {
                 headers.push(("X-Forwarded-For".into(), chain.into()));
             }
@@ -502,7 +487,8 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let secret = signing.lock().expect("lock").clone();
-                    let (headers, body) = signed_with(&secret, &format!("rotate-{sender}-{n}"));
+                    let (headers, body) =
+                        github_signed_with(&secret, &format!("rotate-{sender}-{n}"));
                     let reply = send(&client, "POST", &url, &headers, body).await;
                     answers.push((reply.status, reply.body));
                     n += 1;
@@ -548,7 +534,7 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
     )
     .await;
     assert_eq!(records.len(), answers.len());
-    let (headers, body) = signed_with(b"old-secret", "late");
+    let (headers, body) = github_signed_with(b"old-secret", "late");
     assert_eq!(
         send(&client(), "POST", &url, &headers, body).await.status,
         401
@@ -583,7 +569,7 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
     for field in ["sources[0].allow[0]", "server.trusted_proxies[0]"] {
         assert!(log.contains(field), "{field} is named:\n{log}");
     }
-    let (headers, body) = signed_with(b"secret-a", "kept");
+    let (headers, body) = github_signed_with(b"secret-a", "kept");
     assert_eq!(
         send(&client, "POST", &url, &headers, body).await.status,
         200
@@ -610,7 +596,7 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
             .await,
         0.0
     );
-    let (headers, body) = signed_with(b"secret-a", "kept-again");
+    let (headers, body) = github_signed_with(b"secret-a", "kept-again");
     assert_eq!(
         send(&client, "POST", &url, &headers, body).await.status,
         200

@@ -99,6 +99,22 @@ fn body_with_id(id: &str) -> Vec<u8> {
     format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"eventId\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
 }
 
+/// A GitHub delivery of a fresh event `id`, signed with `secret` (not the
+/// example one): its headers and body.
+pub(crate) fn github_signed_with(secret: &[u8], id: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let body = body_with_id(id);
+    let delivery = verify::sign(
+        VerifierKind::Github,
+        secret,
+        &body,
+        id,
+        now(),
+        SCHEME_OPTIONS,
+    )
+    .expect("signs");
+    (delivery.headers, body)
+}
+
 /// A signed delivery of `payload` as the provider would send it.
 fn delivery(kind: VerifierKind, id: &str, payload: &[u8]) -> verify::SignedDelivery {
     let mut delivery = verify::sign(

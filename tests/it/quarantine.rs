@@ -16,21 +16,10 @@ use hookgate::verify::{self, VerifierKind};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
-use super::{PUBLIC_URL, body_with_id, now};
+use super::{github_signed_with, now};
 use crate::harness::{Broker, Process, client, consume, send, topic};
 
 const KIND: VerifierKind = VerifierKind::Github;
-
-fn signed_with(secret: &[u8], id: &str) -> (Vec<(String, String)>, Vec<u8>) {
-    let body = body_with_id(id);
-    let options = verify::SchemeOptions {
-        hmac: None,
-        public_url: Some(PUBLIC_URL),
-        token: None,
-    };
-    let delivery = verify::sign(KIND, secret, &body, id, now(), options).expect("signs");
-    (delivery.headers, body)
-}
 
 fn source(dir: &Path, secret_file: &str, topic: &str, quarantine: &str) -> String {
     format!(
@@ -81,7 +70,7 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     // The provider signs with its secret; hookgate was given another.
     let mut sent = Vec::new();
     for n in 0..3 {
-        let (mut headers, body) = signed_with(b"the-providers-secret", &format!("lost-{n}"));
+        let (mut headers, body) = github_signed_with(b"the-providers-secret", &format!("lost-{n}"));
         headers.push(("Authorization".into(), "Bearer do-not-keep".into()));
         let reply = send(&client(), "POST", &url, &headers, body.clone()).await;
         assert_eq!(reply.status, 401, "{:?}", reply.body);
@@ -164,7 +153,7 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     process
         .await_metric("hookgate_config_reloads_total{outcome=\"applied\"}", 1.0)
         .await;
-    let (headers, body) = signed_with(b"the-providers-secret", "lost-1");
+    let (headers, body) = github_signed_with(b"the-providers-secret", "lost-1");
     let reply = send(&client(), "POST", &url, &headers, body).await;
     assert_eq!(
         (reply.status, reply.body["status"].as_str()),
@@ -172,7 +161,7 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     );
 
     // Still wrong: reported, exit 1, nothing published.
-    let (headers, body) = signed_with(b"someone-else", "forged");
+    let (headers, body) = github_signed_with(b"someone-else", "forged");
     assert_eq!(
         send(&client(), "POST", &url, &headers, body).await.status,
         401
@@ -213,7 +202,8 @@ async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_delive
             tokio::spawn(async move {
                 let client = client();
                 for n in 0..100 {
-                    let (headers, body) = signed_with(b"forged", &format!("forged-{forger}-{n}"));
+                    let (headers, body) =
+                        github_signed_with(b"forged", &format!("forged-{forger}-{n}"));
                     let reply = send(&client, "POST", &url, &headers, body).await;
                     assert_eq!(reply.status, 401);
                 }
@@ -222,7 +212,7 @@ async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_delive
         .collect();
     let real = client();
     for n in 0..20 {
-        let (headers, body) = signed_with(b"the-providers-secret", &format!("real-{n}"));
+        let (headers, body) = github_signed_with(b"the-providers-secret", &format!("real-{n}"));
         let reply = send(&real, "POST", &url, &headers, body).await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
     }
@@ -326,7 +316,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
     let sender_trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let mut sent = Vec::new();
     for n in 0..3 {
-        let (mut headers, body) = signed_with(b"the-providers-secret", &format!("fwd-{n}"));
+        let (mut headers, body) = github_signed_with(b"the-providers-secret", &format!("fwd-{n}"));
         if n == 0 {
             headers.push(("traceparent".into(), sender_trace.into()));
             headers.push(("tracestate".into(), "rojo=00f067aa0ba902b7".into()));
