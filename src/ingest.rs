@@ -611,7 +611,7 @@ impl Gateway {
             tracing::error!(
                 source = name,
                 %client,
-                trace_id,
+                %trace_id,
                 event_id = id,
                 status,
                 reason = rejection.reason.as_str(),
@@ -624,7 +624,7 @@ impl Gateway {
             tracing::warn!(
                 source = name,
                 %client,
-                trace_id,
+                %trace_id,
                 event_id = id,
                 status,
                 reason = rejection.reason.as_str(),

@@ -117,12 +117,12 @@ impl KafkaPublisher {
         let started = Instant::now();
         let source = event.source();
         let received_at = humantime::format_rfc3339_millis(event.received_at).to_string();
-        let traceparent = event.trace.to_string();
+        let traceparent = event.trace.header_value();
         let mut headers = OwnedHeaders::new_with_capacity(6 + source.forward_headers.len())
             .insert(header("hookgate-source", source.name.as_str().as_bytes()))
             .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
             .insert(header("hookgate-received-at", received_at.as_bytes()))
-            .insert(header("traceparent", traceparent.as_bytes()));
+            .insert(header("traceparent", &traceparent));
         if let Some(state) = crate::trace::tracestate(&event.headers) {
             headers = headers.insert(header("tracestate", state));
         }

@@ -240,7 +240,7 @@ impl Quarantine {
         let received_at = humantime::format_rfc3339_millis(refused.received_at).to_string();
         let status = refused.reason.status().as_u16().to_string();
         let client = refused.client.to_string();
-        let trace = refused.trace.to_string();
+        let trace = refused.trace.header_value();
         let body_bytes = held.body.len().to_string();
         let query = held
             .query
@@ -256,7 +256,7 @@ impl Quarantine {
             ("hookgate-method", held.method.as_str().as_bytes()),
             ("hookgate-path", held.path.as_bytes()),
             ("hookgate-body-bytes", body_bytes.as_bytes()),
-            ("traceparent", trace.as_bytes()),
+            ("traceparent", &trace),
         ];
         if let Some(query) = &query {
             fields.push(("hookgate-query", query.as_bytes()));

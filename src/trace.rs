@@ -4,9 +4,9 @@
 //! record. <https://www.w3.org/TR/trace-context/>
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::HeaderMap;
+use rand::RngCore;
 
 /// hookgate's span of one request, in its trace.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,8 +31,10 @@ impl TraceParent {
             .get("traceparent")
             .and_then(|value| value.to_str().ok())
             .and_then(parse);
+        // A thread's own generator, seeded from the operating system: no
+        // system call per request.
         let mut random = [0u8; 24];
-        fill_random(&mut random);
+        rand::rng().fill_bytes(&mut random);
         let (trace, span) = random.split_at(16);
         let span_id = span.try_into().unwrap_or([1; 8]);
         match incoming {
@@ -51,22 +53,46 @@ impl TraceParent {
         }
     }
 
-    /// The trace id, 32 lowercase hex digits: what the log line carries.
-    pub fn trace_id(&self) -> String {
-        hex::encode(self.trace_id)
+    /// The trace id, 32 lowercase hex digits when shown: what the log line
+    /// carries (written only if the line is).
+    pub fn trace_id(&self) -> TraceId {
+        TraceId(self.trace_id)
+    }
+
+    /// `traceparent`'s value, `00-<trace id>-<span id>-<flags>`, without
+    /// allocating: it goes on every record.
+    pub fn header_value(&self) -> [u8; 55] {
+        let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        // The lengths are fixed by the arrays: these cannot fail.
+        let _ = hex::encode_to_slice(self.trace_id, &mut value[3..35]);
+        let _ = hex::encode_to_slice(self.span_id, &mut value[36..52]);
+        let _ = hex::encode_to_slice([self.flags], &mut value[53..55]);
+        value
     }
 }
 
-/// `traceparent`'s value: `00-<trace id>-<span id>-<flags>`.
+/// A trace id, shown as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceId([u8; 16]);
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = [0u8; 32];
+        let _ = hex::encode_to_slice(self.0, &mut text);
+        f.write_str(std::str::from_utf8(&text).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{}-{}-{:02x}",
-            hex::encode(self.trace_id),
-            hex::encode(self.span_id),
-            self.flags
-        )
+        let value = self.header_value();
+        f.write_str(std::str::from_utf8(&value).unwrap_or_default())
     }
 }
 
@@ -117,23 +143,6 @@ fn parse(value: &str) -> Option<Incoming> {
     })
 }
 
-/// Random bytes from the operating system; should it fail, ids that are
-/// still unique to this process (a trace id needs no secrecy).
-fn fill_random(bytes: &mut [u8]) {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    if getrandom::fill(bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let seed = nanos.to_le_bytes().into_iter().chain(count.to_le_bytes());
-        for (byte, from) in bytes.iter_mut().zip(seed.cycle()) {
-            *byte ^= from;
-        }
-        bytes[0] |= 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,11 +165,16 @@ mod tests {
         );
         assert!(text.ends_with("-01"), "{text}");
         assert_ne!(&text[36..52], "00f067aa0ba902b7", "hookgate's own span");
-        assert_eq!(ours.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            ours.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         // A later version is read as 00.
         let future = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra";
         assert_eq!(
-            TraceParent::continue_or_start(&with(future)).trace_id(),
+            TraceParent::continue_or_start(&with(future))
+                .trace_id()
+                .to_string(),
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
     }
@@ -177,8 +191,9 @@ mod tests {
             "garbage",
         ] {
             let ours = TraceParent::continue_or_start(&with(bad));
-            assert_ne!(ours.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
-            assert_ne!(ours.trace_id(), "0".repeat(32), "{bad}");
+            let id = ours.trace_id().to_string();
+            assert_ne!(id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_ne!(id, "0".repeat(32), "{bad}");
             let text = ours.to_string();
             assert_eq!(text.len(), 55, "{text}");
             assert!(
