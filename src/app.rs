@@ -222,21 +222,27 @@ impl App {
     }
 
     fn try_reload(&self, path: &Path) -> Result<Vec<&'static str>, Vec<FieldError>> {
-        let config = Config::load(path).map_err(|err| match err {
+        let mut config = Config::load(path).map_err(|err| match err {
             ConfigError::Invalid { errors, .. } => errors,
             other => vec![FieldError {
                 field: path.display().to_string(),
                 message: other.to_string(),
             }],
         })?;
+        let restart_needed = crate::reload::restart_needed(&self.config, &config);
+        // Sources take their default body limit from `[server]`, which keeps
+        // its running values until a restart.
+        config.server.max_body_bytes = self.config.server.max_body_bytes;
         let live = self.running.gateway.live();
         let sources = Sources::rebuild(&config, Some(&live.sources))?;
-        let material = match (&self.tls, &config.server.tls) {
-            (Some(_), Some(tls)) => Some(
+        // Checked even when TLS waits for a restart: that restart must not
+        // find a certificate it cannot use.
+        let material = match &config.server.tls {
+            Some(tls) => Some(
                 TlsMaterial::load(tls, &config.base_dir)
                     .map_err(|err| vec![FieldError::from(err)])?,
             ),
-            _ => None,
+            None => None,
         };
         for warning in config.warnings() {
             tracing::warn!("{warning}");
@@ -266,7 +272,7 @@ impl App {
         if let (Some(tls), Some(material)) = (&self.tls, material) {
             tls.install(material);
         }
-        Ok(crate::reload::restart_needed(&self.config, &config))
+        Ok(restart_needed)
     }
 
     /// Stops accepting, lets requests in flight finish (`server.shutdown_grace`),

@@ -824,6 +824,24 @@ impl Config {
         }
         let mut names = HashSet::new();
         let mut paths = HashSet::new();
+        // Every topic a source publishes events to, which no quarantine may share.
+        let event_topics: HashSet<String> = self
+            .sources
+            .iter()
+            .flat_map(|source| {
+                if source.topic.contains(EVENT_PLACEHOLDER) {
+                    source
+                        .events
+                        .iter()
+                        .flatten()
+                        .map(|event| topic_for(&source.topic, event))
+                        .chain(source.fallback_topic.clone())
+                        .collect::<Vec<_>>()
+                } else {
+                    vec![source.topic.clone()]
+                }
+            })
+            .collect();
         for (i, source) in self.sources.iter().enumerate() {
             let at = |field: &str| format!("sources[{i}].{field}");
             if !valid_name(&source.name) {
@@ -966,11 +984,11 @@ impl Config {
                     fail(&at("quarantine_topic"), topic_rule(topic));
                 } else if *topic == self.dedup.topic {
                     fail(&at("quarantine_topic"), dedup_topic_taken(topic));
-                } else if *topic == source.topic {
+                } else if event_topics.contains(topic.as_str()) {
                     fail(
                         &at("quarantine_topic"),
                         format!(
-                            "{topic:?} is the source's own topic: its consumers would read refused requests as events"
+                            "{topic:?} is a topic sources publish events to: its consumers would read refused, unverified requests as events"
                         ),
                     );
                 }
@@ -1194,6 +1212,27 @@ mod tests {
         assert_eq!(errors[0].field, "kafka.client.\"sasl.username\"");
         assert!(errors[0].message.contains("HOOKGATE_TEST_UNSET_VARIABLE"));
         assert!(!format!("{kafka:?}").contains("from-a-file"));
+    }
+
+    #[test]
+    fn a_quarantine_shares_no_topic_consumers_read_as_events() {
+        let text = "[kafka]\nbrokers = \"b:9092\"\n\
+            [[sources]]\nname = \"a\"\npath = \"/a\"\nverifier = \"github\"\nsecrets = [\"env:X\"]\n\
+            topic = \"gh.{event}\"\nevents = [\"push\"]\nfallback_topic = \"gh.other\"\nquarantine_topic = \"q\"\n\
+            [[sources]]\nname = \"b\"\npath = \"/b\"\nverifier = \"github\"\nsecrets = [\"env:X\"]\n\
+            topic = \"b\"\nquarantine_topic = \"gh.push\"\n\
+            [[sources]]\nname = \"c\"\npath = \"/c\"\nverifier = \"github\"\nsecrets = [\"env:X\"]\n\
+            topic = \"c\"\nquarantine_topic = \"gh.other\"\n\
+            [[sources]]\nname = \"d\"\npath = \"/d\"\nverifier = \"github\"\nsecrets = [\"env:X\"]\n\
+            topic = \"d\"\nquarantine_topic = \"q\"\n";
+        let errors = Config::parse(text).expect("parses").validate();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        // A quarantine shared by sources is fine; one on an event topic is not.
+        assert_eq!(
+            fields,
+            ["sources[1].quarantine_topic", "sources[2].quarantine_topic"],
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use crate::consume::{ReadError, Start, TopicReader};
 use crate::outbound::{self, ClientError, HttpsClient};
-use crate::quarantine::HTTP_HEADER_PREFIX;
+use crate::quarantine::{FORWARDED_FROM, HTTP_HEADER_PREFIX, REDACTED};
 use crate::secret::Secret;
 use crate::verify::{self, SchemeOptions, VerifierKind};
 
@@ -63,8 +63,9 @@ pub enum ForwardError {
     Output(#[from] std::io::Error),
 }
 
-/// Headers a proxy does not pass on; the client sets its own.
-const HOP_BY_HOP: [&str; 9] = [
+/// Headers a proxy does not pass on (the client sets its own), and those
+/// that name the original client: `forward` is a new client.
+const NOT_FORWARDED: [&str; 12] = [
     "host",
     "content-length",
     "transfer-encoding",
@@ -74,6 +75,9 @@ const HOP_BY_HOP: [&str; 9] = [
     "trailer",
     "upgrade",
     "proxy-connection",
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
 ];
 
 /// Forwards every record as the request says, writing one line per record.
@@ -190,8 +194,38 @@ impl Delivery {
         } else {
             request_headers
         };
-        for name in HOP_BY_HOP {
+        // And those the request's `Connection` header named as hop-by-hop.
+        let named: Vec<String> = headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .collect();
+        for name in NOT_FORWARDED
+            .iter()
+            .copied()
+            .chain(named.iter().map(String::as_str))
+        {
             headers.remove(name);
+        }
+        // A secret the quarantine redacted is not sent as "[redacted]".
+        let redacted: Vec<HeaderName> = headers
+            .iter()
+            .filter(|(_, value)| value.as_bytes() == REDACTED.as_bytes())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in redacted {
+            headers.remove(name);
+        }
+        // Never quarantined again by a hookgate it is forwarded to.
+        if let Ok(from) = HeaderValue::from_str(&format!(
+            "{}/{}/{}",
+            record.topic(),
+            record.partition(),
+            record.offset()
+        )) {
+            headers.insert(FORWARDED_FROM, from);
         }
         let mut delivery = Self {
             id,

@@ -111,15 +111,20 @@ impl<E: Into<Rejection>> From<E> for Failure {
 struct Arrival {
     started: Instant,
     received_at: SystemTime,
+    /// What signed timestamps are checked against: `received_at`, or the
+    /// first arrival of a re-driven request.
+    checked_at: SystemTime,
     client: ClientAddr,
     trace: TraceParent,
 }
 
-/// When a request was first received, for one handed back to the pipeline
-/// later (`hookgate redrive`): timestamps are checked against it, and its
-/// record carries it. Only a request made in-process can carry it.
+/// When a request handed back to the pipeline later (`hookgate redrive`)
+/// first arrived: its signed timestamps are checked against it. Its record
+/// and dedup entry are dated now, so that neither is older than the dedup
+/// window or the topic's retention on arrival. Only a request made
+/// in-process can carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReceivedAt(pub SystemTime);
+pub struct FirstArrival(pub SystemTime);
 
 impl Gateway {
     /// The pipeline from its parts; [`crate::app::start`] makes them from
@@ -181,12 +186,14 @@ impl Gateway {
         let started = Instant::now();
         let path = request.uri().path();
         let live = self.live.load();
+        let received_at = SystemTime::now();
         let arrival = Arrival {
             started,
-            received_at: request
+            received_at,
+            checked_at: request
                 .extensions()
-                .get::<ReceivedAt>()
-                .map_or_else(SystemTime::now, |at| at.0),
+                .get::<FirstArrival>()
+                .map_or(received_at, |first| first.0),
             client: live.proxies.client(
                 request.extensions().get::<Peer>().copied(),
                 request.headers(),
@@ -279,7 +286,7 @@ impl Gateway {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let now = unix_seconds(arrival.received_at);
+        let now = unix_seconds(arrival.checked_at);
         let (parts, body) = request.into_parts();
         if parts.method != Method::POST {
             // Some providers check an endpoint with GET or HEAD (Dropbox,

@@ -98,7 +98,7 @@ pub fn describe() {
     );
     describe_counter!(
         QUARANTINED_BYTES,
-        "Body bytes written to the quarantine topic, by source."
+        "Bytes of records written to the quarantine topic (body, headers, path and query), by source."
     );
     describe_counter!(
         CONFIG_RELOADS,

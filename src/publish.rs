@@ -123,8 +123,8 @@ impl KafkaPublisher {
             .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
             .insert(header("hookgate-received-at", received_at.as_bytes()))
             .insert(header("traceparent", &traceparent));
-        if let Some(state) = crate::trace::tracestate(&event.headers) {
-            headers = headers.insert(header("tracestate", state));
+        if let Some(state) = crate::trace::tracestate(&event.trace, &event.headers) {
+            headers = headers.insert(header("tracestate", &state));
         }
         if let Some(event_type) = event.event_type() {
             headers = headers.insert(header("hookgate-event-type", event_type.as_bytes()));

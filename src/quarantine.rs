@@ -40,13 +40,20 @@ pub const HTTP_HEADER_PREFIX: &str = "http:";
 /// What a redacted header or query value is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
-/// Headers that carry a secret for some sender, redacted in every quarantine.
-const SECRET_HEADERS: [&str; 4] = [
+/// Headers that carry a secret for some sender, redacted in every quarantine
+/// (Asana's handshake sends its secret in `X-Hook-Secret`).
+const SECRET_HEADERS: [&str; 5] = [
     "authorization",
     "proxy-authorization",
     "cookie",
     "x-gitlab-token",
+    "x-hook-secret",
 ];
+
+/// A request `hookgate forward` sent carries this header (with the record it
+/// came from): it is never quarantined again, so forwarding a quarantine to
+/// the gateway that writes it cannot go round in a loop.
+pub const FORWARDED_FROM: &str = "hookgate-forwarded-from";
 
 /// `[quarantine]`: what every source's quarantine may write.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -58,8 +65,8 @@ pub struct QuarantineConfig {
     pub per_second: u32,
     /// Records at once per source above that rate.
     pub burst: u32,
-    /// Body bytes a second per source, sustained (bursts of up to a second's
-    /// worth).
+    /// Record bytes (body, headers, path, query) a second per source,
+    /// sustained (bursts of up to a second's worth).
     pub bytes_per_second: u32,
 }
 
@@ -200,9 +207,22 @@ impl Quarantine {
         refused: Refused<'_>,
         enqueue: impl FnOnce(FutureRecord<'_, [u8], [u8]>) -> Result<Option<DeliveryFuture>, KafkaError>,
     ) {
+        if held.headers.contains_key(FORWARDED_FROM) {
+            return;
+        }
         let kept = held.body.len().min(self.max_body_bytes);
+        // The whole record counts against the byte budget, headers too: a
+        // flood of empty bodies with large headers is no way around it.
+        let record_bytes = kept
+            + held.path.len()
+            + held.query.as_ref().map_or(0, String::len)
+            + held
+                .headers
+                .iter()
+                .map(|(name, value)| HTTP_HEADER_PREFIX.len() + name.as_str().len() + value.len())
+                .sum::<usize>();
         let within_budget = self.records.check().is_ok()
-            && NonZeroU32::new(u32::try_from(kept).unwrap_or(u32::MAX))
+            && NonZeroU32::new(u32::try_from(record_bytes).unwrap_or(u32::MAX))
                 .is_none_or(|n| matches!(self.bytes.check_n(n), Ok(Ok(()))));
         if !within_budget {
             self.metrics.dropped.increment(1);
@@ -221,7 +241,7 @@ impl Quarantine {
                     match delivery.await {
                         Ok(Ok(_)) => {
                             metrics.written.increment(1);
-                            metrics.bytes.increment(kept as u64);
+                            metrics.bytes.increment(record_bytes as u64);
                         }
                         _ => metrics.failed.increment(1),
                     }
@@ -295,7 +315,12 @@ impl Quarantine {
             .split('&')
             .map(|pair| {
                 let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-                if self.redact_query.iter().any(|secret| secret == name) {
+                // As the verifier reads it: `tok%65n` is `token`.
+                let decoded = form_urlencoded::parse(name.as_bytes())
+                    .next()
+                    .map(|(decoded, _)| decoded.into_owned())
+                    .unwrap_or_default();
+                if self.redact_query.contains(&decoded) {
                     format!("{name}={REDACTED}")
                 } else {
                     pair.to_owned()
@@ -398,7 +423,7 @@ mod tests {
         Held {
             method: Method::POST,
             path: "/webhooks/github".into(),
-            query: Some("token=secret&key=secret&page=2".into()),
+            query: Some("token=secret&key=secret&page=2&tok%65n=secret".into()),
             headers,
             body: Bytes::from_static(body),
         }
@@ -450,9 +475,50 @@ mod tests {
         assert_eq!(repeated, ["one", "two"]);
         assert_eq!(
             back.query.as_deref(),
-            Some("token=[redacted]&key=[redacted]&page=2")
+            Some("token=[redacted]&key=[redacted]&page=2&tok%65n=[redacted]")
         );
         assert!(back.traceparent.is_some_and(|t| t.len() == 55));
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_request_and_one_beyond_the_budget_are_not_kept() {
+        let config = QuarantineConfig {
+            burst: 1,
+            ..QuarantineConfig::default()
+        };
+        let small = quarantine(&config);
+        let mut forwarded = held(b"{}");
+        forwarded
+            .headers
+            .insert(FORWARDED_FROM, "q/0/7".parse().expect("v"));
+        small.offer("github", &forwarded, refused(), |_| {
+            panic!("a forwarded request is not quarantined again")
+        });
+        let mut enqueued = 0;
+        for _ in 0..3 {
+            small.offer("github", &held(b"{}"), refused(), |_| {
+                enqueued += 1;
+                Ok(None)
+            });
+        }
+        assert_eq!(enqueued, 1, "a burst of one");
+        // Headers count against the byte budget: one record of more than a
+        // second's bytes is never kept.
+        let config = QuarantineConfig {
+            bytes_per_second: 70_000,
+            ..QuarantineConfig::default()
+        };
+        let tight = quarantine(&config);
+        let mut heavy = held(b"");
+        for n in 0..20 {
+            heavy.headers.insert(
+                http::HeaderName::from_bytes(format!("x-pad-{n}").as_bytes()).expect("name"),
+                "p".repeat(4000).parse().expect("v"),
+            );
+        }
+        tight.offer("github", &heavy, refused(), |_| {
+            panic!("80 kB of headers exceed a budget of 70 kB a second")
+        });
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! pipeline again with the source's configuration as it is now. Each is
 //! verified again (timestamps against when it first arrived), deduplicated
 //! against the dedup topic every replica shares, and published: a request
-//! re-driven twice is published once.
+//! re-driven twice is published once. Its record and dedup entry are dated
+//! when it is re-driven (the record's `hookgate-received-at` too), so a
+//! request older than the dedup window is still remembered for a window.
 //!
 //! The pipeline is hookgate's own, started here in-process from the config
 //! file against the same Kafka cluster, with quarantining off (a request
@@ -21,7 +23,7 @@ use crate::app::{self, StartError};
 use crate::client_addr::Peer;
 use crate::config::Config;
 use crate::consume::{ReadError, Start, TopicReader};
-use crate::ingest::ReceivedAt;
+use crate::ingest::FirstArrival;
 use crate::quarantine::Quarantined;
 
 /// One `hookgate redrive` run.
@@ -211,7 +213,7 @@ async fn replay(
     let mut request = http::Request::builder()
         .method(quarantined.method.clone())
         .uri(uri)
-        .extension(ReceivedAt(quarantined.received_at));
+        .extension(FirstArrival(quarantined.received_at));
     if let Some(client) = quarantined.client {
         request = request.extension(Peer(SocketAddr::new(client, 0)));
     }

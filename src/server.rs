@@ -150,8 +150,14 @@ pub(crate) async fn run(
             Ok(admitted) => admitted,
             Err(refusal) => {
                 metrics::connection_refused(refusal);
-                tracing::warn!(client = %peer.ip(), reason = refusal.as_str(), "connection refused: answered 503");
-                tokio::spawn(refuse(stream, retry_after));
+                // A TLS client would read a plain-text answer as a broken
+                // handshake: it is closed instead, which it retries as well.
+                if tls.is_some() {
+                    tracing::warn!(client = %peer.ip(), reason = refusal.as_str(), "connection refused: closed");
+                } else {
+                    tracing::warn!(client = %peer.ip(), reason = refusal.as_str(), "connection refused: answered 503");
+                    tokio::spawn(refuse(stream, retry_after));
+                }
                 continue;
             }
         };

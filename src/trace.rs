@@ -15,6 +15,8 @@ pub struct TraceParent {
     /// hookgate's span: the parent of whatever a consumer does with the record.
     span_id: [u8; 8],
     flags: u8,
+    /// Whether the sender's trace is continued (its `tracestate` goes along).
+    continued: bool,
 }
 
 /// A `traceparent` as the sender wrote it.
@@ -38,10 +40,12 @@ impl TraceParent {
         let (trace, span) = random.split_at(16);
         let span_id = span.try_into().unwrap_or([1; 8]);
         match incoming {
+            // Level 1 knows one flag, `sampled`; the others are not passed on.
             Some(incoming) => Self {
                 trace_id: incoming.trace_id,
                 span_id,
-                flags: incoming.flags,
+                flags: incoming.flags & 0x01,
+                continued: true,
             },
             // A new trace, sampled: the sender traces nothing, so hookgate's
             // record is where the trace begins.
@@ -49,6 +53,7 @@ impl TraceParent {
                 trace_id: trace.try_into().unwrap_or([1; 16]),
                 span_id,
                 flags: 0x01,
+                continued: false,
             },
         }
     }
@@ -102,10 +107,20 @@ impl fmt::Debug for TraceParent {
     }
 }
 
-/// The sender's `tracestate`, passed on as it came when it is one the
-/// specification allows (printable ASCII, at most 512 bytes).
-pub fn tracestate(headers: &HeaderMap) -> Option<&[u8]> {
-    let value = headers.get("tracestate")?.as_bytes();
+/// The sender's `tracestate` (its lines joined with commas), passed on when
+/// its `traceparent` was continued and it is one the specification allows
+/// (printable ASCII, at most 512 bytes).
+pub fn tracestate(trace: &TraceParent, headers: &HeaderMap) -> Option<Vec<u8>> {
+    if !trace.continued {
+        return None;
+    }
+    let mut value = Vec::new();
+    for line in headers.get_all("tracestate") {
+        if !value.is_empty() {
+            value.push(b',');
+        }
+        value.extend_from_slice(line.as_bytes());
+    }
     (!value.is_empty() && value.len() <= 512 && value.iter().all(|b| (0x20..0x7f).contains(b)))
         .then_some(value)
 }
@@ -207,14 +222,22 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_is_passed_on_only_when_well_formed() {
-        let mut headers = HeaderMap::new();
-        headers.insert("tracestate", "rojo=00f067aa0ba902b7".parse().expect("v"));
-        assert_eq!(
-            tracestate(&headers),
-            Some(b"rojo=00f067aa0ba902b7".as_slice())
+    fn tracestate_is_passed_on_only_with_its_trace_and_when_well_formed() {
+        let mut headers = with("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff");
+        headers.append("tracestate", "rojo=00f067aa0ba902b7".parse().expect("v"));
+        headers.append("tracestate", "congo=t61rcWkgMzE".parse().expect("v"));
+        let continued = TraceParent::continue_or_start(&headers);
+        assert!(
+            continued.to_string().ends_with("-01"),
+            "unknown flags are not passed on"
         );
+        assert_eq!(
+            tracestate(&continued, &headers).as_deref(),
+            Some(b"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".as_slice())
+        );
+        let started = TraceParent::continue_or_start(&HeaderMap::new());
+        assert_eq!(tracestate(&started, &headers), None, "not for a new trace");
         headers.insert("tracestate", "x".repeat(600).parse().expect("v"));
-        assert_eq!(tracestate(&headers), None);
+        assert_eq!(tracestate(&continued, &headers), None);
     }
 }

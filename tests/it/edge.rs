@@ -604,9 +604,19 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
 
     // A setting only a restart applies: the rest is applied, it is named,
     // and the gauge says a restart is pending.
-    process.rewrite_config("max_connections = 77", "", &good);
+    process.rewrite_config("max_connections = 77\nmax_body_bytes = 10", "", &good);
     reload(&process, applied(1.0)).await;
-    assert!(process.log().contains("server.max_connections"));
+    let log = process.log();
+    assert!(
+        log.contains("server.max_connections") && log.contains("server.max_body_bytes"),
+        "{log}"
+    );
+    // Not applied: the running limit still holds.
+    let (headers, body) = github_signed_with(b"secret-a", "larger-than-ten-bytes");
+    assert_eq!(
+        send(&client, "POST", &url, &headers, body).await.status,
+        200
+    );
     assert_eq!(process.metric("hookgate_config_restart_pending").await, 1.0);
     assert_eq!(
         process

@@ -402,6 +402,12 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
                 }
             }
             assert!(headers.contains_key("x-github-event") && headers.contains_key("traceparent"));
+            assert!(
+                headers["hookgate-forwarded-from"]
+                    .to_str()
+                    .is_ok_and(|from| from.starts_with(&format!("{events}/0/"))),
+                "marked, so no hookgate quarantines it again"
+            );
         }
     }
 
