@@ -11,6 +11,7 @@
 //! | `server` | connections: accept loop, limits per client and in all, timeouts, HTTP/2 protections, graceful shutdown |
 //! | [`tls`] | HTTPS termination: the certificate and key, swapped on reload; each connection's handshake under its deadline |
 //! | [`ingest`] | the pipeline as one function, from request to response |
+//! | [`quarantine`] | requests refused after their body was read, kept (secrets redacted, within a budget) for `redrive` |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
 //! | `rate_limit` | per-source rates of correctly signed deliveries |
 //! | [`verify`] | signature schemes: one file per provider and one line in its `providers!` table (shared shapes in `header`, `list`, `v0`, `token`); provider handshakes and batch splitting; only it makes [`verify::Verified`] |
@@ -20,6 +21,7 @@
 //! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
 //! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
 //! | `error` | the one mapping from outcome to status code and JSON body |
+//! | [`trace`] | W3C Trace Context: the sender's `traceparent` continued, or a trace started |
 //! | [`client_addr`] | who sent a request: the socket's address or a trusted proxy's forwarding header; allowlist ranges |
 //! | [`reason`] | the closed lists behind labels: why a request or connection was turned away (each with its status), how a TLS handshake ended, how a reload went |
 //!
@@ -35,8 +37,11 @@
 //! for trying hookgate out).
 //!
 //! Tools beside the gateway: [`send`] (`hookgate send`, a signed delivery for
-//! any provider), [`tail`] (`hookgate tail`, what landed in a topic) and
-//! [`outbound`] (their HTTP and HTTPS client).
+//! any provider), [`tail`] (`hookgate tail`, what landed in a topic),
+//! [`forward`] (`hookgate forward`, a topic's records POSTed to a URL),
+//! [`redrive`] (`hookgate redrive`, quarantined requests through the pipeline
+//! again), and what they share: [`consume`] (reading a topic from a point)
+//! and [`outbound`] (their HTTP and HTTPS client).
 
 pub mod admin;
 pub mod app;

@@ -172,14 +172,11 @@ fn configured_place(options: Option<&TokenOptions>) -> Result<Place, Vec<BuildEr
     if !options.prefix.is_empty() && options.header.is_none() {
         return Err(error("prefix", "only used with header".into()));
     }
-    // Built once per source at start-up; messages borrow the names for the
-    // process's life.
-    let leak = |text: &str| -> &'static str { Box::leak(text.to_owned().into_boxed_str()) };
     if let Some(name) = &options.query {
         if name.is_empty() {
             return Err(error("query", "name the query parameter".into()));
         }
-        return Ok(Place::Query(leak(name)));
+        return Ok(Place::Query(interned(name)));
     }
     if options.basic {
         return Ok(Place::basic());
@@ -189,9 +186,23 @@ fn configured_place(options: Option<&TokenOptions>) -> Result<Place, Vec<BuildEr
         return Err(error("header", format!("{name:?} is not a valid header name")));
     }
     Ok(Place::Header {
-        header: SchemeHeader::new(leak(name)),
+        header: SchemeHeader::new(interned(name)),
         prefix: options.prefix.as_bytes().into(),
     })
+}
+
+/// `text` for the process's life, as error messages borrow header and
+/// parameter names: each distinct name is kept once, so reloading a
+/// configuration again and again does not keep more.
+fn interned(text: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(name) = names.iter().find(|name| **name == text) {
+        return name;
+    }
+    let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    names.push(name);
+    name
 }
 
 /// The request a sender of `place` makes with `secret`: headers, and the
