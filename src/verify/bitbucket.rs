@@ -55,23 +55,15 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
-    use crate::verify::VerifyError;
-    use crate::verify::test_support::run;
 
     const SECRET: &[u8] = b"bitbucket-webhook-secret";
     const BODY: &[u8] = br#"{"push":{"changes":[{"new":{"type":"branch","name":"main","target":{"hash":"709d658dc5b6d6afcd46049c2f332ee3f515a67d"}}}]},"repository":{"full_name":"team/repo","uuid":"{b5b3c9a2-7f1e-4d2b-9a51-0c3e8f6d2a17}"},"actor":{"display_name":"Ada Lovelace"}}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac bitbucket-webhook-secret`
     const SIG: &str = "sha256=a0e7dcd76b8f2ba982f48a2701c414c335af50c9f22b4b59c3619b5e77c92aae";
 
-    fn check(secrets: &[&[u8]], pairs: &[(&str, &str)], body: &[u8]) -> Result<(), VerifyError> {
-        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        run(&SHAPE.scheme(&secrets), pairs, body, 0)
-    }
 
     #[test]
-    fn accepts_the_vector_and_what_sign_produces() {
-        assert_eq!(check(&[SECRET], &[(SIGNATURE, SIG)], BODY), Ok(()));
+    fn signing_adds_the_providers_id_header() {
         let signed = sign(SECRET, BODY, "0f3a7c9e-5b2d-4e8f-a1c6-d4b9e2f7a031");
         assert!(signed.contains(&(SIGNATURE.to_owned(), SIG.to_owned())));
         assert!(signed.contains(&(

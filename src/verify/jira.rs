@@ -65,23 +65,15 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
-    use crate::verify::VerifyError;
-    use crate::verify::test_support::run;
 
     const SECRET: &[u8] = b"jira-webhook-secret";
     const BODY: &[u8] = br#"{"timestamp":1700000000000,"webhookEvent":"jira:issue_created","issue_event_type_name":"issue_created","issue":{"id":"10002","key":"TEST-3"}}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac jira-webhook-secret`
     const SIG: &str = "sha256=c4829cd2e417dfdb5483b8a0c35b0a39be0ea71ef808d311fb37a42a541a67dd";
 
-    fn check(secrets: &[&[u8]], pairs: &[(&str, &str)], body: &[u8]) -> Result<(), VerifyError> {
-        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        run(&SHAPE.scheme(&secrets), pairs, body, 0)
-    }
 
     #[test]
-    fn accepts_the_vector_and_what_sign_produces() {
-        assert_eq!(check(&[SECRET], &[(SIGNATURE, SIG)], BODY), Ok(()));
+    fn signing_adds_the_providers_id_header() {
         let signed = sign(SECRET, BODY, "12345");
         assert!(signed.contains(&(SIGNATURE.to_owned(), SIG.to_owned())));
         assert!(signed.contains(&(

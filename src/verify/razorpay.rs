@@ -64,23 +64,15 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
-    use crate::verify::VerifyError;
-    use crate::verify::test_support::run;
 
     const SECRET: &[u8] = b"razorpay-webhook-secret";
     const BODY: &[u8] = br#"{"entity":"event","account_id":"acc_BFQ7uQEaa7j2z7","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_DESlfW9H8K9uqM","amount":100,"currency":"INR"}}},"created_at":1700000000}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac razorpay-webhook-secret`
     const SIG: &str = "93da0290737b006a3bb4c571ad9462a228ecee31d9e316f1002eb9d8f9127785";
 
-    fn check(secrets: &[&[u8]], pairs: &[(&str, &str)], body: &[u8]) -> Result<(), VerifyError> {
-        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        run(&SHAPE.scheme(&secrets), pairs, body, 0)
-    }
 
     #[test]
-    fn accepts_the_vector_and_what_sign_produces() {
-        assert_eq!(check(&[SECRET], &[(SIGNATURE, SIG)], BODY), Ok(()));
+    fn signing_adds_the_providers_id_header() {
         let signed = sign(SECRET, BODY, "Gb5kMCdcAZ8jJ8");
         assert_eq!(
             signed,
