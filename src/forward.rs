@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use crate::consume::{ReadError, Start, TopicReader};
 use crate::outbound::{self, ClientError, HttpsClient};
-use crate::quarantine::{FORWARDED_FROM, HTTP_HEADER_PREFIX, REDACTED};
+use crate::quarantine::{FORWARDED_FROM, Quarantined, REDACTED};
 use crate::secret::Secret;
 use crate::verify::{self, SchemeOptions, VerifierKind};
 
@@ -85,7 +85,7 @@ pub fn forward(
     request: &ForwardRequest<'_>,
     out: &mut impl Write,
 ) -> Result<Summary, ForwardError> {
-    if !(request.to.starts_with("http://") || request.to.starts_with("https://")) {
+    if !outbound::is_http(request.to) {
         return Err(ForwardError::NotHttp(request.to.to_owned()));
     }
     let http = outbound::client(request.ca)?;
@@ -158,41 +158,30 @@ impl Delivery {
     /// A quarantine record's own request headers (`http:*`), or an event
     /// record's provider headers (all but hookgate's own); re-signed if asked.
     fn of(record: &OwnedMessage, request: &ForwardRequest<'_>) -> Self {
-        let mut id = None;
-        let mut method = Method::POST;
-        let mut query = None;
-        let mut request_headers = HeaderMap::new();
-        let mut provider_headers = HeaderMap::new();
-        for header in record
-            .headers()
-            .into_iter()
-            .flat_map(|headers| headers.iter())
-        {
-            let value = header.value.unwrap_or_default();
-            let text = || String::from_utf8_lossy(value).into_owned();
-            match header.key {
-                "hookgate-event-id" => id = Some(text()),
-                "hookgate-method" => method = Method::from_bytes(value).unwrap_or(Method::POST),
-                "hookgate-query" => query = Some(text()),
-                key if key.starts_with("hookgate-") => {}
-                key => {
-                    let (target, name) = match key.strip_prefix(HTTP_HEADER_PREFIX) {
-                        Some(name) => (&mut request_headers, name),
-                        None => (&mut provider_headers, key),
-                    };
-                    if let (Ok(name), Ok(value)) = (
-                        HeaderName::from_bytes(name.as_bytes()),
-                        HeaderValue::from_bytes(value),
-                    ) {
-                        target.append(name, value);
+        // A quarantine record is the request as it arrived; an event record
+        // carries the provider headers beside hookgate's own.
+        let (id, method, query, mut headers) = match Quarantined::read(record) {
+            Ok(kept) if !kept.reason.is_empty() => {
+                (kept.event_id, kept.method, kept.query, kept.headers)
+            }
+            _ => {
+                let mut id = None;
+                let mut headers = HeaderMap::new();
+                for header in record.headers().into_iter().flat_map(|h| h.iter()) {
+                    let value = header.value.unwrap_or_default();
+                    if header.key == "hookgate-event-id" {
+                        id = Some(String::from_utf8_lossy(value).into_owned());
+                    } else if !header.key.starts_with("hookgate-")
+                        && let (Ok(name), Ok(value)) = (
+                            HeaderName::from_bytes(header.key.as_bytes()),
+                            HeaderValue::from_bytes(value),
+                        )
+                    {
+                        headers.append(name, value);
                     }
                 }
+                (id, Method::POST, None, headers)
             }
-        }
-        let mut headers = if request_headers.is_empty() {
-            provider_headers
-        } else {
-            request_headers
         };
         // And those the request's `Connection` header named as hop-by-hop.
         let named: Vec<String> = headers
@@ -265,32 +254,101 @@ impl Delivery {
     }
 
     async fn post(&self, http: &HttpsClient, to: &str) -> Result<(u16, String), String> {
-        let url = match &self.query {
-            Some(query) if to.contains('?') => format!("{to}&{query}"),
-            Some(query) => format!("{to}?{query}"),
-            None => to.to_owned(),
-        };
         let mut request = http::Request::builder()
             .method(self.method.clone())
-            .uri(url);
+            .uri(outbound::with_query(to, self.query.as_deref()));
         if let Some(headers) = request.headers_mut() {
             headers.extend(self.headers.clone());
         }
         let request = request
             .body(Full::new(self.body.clone()))
             .map_err(|err| err.to_string())?;
-        let response = http
-            .request(request)
-            .await
-            .map_err(|err| outbound::describe(&err))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|err| outbound::describe(&err))?
-            .to_bytes();
+        let (status, body) = outbound::exchange(http, request).await?;
         let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
         Ok((status, text.replace('\n', " ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{Header, OwnedHeaders, Timestamp};
+
+    fn record(headers: &[(&str, &str)]) -> OwnedMessage {
+        let owned = headers
+            .iter()
+            .fold(OwnedHeaders::new(), |all, (key, value)| {
+                all.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                })
+            });
+        OwnedMessage::new(
+            Some(b"{\"id\":1}".to_vec()),
+            None,
+            "t".into(),
+            Timestamp::CreateTime(0),
+            0,
+            7,
+            Some(owned),
+        )
+    }
+
+    fn plain(to: &str) -> ForwardRequest<'_> {
+        ForwardRequest {
+            client: rdkafka::ClientConfig::new(),
+            topic: "t",
+            start: Start::Beginning,
+            follow: false,
+            max: None,
+            to,
+            resign: None,
+            ca: None,
+        }
+    }
+
+    #[test]
+    fn a_quarantined_request_goes_as_it_came_without_what_is_not_passed_on() {
+        let kept = record(&[
+            ("hookgate-source", "github"),
+            ("hookgate-reason", "signature_mismatch"),
+            ("hookgate-received-at", "2026-11-30T12:00:00Z"),
+            ("hookgate-method", "PUT"),
+            ("hookgate-query", "page=2"),
+            ("http:x-hub-signature-256", "sha256=abc"),
+            ("http:authorization", REDACTED),
+            ("http:host", "hooks.example.com"),
+            ("http:x-forwarded-for", "192.30.252.1"),
+            ("http:connection", "x-secret-hop"),
+            ("http:x-secret-hop", "1"),
+        ]);
+        let delivery = Delivery::of(&kept, &plain("http://127.0.0.1:9/hook"));
+        assert_eq!(
+            (delivery.method, delivery.query.as_deref()),
+            (Method::PUT, Some("page=2"))
+        );
+        let names: Vec<&str> = delivery.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-hub-signature-256", FORWARDED_FROM]);
+        assert_eq!(delivery.headers[FORWARDED_FROM], "t/0/7");
+        assert_eq!(delivery.body.as_ref(), b"{\"id\":1}");
+    }
+
+    #[test]
+    fn an_event_record_goes_with_its_provider_headers_only() {
+        let event = record(&[
+            ("hookgate-source", "github"),
+            ("hookgate-event-id", "evt-1"),
+            ("hookgate-received-at", "2026-11-30T12:00:00Z"),
+            ("x-github-event", "push"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        ]);
+        let delivery = Delivery::of(&event, &plain("http://127.0.0.1:9/hook"));
+        assert_eq!(delivery.id.as_deref(), Some("evt-1"));
+        assert_eq!(delivery.method, Method::POST);
+        let names: Vec<&str> = delivery.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-github-event", "traceparent", FORWARDED_FROM]);
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 pub use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -74,6 +74,40 @@ pub fn connector(
 /// A client for both schemes, HTTP/1.1 or HTTP/2 as the server offers.
 pub fn client(ca: Option<&Path>) -> Result<HttpsClient, ClientError> {
     Ok(Client::builder(TokioExecutor::new()).build(connector(ca, true)?))
+}
+
+/// Whether `url` is one these clients can reach.
+pub fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
+/// `url` with `query` appended, after `?` or, if it has one, `&`.
+pub fn with_query(url: &str, query: Option<&str>) -> String {
+    match query {
+        Some(query) if url.contains('?') => format!("{url}&{query}"),
+        Some(query) => format!("{url}?{query}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Sends `request` and reads the whole answer: its status and body, or why
+/// none came.
+pub async fn exchange(
+    client: &HttpsClient,
+    request: http::Request<Full<Bytes>>,
+) -> Result<(u16, Bytes), String> {
+    let response = client
+        .request(request)
+        .await
+        .map_err(|err| describe(&err))?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|err| describe(&err))?
+        .to_bytes();
+    Ok((status, body))
 }
 
 /// An error with its causes (`client error (Connect): invalid peer

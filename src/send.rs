@@ -3,7 +3,7 @@
 //! `stripe trigger` of every provider). `http://` and `https://`.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 use crate::outbound::{self, ClientError};
 use crate::secret::Secret;
@@ -73,15 +73,11 @@ impl SendRequest<'_> {
         delivery: &SignedDelivery,
         repeat: u32,
     ) -> Result<Vec<Answer>, SendError> {
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+        if !outbound::is_http(self.url) {
             return Err(SendError::NotHttp(self.url.to_owned()));
         }
         let client = outbound::client(self.ca)?;
-        let url = match &delivery.query {
-            Some(query) if self.url.contains('?') => format!("{}&{query}", self.url),
-            Some(query) => format!("{}?{query}", self.url),
-            None => self.url.to_owned(),
-        };
+        let url = outbound::with_query(self.url, delivery.query.as_deref());
         let body = Bytes::from(delivery.body.clone());
         let mut answers = Vec::new();
         for _ in 0..repeat {
@@ -97,21 +93,13 @@ impl SendRequest<'_> {
                 request = request.header("content-type", "application/json");
             }
             let request = request.body(Full::new(body.clone()))?;
-            let unreachable = |message: String| SendError::Unreachable {
-                url: self.url.to_owned(),
-                message,
-            };
-            let response = client
-                .request(request)
-                .await
-                .map_err(|e| unreachable(outbound::describe(&e)))?;
-            let status = response.status().as_u16();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| unreachable(outbound::describe(&e)))?
-                .to_bytes();
+            let (status, bytes) =
+                outbound::exchange(&client, request)
+                    .await
+                    .map_err(|message| SendError::Unreachable {
+                        url: self.url.to_owned(),
+                        message,
+                    })?;
             answers.push(Answer {
                 status,
                 body: String::from_utf8_lossy(&bytes).into_owned(),
