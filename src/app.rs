@@ -222,17 +222,15 @@ impl App {
     }
 
     fn try_reload(&self, path: &Path) -> Result<Vec<&'static str>, Vec<FieldError>> {
-        let mut config = Config::load(path).map_err(|err| match err {
+        let file = Config::load(path).map_err(|err| match err {
             ConfigError::Invalid { errors, .. } => errors,
             other => vec![FieldError {
                 field: path.display().to_string(),
                 message: other.to_string(),
             }],
         })?;
-        let restart_needed = crate::reload::restart_needed(&self.config, &config);
-        // Sources take their default body limit from `[server]`, which keeps
-        // its running values until a restart.
-        config.server.max_body_bytes = self.config.server.max_body_bytes;
+        let restart_needed = crate::reload::restart_needed(&self.config, &file);
+        let config = crate::reload::applied(&self.config, &file);
         let live = self.running.gateway.live();
         let sources = Sources::rebuild(&config, Some(&live.sources))?;
         // Checked even when TLS waits for a restart: that restart must not

@@ -24,6 +24,25 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
     fields
 }
 
+/// What a reload runs with: the file's live settings (the sources,
+/// `[quarantine]`, trusted proxies and TLS material) over the running ones;
+/// everything else keeps its running value until a restart, whatever reads it.
+pub fn applied(running: &Config, file: &Config) -> Config {
+    Config {
+        server: ServerConfig {
+            tls: file.server.tls.clone(),
+            trusted_proxies: file.server.trusted_proxies.clone(),
+            client_address_header: file.server.client_address_header,
+            ..running.server.clone()
+        },
+        kafka: running.kafka.clone(),
+        dedup: running.dedup.clone(),
+        metrics: running.metrics.clone(),
+        log: running.log.clone(),
+        ..file.clone()
+    }
+}
+
 fn server_fields(running: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
     // Taken apart field by field: a new `[server]` setting does not compile
     // until it is put on one side or the other here.
@@ -168,5 +187,15 @@ topic = "github"
             "[server.tls]\ncertificate = \"b.crt\"\nkey = \"b.key\"\nhandshake_timeout = \"3s\"\n[kafka]",
         ));
         assert_eq!(restart_needed(&with_tls, &other_files), Vec::<&str>::new());
+
+        // What runs: the file's live settings, the rest as it ran.
+        let runs = applied(&running, &moved);
+        assert_eq!(runs.server.listen, running.server.listen);
+        assert_eq!(runs.server.max_connections, running.server.max_connections);
+        assert_eq!(runs.kafka.brokers, "localhost:9092");
+        let runs = applied(&running, &live);
+        assert_eq!(runs.server.trusted_proxies, live.server.trusted_proxies);
+        assert_eq!(runs.sources[0].secrets.len(), 2);
+        assert!(runs.sources[0].allow.is_some());
     }
 }
