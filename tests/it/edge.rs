@@ -283,6 +283,66 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
+    let broker = Broker::start().await;
+    let topic = topic("tls-silent");
+    broker.create_topic(&topic).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ours = certificate(dir.path(), "server");
+    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
+    let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
+    let server = "max_connections = 8\nmax_connections_per_client = 0\n\
+                  [server.tls]\ncertificate = \"server.crt\"\nkey = \"server.key\"\nhandshake_timeout = \"1s\"\n";
+    let process = Process::spawn_in(dir, &broker.bootstrap(), server, "", &sources);
+    await_ready(&process).await;
+
+    // Every place taken by sockets that say nothing, or half a ClientHello.
+    let mut held = Vec::new();
+    for n in 0..12 {
+        let mut socket = TcpStream::connect(process.addr).await.expect("connect");
+        if n % 2 == 1 {
+            socket
+                .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+                .await
+                .expect("write");
+        }
+        held.push(socket);
+    }
+    // The provider is turned away at once while they hold their places, and
+    // served once the handshake deadline has closed them.
+    let started = Instant::now();
+    let mut refused = 0;
+    let delivered = loop {
+        match connect(process.addr, std::slice::from_ref(&ours), b"http/1.1").await {
+            Ok((stream, _)) => {
+                let mut connection = Connection::open(stream, false).await;
+                let (headers, body) = github_signed_with(b"secret-a", "after-the-silence");
+                break connection.post("/webhooks/github", &headers, body).await.0;
+            }
+            Err(_) => refused += 1,
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still locked out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(delivered, 200);
+    assert!(refused >= 1, "the places were taken");
+    process
+        .await_metric("hookgate_tls_handshakes_total{outcome=\"timed_out\"}", 8.0)
+        .await;
+    process
+        .await_metric(
+            "hookgate_connections_refused_total{reason=\"connection_limit\"}",
+            4.0,
+        )
+        .await;
+    drop(held);
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
     let broker = Broker::start().await;
     let topic = topic("tls-reload");
