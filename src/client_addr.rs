@@ -136,16 +136,16 @@ impl TrustedProxies {
             ForwardedHeader::XForwardedFor => "x-forwarded-for",
             ForwardedHeader::Forwarded => "forwarded",
         };
-        // Every line of the header, in order, as one list.
-        let hops: Vec<&str> = headers
+        // Every line of the header as one list, read from its end.
+        let hops = headers
             .get_all(name)
             .iter()
-            .flat_map(|value| value.to_str().unwrap_or("\u{0}").split(','))
-            .map(str::trim)
-            .collect();
+            .rev()
+            .flat_map(|value| value.to_str().unwrap_or("\u{0}").rsplit(','))
+            .map(str::trim);
         // With no header the proxy itself is the client (a health check).
         let mut client = ClientAddr::Known(peer);
-        for hop in hops.iter().rev() {
+        for hop in hops {
             let address = match self.header {
                 ForwardedHeader::XForwardedFor => parse_node(hop),
                 ForwardedHeader::Forwarded => forwarded_for(hop).and_then(parse_node),
