@@ -19,7 +19,7 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -397,11 +397,6 @@ impl Quarantined {
             traceparent: field("traceparent"),
         })
     }
-
-    /// How long ago it was received, as of `now`.
-    pub fn age(&self, now: SystemTime) -> Duration {
-        now.duration_since(self.received_at).unwrap_or_default()
-    }
 }
 
 #[cfg(test)]
@@ -436,7 +431,7 @@ mod tests {
             event_id: None,
             client: ClientAddr::Known("192.30.252.1".parse().expect("ip")),
             trace: TraceParent::continue_or_start(&HeaderMap::new()),
-            received_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_500_000),
+            received_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_500_000),
         }
     }
 
