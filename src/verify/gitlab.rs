@@ -4,7 +4,7 @@
 //! event (GitLab 17.4 and later), else `X-Gitlab-Event-UUID`.
 //! Source: <https://docs.gitlab.com/user/project/integrations/webhooks/>
 
-use super::token::{Place, Token, present};
+use super::token::{Place, Token};
 use super::{Defaults, Provider};
 
 const TOKEN: &str = "X-Gitlab-Token";
@@ -23,11 +23,13 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Token::new(input.secrets, Place::header(TOKEN)))),
     |input| {
-        let (mut headers, _) = present(&Place::header(TOKEN), input.secret);
-        headers.push(("Idempotency-Key".into(), input.event_id.into()));
-        headers.push(("X-Gitlab-Event-UUID".into(), input.event_id.into()));
-        headers.push(("X-Gitlab-Event".into(), "Push Hook".into()));
-        input.with_headers(headers)
+        let mut delivery = input.presenting(&Place::header(TOKEN))?;
+        delivery.headers.extend([
+            ("Idempotency-Key".into(), input.event_id.into()),
+            ("X-Gitlab-Event-UUID".into(), input.event_id.into()),
+            ("X-Gitlab-Event".into(), "Push Hook".into()),
+        ]);
+        Ok(delivery)
     },
 )
 .without_body_signature()

@@ -8,7 +8,7 @@
 
 use http::Method;
 
-use super::token::{Place, Token, present};
+use super::token::{Place, Token};
 use super::{Challenge, Defaults, Handshake, Provider, Scheme, Signed, VerifyError};
 use crate::secret::Secret;
 
@@ -48,14 +48,7 @@ impl Scheme for Mailchimp {
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Mailchimp::new(input.secrets))),
-    |input| {
-        let (headers, query) = present(&Place::Query(PARAMETER), input.secret);
-        Ok(super::SignedDelivery {
-            headers,
-            body: input.payload.to_vec(),
-            query,
-        })
-    },
+    |input| input.presenting(&Place::Query(PARAMETER)),
 )
 .without_body_signature();
 

@@ -273,6 +273,17 @@ impl SignInput<'_> {
             query: None,
         })
     }
+
+    /// The delivery of a sender that signs nothing and presents its token
+    /// at `place` (a header, the query string, basic auth).
+    fn presenting(&self, place: &token::Place) -> Result<SignedDelivery, String> {
+        let (headers, query) = token::present(place, self.secret);
+        Ok(SignedDelivery {
+            headers,
+            body: self.payload.to_vec(),
+            query,
+        })
+    }
 }
 
 /// What some schemes need beyond their secrets.

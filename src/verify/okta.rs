@@ -13,7 +13,7 @@
 
 use http::Method;
 
-use super::token::{Place, Token, present};
+use super::token::{Place, Token};
 use super::{
     Challenge, Defaults, Handshake, Provider, SchemeHeader, Signed, VerifyError, echoable,
 };
@@ -73,7 +73,7 @@ impl super::Scheme for Okta {
 pub(super) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
     |input| Ok(Box::new(Okta::new(input.secrets))),
-    |input| input.with_headers(present(&Place::header(AUTHORIZATION), input.secret).0),
+    |input| input.presenting(&Place::header(AUTHORIZATION)),
 )
 .without_body_signature()
 .with_sample(|id, _now| {
@@ -102,6 +102,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::verify::Reply;
+    use crate::verify::token::present;
     use crate::verify::test_support::run;
 
     /// The authentication secret of Okta's verification example.

@@ -254,12 +254,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
-        let (headers, query) = present(&place, input.secret);
-        Ok(super::SignedDelivery {
-            headers,
-            body: input.payload.to_vec(),
-            query,
-        })
+        input.presenting(&place)
     },
 )
 .without_body_signature();
