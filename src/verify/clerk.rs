@@ -5,18 +5,9 @@
 //! Source: <https://clerk.com/docs/webhooks/overview>
 
 use super::standard_webhooks::svix_branded;
-use super::{Defaults, Provider};
+use super::Provider;
 
-pub(super) const DEFAULTS: Defaults = Defaults {
-    event_id: "header:svix-id | header:webhook-id",
-    event_type: Some("json:/type"),
-    forward_headers: &[],
-    timestamped: true,
-    replay_guard: false,
-    tolerance: None,
-};
-
-pub(super) const PROVIDER: Provider = svix_branded(DEFAULTS).with_sample(|_id, now| {
+pub(super) const PROVIDER: Provider = svix_branded().with_sample(|_id, now| {
     serde_json::json!({
         "data": { "id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user" },
         "object": "event",

@@ -5,18 +5,9 @@
 //! Source: <https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests>
 
 use super::standard_webhooks::svix_branded;
-use super::{Defaults, Provider};
+use super::Provider;
 
-pub(super) const DEFAULTS: Defaults = Defaults {
-    event_id: "header:svix-id | header:webhook-id",
-    event_type: Some("json:/type"),
-    forward_headers: &[],
-    timestamped: true,
-    replay_guard: false,
-    tolerance: None,
-};
-
-pub(super) const PROVIDER: Provider = svix_branded(DEFAULTS).with_sample(|_id, _now| {
+pub(super) const PROVIDER: Provider = svix_branded().with_sample(|_id, _now| {
     serde_json::json!({
         "type": "email.sent",
         "created_at": "2026-11-30T12:00:00.000Z",

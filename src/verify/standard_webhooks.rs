@@ -153,10 +153,18 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 .with_example_secret(EXAMPLE_SECRET);
 
 /// A provider that sends through Svix (Clerk, Resend, ...): this scheme under
-/// the `svix-*` names, with the provider's own event shape.
-pub(super) const fn svix_branded(defaults: Defaults) -> Provider {
+/// the `svix-*` names, its id Svix's message id and its type the body's
+/// `type`; each such provider adds its own sample event.
+pub(super) const fn svix_branded() -> Provider {
     Provider {
-        defaults,
+        defaults: Defaults {
+            event_id: "header:svix-id | header:webhook-id",
+            event_type: Some("json:/type"),
+            forward_headers: &[],
+            timestamped: true,
+            replay_guard: false,
+            tolerance: None,
+        },
         sign: |input| {
             input.with_headers(sign_as(
                 [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE],

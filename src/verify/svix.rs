@@ -5,15 +5,6 @@
 //! Source: <https://docs.svix.com/receiving/verifying-payloads/how-manual>
 
 use super::standard_webhooks::svix_branded;
-use super::{Defaults, Provider};
+use super::Provider;
 
-pub(super) const DEFAULTS: Defaults = Defaults {
-    event_id: "header:svix-id | header:webhook-id",
-    event_type: Some("json:/type"),
-    forward_headers: &[],
-    timestamped: true,
-    replay_guard: false,
-    tolerance: None,
-};
-
-pub(super) const PROVIDER: Provider = svix_branded(DEFAULTS);
+pub(super) const PROVIDER: Provider = svix_branded();
