@@ -131,9 +131,17 @@ impl Connection {
             request = request.header(name, value);
         }
         let request = request.body(Full::new(Bytes::from(body))).expect("request");
+        // hyper takes a request only once the connection has asked for the
+        // next one; sending before that fails with "connection was not ready".
         let response = match self {
-            Self::Http1(sender) => sender.send_request(request).await,
-            Self::Http2(sender) => sender.send_request(request).await,
+            Self::Http1(sender) => match sender.ready().await {
+                Ok(()) => sender.send_request(request).await,
+                Err(err) => Err(err),
+            },
+            Self::Http2(sender) => match sender.ready().await {
+                Ok(()) => sender.send_request(request).await,
+                Err(err) => Err(err),
+            },
         }
         .unwrap_or_else(|err| panic!("hookgate answers: {err:?}"));
         let status = response.status().as_u16();
