@@ -392,11 +392,8 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
     reload(&process, invalid(1.0)).await;
     let (_, shown) = connect(process.addr, &both, b"h2").await.expect("TLS");
     assert_eq!(shown, second);
-    let log = process.log();
-    assert!(
-        log.contains("server.tls"),
-        "the refusal names the field:\n{log}"
-    );
+    // The refusal names the field.
+    process.await_log(&["server.tls"]).await;
     let (headers, body) = github_signed_with(b"secret-a", "still");
     assert_eq!(open.post("/webhooks/github", &headers, body).await.0, 200);
     process.stop();
@@ -446,7 +443,7 @@ async fn allowlists_with_and_without_a_trusted_proxy() {
     assert_eq!(refused.status, 403, "{:?}", refused.body);
     assert_eq!(refused.body["reason"], "ip_not_allowed");
     assert_eq!(post("/webhooks/local", "a2", None).await.status, 200);
-    let log = process.log();
+    let log = process.await_log(&["ip_not_allowed"]).await;
     let line = log
         .lines()
         .find(|line| line.contains("ip_not_allowed"))
@@ -633,10 +630,10 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
     );
     process.rewrite_config("trusted_proxies = [\"proxy\"]", "", &bad);
     reload(&process, invalid(1.0)).await;
-    let log = process.log();
-    for field in ["sources[0].allow[0]", "server.trusted_proxies[0]"] {
-        assert!(log.contains(field), "{field} is named:\n{log}");
-    }
+    // Each field is named.
+    process
+        .await_log(&["sources[0].allow[0]", "server.trusted_proxies[0]"])
+        .await;
     let (headers, body) = github_signed_with(b"secret-a", "kept");
     assert_eq!(
         send(&client, "POST", &url, &headers, body).await.status,
@@ -650,11 +647,7 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
         &github_source(process.dir(), "github", &topic, &["missing.secret"], ""),
     );
     reload(&process, invalid(2.0)).await;
-    assert!(
-        process.log().contains("sources[0].secrets[0]"),
-        "{}",
-        process.log()
-    );
+    process.await_log(&["sources[0].secrets[0]"]).await;
     // A file that does not parse.
     std::fs::write(process.dir().join("hookgate.toml"), "[server\n").expect("write");
     reload(&process, invalid(3.0)).await;
@@ -674,11 +667,9 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
     // and the gauge says a restart is pending.
     process.rewrite_config("max_connections = 77\nmax_body_bytes = 10", "", &good);
     reload(&process, applied(1.0)).await;
-    let log = process.log();
-    assert!(
-        log.contains("server.max_connections") && log.contains("server.max_body_bytes"),
-        "{log}"
-    );
+    process
+        .await_log(&["server.max_connections", "server.max_body_bytes"])
+        .await;
     // Not applied: the running limit still holds.
     let (headers, body) = github_signed_with(b"secret-a", "larger-than-ten-bytes");
     assert_eq!(

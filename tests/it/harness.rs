@@ -385,6 +385,24 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The log once it holds every one of `needles`, waiting up to 10 s: log
+    /// lines reach the file from hookgate's writer thread, after the metric
+    /// or answer that a test waited for.
+    pub(crate) async fn await_log(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if needles.iter().all(|needle| log.contains(needle)) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the log never held all of {needles:?}:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The value of one unlabelled series on `/metrics`, 0 if absent.
     pub(crate) async fn metric(&self, series: &str) -> f64 {
         let url = format!("http://{}/metrics", self.metrics);
