@@ -24,6 +24,10 @@ pub struct Health {
     dedup_loaded: AtomicBool,
     /// What the dedup reader is doing until the index is loaded.
     dedup_progress: Mutex<String>,
+    /// Held while `hookgate_ready` is set, so the broker probe and the dedup
+    /// reader, changing readiness at once, cannot leave the gauge at the value
+    /// that was true before the other's change.
+    ready_gauge: Mutex<()>,
 }
 
 /// The state behind `/readyz`; served in full on the metrics port only.
@@ -101,6 +105,15 @@ impl Health {
     pub fn dedup_loaded(&self) {
         self.dedup_loaded.store(true, Ordering::Relaxed);
         crate::metrics::dedup_loaded();
+        self.show_readiness();
+    }
+
+    /// Sets `hookgate_ready` to what `/readyz` answers now.
+    fn show_readiness(&self) {
+        let _one_at_a_time = self
+            .ready_gauge
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         crate::metrics::ready(self.is_ready());
     }
 
@@ -129,7 +142,7 @@ impl Health {
                 };
                 let was = health.broker_reachable.swap(reachable, Ordering::Relaxed);
                 crate::metrics::broker_reachable(reachable);
-                crate::metrics::ready(health.is_ready());
+                health.show_readiness();
                 if was != reachable || std::mem::take(&mut first) {
                     match (reachable, health.requires_kafka) {
                         (true, _) => tracing::info!("Kafka is reachable"),
