@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hookgate::config::DedupConfig;
 use hookgate::dedup::{IdHash, record};
@@ -139,17 +139,19 @@ async fn two_replicas_dedup_each_others_retries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_older_than_the_window_are_accepted_again() {
     let (broker, events, sources, _dir) = broker_with_source("window").await;
-    let window = "[dedup]\nwindow = \"2s\"\n";
+    // The index keeps whole seconds: a window of 4 s holds an id for at least
+    // 3 s, time enough for the first two deliveries on a loaded machine.
+    let window = "[dedup]\nwindow = \"4s\"\n";
     let gateway = Hookgate::start_with(&broker.bootstrap(), 5000, window, &sources).await;
     let url = gateway.url(PATH);
     assert_eq!(deliver(&url, "evt-aging").await, "accepted");
     assert_eq!(deliver(&url, "evt-aging").await, "duplicate");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(deliver(&url, "evt-aging").await, "accepted");
     gateway.stop().await;
 
     // A replica started once that window passed too loads nothing for it.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let replica = Hookgate::start_with(&broker.bootstrap(), 5000, window, &sources).await;
     assert_eq!(deliver(&replica.url(PATH), "evt-aging").await, "accepted");
     replica.stop().await;
@@ -238,6 +240,9 @@ async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
 
     let second = Process::start(&broker.bootstrap(), "", &sources).await;
     assert_eq!(deliver(&second.url(PATH), "evt-kept").await, "duplicate");
+    second
+        .await_metric("hookgate_dedup_corrupt_records_total", 4.0)
+        .await;
     assert_eq!(
         second.metric("hookgate_dedup_corrupt_records_total").await,
         4.0
@@ -333,7 +338,13 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once 100 are acknowledged, while the senders are still sending
+    // (a slow machine takes longer to get there, not fewer).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().expect("lock").len() < 100 {
+        assert!(Instant::now() < deadline, "100 deliveries within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     first.kill();
     for sender in senders {
         sender.await.expect("sender");

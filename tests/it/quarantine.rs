@@ -153,6 +153,11 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     process
         .await_metric("hookgate_config_reloads_total{outcome=\"applied\"}", 1.0)
         .await;
+    // It learns them from the dedup topic as any replica would: three ids
+    // and, GitHub's replay guard being on, three body digests.
+    process
+        .await_metric("hookgate_dedup_learned_total", 6.0)
+        .await;
     let (headers, body) = github_signed_with(b"the-providers-secret", "lost-1");
     let reply = send(&client(), "POST", &url, &headers, body).await;
     assert_eq!(
