@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -300,7 +300,7 @@ async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
     std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
     let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
     let server = "max_connections = 8\nmax_connections_per_client = 0\n\
-                  [server.tls]\ncertificate = \"server.crt\"\nkey = \"server.key\"\nhandshake_timeout = \"1s\"\n";
+                  [server.tls]\ncertificate = \"server.crt\"\nkey = \"server.key\"\nhandshake_timeout = \"3s\"\n";
     let process = Process::spawn_in(dir, &broker.bootstrap(), server, "", &sources);
     await_ready(&process).await;
 
@@ -330,7 +330,7 @@ async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
             Err(_) => refused += 1,
         }
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            started.elapsed() < Duration::from_secs(10),
             "still locked out"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -542,37 +542,61 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
     // signs with at that moment.
     let signing = Arc::new(Mutex::new(b"old-secret".to_vec()));
     let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    // Senders whose request signed with the new secret was answered: from
+    // then on they sign only with it.
+    let on_new = Arc::new(AtomicUsize::new(0));
     let url = process.url("/webhooks/github");
     let senders: Vec<_> = (0..4)
         .map(|sender| {
             let (signing, stop, url) = (Arc::clone(&signing), Arc::clone(&stop), url.clone());
+            let (answered, on_new) = (Arc::clone(&answered), Arc::clone(&on_new));
             tokio::spawn(async move {
                 let client = client();
                 let mut answers = Vec::new();
                 let mut n = 0;
+                let mut switched = false;
                 while !stop.load(Ordering::Relaxed) {
                     let secret = signing.lock().expect("lock").clone();
                     let (headers, body) =
                         github_signed_with(&secret, &format!("rotate-{sender}-{n}"));
                     let reply = send(&client, "POST", &url, &headers, body).await;
                     answers.push((reply.status, reply.body));
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    if secret == b"new-secret" && !std::mem::replace(&mut switched, true) {
+                        on_new.fetch_add(1, Ordering::Relaxed);
+                    }
                     n += 1;
                 }
                 answers
             })
         })
         .collect();
-    let pause = || tokio::time::sleep(Duration::from_millis(300));
+    // Waits until `count` reaches `at_least`, the traffic flowing meanwhile.
+    let flowing = |count: &Arc<AtomicUsize>, at_least: usize| {
+        let count = Arc::clone(count);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while count.load(Ordering::Relaxed) < at_least {
+                assert!(Instant::now() < deadline, "traffic stopped flowing");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
 
-    pause().await;
+    flowing(&answered, 8).await;
     process.rewrite_config("", "", &both);
     reload(&process, applied(1.0)).await;
-    pause().await;
+    let before_switch = answered.load(Ordering::Relaxed);
+    flowing(&answered, before_switch + 8).await;
     *signing.lock().expect("lock") = b"new-secret".to_vec();
-    pause().await;
+    // The old secret is removed once the provider signs only with the new
+    // one, as a rotation is done.
+    flowing(&on_new, 4).await;
     process.rewrite_config("", "", &new_only);
     reload(&process, applied(2.0)).await;
-    pause().await;
+    let after_rotation = answered.load(Ordering::Relaxed);
+    flowing(&answered, after_rotation + 8).await;
     stop.store(true, Ordering::Relaxed);
     let mut answers = Vec::new();
     for sender in senders {

@@ -47,8 +47,9 @@ async fn a_provider_is_still_served(gateway: &Process, id: &str) {
     )
     .await;
     assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+    // Well within the 10 s a connection stuck behind the flood would wait.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
