@@ -4,6 +4,7 @@
 #   event_id      event id and event type look-ups on arbitrary bodies
 #   config        the configuration loader (parse, then validate)
 #   dedup_record  the dedup topic's record reader
+#   request_headers  forwarding headers behind trusted proxies, trace context
 # Each target runs for the given seconds; its corpus and the build are kept
 # in the tools folder, so later runs start where earlier ones stopped. A crash
 # fails the run and leaves its input under fuzz/artifacts/.
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(verify event_id config dedup_record)
+[ ${#targets[@]} -gt 0 ] || targets=(verify event_id config dedup_record request_headers)
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

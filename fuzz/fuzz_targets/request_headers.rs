@@ -1,0 +1,69 @@
+//! The readers of request headers every request goes through before its
+//! signature: the client address behind trusted proxies (`X-Forwarded-For`
+//! and RFC 7239 `Forwarded`) and W3C trace context (`traceparent`,
+//! `tracestate`). The input is `name: value` lines. Nothing may panic, a
+//! client address is always in its canonical form (an IPv4-mapped IPv6
+//! address as IPv4, as allowlists match it), a request without a forwarding
+//! header is the proxy's own, and what is passed on stays in the sizes the
+//! W3C specification allows.
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
+
+use hookgate::client_addr::{Cidr, ClientAddr, ForwardedHeader, IpSet, Peer, TrustedProxies};
+use hookgate::trace::{self, TraceParent};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+
+/// Proxies on loopback and a private range, trusted through either header.
+fn proxies() -> &'static [TrustedProxies; 2] {
+    static PROXIES: OnceLock<[TrustedProxies; 2]> = OnceLock::new();
+    PROXIES.get_or_init(|| {
+        let set = || {
+            IpSet::new(
+                ["127.0.0.0/8", "10.0.0.0/8", "::1/128"]
+                    .iter()
+                    .filter_map(|range| range.parse::<Cidr>().ok()),
+            )
+        };
+        [
+            TrustedProxies::new(set(), ForwardedHeader::XForwardedFor),
+            TrustedProxies::new(set(), ForwardedHeader::Forwarded),
+        ]
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut headers = HeaderMap::new();
+    for line in data.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&line[..colon]),
+            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let proxy = Peer(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000));
+    for (proxies, header) in proxies().iter().zip(["x-forwarded-for", "forwarded"]) {
+        match proxies.client(Some(proxy), &headers) {
+            ClientAddr::Known(ip) => assert_eq!(ip, ip.to_canonical()),
+            ClientAddr::Unreadable { .. } => assert!(headers.contains_key(header)),
+            ClientAddr::Absent => panic!("a request from a socket has a client"),
+        }
+        if !headers.contains_key(header) {
+            assert_eq!(
+                proxies.client(Some(proxy), &headers),
+                ClientAddr::Known(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            );
+        }
+    }
+    let trace = TraceParent::continue_or_start(&headers);
+    assert_eq!(trace.header_value().len(), 55);
+    if let Some(state) = trace::tracestate(&trace, &headers) {
+        assert!(state.len() <= 512);
+    }
+});
