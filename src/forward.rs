@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -35,6 +35,8 @@ pub struct ForwardRequest<'a> {
     /// Sign each delivery anew with this provider's scheme and secret.
     pub resign: Option<(VerifierKind, &'a Secret)>,
     pub ca: Option<&'a Path>,
+    /// How long each delivery may wait for its answer.
+    pub timeout: Duration,
 }
 
 /// What the target answered, in all.
@@ -106,7 +108,7 @@ pub fn forward(
         };
         let delivery = Delivery::of(&record, request);
         let started = Instant::now();
-        let answer = runtime.block_on(delivery.post(&http, request.to));
+        let answer = runtime.block_on(delivery.post(&http, request.to, request.timeout));
         let took = started.elapsed().as_secs_f64() * 1e3;
         summary.forwarded += 1;
         let place = format!(
@@ -253,7 +255,12 @@ impl Delivery {
         self.query = signed.query;
     }
 
-    async fn post(&self, http: &HttpsClient, to: &str) -> Result<(u16, String), String> {
+    async fn post(
+        &self,
+        http: &HttpsClient,
+        to: &str,
+        timeout: Duration,
+    ) -> Result<(u16, String), String> {
         let mut request = http::Request::builder()
             .method(self.method.clone())
             .uri(outbound::with_query(to, self.query.as_deref()));
@@ -263,7 +270,7 @@ impl Delivery {
         let request = request
             .body(Full::new(self.body.clone()))
             .map_err(|err| err.to_string())?;
-        let (status, body) = outbound::exchange(http, request).await?;
+        let (status, body) = outbound::exchange(http, request, timeout).await?;
         let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
         Ok((status, text.replace('\n', " ")))
     }
@@ -304,6 +311,7 @@ mod tests {
             to,
             resign: None,
             ca: None,
+            timeout: outbound::DEFAULT_TIMEOUT,
         }
     }
 

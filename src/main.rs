@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use hookgate::admin::Admin;
@@ -59,6 +60,9 @@ struct SendArgs {
     /// The URL the provider signs (square), when it is not --url.
     #[arg(long)]
     public_url: Option<String>,
+    /// How long each delivery may wait for its answer (30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +146,10 @@ struct ForwardArgs {
     /// A PEM certificate authority to trust for https:// beside the system's.
     #[arg(long)]
     ca: Option<PathBuf>,
+    /// How long each delivery may wait for its answer before it is reported
+    /// without one and the next is sent (30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -264,6 +272,7 @@ fn send(args: SendArgs) -> ExitCode {
         id,
         repeat,
         public_url,
+        timeout,
     } = args;
     let url = url.as_str();
     let fail = |message: String| {
@@ -291,6 +300,7 @@ fn send(args: SendArgs) -> ExitCode {
             token: None,
         },
         ca: ca.as_deref(),
+        timeout,
     };
     let delivery = match request.sign() {
         Ok(delivery) => delivery,
@@ -343,6 +353,7 @@ fn forward(args: ForwardArgs) -> ExitCode {
         to: &args.to,
         resign: args.provider.zip(secret.as_ref()),
         ca: args.ca.as_deref(),
+        timeout: args.timeout,
     };
     match forwarding::forward(&request, &mut std::io::stdout().lock()) {
         Ok(summary) if summary.refused + summary.failed == 0 => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,6 +14,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::{ClientConfig, RootCertStore};
+
+/// How long a request may wait for its whole answer unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A client for `http://` and `https://` URLs.
 pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -90,24 +94,31 @@ pub fn with_query(url: &str, query: Option<&str>) -> String {
     }
 }
 
-/// Sends `request` and reads the whole answer: its status and body, or why
-/// none came.
+/// Sends `request` and reads the whole answer within `timeout`: its status
+/// and body, or why none came. A target that accepts the connection and says
+/// nothing must not hold a tool forever.
 pub async fn exchange(
     client: &HttpsClient,
     request: http::Request<Full<Bytes>>,
+    timeout: Duration,
 ) -> Result<(u16, Bytes), String> {
-    let response = client
-        .request(request)
+    let answer = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|err| describe(&err))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|err| describe(&err))?
+            .to_bytes();
+        Ok((status, body))
+    };
+    tokio::time::timeout(timeout, answer)
         .await
-        .map_err(|err| describe(&err))?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|err| describe(&err))?
-        .to_bytes();
-    Ok((status, body))
+        .map_err(|_| format!("no answer within {}", humantime::format_duration(timeout)))?
 }
 
 /// An error with its causes (`client error (Connect): invalid peer
@@ -124,4 +135,37 @@ pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
         cause = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_target_that_never_answers_is_given_up_on_in_time() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        // Accepts, reads nothing, answers nothing, keeps the socket open.
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let request = http::Request::post(&url)
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .expect("request");
+        let started = std::time::Instant::now();
+        let answer = exchange(
+            &client(None).expect("client"),
+            request,
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(answer, Err("no answer within 300ms".to_owned()));
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        silent.abort();
+    }
 }

@@ -23,6 +23,8 @@ pub struct SendRequest<'a> {
     pub options: SchemeOptions<'a>,
     /// A certificate authority to trust beside the system's, for `https://`.
     pub ca: Option<&'a std::path::Path>,
+    /// How long each delivery may wait for its answer.
+    pub timeout: std::time::Duration,
 }
 
 /// What the gateway answered one delivery.
@@ -93,13 +95,12 @@ impl SendRequest<'_> {
                 request = request.header("content-type", "application/json");
             }
             let request = request.body(Full::new(body.clone()))?;
-            let (status, bytes) =
-                outbound::exchange(&client, request)
-                    .await
-                    .map_err(|message| SendError::Unreachable {
-                        url: self.url.to_owned(),
-                        message,
-                    })?;
+            let (status, bytes) = outbound::exchange(&client, request, self.timeout)
+                .await
+                .map_err(|message| SendError::Unreachable {
+                    url: self.url.to_owned(),
+                    message,
+                })?;
             answers.push(Answer {
                 status,
                 body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -164,6 +165,7 @@ mod tests {
                 event_id: "evt_send_1".into(),
                 options,
                 ca: None,
+                timeout: outbound::DEFAULT_TIMEOUT,
             };
             let delivery = request.sign().expect("signs");
             let key = verify::verification_key(kind, signing).expect("key");
@@ -209,6 +211,7 @@ mod tests {
             event_id: "e".into(),
             options: SchemeOptions::default(),
             ca: None,
+            timeout: outbound::DEFAULT_TIMEOUT,
         };
         let delivery = request.sign().expect("signs");
         let err = request.post(&delivery, 1).await.unwrap_err();
