@@ -1,7 +1,8 @@
-//! The HTTP client of hookgate's tools (`hookgate send`): `http://` and
-//! `https://` URLs, HTTP/1.1 or HTTP/2 as the server offers by ALPN. TLS is
-//! rustls, trusting the system's certificate authorities plus, with `--ca`,
-//! one more (a private CA, or a test certificate).
+//! The HTTP client of hookgate's tools (`send`, `forward`, the load
+//! generator): `http://` and `https://` URLs, HTTP/1.1 or HTTP/2 as the
+//! server offers by ALPN. TLS is rustls, trusting the system's certificate
+//! authorities plus, with `--ca`, one more (a private CA, or a test
+//! certificate).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -13,8 +13,9 @@ use std::sync::OnceLock;
 
 use hookgate::client_addr::{Cidr, ClientAddr, ForwardedHeader, IpSet, Peer, TrustedProxies};
 use hookgate::trace::{self, TraceParent};
-use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
+
+mod shared;
 
 /// Proxies on loopback and a private range, trusted through either header.
 fn proxies() -> &'static [TrustedProxies; 2] {
@@ -35,18 +36,7 @@ fn proxies() -> &'static [TrustedProxies; 2] {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut headers = HeaderMap::new();
-    for line in data.split(|&b| b == b'\n') {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&line[..colon]),
-            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    let (headers, _query) = shared::request_head(data);
     let proxy = Peer(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000));
     for (proxies, header) in proxies().iter().zip(["x-forwarded-for", "forwarded"]) {
         match proxies.client(Some(proxy), &headers) {

@@ -11,8 +11,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use hookgate::secret::Secret;
 use hookgate::verify::{SchemeOptions, Verifier, VerifierKind};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::Method;
 use libfuzzer_sys::fuzz_target;
+
+mod shared;
 
 /// A verifier of every scheme that builds from a plain secret.
 fn verifiers() -> &'static Vec<Verifier> {
@@ -43,27 +45,12 @@ fuzz_target!(|data: &[u8]| {
         Some(at) => (&rest[..at], &rest[at + 2..]),
         None => (rest, &[][..]),
     };
-    let mut headers = HeaderMap::new();
-    let mut query = None;
-    for line in head.split(|&b| b == b'\n') {
-        if let Some(q) = line.strip_prefix(b"?") {
-            query = std::str::from_utf8(q).ok();
-            continue;
-        }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&line[..colon]),
-            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    let (headers, query) = shared::request_head(head);
     for method in [Method::GET, Method::HEAD, Method::POST] {
         let _ = verifier.challenge(&method, &headers, query, body, 1_700_000_000);
     }
-    let verified = verifier.verify_with_query(&headers, query, Bytes::copy_from_slice(body), 1_700_000_000);
+    let verified =
+        verifier.verify_with_query(&headers, query, Bytes::copy_from_slice(body), 1_700_000_000);
     if let Ok(verified) = verified {
         let _ = verified.replay_material();
         let _ = verifier.handshake(&verified);
