@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use hookgate::admin::Admin;
@@ -13,6 +12,7 @@ use hookgate::config::{Config, LogFormat};
 use hookgate::consume::Start;
 use hookgate::forward::{self as forwarding, ForwardRequest};
 use hookgate::metrics;
+use hookgate::outbound;
 use hookgate::redrive::{self as redriving, RedriveRequest};
 use hookgate::send::{self as sending, SendRequest};
 use hookgate::source::Sources;
@@ -61,8 +61,8 @@ struct SendArgs {
     #[arg(long)]
     public_url: Option<String>,
     /// How long each delivery may wait for its answer (30s, 2m).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
+    #[arg(long, default_value_t = outbound::DEFAULT_TIMEOUT.into(), value_parser = outbound::parse_timeout)]
+    timeout: humantime::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,8 +148,8 @@ struct ForwardArgs {
     ca: Option<PathBuf>,
     /// How long each delivery may wait for its answer before it is reported
     /// without one and the next is sent (30s, 2m).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
+    #[arg(long, default_value_t = outbound::DEFAULT_TIMEOUT.into(), value_parser = outbound::parse_timeout)]
+    timeout: humantime::Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -300,7 +300,7 @@ fn send(args: SendArgs) -> ExitCode {
             token: None,
         },
         ca: ca.as_deref(),
-        timeout,
+        timeout: timeout.into(),
     };
     let delivery = match request.sign() {
         Ok(delivery) => delivery,
@@ -353,7 +353,7 @@ fn forward(args: ForwardArgs) -> ExitCode {
         to: &args.to,
         resign: args.provider.zip(secret.as_ref()),
         ca: args.ca.as_deref(),
-        timeout: args.timeout,
+        timeout: args.timeout.into(),
     };
     match forwarding::forward(&request, &mut std::io::stdout().lock()) {
         Ok(summary) if summary.refused + summary.failed == 0 => ExitCode::SUCCESS,

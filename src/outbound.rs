@@ -1,6 +1,6 @@
-//! The HTTP client of hookgate's tools (`send`, `forward`, the load
-//! generator): `http://` and `https://` URLs, HTTP/1.1 or HTTP/2 as the
-//! server offers by ALPN. TLS is rustls, trusting the system's certificate
+//! The HTTP client of hookgate's tools (`send`, `forward`; the load
+//! generator uses its connector): `http://` and `https://` URLs, HTTP/1.1 or
+//! HTTP/2 as the server offers by ALPN. TLS is rustls, trusting the system's certificate
 //! authorities plus, with `--ca`, one more (a private CA, or a test
 //! certificate).
 
@@ -95,31 +95,37 @@ pub fn with_query(url: &str, query: Option<&str>) -> String {
     }
 }
 
-/// Sends `request` and reads the whole answer within `timeout`: its status
-/// and body, or why none came. A target that accepts the connection and says
-/// nothing must not hold a tool forever.
+/// Sends `request` and reads its answer: its status and body, or why none
+/// came. The status must come within `timeout`, and the body within as long
+/// again: a target that accepts the connection and says nothing must not hold
+/// a tool forever, and one that answered but trickles its body has still
+/// answered (its body then says it was cut short).
 pub async fn exchange(
     client: &HttpsClient,
     request: http::Request<Full<Bytes>>,
     timeout: Duration,
 ) -> Result<(u16, Bytes), String> {
-    let answer = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|err| describe(&err))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|err| describe(&err))?
-            .to_bytes();
-        Ok((status, body))
-    };
-    tokio::time::timeout(timeout, answer)
+    let within = humantime::format_duration(timeout);
+    let response = tokio::time::timeout(timeout, client.request(request))
         .await
-        .map_err(|_| format!("no answer within {}", humantime::format_duration(timeout)))?
+        .map_err(|_| format!("no answer within {within}"))?
+        .map_err(|err| describe(&err))?;
+    let status = response.status().as_u16();
+    let body = match tokio::time::timeout(timeout, response.into_body().collect()).await {
+        Ok(collected) => collected.map_err(|err| describe(&err))?.to_bytes(),
+        Err(_) => Bytes::from(format!("(the body did not finish within {within})")),
+    };
+    Ok((status, body))
+}
+
+/// A `--timeout` as given on the command line (`30s`, `2m`); zero would
+/// refuse every delivery before it could be answered.
+pub fn parse_timeout(text: &str) -> Result<humantime::Duration, String> {
+    let timeout: humantime::Duration = text.parse().map_err(|err| format!("{err}"))?;
+    if timeout.is_zero() {
+        return Err("a timeout of zero leaves no time for an answer".into());
+    }
+    Ok(timeout)
 }
 
 /// An error with its causes (`client error (Connect): invalid peer
@@ -159,14 +165,69 @@ mod tests {
             .body(Full::new(Bytes::from_static(b"{}")))
             .expect("request");
         let started = std::time::Instant::now();
-        let answer = exchange(
-            &client(None).expect("client"),
-            request,
-            Duration::from_millis(300),
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            exchange(
+                &client(None).expect("client"),
+                request,
+                Duration::from_millis(300),
+            ),
         )
-        .await;
+        .await
+        .expect("exchange gave up by itself");
         assert_eq!(answer, Err("no answer within 300ms".to_owned()));
         assert!(started.elapsed() >= Duration::from_millis(300));
         silent.abort();
+    }
+
+    #[tokio::test]
+    async fn an_answer_whose_body_never_finishes_still_counts_as_answered() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        // Reads the request, answers 202 with one of ten promised bytes.
+        let trickling = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            socket
+                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 10\r\n\r\n{")
+                .await
+                .expect("write");
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let request = http::Request::post(&url)
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .expect("request");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            exchange(
+                &client(None).expect("client"),
+                request,
+                Duration::from_millis(300),
+            ),
+        )
+        .await
+        .expect("exchange gave up by itself");
+        assert_eq!(
+            answer,
+            Ok((
+                202,
+                Bytes::from_static(b"(the body did not finish within 300ms)")
+            ))
+        );
+        trickling.abort();
+    }
+
+    #[test]
+    fn a_timeout_of_zero_or_nonsense_is_refused() {
+        assert_eq!(
+            parse_timeout("2m").map(Duration::from),
+            Ok(Duration::from_secs(120))
+        );
+        assert!(parse_timeout("0s").unwrap_err().contains("zero"));
+        assert!(parse_timeout("soon").is_err());
     }
 }
