@@ -4,8 +4,9 @@
 //! `tracestate`). The input is `name: value` lines. Nothing may panic, a
 //! client address is always in its canonical form (an IPv4-mapped IPv6
 //! address as IPv4, as allowlists match it), a request without a forwarding
-//! header is the proxy's own, and what is passed on stays in the sizes the
-//! W3C specification allows.
+//! header is the proxy's own, the `traceparent` hookgate writes is one the
+//! next hop continues, and the `tracestate` passed on is one the W3C
+//! specification allows.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -51,9 +52,17 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
+    // What hookgate writes on the record is a traceparent the next hop (or
+    // hookgate itself) continues: same trace, never one it would refuse.
     let trace = TraceParent::continue_or_start(&headers);
-    assert_eq!(trace.header_value().len(), 55);
+    let mut next_hop = http::HeaderMap::new();
+    next_hop.insert(
+        "traceparent",
+        http::HeaderValue::from_bytes(&trace.header_value()).expect("printable"),
+    );
+    let continued = TraceParent::continue_or_start(&next_hop);
+    assert_eq!(continued.trace_id(), trace.trace_id());
     if let Some(state) = trace::tracestate(&trace, &headers) {
-        assert!(state.len() <= 512);
+        assert!(state.len() <= 512 && state.iter().all(|b| (0x20..0x7f).contains(b)));
     }
 });

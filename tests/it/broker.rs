@@ -46,7 +46,8 @@ pub(crate) fn tools_dir() -> PathBuf {
 /// The port is taken below the kernel's ephemeral range, from which every
 /// outgoing connection of the suite gets its own port: one taken there could
 /// be another test's connection by the time its broker or gateway binds it.
-/// One test process never hands out the same port twice.
+/// One test process never hands out the same port twice (where that range
+/// starts too low to leave room below it, the kernel picks the port).
 pub(crate) fn free_port() -> u16 {
     const LOWEST: u64 = 20_000;
     static HANDED_OUT: AtomicU64 = AtomicU64::new(0);
