@@ -37,6 +37,24 @@ fn hookgate(args: &[&str]) -> Output {
         .expect("hookgate runs")
 }
 
+/// `hookgate forward` of every record of `topic` from `from` to `to`, up to
+/// the end, with `more` arguments.
+fn forward(bootstrap: &str, topic: &str, to: &str, from: &str, more: &[&str]) -> Output {
+    let args = [
+        "forward",
+        "--brokers",
+        bootstrap,
+        "--topic",
+        topic,
+        "--to",
+        to,
+        "--from",
+        from,
+        "--no-follow",
+    ];
+    hookgate(&[&args[..], more].concat())
+}
+
 fn printed(output: &Output) -> String {
     format!(
         "{}{}",
@@ -362,18 +380,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
     let (target, seen) = capture().await;
     let to = format!("http://{target}/hook");
     let bootstrap = broker.bootstrap();
-    let output = hookgate(&[
-        "forward",
-        "--brokers",
-        &bootstrap,
-        "--topic",
-        &events,
-        "--to",
-        &to,
-        "--from",
-        "beginning",
-        "--no-follow",
-    ]);
+    let output = forward(&bootstrap, &events, &to, "beginning", &[]);
     let said = printed(&output);
     assert!(output.status.success(), "{said}");
     assert!(
@@ -419,22 +426,13 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
     // Signed anew for a consumer with its own secret.
     seen.lock().expect("lock").clear();
     let secret = format!("file:{}", process.dir().join("consumer.secret").display());
-    let output = hookgate(&[
-        "forward",
-        "--brokers",
+    let output = forward(
         &bootstrap,
-        "--topic",
         &events,
-        "--to",
         &to,
-        "--from",
         "offset:0",
-        "--no-follow",
-        "--provider",
-        "github",
-        "--resign-secret",
-        &secret,
-    ]);
+        &["--provider", "github", "--resign-secret", &secret],
+    );
     assert!(output.status.success(), "{}", printed(&output));
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.len(), 3);
