@@ -21,6 +21,14 @@ use tokio_rustls::client::TlsStream;
 use super::github_signed_with;
 use crate::harness::{Broker, Process, client, consume, send, topic, try_get};
 
+/// A broker with the test's events topic, and a folder for its config file.
+async fn broker_with_topic(name: &str) -> (Broker, String, tempfile::TempDir) {
+    let broker = Broker::start().await;
+    let topic = topic(name);
+    broker.create_topic(&topic).await;
+    (broker, topic, tempfile::tempdir().expect("dir"))
+}
+
 /// A self-signed certificate for `localhost`, written as `NAME.crt` and
 /// `NAME.key` in `dir`; its DER, to trust and to recognise.
 fn certificate(dir: &Path, name: &str) -> CertificateDer<'static> {
@@ -185,10 +193,7 @@ async fn reload(process: &Process, (series, n): (&str, f64)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
-    let broker = Broker::start().await;
-    let topic = topic("tls");
-    broker.create_topic(&topic).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (broker, topic, dir) = broker_with_topic("tls").await;
     let ours = certificate(dir.path(), "server");
     std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
     let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
@@ -292,10 +297,7 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
-    let broker = Broker::start().await;
-    let topic = topic("tls-silent");
-    broker.create_topic(&topic).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (broker, topic, dir) = broker_with_topic("tls-silent").await;
     let ours = certificate(dir.path(), "server");
     std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
     let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
@@ -352,10 +354,7 @@ async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
-    let broker = Broker::start().await;
-    let topic = topic("tls-reload");
-    broker.create_topic(&topic).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (broker, topic, dir) = broker_with_topic("tls-reload").await;
     let first = certificate(dir.path(), "first");
     let second = certificate(dir.path(), "second");
     let _third = certificate(dir.path(), "third");
@@ -401,10 +400,7 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlists_with_and_without_a_trusted_proxy() {
-    let broker = Broker::start().await;
-    let topic = topic("allow");
-    broker.create_topic(&topic).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (broker, topic, dir) = broker_with_topic("allow").await;
     std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
     let sources = [
         github_source(
@@ -521,10 +517,7 @@ async fn allowlists_with_and_without_a_trusted_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
-    let broker = Broker::start().await;
-    let topic = topic("rotate");
-    broker.create_topic(&topic).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (broker, topic, dir) = broker_with_topic("rotate").await;
     std::fs::write(dir.path().join("old.secret"), "old-secret").expect("secret");
     std::fs::write(dir.path().join("new.secret"), "new-secret").expect("secret");
     let old_only = github_source(dir.path(), "github", &topic, &["old.secret"], "");
@@ -633,10 +626,7 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_reload_keeps_the_running_configuration() {
-    let broker = Broker::start().await;
-    let topic = topic("invalid-reload");
-    broker.create_topic(&topic).await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (broker, topic, dir) = broker_with_topic("invalid-reload").await;
     std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
     let good = github_source(dir.path(), "github", &topic, &["a.secret"], "");
     let process = Process::start_in(dir, &broker.bootstrap(), "", "", &good).await;
