@@ -8,9 +8,13 @@
 //! skipping hops that are trusted proxies, and the first hop that is not one
 //! is the client. Only the one header the proxies are configured to write is
 //! read: reading both would let a client put any address in the other.
+//!
+//! Limits per client count a [`ClientKey`]: an IPv4 address, or an IPv6
+//! network of `server.ipv6_client_prefix` bits, since one IPv6 host is
+//! usually given a whole /64 and could otherwise pass for 2^64 clients.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use http::HeaderMap;
@@ -106,6 +110,41 @@ impl fmt::Display for ClientAddr {
     }
 }
 
+/// Who a limit per client counts: an IPv4 address (IPv4-mapped IPv6
+/// included), an IPv6 network of the configured prefix, or every request
+/// whose client hookgate cannot tell, together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    Ip(IpAddr),
+    Unknown,
+}
+
+/// The IPv6 prefix that counts as one client unless configured otherwise:
+/// what one subscriber, host or cloud instance is usually given.
+pub const DEFAULT_IPV6_CLIENT_PREFIX: u8 = 64;
+
+impl ClientKey {
+    /// The key of `ip`, an IPv6 address cut to its first `ipv6_prefix` bits.
+    pub fn of_ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Self::Ip(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => {
+                let bits = u32::from(ipv6_prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                Self::Ip(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
+            }
+        }
+    }
+
+    /// The key of a request's client.
+    pub fn of(client: ClientAddr, ipv6_prefix: u8) -> Self {
+        match client {
+            ClientAddr::Known(ip) => Self::of_ip(ip, ipv6_prefix),
+            ClientAddr::Unreadable { .. } | ClientAddr::Absent => Self::Unknown,
+        }
+    }
+}
+
 /// The socket address of a request's connection, put in the request's
 /// extensions by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +160,11 @@ pub struct TrustedProxies {
 impl TrustedProxies {
     pub fn new(proxies: IpSet, header: ForwardedHeader) -> Self {
         Self { proxies, header }
+    }
+
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn trusts(&self, peer: Option<Peer>) -> bool {
+        peer.is_some_and(|Peer(peer)| self.proxies.contains(peer.ip()))
     }
 
     /// The client of a request that came from `peer` with `headers`.
@@ -324,5 +368,24 @@ mod tests {
         );
         assert_eq!(client, known("203.0.113.9"));
         assert_eq!(client.to_string(), "203.0.113.9");
+    }
+
+    #[test]
+    fn a_client_key_is_an_ipv4_address_or_an_ipv6_network() {
+        let key = |ip: &str, prefix| ClientKey::of_ip(ip.parse().expect("ip"), prefix);
+        assert_eq!(key("2001:db8:1:2:3:4:5:6", 64), key("2001:db8:1:2::", 128));
+        assert_eq!(key("2001:db8:1:2:3:4:5:6", 48), key("2001:db8:1::", 128));
+        assert_ne!(key("2001:db8:1:2::1", 128), key("2001:db8:1:2::2", 128));
+        assert_eq!(key("::ffff:192.0.2.1", 64), key("192.0.2.1", 64));
+        assert_ne!(key("192.0.2.1", 64), key("192.0.2.2", 64));
+        assert_eq!(
+            ClientKey::of(ClientAddr::Absent, 64),
+            ClientKey::of(
+                ClientAddr::Unreadable {
+                    proxy: "10.0.0.1".parse().expect("ip")
+                },
+                64
+            )
+        );
     }
 }

@@ -62,9 +62,24 @@ pub struct ServerConfig {
     pub max_connections_per_client: usize,
     /// Requests handled at once, at most; beyond, 503 `overloaded` at once.
     pub max_requests_in_flight: usize,
-    /// Request body bytes held at once across all requests, at most; beyond,
-    /// 503 `overloaded` before the body is read.
+    /// Requests of one client handled at once, at most (0: no limit, as for
+    /// `max_connections_per_client`); beyond, 503 `client_limit` for that
+    /// client only. HTTP/2 streams count one each.
+    pub max_requests_in_flight_per_client: usize,
+    /// Request body bytes held at once across all requests, at most, counted
+    /// as they arrive; beyond, 503 `overloaded`.
     pub max_buffered_body_bytes: usize,
+    /// Request body bytes one client may hold at once (0: no limit); beyond,
+    /// 503 `client_limit` for that client only.
+    pub max_buffered_body_bytes_per_client: usize,
+    /// The IPv6 prefix length that limits per client count as one client
+    /// (an IPv6 host usually has a whole /64).
+    pub ipv6_client_prefix: u8,
+    /// How long a connection with no request open may stay, whatever
+    /// keep-alive pings it answers; HTTP/1.1 connections are closed sooner,
+    /// by `header_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Streams one HTTP/2 connection may have open at once.
     pub http2_max_concurrent_streams: u32,
     /// Bytes of request headers, at most, on HTTP/2 (also the bound on
@@ -129,7 +144,11 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             max_connections_per_client: 1_000,
             max_requests_in_flight: 8_192,
+            max_requests_in_flight_per_client: 1_024,
             max_buffered_body_bytes: 256 * 1024 * 1024,
+            max_buffered_body_bytes_per_client: 32 * 1024 * 1024,
+            ipv6_client_prefix: crate::client_addr::DEFAULT_IPV6_CLIENT_PREFIX,
+            idle_timeout: Duration::from_secs(30),
             http2_max_concurrent_streams: 100,
             max_header_bytes: 16 * 1024,
             max_headers: 100,
@@ -696,9 +715,29 @@ impl Config {
                 ),
             );
         }
+        let per_client_bytes = self.server.max_buffered_body_bytes_per_client;
+        if per_client_bytes != 0 && per_client_bytes < self.server.max_body_bytes {
+            fail(
+                "server.max_buffered_body_bytes_per_client",
+                format!(
+                    "{per_client_bytes} is less than server.max_body_bytes ({}): no client could send a body of the largest size (0 turns the share off)",
+                    self.server.max_body_bytes
+                ),
+            );
+        }
+        if self.server.ipv6_client_prefix == 0 || self.server.ipv6_client_prefix > 128 {
+            fail(
+                "server.ipv6_client_prefix",
+                format!(
+                    "{} is not an IPv6 prefix length: give 1 to 128 (64 counts each /64 as one client)",
+                    self.server.ipv6_client_prefix
+                ),
+            );
+        }
         for (field, value) in [
             ("server.body_timeout", self.server.body_timeout),
             ("server.header_timeout", self.server.header_timeout),
+            ("server.idle_timeout", self.server.idle_timeout),
             (
                 "server.http2_keep_alive_interval",
                 self.server.http2_keep_alive_interval,

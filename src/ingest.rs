@@ -5,12 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwap;
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use tokio::sync::Semaphore;
-
+use crate::budget::{Budget, OverBudget, Ticket};
 use crate::client_addr::{ClientAddr, Peer, TrustedProxies};
 use crate::clock::unix_seconds;
 use crate::config::Config;
@@ -27,6 +22,10 @@ use crate::route::Routed;
 use crate::source::{Source, Sources};
 use crate::trace::TraceParent;
 use crate::verify::{Handshake, Verified};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
 
 /// The response every request gets.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -41,10 +40,8 @@ pub struct Gateway {
     body_timeout: Duration,
     produce_timeout: Duration,
     retry_after_secs: u32,
-    /// `server.max_requests_in_flight`: a permit per request being handled.
-    requests: Semaphore,
-    /// `server.max_buffered_body_bytes`: a permit per body byte held.
-    body_bytes: Semaphore,
+    /// Requests in flight and body bytes held, in all and per client.
+    budget: Budget,
 }
 
 /// What a configuration reload replaces: requests in flight finish with
@@ -115,6 +112,8 @@ struct Arrival {
     /// first arrival of a re-driven request.
     checked_at: SystemTime,
     client: ClientAddr,
+    /// Whether the connection is a trusted proxy's.
+    from_trusted_proxy: bool,
     trace: TraceParent,
 }
 
@@ -147,13 +146,7 @@ impl Gateway {
             body_timeout: config.server.body_timeout,
             produce_timeout: config.kafka.produce_timeout(),
             retry_after_secs: config.kafka.retry_after_secs(),
-            requests: Semaphore::new(config.server.max_requests_in_flight),
-            body_bytes: Semaphore::new(
-                config
-                    .server
-                    .max_buffered_body_bytes
-                    .min(Semaphore::MAX_PERMITS),
-            ),
+            budget: Budget::new(&config.server),
         }
     }
 
@@ -198,6 +191,9 @@ impl Gateway {
                 request.extensions().get::<Peer>().copied(),
                 request.headers(),
             ),
+            from_trusted_proxy: live
+                .proxies
+                .trusts(request.extensions().get::<Peer>().copied()),
             trace: TraceParent::continue_or_start(request.headers()),
         };
         let client = arrival.client;
@@ -224,18 +220,15 @@ impl Gateway {
             ));
             return self.reject(Some(&source), &source.metrics, failure, &arrival);
         }
-        // Beyond the limit, a fast 503 is the back-pressure providers understand.
-        let Ok(_request_permit) = self.requests.try_acquire() else {
-            return self.reject(
-                Some(&source),
-                &source.metrics,
-                Failure::from(overloaded(
-                    "hookgate is handling as many requests as it may",
-                )),
-                &arrival,
-            );
+        // Beyond a limit, a fast 503 is the back-pressure providers understand.
+        let mut ticket = match self.budget.admit(self.budget.key(client)) {
+            Ok(ticket) => ticket,
+            Err(over) => {
+                let failure = Failure::from(over_budget(over));
+                return self.reject(Some(&source), &source.metrics, failure, &arrival);
+            }
         };
-        match self.ingest(&source, request, &arrival).await {
+        match self.ingest(&source, request, &mut ticket, &arrival).await {
             Ok(Outcome::One(event)) => {
                 record_stored(&source, std::slice::from_ref(&event), &arrival);
                 let (status, id) = match &event {
@@ -267,7 +260,8 @@ impl Gateway {
                 tracing::info!(
                     source = %source.name, %client, trace_id = %arrival.trace.trace_id(),
                     status = 200, handshake = handshake.kind,
-                    note = handshake.note.as_deref(),
+                    // What a provider handed over, from its unverified request.
+                    note = handshake.note.as_deref().map(|note| tracing::field::display(crate::printable::Escaped(note.as_bytes()))),
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
                 );
                 handshake_response(handshake)
@@ -280,6 +274,7 @@ impl Gateway {
         &self,
         source: &Arc<Source>,
         request: Request<B>,
+        ticket: &mut Ticket<'_>,
         arrival: &Arrival,
     ) -> Result<Outcome, Failure>
     where
@@ -311,23 +306,13 @@ impl Gateway {
                 .into()),
             };
         }
-        // The body's bytes are reserved before it is read: what it declares,
-        // or the most it may be when it declares nothing (or too much: that
-        // is refused below without being held).
-        let reserved = declared_length(&parts.headers)
-            .filter(|&declared| declared <= source.max_body_bytes as u64)
-            .map_or(source.max_body_bytes, |declared| declared as usize);
-        let Ok(_body_permit) = self
-            .body_bytes
-            .try_acquire_many(u32::try_from(reserved).unwrap_or(u32::MAX))
-        else {
-            return Err(overloaded("hookgate holds as many request bodies as it may").into());
-        };
+        // The body's bytes are charged to the request's ticket as they arrive.
         let body = read_body(
             body,
             &parts.headers,
             source.max_body_bytes,
             self.body_timeout,
+            ticket,
         )
         .await?;
         if source.log_bodies {
@@ -335,12 +320,21 @@ impl Gateway {
         }
         // A source that quarantines keeps the request as it arrived, should
         // what follows refuse it (a copy of the headers; the body is shared).
-        let held = source.quarantine.as_ref().map(|_| Held {
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().map(str::to_owned),
-            headers: parts.headers.clone(),
-            body: body.clone(),
+        let held = source.quarantine.as_ref().map(|_| {
+            let mut headers = parts.headers.clone();
+            // Only `hookgate forward`, run from behind a trusted proxy, may
+            // keep its request out of the quarantine: from anyone else the
+            // header would hide forgeries from the operator.
+            if !arrival.from_trusted_proxy {
+                headers.remove(quarantine::FORWARDED_FROM);
+            }
+            Held {
+                method: parts.method.clone(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().map(str::to_owned),
+                headers,
+                body: body.clone(),
+            }
         });
         self.after_body(source, parts, body, now, arrival)
             .await
@@ -370,20 +364,6 @@ impl Gateway {
             source
                 .verifier
                 .verify_with_query(&parts.headers, parts.uri.query(), body, now)?;
-        // After verification: a flood of unsigned requests cannot use up the
-        // bucket of the provider's real deliveries (connections and bodies
-        // have limits of their own before this).
-        if let Some(limit) = &source.rate_limit
-            && let Err(wait) = limit.check()
-        {
-            let secs = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1);
-            return Err(Rejection::new(
-                Reason::RateLimited,
-                format!("this source takes at most its configured rate; retry in {secs}s"),
-            )
-            .retry_after(secs)
-            .into());
-        }
         if let Some(handshake) = source.verifier.handshake(&verified) {
             return Ok(Outcome::Handshake(handshake));
         }
@@ -391,8 +371,9 @@ impl Gateway {
             None => {
                 let event = locate(source, &parts.headers, verified)?;
                 let deadline = self.deadline(Some(&event.id))?;
+                let rate = RateSpend::default();
                 let stored = self
-                    .store(source, event, parts.headers, arrival, deadline)
+                    .store(source, event, parts.headers, arrival, deadline, &rate)
                     .await?;
                 Ok(Outcome::One(stored))
             }
@@ -405,11 +386,19 @@ impl Gateway {
                     .map(|verified| locate(source, &parts.headers, verified))
                     .collect::<Result<Vec<_>, _>>()?;
                 let deadline = self.deadline(events.first().map(|event| &event.id))?;
+                let rate = RateSpend::default();
                 // Stored side by side, and answered 2xx only when every one
                 // is in Kafka. The first failure is the answer; the
                 // provider's retry finds the others duplicates.
                 let stored = futures_util::future::join_all(events.into_iter().map(|event| {
-                    self.store(source, event, parts.headers.clone(), arrival, deadline)
+                    self.store(
+                        source,
+                        event,
+                        parts.headers.clone(),
+                        arrival,
+                        deadline,
+                        &rate,
+                    )
                 }))
                 .await;
                 let mut stored = stored.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -443,7 +432,7 @@ impl Gateway {
     }
 
     /// Claims one event's id, publishes it and commits the claim, all within
-    /// `deadline`.
+    /// `deadline`; a fresh event spends the delivery's `rate`.
     async fn store(
         &self,
         source: &Arc<Source>,
@@ -451,6 +440,7 @@ impl Gateway {
         headers: HeaderMap,
         arrival: &Arrival,
         deadline: tokio::time::Instant,
+        rate: &RateSpend,
     ) -> Result<Stored, Failure> {
         let Located {
             verified,
@@ -491,6 +481,12 @@ impl Gateway {
         } else {
             None
         };
+        // Only now, with the event known to be fresh: a replayed delivery is
+        // answered duplicate above without spending the provider's rate, so
+        // replays cannot make its real deliveries wait. Both claims are
+        // released as they drop.
+        rate.spend(source)
+            .map_err(|rejection| with_id(rejection.into()))?;
         let event = Event::new(
             Arc::clone(source),
             verified,
@@ -661,6 +657,31 @@ impl Gateway {
     }
 }
 
+/// A delivery's spending of its source's rate limit: once, by its first
+/// fresh event, whose verdict the other events of a batch share.
+#[derive(Debug, Default)]
+struct RateSpend(std::sync::OnceLock<Option<u32>>);
+
+impl RateSpend {
+    /// Takes the delivery's place in the source's rate, or says how many
+    /// seconds to wait.
+    fn spend(&self, source: &Source) -> Result<(), Rejection> {
+        let wait = self.0.get_or_init(|| {
+            let limit = source.rate_limit.as_ref()?;
+            let wait = limit.check().err()?;
+            Some(u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1))
+        });
+        match *wait {
+            None => Ok(()),
+            Some(secs) => Err(Rejection::new(
+                Reason::RateLimited,
+                format!("this source takes at most its configured rate; retry in {secs}s"),
+            )
+            .retry_after(secs)),
+        }
+    }
+}
+
 /// Counts and logs a delivery whose events are all in Kafka; its counts of
 /// events newly published and already held.
 fn record_stored(source: &Source, events: &[Stored], arrival: &Arrival) -> (usize, usize) {
@@ -724,6 +745,7 @@ async fn read_body<B>(
     headers: &HeaderMap,
     limit: usize,
     timeout: Duration,
+    ticket: &mut Ticket<'_>,
 ) -> Result<Bytes, Rejection>
 where
     B: http_body::Body<Data = Bytes>,
@@ -744,17 +766,69 @@ where
         }
         return Err(too_large());
     }
-    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.is::<LengthLimitError>() => Err(too_large()),
-        Ok(Err(err)) => Err(Rejection::new(
-            Reason::BodyUnreadable,
-            format!("the body could not be read: {err}"),
-        )),
-        Err(_elapsed) => Err(Rejection::new(
-            Reason::BodyTimeout,
-            format!("the body did not arrive within {}s", timeout.as_secs()),
-        )),
+    let collect = async {
+        let mut body = std::pin::pin!(body);
+        let mut collected = Collected::default();
+        while let Some(frame) = body.as_mut().frame().await {
+            let frame = frame.map_err(|err| {
+                let err: Box<dyn std::error::Error + Send + Sync> = err.into();
+                Rejection::new(
+                    Reason::BodyUnreadable,
+                    format!("the body could not be read: {err}"),
+                )
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            if collected.len + data.len() > limit {
+                return Err(too_large());
+            }
+            // Charged as it arrives: what a body declares costs nothing.
+            ticket.charge(data.len()).map_err(over_budget)?;
+            collected.push(data);
+        }
+        Ok(collected.into_bytes())
+    };
+    tokio::time::timeout(timeout, collect)
+        .await
+        .unwrap_or_else(|_elapsed| {
+            Err(Rejection::new(
+                Reason::BodyTimeout,
+                format!("the body did not arrive within {}s", timeout.as_secs()),
+            ))
+        })
+}
+
+/// A body's frames as they arrive: one frame is kept as it came (no copy),
+/// several are joined.
+#[derive(Default)]
+struct Collected {
+    first: Option<Bytes>,
+    rest: Option<bytes::BytesMut>,
+    len: usize,
+}
+
+impl Collected {
+    fn push(&mut self, data: Bytes) {
+        self.len += data.len();
+        match (&self.first, &mut self.rest) {
+            (None, _) => self.first = Some(data),
+            (Some(first), None) => {
+                let mut joined = bytes::BytesMut::with_capacity(first.len() + data.len());
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(&data);
+                self.rest = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.extend_from_slice(&data),
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(joined)) => joined.freeze(),
+            (Some(first), None) => first,
+            (None, None) => Bytes::new(),
+        }
     }
 }
 
@@ -766,9 +840,14 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|text| text.parse::<u64>().ok())
 }
 
-/// A fast 503 for a gateway at one of its limits.
-fn overloaded(why: &str) -> Rejection {
-    Rejection::new(Reason::Overloaded, format!("{why}; retry later"))
+/// A fast 503 for a gateway, or a client, at one of its limits.
+fn over_budget(over: OverBudget) -> Rejection {
+    let reason = if over.is_the_clients() {
+        Reason::ClientLimit
+    } else {
+        Reason::Overloaded
+    };
+    Rejection::new(reason, over.message())
 }
 
 /// Bytes beyond the limit that are read and dropped so a 413 reaches the sender.
@@ -789,7 +868,8 @@ fn log_body(source: &Source, body: &Bytes) {
         source = %source.name,
         bytes = body.len(),
         truncated = body.len() > SHOWN,
-        body = %String::from_utf8_lossy(shown),
+        // Escaped: an unverified body must not start a log line of its own.
+        body = %crate::printable::Escaped(shown),
         "request body (sources.log_bodies is on)"
     );
 }

@@ -45,6 +45,7 @@
 
 pub mod admin;
 pub mod app;
+pub(crate) mod budget;
 pub mod client_addr;
 pub mod clock;
 pub mod config;
@@ -60,6 +61,7 @@ pub mod kafka;
 pub mod locate;
 pub mod metrics;
 pub mod outbound;
+pub mod printable;
 pub mod publish;
 pub mod quarantine;
 pub(crate) mod rate_limit;

@@ -19,6 +19,8 @@ pub const HANDSHAKES: &str = "hookgate_handshakes_total";
 pub const REQUEST_DURATION: &str = "hookgate_request_duration_seconds";
 pub const PRODUCE_DURATION: &str = "hookgate_produce_duration_seconds";
 pub const IN_FLIGHT: &str = "hookgate_requests_in_flight";
+pub const BODY_BYTES_HELD: &str = "hookgate_request_body_bytes_held";
+pub const CONNECTIONS_IDLE_CLOSED: &str = "hookgate_connections_idle_closed_total";
 pub const DEDUP_ENTRIES: &str = "hookgate_dedup_entries";
 pub const DEDUP_EVICTIONS: &str = "hookgate_dedup_evictions_total";
 pub const DEDUP_LOADED: &str = "hookgate_dedup_loaded";
@@ -79,6 +81,14 @@ pub fn describe() {
         "Time from produce to Kafka's acknowledgement."
     );
     describe_gauge!(IN_FLIGHT, "Requests being handled now.");
+    describe_gauge!(
+        BODY_BYTES_HELD,
+        "Request body bytes received and held now, within server.max_buffered_body_bytes."
+    );
+    describe_counter!(
+        CONNECTIONS_IDLE_CLOSED,
+        "Connections closed after server.idle_timeout with no request open (HTTP/2 connections that only answer pings)."
+    );
     describe_gauge!(CONNECTIONS_OPEN, "Webhook connections open now.");
     describe_counter!(
         CONNECTIONS_REFUSED,
@@ -186,6 +196,7 @@ pub fn describe() {
         DEDUP_CORRUPT_RECORDS,
         PRODUCER_REPLACEMENTS,
         CONNECTIONS_TIMED_OUT,
+        CONNECTIONS_IDLE_CLOSED,
     ] {
         counter!(counter).absolute(0);
     }
@@ -207,6 +218,7 @@ pub fn describe() {
     gauge!(CONFIG_LAST_RELOAD_SUCCESSFUL).set(1.0);
     for gauge in [
         IN_FLIGHT,
+        BODY_BYTES_HELD,
         DEDUP_ENTRIES,
         DEDUP_LOADED,
         DEDUP_REPLAY_LAG,
@@ -356,6 +368,16 @@ pub fn connection_refused(refusal: crate::reason::Refusal) {
 /// Counts a connection hyper ended for the client's broken HTTP.
 pub fn protocol_error(error: crate::reason::ProtocolError) {
     counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).increment(1);
+}
+
+/// The gauge of request body bytes held, for the budget that charges them.
+pub fn body_bytes_held() -> Gauge {
+    gauge!(BODY_BYTES_HELD)
+}
+
+/// Counts a connection closed for holding its place with no request open.
+pub fn connection_idle_closed() {
+    counter!(CONNECTIONS_IDLE_CLOSED).increment(1);
 }
 
 /// Counts a connection closed for sending no request in time.

@@ -32,10 +32,13 @@ pub enum Reason {
     KafkaUnavailable,
     RecordTooLarge,
     Overloaded,
+    /// The client holds its whole share of requests in flight or of body
+    /// bytes; other clients are served.
+    ClientLimit,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
         Self::IpNotAllowed,
@@ -57,6 +60,7 @@ impl Reason {
         Self::KafkaUnavailable,
         Self::RecordTooLarge,
         Self::Overloaded,
+        Self::ClientLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,7 @@ impl Reason {
             Self::KafkaUnavailable => "kafka_unavailable",
             Self::RecordTooLarge => "record_too_large",
             Self::Overloaded => "overloaded",
+            Self::ClientLimit => "client_limit",
         }
     }
 
@@ -103,9 +108,11 @@ impl Reason {
             | Self::StaleTimestamp
             | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
             Self::StillInFlight => StatusCode::CONFLICT,
-            Self::NotReady | Self::QueueFull | Self::KafkaUnavailable | Self::Overloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::NotReady
+            | Self::QueueFull
+            | Self::KafkaUnavailable
+            | Self::Overloaded
+            | Self::ClientLimit => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -119,6 +126,7 @@ impl Reason {
                 | Self::QueueFull
                 | Self::KafkaUnavailable
                 | Self::Overloaded
+                | Self::ClientLimit
         )
     }
 

@@ -54,7 +54,11 @@ fn server_fields(running: &ServerConfig, new: &ServerConfig) -> Vec<&'static str
         max_connections,
         max_connections_per_client,
         max_requests_in_flight,
+        max_requests_in_flight_per_client,
         max_buffered_body_bytes,
+        max_buffered_body_bytes_per_client,
+        ipv6_client_prefix,
+        idle_timeout,
         http2_max_concurrent_streams,
         max_header_bytes,
         max_headers,
@@ -97,9 +101,22 @@ fn server_fields(running: &ServerConfig, new: &ServerConfig) -> Vec<&'static str
         *max_requests_in_flight != running.max_requests_in_flight,
     );
     check(
+        "server.max_requests_in_flight_per_client",
+        *max_requests_in_flight_per_client != running.max_requests_in_flight_per_client,
+    );
+    check(
         "server.max_buffered_body_bytes",
         *max_buffered_body_bytes != running.max_buffered_body_bytes,
     );
+    check(
+        "server.max_buffered_body_bytes_per_client",
+        *max_buffered_body_bytes_per_client != running.max_buffered_body_bytes_per_client,
+    );
+    check(
+        "server.ipv6_client_prefix",
+        *ipv6_client_prefix != running.ipv6_client_prefix,
+    );
+    check("server.idle_timeout", *idle_timeout != running.idle_timeout);
     check(
         "server.http2_max_concurrent_streams",
         *http2_max_concurrent_streams != running.http2_max_concurrent_streams,

@@ -6,11 +6,14 @@
 //! A connection must bring a request's headers within `server.header_timeout`
 //! of opening (whatever it sends, or does not: silence, half a request line,
 //! part of the HTTP/2 preface), and an idle HTTP/1.1 connection is closed after
-//! the same time; otherwise it is closed and counted. Beyond
-//! `server.max_connections` in all, or `server.max_connections_per_client`
-//! from one address, a new connection is answered 503 with `Retry-After` at
-//! once and closed, instead of waiting in the kernel's backlog behind the ones
-//! that hold their place.
+//! the same time; otherwise it is closed and counted. A connection with no
+//! request open is closed after `server.idle_timeout` whatever keep-alive
+//! pings it answers (an HTTP/2 connection would otherwise hold its place for
+//! ever). Beyond `server.max_connections` in all, or
+//! `server.max_connections_per_client` from one client (an address, or an
+//! IPv6 network of `server.ipv6_client_prefix` bits), a new connection is
+//! answered 503 with `Retry-After` at once and closed, instead of waiting in
+//! the kernel's backlog behind the ones that hold their place.
 //!
 //! With `[server.tls]` each connection is taken through its TLS handshake
 //! first, under `server.tls.handshake_timeout`; its place is held meanwhile,
@@ -19,19 +22,19 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::client_addr::Peer;
+use crate::client_addr::{ClientKey, Peer};
 
 use crate::config::ServerConfig;
 use crate::ingest::Gateway;
@@ -45,24 +48,26 @@ struct Admission {
     max: usize,
     /// 0: no limit per address (behind a load balancer every client is it).
     max_per_client: usize,
+    ipv6_prefix: u8,
     open: Mutex<Open>,
 }
 
 #[derive(Debug, Default)]
 struct Open {
     total: usize,
-    by_client: HashMap<IpAddr, usize>,
+    by_client: HashMap<ClientKey, usize>,
 }
 
 /// A connection's place; given back when dropped.
 #[derive(Debug)]
 struct Admitted {
     admission: Arc<Admission>,
-    client: IpAddr,
+    client: ClientKey,
 }
 
 impl Admission {
-    fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Admitted, Refusal> {
+    fn admit(self: &Arc<Self>, peer: std::net::IpAddr) -> Result<Admitted, Refusal> {
+        let client = ClientKey::of_ip(peer, self.ipv6_prefix);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.total >= self.max {
             return Err(Refusal::ConnectionLimit);
@@ -111,9 +116,11 @@ pub(crate) async fn run(
     let admission = Arc::new(Admission {
         max: config.max_connections,
         max_per_client: config.max_connections_per_client,
+        ipv6_prefix: config.ipv6_client_prefix,
         open: Mutex::new(Open::default()),
     });
-    let graceful = GracefulShutdown::new();
+    let closing = CancellationToken::new();
+    let connections = TaskTracker::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -165,12 +172,13 @@ pub(crate) async fn run(
         let connection = Connection {
             gateway: Arc::clone(&gateway),
             builder: Arc::clone(&builder),
-            watcher: graceful.watcher(),
+            closing: closing.clone(),
             header_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
             peer,
         };
         let tls = tls.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             match tls {
                 None => connection.serve(stream).await,
                 Some(tls) => match tls.accept(stream).await {
@@ -190,8 +198,10 @@ pub(crate) async fn run(
 
     drop(listener);
     tracing::info!("shutting down: no new connections; waiting for requests in flight");
+    closing.cancel();
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = connections.wait() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {
             tracing::warn!(grace = ?config.shutdown_grace, "connections still open after the shutdown grace; closing them");
         }
@@ -202,13 +212,18 @@ pub(crate) async fn run(
 struct Connection {
     gateway: Arc<Gateway>,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    watcher: hyper_util::server::graceful::Watcher,
+    /// Cancelled when the server shuts down: the connection finishes its
+    /// requests and closes.
+    closing: CancellationToken,
     header_timeout: Duration,
+    idle_timeout: Duration,
     peer: std::net::SocketAddr,
 }
 
 impl Connection {
-    /// Serves HTTP/1.1 or HTTP/2 on `io` until either side closes it.
+    /// Serves HTTP/1.1 or HTTP/2 on `io` until either side closes it, it
+    /// sends no request in time, it stays idle too long, or the server
+    /// shuts down.
     async fn serve<IO>(self, io: IO)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -216,33 +231,52 @@ impl Connection {
         let Self {
             gateway,
             builder,
-            watcher,
+            closing,
             header_timeout,
+            idle_timeout,
             peer,
         } = self;
-        let asked = Arc::new(AtomicBool::new(false));
-        let service = {
-            let asked = Arc::clone(&asked);
-            service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                asked.store(true, Ordering::Relaxed);
-                request.extensions_mut().insert(Peer(peer));
-                let gateway = Arc::clone(&gateway);
-                async move { Ok::<_, Infallible>(gateway.handle(request).await) }
-            })
-        };
-        let connection = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
+        let (open, mut watch_open) = watch::channel(OpenRequests::default());
+        let open = Arc::new(open);
+        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(Peer(peer));
+            let gateway = Arc::clone(&gateway);
+            let request_open = RequestOpen::enter(&open);
+            async move {
+                let response = gateway.handle(request).await;
+                drop(request_open);
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let connection = builder.serve_connection(TokioIo::new(io), service);
         tokio::pin!(connection);
         // hyper's own header timeout starts only once it knows the
         // protocol; this one starts when the connection is ready for HTTP.
-        let ended = tokio::select! {
-            ended = &mut connection => ended,
-            () = tokio::time::sleep(header_timeout) => {
-                if asked.load(Ordering::Relaxed) {
-                    connection.await
-                } else {
-                    metrics::connection_timed_out();
-                    tracing::debug!(%peer, "no request within server.header_timeout: closed");
-                    return;
+        let first_request = tokio::time::sleep(header_timeout);
+        tokio::pin!(first_request);
+        let mut asked = false;
+        let mut shutting_down = false;
+        let ended = loop {
+            tokio::select! {
+                ended = &mut connection => break ended,
+                () = &mut first_request, if !asked => {
+                    if watch_open.borrow().asked {
+                        asked = true;
+                    } else {
+                        metrics::connection_timed_out();
+                        tracing::debug!(%peer, "no request within server.header_timeout: closed");
+                        return;
+                    }
+                }
+                () = idle(&mut watch_open, idle_timeout), if !shutting_down => {
+                    metrics::connection_idle_closed();
+                    tracing::debug!(%peer, "no request open within server.idle_timeout: closing");
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                () = closing.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
                 }
             }
         };
@@ -256,6 +290,52 @@ impl Connection {
                     metrics::connection_timed_out();
                 }
                 tracing::debug!(%peer, error = %err, "connection closed");
+            }
+        }
+    }
+}
+
+/// A connection's requests being handled now, and whether it ever asked one.
+#[derive(Debug, Default, Clone, Copy)]
+struct OpenRequests {
+    now: usize,
+    asked: bool,
+}
+
+/// One request of a connection being handled; counted until dropped.
+struct RequestOpen(Arc<watch::Sender<OpenRequests>>);
+
+impl RequestOpen {
+    fn enter(open: &Arc<watch::Sender<OpenRequests>>) -> Self {
+        open.send_modify(|open| {
+            open.now += 1;
+            open.asked = true;
+        });
+        Self(Arc::clone(open))
+    }
+}
+
+impl Drop for RequestOpen {
+    fn drop(&mut self) {
+        self.0
+            .send_modify(|open| open.now = open.now.saturating_sub(1));
+    }
+}
+
+/// Resolves once the connection has had no request open for `timeout`.
+async fn idle(open: &mut watch::Receiver<OpenRequests>, timeout: Duration) {
+    loop {
+        // The sender lives in the connection's service: gone, the
+        // connection is ending anyway.
+        if open.wait_for(|open| open.now == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(timeout) => return,
+            gone = async { open.wait_for(|open| open.now > 0).await.is_err() } => {
+                if gone {
+                    return std::future::pending().await;
+                }
             }
         }
     }
@@ -296,4 +376,48 @@ async fn refuse(mut stream: TcpStream, retry_after: u32) {
         stream.shutdown().await
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(max: usize, max_per_client: usize) -> Arc<Admission> {
+        Arc::new(Admission {
+            max,
+            max_per_client,
+            ipv6_prefix: 64,
+            open: Mutex::new(Open::default()),
+        })
+    }
+
+    fn ip(text: &str) -> std::net::IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn every_address_of_an_ipv6_network_is_one_client() {
+        let admission = admission(100, 2);
+        let _held = [
+            admission.admit(ip("2001:db8:7:7::1")).expect("a place"),
+            admission
+                .admit(ip("2001:db8:7:7:1:2:3:4"))
+                .expect("a place"),
+        ];
+        assert_eq!(
+            admission.admit(ip("2001:db8:7:7:ffff::")).err(),
+            Some(Refusal::PerClientLimit)
+        );
+        admission
+            .admit(ip("2001:db8:7:8::1"))
+            .expect("the next /64 is another client");
+        // An IPv4 address is itself, however it reaches the socket.
+        let _v4 = admission.admit(ip("192.0.2.7")).expect("a place");
+        let _mapped = admission.admit(ip("::ffff:192.0.2.7")).expect("a place");
+        assert_eq!(
+            admission.admit(ip("192.0.2.7")).err(),
+            Some(Refusal::PerClientLimit)
+        );
+        assert!(admission.admit(ip("192.0.2.8")).is_ok());
+    }
 }

@@ -174,15 +174,21 @@ async fn one_address_cannot_take_every_place() {
     gateway.stop();
 }
 
-/// Sends a request whose body declares `length` bytes and sends one: it holds
-/// its place in hookgate until the body timeout.
-async fn unfinished_body(to: SocketAddr, length: usize) -> TcpStream {
-    let mut stream = TcpStream::connect(to).await.expect("connect");
+/// Sends a request whose body declares `length` bytes and sends `sent` of
+/// them: it holds its place in hookgate until the body timeout.
+async fn unfinished_body(mut stream: TcpStream, length: usize, sent: usize) -> TcpStream {
     let head = format!(
-        "POST {PATH} HTTP/1.1\r\nhost: hookgate\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{{"
+        "POST {PATH} HTTP/1.1\r\nhost: hookgate\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{}",
+        " ".repeat(sent)
     );
     stream.write_all(head.as_bytes()).await.expect("write");
     stream
+}
+
+/// As [`unfinished_body`], on a new connection from 127.0.0.1.
+async fn unfinished_body_to(to: SocketAddr, length: usize, sent: usize) -> TcpStream {
+    let stream = TcpStream::connect(to).await.expect("connect");
+    unfinished_body(stream, length, sent).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,10 +205,10 @@ async fn requests_and_body_bytes_beyond_their_limits_get_a_fast_503() {
         async move { send(&client, "POST", &url, &headers, body).await }
     };
 
-    // One unfinished 1000-byte body holds 1000 of the 1500 bytes.
-    let _holding_bytes = unfinished_body(gateway.addr, 1000).await;
+    // One unfinished 1000-byte body that sent 999 holds 999 of the 1500 bytes.
+    let _holding_bytes = unfinished_body_to(gateway.addr, 1000, 999).await;
     gateway
-        .await_metric("hookgate_requests_in_flight", 1.0)
+        .await_metric("hookgate_request_body_bytes_held", 999.0)
         .await;
     let asked = Instant::now();
     let reply = probe(900).await;
@@ -216,8 +222,8 @@ async fn requests_and_body_bytes_beyond_their_limits_get_a_fast_503() {
 
     // Three requests in flight: the fourth is turned away at once.
     let _two_more = [
-        unfinished_body(gateway.addr, 10).await,
-        unfinished_body(gateway.addr, 10).await,
+        unfinished_body_to(gateway.addr, 10, 1).await,
+        unfinished_body_to(gateway.addr, 10, 1).await,
     ];
     gateway
         .await_metric("hookgate_requests_in_flight", 3.0)
@@ -234,4 +240,89 @@ async fn requests_and_body_bytes_beyond_their_limits_get_a_fast_503() {
             >= 2.0
     );
     gateway.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_body_holds_nothing_until_it_arrives() {
+    // The defaults: 256 MiB for bodies, 1 MiB each. 300 requests that
+    // declare 1 MiB and send nothing would have taken every byte when a
+    // body's declared length was reserved before it arrived.
+    let (_broker, gateway, _dir) = gateway("declared", "").await;
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(unfinished_body_to(gateway.addr, 1024 * 1024, 0).await);
+    }
+    gateway
+        .await_metric("hookgate_requests_in_flight", 300.0)
+        .await;
+    assert_eq!(
+        deliver(&gateway.url(PATH), "evt-past-declared").await,
+        Ok((200, "accepted".to_owned()))
+    );
+    assert_eq!(
+        gateway.metric("hookgate_request_body_bytes_held").await,
+        0.0
+    );
+    drop(silent);
+    gateway.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_holds_no_more_than_its_share_of_requests_and_body_bytes() {
+    let server = "max_body_bytes = 1000\nmax_buffered_body_bytes = 100000\n\
+                  max_buffered_body_bytes_per_client = 2500\n\
+                  max_requests_in_flight = 1000\nmax_requests_in_flight_per_client = 4";
+    let (_broker, gateway, _dir) = gateway("client-share", server).await;
+    let greedy = Ipv4Addr::new(127, 0, 0, 3);
+    // Two bodies of 999 bytes that never finish: 1998 of the client's 2500.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let stream = connect_from(greedy, gateway.addr).await;
+        held.push(unfinished_body(stream, 1000, 999).await);
+    }
+    gateway
+        .await_metric("hookgate_request_body_bytes_held", 1998.0)
+        .await;
+    // A third body from the same client goes past its share: refused at once.
+    let third = connect_from(greedy, gateway.addr).await;
+    let mut third = unfinished_body(third, 1000, 999).await;
+    let answer = read_answer(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"reason\":\"client_limit\""), "{answer}");
+    // Two more unfinished requests make four in flight, its share of requests.
+    for _ in 0..2 {
+        let stream = connect_from(greedy, gateway.addr).await;
+        held.push(unfinished_body(stream, 10, 1).await);
+    }
+    gateway
+        .await_metric("hookgate_requests_in_flight", 4.0)
+        .await;
+    let fifth = connect_from(greedy, gateway.addr).await;
+    let mut fifth = unfinished_body(fifth, 10, 1).await;
+    let answer = read_answer(&mut fifth).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("client_limit"),
+        "{answer}"
+    );
+    // Every other client is served as if nothing happened.
+    assert_eq!(
+        deliver(&gateway.url(PATH), "evt-other-client").await,
+        Ok((200, "accepted".to_owned()))
+    );
+    assert_eq!(
+        gateway
+            .metric("hookgate_rejections_total{source=\"github\",reason=\"client_limit\"}")
+            .await,
+        2.0
+    );
+    drop(held);
+    gateway.stop();
+}
+
+/// The first answer on `stream`, as text; hookgate answers well before 5 s.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    let n = read.expect("answered").expect("read");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }

@@ -179,3 +179,32 @@ async fn a_header_block_that_never_ends_is_cut_off() {
     a_provider_is_still_served(&gateway, "evt-after-continuation").await;
     gateway.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_that_answer_pings_give_their_place_back() {
+    // Every place taken by HTTP/2 connections that asked once and then only
+    // answer hookgate's keep-alive pings.
+    let server = "max_connections = 10\nmax_connections_per_client = 0\n\
+                  header_timeout = \"2s\"\nidle_timeout = \"2s\"\n\
+                  http2_keep_alive_interval = \"500ms\"";
+    let (_broker, gateway, _dir) = gateway("h2-idle", server).await;
+    let mut idle = Vec::new();
+    for _ in 0..10 {
+        let mut client = h2_client(&gateway).await.ready().await.expect("ready");
+        let health = http::Request::get("http://hookgate/healthz")
+            .body(())
+            .expect("request");
+        let (response, _) = client.send_request(health, true).expect("send");
+        assert_eq!(response.await.expect("answered").status(), 200);
+        idle.push(client);
+    }
+    assert_eq!(gateway.metric("hookgate_connections_open").await, 10.0);
+    // Closed once idle for 2 s, pings answered or not, and counted...
+    gateway
+        .await_metric("hookgate_connections_idle_closed_total", 10.0)
+        .await;
+    // ... so the next provider has a place.
+    a_provider_is_still_served(&gateway, "evt-after-idle").await;
+    drop(idle);
+    gateway.stop();
+}

@@ -577,11 +577,14 @@ async fn a_killed_broker_gets_503_and_a_restarted_one_is_used_without_restarting
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_over_its_rate_limit_gets_429_for_signed_deliveries_only() {
+async fn a_source_over_its_rate_limit_gets_429_for_fresh_signed_deliveries_only() {
+    let broker = Broker::start().await;
+    let events = topic("rate");
+    broker.create_topic(&events).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let sources = source(dir.path(), "github", VerifierKind::Github, "t.github")
+    let sources = source(dir.path(), "github", VerifierKind::Github, &events)
         + "[sources.rate_limit]\nper_second = 1\nburst = 2\n";
-    let gateway = Hookgate::launch("127.0.0.1:9", 1000, "", &sources).await;
+    let gateway = Hookgate::start(&broker.bootstrap(), 5000, &sources).await;
     let client = client();
     let url = gateway.url("/webhooks/github");
     // Unsigned requests never touch the bucket: they cannot use it up for
@@ -590,18 +593,29 @@ async fn a_source_over_its_rate_limit_gets_429_for_signed_deliveries_only() {
         let reply = send(&client, "POST", &url, &[], "{}").await;
         assert_eq!(reply.body["reason"], "missing_signature_header");
     }
-    // Within the burst, signed deliveries go on (here to 503 `not_ready`:
-    // there is no broker), and the next one is limited.
     let signed_delivery = |n: usize| {
         let id = format!("evt-rate-{n}");
         let body = body_with_id(&id);
         (signed(VerifierKind::Github, &id, &body), body)
     };
-    for n in 0..2 {
-        let (headers, body) = signed_delivery(n);
+    let (headers, body) = signed_delivery(0);
+    let reply = send(&client, "POST", &url, &headers, body).await;
+    assert_eq!(reply.body["status"], "accepted");
+    // Replays of an accepted delivery (anyone who reads the topic can send
+    // them) are duplicates and never spend the bucket either.
+    for _ in 0..5 {
+        let (headers, body) = signed_delivery(0);
         let reply = send(&client, "POST", &url, &headers, body).await;
-        assert_eq!(reply.body["reason"], "not_ready");
+        assert_eq!(
+            (reply.status, reply.body["status"].as_str()),
+            (200, Some("duplicate"))
+        );
     }
+    // So the burst is still the provider's: its next delivery goes on, and
+    // the one after is limited.
+    let (headers, body) = signed_delivery(1);
+    let reply = send(&client, "POST", &url, &headers, body).await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
     let (headers, body) = signed_delivery(2);
     let reply = send(&client, "POST", &url, &headers, body).await;
     assert_eq!(
@@ -614,6 +628,12 @@ async fn a_source_over_its_rate_limit_gets_429_for_signed_deliveries_only() {
         .parse()
         .expect("seconds");
     assert!((1..=2).contains(&retry_after), "{retry_after}");
+    // The limited delivery was not published: its retry is accepted once
+    // the bucket has room.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (headers, body) = signed_delivery(2);
+    let reply = send(&client, "POST", &url, &headers, body).await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
     gateway.stop().await;
 }
 

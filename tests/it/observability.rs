@@ -472,3 +472,52 @@ async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logged_body_cannot_forge_a_log_line_in_any_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = format!(
+        "{}log_bodies = true\n",
+        source(dir.path(), "loud", VerifierKind::Github, "t.loud")
+    );
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    // Bodies are logged before they are verified: anyone can send this.
+    let forged = "{\"id\":1}\n2026-12-05T00:00:00.000000Z  INFO hookgate: forged-line-marker\r\nts=2026-12-05T00:00:00Z level=info msg=forged-line-marker\n\u{1b}[2J";
+    for format in ["text", "logfmt", "json"] {
+        let process = Process::spawn(
+            &nowhere,
+            &format!("[log]\nformat = \"{format}\"\n"),
+            &sources,
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while try_get(&client(), &process.url("/healthz")).await.is_err() {
+            assert!(Instant::now() < deadline, "hookgate did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let headers = [(
+            "x-hub-signature-256".to_owned(),
+            format!("sha256={}", "0".repeat(64)),
+        )];
+        let reply = send(
+            &client(),
+            "POST",
+            &process.url("/webhooks/loud"),
+            &headers,
+            forged,
+        )
+        .await;
+        assert_eq!(reply.status, 401, "{:?}", reply.body);
+        process.await_log(&["request body"]).await;
+        let log = process.stop();
+        let marked: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("forged-line-marker"))
+            .collect();
+        assert_eq!(marked.len(), 1, "{format}: the body made lines: {log}");
+        assert!(marked[0].contains("request body"), "{format}: {log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "{format}: an escape reached the log"
+        );
+    }
+}
