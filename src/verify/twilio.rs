@@ -363,6 +363,46 @@ mod tests {
         );
     }
 
+    /// What the pipeline's replay guard remembers of a post through the
+    /// source's `Verifier`, as ingest sees it.
+    fn remembered(
+        signature: &str,
+        content_type: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Vec<u8> {
+        let verifier = crate::verify::Verifier::build(
+            crate::verify::VerifierKind::Twilio,
+            &[Secret::new(b"twilio-auth-token".as_slice())],
+            crate::verify::DEFAULT_TOLERANCE,
+            crate::verify::SchemeOptions {
+                public_url: Some(URL),
+                ..Default::default()
+            },
+        )
+        .expect("builds");
+        let headers = headers(&[(SIGNATURE, signature), (CONTENT_TYPE, content_type)]);
+        verifier
+            .verify_with_query(&headers, query, bytes::Bytes::copy_from_slice(body), 0)
+            .expect("verifies")
+            .replay_material()
+            .to_vec()
+    }
+
+    #[test]
+    fn the_pipeline_remembers_the_signed_string_not_the_raw_body() {
+        let reordered = b"AccountSid=ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX&MessageSid=SM123&Body=Hello+world%21&From=foo&To=Fake";
+        assert_eq!(
+            remembered(FORM_SIG, FORM_TYPE, None, reordered),
+            remembered(FORM_SIG, FORM_TYPE, None, FORM)
+        );
+        let carried = format!("%3F{}", JSON_QUERY.replace('=', "%3D"));
+        assert_eq!(
+            remembered(JSON_SIG, FORM_TYPE, None, carried.as_bytes()),
+            remembered(JSON_SIG, JSON_TYPE, Some(JSON_QUERY), JSON)
+        );
+    }
+
     #[test]
     fn a_form_with_more_parameters_than_twilio_sends_is_refused_unparsed() {
         let flood = "a=&".repeat(MAX_FORM_PARAMS);
