@@ -51,8 +51,9 @@ impl fmt::Display for EventId {
 
 /// Where a value of a delivery is found: a source's event id, or the event
 /// type it routes by. Written in config as `header:NAME`, `json:/json/pointer`
-/// or `body-sha256` (ids only), or several of these separated by `|`, tried
-/// in order (`header:webhook-id | header:svix-id`).
+/// or, for ids only, `body-sha256`, `header-sha256:NAME` or `jws-sha256:NAME`;
+/// or several of these separated by `|`, tried in order
+/// (`header:webhook-id | header:svix-id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Locator {
     Header(HeaderName),
@@ -65,8 +66,14 @@ pub enum Locator {
     /// are then the same event.
     BodySha256,
     /// The SHA-256 of a header's value, for providers whose only per-delivery
-    /// value is too long to be an id (Plaid's signed JWT).
+    /// value is too long to be an id.
     HeaderSha256(HeaderName),
+    /// The SHA-256 of a header's compact JWS up to its last `.` (the signing
+    /// input, `header.payload`), for providers whose only per-delivery value
+    /// is a signed token (Plaid's). Not of the whole token: its signature can
+    /// be written more than one way (an ECDSA signature's high-S twin) and
+    /// each would be another id.
+    JwsSha256(HeaderName),
     /// The first of these the delivery has: a provider that sends its id
     /// under one of two names.
     FirstOf(Vec<Locator>),
@@ -114,8 +121,13 @@ impl Locator {
                 .map(Self::HeaderSha256)
                 .map_err(|_| format!("{name:?} is not a valid header name"));
         }
+        if let Some(name) = spec.strip_prefix("jws-sha256:") {
+            return HeaderName::from_bytes(name.as_bytes())
+                .map(Self::JwsSha256)
+                .map_err(|_| format!("{name:?} is not a valid header name"));
+        }
         Err(format!(
-            "{spec:?} is not an event id source: use header:NAME, json:/pointer, body-sha256 or header-sha256:NAME (or several, separated by |)"
+            "{spec:?} is not an event id source: use header:NAME, json:/pointer, body-sha256, header-sha256:NAME or jws-sha256:NAME (or several, separated by |)"
         ))
     }
 
@@ -155,6 +167,17 @@ impl Locator {
                 .get(name)
                 .map(|value| EventId(hex::encode(Sha256::digest(value.as_bytes())).into()))
                 .ok_or_else(|| LocateError::Missing(format!("header {name}"))),
+            Self::JwsSha256(name) => {
+                let value = headers
+                    .get(name)
+                    .ok_or_else(|| LocateError::Missing(format!("header {name}")))?;
+                let token = value.as_bytes();
+                let last_dot = token.iter().rposition(|&b| b == b'.').ok_or_else(|| {
+                    LocateError::Invalid(format!("header {name}"), "is not a compact JWS")
+                })?;
+                let signing_input = &token[..last_dot];
+                Ok(EventId(hex::encode(Sha256::digest(signing_input)).into()))
+            }
             Self::FirstOf(choices) => {
                 let mut looked = Vec::new();
                 for choice in choices {
@@ -184,6 +207,7 @@ impl fmt::Display for Locator {
             Self::Json { pointer, .. } => write!(f, "json:{pointer}"),
             Self::BodySha256 => f.write_str("body-sha256"),
             Self::HeaderSha256(name) => write!(f, "header-sha256:{name}"),
+            Self::JwsSha256(name) => write!(f, "jws-sha256:{name}"),
             Self::FirstOf(choices) => {
                 for (i, choice) in choices.iter().enumerate() {
                     if i > 0 {
@@ -487,6 +511,26 @@ mod tests {
     }
 
     #[test]
+    fn a_jws_hash_id_is_the_digest_of_its_signing_input_whatever_its_signature() {
+        let source = Locator::parse("jws-sha256:Plaid-Verification").expect("valid");
+        let id = |token: &str| source.extract(&headers(&[("plaid-verification", token)]), b"");
+        // `printf abc | sha256sum`
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(id("abc.sig-one").expect("id").as_str(), abc);
+        assert_eq!(id("abc.sig-two").expect("id").as_str(), abc);
+        // `printf a.b | sha256sum`: up to the last dot, the header and payload.
+        assert_eq!(
+            id("a.b.c").expect("id").as_str(),
+            "2e7336dc8eba87ef472df568c35482abf2575dc3e5eac0c5c62b8ffaeac2c934"
+        );
+        assert_eq!(id("no dots").unwrap_err().reason(), "invalid_event_id");
+        assert_eq!(
+            source.extract(&HeaderMap::new(), b"").unwrap_err().reason(),
+            "missing_event_id"
+        );
+    }
+
+    #[test]
     fn body_hash_ids_are_stable() {
         let id = Locator::BodySha256
             .extract(&HeaderMap::new(), b"abc")
@@ -511,6 +555,7 @@ mod tests {
             "json:/data/id",
             "body-sha256",
             "header-sha256:plaid-verification",
+            "jws-sha256:plaid-verification",
             "header:webhook-id | header:svix-id",
         ] {
             assert_eq!(Locator::parse(spec).expect("valid").to_string(), spec);

@@ -389,7 +389,16 @@ async fn send(
         Some(query) => format!("{}?{query}", plan.url),
         None => plan.url.to_string(),
     };
-    let mut request = http::Request::post(url).header("content-type", "application/json");
+    let mut request = http::Request::post(url);
+    // A scheme that names its Content-Type (Twilio's chooses its mode) keeps
+    // it; a second one would make the request ambiguous and be refused.
+    if !delivery
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        request = request.header("content-type", "application/json");
+    }
     for (name, value) in &delivery.headers {
         request = request.header(name, value);
     }

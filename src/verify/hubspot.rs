@@ -1,11 +1,18 @@
 //! HubSpot (signature v3): `X-HubSpot-Signature-v3: <base64>`, HMAC-SHA256
 //! keyed by the app's client secret over `POST{uri}{body}{timestamp}`, where
-//! `uri` is the URL HubSpot called (the source's `public_url`, then `?` and
-//! the query when there is one) with the escapes HubSpot lists decoded
+//! `uri` is the URL HubSpot called with the escapes HubSpot lists decoded
 //! (`%3A : %2F / %3F ? %40 @ %21 ! %24 $ %27 ' %28 ( %29 ) %2A * %2C , %3B ;`,
 //! nothing else), and `timestamp` is `X-HubSpot-Request-Timestamp` in
 //! milliseconds. HubSpot rejects requests older than 5 minutes; hookgate
-//! checks the tolerance in both directions. The body is a JSON array of up to
+//! checks the tolerance in both directions.
+//!
+//! The URL HubSpot calls is the one it was given: the source's `public_url`,
+//! its query included. hookgate signs that URL as configured and refuses a
+//! request whose query is not exactly the configured one. Nothing in the
+//! signed string marks where the URI ends and the body begins, so were the
+//! request's query signed instead, its tail could be moved into the body
+//! (`?portal=1` + `[{…}]` and `?portal=1[` + `{…}]` sign the same) and the
+//! same signature would carry another body. The body is a JSON array of up to
 //! 100 events, and HubSpot documents `eventId` as not unique and sends no
 //! delivery id, so the body's SHA-256 stands for one (a retry carries a new
 //! `attemptNumber`, so it is a new body).
@@ -86,8 +93,14 @@ fn decode_listed(text: &[u8]) -> Vec<u8> {
 #[derive(Debug)]
 pub(super) struct HubSpot {
     keys: Keys,
-    /// The source's `public_url`, its listed escapes decoded once.
+    /// The source's `public_url`, its query included, its listed escapes
+    /// decoded once: the URI every delivery signs.
     url: Vec<u8>,
+    /// The query of `public_url` (`None`: none, or an empty one), its listed
+    /// escapes decoded; a request must come with this query (compared with
+    /// its listed escapes decoded too, as HubSpot signs either spelling
+    /// alike).
+    query: Option<Vec<u8>>,
     tolerance: u64,
     signature: SchemeHeader,
     timestamp: SchemeHeader,
@@ -99,10 +112,20 @@ impl HubSpot {
         tolerance: u64,
         public_url: Option<&str>,
     ) -> Result<Self, Vec<BuildError>> {
-        let url = super::require_public_url(public_url, "HubSpot signs the URL it calls")?;
+        let url = public_url.ok_or_else(|| {
+            vec![BuildError {
+                field: "public_url".into(),
+                message: "HubSpot signs the URL it calls: set public_url to the URL given to HubSpot, its query included".into(),
+            }]
+        })?;
+        let query = url
+            .split_once('?')
+            .map(|(_, query)| query)
+            .filter(|query| !query.is_empty());
         Ok(Self {
             keys: Keys::from_secrets(Algorithm::Sha256, secrets),
             url: decode_listed(url.as_bytes()),
+            query: query.map(|query| decode_listed(query.as_bytes())),
             tolerance,
             signature: SchemeHeader::new(SIGNATURE),
             timestamp: SchemeHeader::new(TIMESTAMP),
@@ -117,41 +140,24 @@ impl super::Scheme for HubSpot {
                 .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
         let timestamp = self.timestamp.required(request.headers)?;
         check_timestamp_millis(timestamp, request.now, self.tolerance, TIMESTAMP)?;
-        // Nothing marks where the signed query ends and the body begins: a
-        // body that is not JSON could be the query's tail moved across, the
-        // same signature over a different body.
-        if !request.body.is_empty()
-            && !matches!(
-                request.body.trim_ascii_start().first(),
-                Some(b'[' | b'{')
-            )
-        {
-            return Err(VerifyError::MalformedField("body"));
-        }
+        // The signed URI is the configured one: a request's query is never
+        // signed, only compared, so no byte can move between it and the body.
         let query = request
             .query
             .filter(|query| !query.is_empty())
             .map(|query| decode_listed(query.as_bytes()));
-        let (separator, query): (&[u8], &[u8]) = match &query {
-            Some(query) => (b"?".as_slice(), query.as_slice()),
-            None => (b"".as_slice(), b"".as_slice()),
-        };
+        if query != self.query {
+            return Err(VerifyError::Mismatch);
+        }
         verdict(self.keys.verify_one(
-            &[
-                METHOD,
-                self.url.as_slice(),
-                separator,
-                query,
-                request.body,
-                timestamp,
-            ],
+            &[METHOD, self.url.as_slice(), request.body, timestamp],
             signature,
         ))
     }
 }
 
-/// The headers HubSpot sends with a POST of `body` to `url` (which has no
-/// query) at `now` (seconds).
+/// The headers HubSpot sends with a POST of `body` to `url` (its query
+/// included, as the request is sent to it) at `now` (seconds).
 pub(super) fn sign(secret: &[u8], body: &[u8], url: &str, now: i64) -> Vec<(String, String)> {
     let timestamp = now.saturating_mul(1000).to_string();
     let uri = decode_listed(url.as_bytes());
@@ -224,6 +230,24 @@ mod tests {
         HubSpot::new(&secrets, 300, Some(URL)).expect("builds")
     }
 
+    /// A source whose `public_url` is `public_url`, posted `body` to with
+    /// `query` and these signature headers.
+    fn post_to(
+        public_url: &str,
+        pairs: &[(&str, &str)],
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), VerifyError> {
+        HubSpot::new(&[Secret::new(SECRET)], 300, Some(public_url))
+            .expect("builds")
+            .verify(Signed {
+                headers: &headers(pairs),
+                body,
+                now: NOW,
+                query,
+            })
+    }
+
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
         run(
             &hubspot(&[SECRET]),
@@ -251,14 +275,70 @@ mod tests {
     }
 
     #[test]
-    fn signs_the_query_with_hubspots_escapes_decoded() {
-        assert_eq!(check_query(SIG_QUERY, Some(QUERY)), Ok(()));
-        assert_eq!(check_query(SIG_QUERY, None), Err(VerifyError::Mismatch));
-        assert_eq!(check_query(SIG, Some(QUERY)), Err(VerifyError::Mismatch));
+    fn signs_the_configured_query_with_hubspots_escapes_decoded() {
+        let given = format!("{URL}?{QUERY}");
+        let pairs = [(SIGNATURE, SIG_QUERY), (TIMESTAMP, TS)];
+        assert_eq!(post_to(&given, &pairs, Some(QUERY), BODY), Ok(()));
+        // HubSpot signs `%3A` and `:` alike: either spelling is the same query.
+        let spelled = "portal=3&next=https://x.example/a%20b";
+        assert_eq!(post_to(&given, &pairs, Some(spelled), BODY), Ok(()));
         assert_eq!(
             decode_listed(b"%3a%2F%20%3F%7e%2c%"),
             b":/%20?%7e,%".to_vec()
         );
+    }
+
+    #[test]
+    fn a_query_other_than_the_configured_one_is_refused() {
+        let given = format!("{URL}?{QUERY}");
+        let pairs = [(SIGNATURE, SIG_QUERY), (TIMESTAMP, TS)];
+        for other in [
+            None,
+            Some(""),
+            Some("portal=3"),
+            Some(&format!("{QUERY}&x=1")),
+        ] {
+            assert_eq!(
+                post_to(&given, &pairs, other, BODY),
+                Err(VerifyError::Mismatch),
+                "{other:?}"
+            );
+        }
+        // Configured without one, a request must come without one.
+        assert_eq!(
+            check_query(SIG_QUERY, Some(QUERY)),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(check_query(SIG, Some(QUERY)), Err(VerifyError::Mismatch));
+    }
+
+    #[test]
+    fn the_boundary_between_query_and_body_cannot_move() {
+        // HubSpot was given `{URL}?portal=1` and signs a post of BODY to it.
+        let given = format!("{URL}?portal=1");
+        let signed = sign(SECRET, BODY, &given, NOW);
+        let pairs = [
+            (SIGNATURE, signed[0].1.as_str()),
+            (TIMESTAMP, signed[1].1.as_str()),
+        ];
+        // The same bytes in a row, the body's `[` moved into the query.
+        let (moved_query, moved_body) = ("portal=1[", &BODY[1..]);
+        assert_eq!(moved_body.first(), Some(&b'{'));
+        // However the source names the URL (the query given to HubSpot in
+        // its public_url or not), if it accepts the delivery it refuses the
+        // moved one.
+        let mut accepted = 0;
+        for public_url in [given.as_str(), URL] {
+            if post_to(public_url, &pairs, Some("portal=1"), BODY).is_ok() {
+                accepted += 1;
+                assert_eq!(
+                    post_to(public_url, &pairs, Some(moved_query), moved_body),
+                    Err(VerifyError::Mismatch),
+                    "{public_url}"
+                );
+            }
+        }
+        assert_eq!(accepted, 1);
     }
 
     #[test]
@@ -333,6 +413,8 @@ mod tests {
         let signed = sign(SECRET, BODY, URL, NOW);
         assert_eq!(signed[0].1, SIG);
         assert_eq!(signed[1].1, TS);
+        let given = format!("{URL}?{QUERY}");
+        assert_eq!(sign(SECRET, BODY, &given, NOW)[0].1, SIG_QUERY);
         let err = HubSpot::new(&[Secret::new(SECRET)], 300, None).unwrap_err();
         assert_eq!(err[0].field, "public_url");
     }

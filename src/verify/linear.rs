@@ -1,6 +1,13 @@
 //! Linear: `Linear-Signature: <hex>`, HMAC-SHA256 of the body. The timestamp
 //! is inside the signed body (`webhookTimestamp`, milliseconds); Linear asks
 //! receivers to refuse deliveries more than 60 seconds old.
+//!
+//! The `Linear-Delivery` and `Linear-Event` headers are not signed. So the
+//! replay guard is on (a captured delivery sent again within its minute under
+//! a new `Linear-Delivery` is still a duplicate), and the event type is the
+//! signed body's `type` (`Issue`, `Comment`, …, the same word `Linear-Event`
+//! carries), so that a changed header cannot route a delivery elsewhere.
+//! Source: https://linear.app/developers/webhooks
 
 use std::time::Duration;
 
@@ -16,10 +23,11 @@ const TIMESTAMP: &str = "webhookTimestamp";
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "header:Linear-Delivery",
-    event_type: Some("header:Linear-Event"),
+    event_type: Some("json:/type"),
+    // Consumers that read it still get it; routing does not trust it.
     forward_headers: &["Linear-Event"],
     timestamped: true,
-    replay_guard: false,
+    replay_guard: true,
     tolerance: Some(Duration::from_secs(60)),
 };
 
@@ -44,7 +52,6 @@ impl Linear {
             signature: SchemeHeader::new(SIGNATURE),
         }
     }
-
 }
 
 impl super::Scheme for Linear {
@@ -92,7 +99,24 @@ mod tests {
     const SIG: &str = "6f8adcba1ce4a4b4bb6cf90609bc2f807136c74d574422a8106399551c256124";
 
     fn check(signature: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        run(&Linear::new(&[Secret::new(b"lin_wh_secret".as_slice())], 60), &[(SIGNATURE, signature)], body, now)
+        run(
+            &Linear::new(&[Secret::new(b"lin_wh_secret".as_slice())], 60),
+            &[(SIGNATURE, signature)],
+            body,
+            now,
+        )
+    }
+
+    #[test]
+    fn the_event_type_is_the_signed_bodys_not_the_headers() {
+        let event_type = crate::locate::Locator::parse(DEFAULTS.event_type.expect("a type"))
+            .expect("parses")
+            .extract(
+                &crate::verify::test_support::headers(&[("Linear-Event", "Project")]),
+                BODY,
+            )
+            .expect("a type");
+        assert_eq!(event_type.as_str(), "Issue");
     }
 
     #[test]

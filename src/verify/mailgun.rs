@@ -13,9 +13,9 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
-use super::{Provider, SignedDelivery};
 use super::mac::{Algorithm, Encoding, Keys, Signature};
-use super::{Defaults, Signed, VerifyError, check_timestamp, verdict};
+use super::{Defaults, ReplayMaterial, Signed, VerifyError, check_timestamp, verdict};
+use super::{Provider, SignedDelivery};
 use crate::secret::Secret;
 
 const FIELD: &str = "signature";
@@ -128,8 +128,8 @@ impl super::Scheme for Mailgun {
     }
 
     /// The token's place in the body: what the replay guard remembers.
-    fn verify_nonce(&self, request: Signed<'_>) -> Result<Option<Range<usize>>, VerifyError> {
-        self.verify_token(request).map(Some)
+    fn verify_replay(&self, request: Signed<'_>) -> Result<ReplayMaterial, VerifyError> {
+        self.verify_token(request).map(ReplayMaterial::Within)
     }
 }
 

@@ -157,7 +157,15 @@ pub(crate) struct Provider {
     /// Whether a changed body fails the check: not for a token sent as it
     /// is, nor for Mailgun, which signs a token beside the event.
     signs_body: bool,
+    /// Why a captured delivery sent again under a changed event id gets past
+    /// the replay guard, where it does (the README says the same); `None`:
+    /// the id is signed, or the guard catches such a copy.
+    unguarded_because: Option<&'static str>,
 }
+
+/// Why the schemes that sign nothing cannot be guarded against replays
+/// under new ids.
+const SIGNS_NOTHING: &str = "it signs nothing: whoever has seen one delivery can send any body, and each body is a new event id and a new replay-guard key";
 
 type BuildFn = fn(&BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors>;
 type SignFn = fn(&SignInput<'_>) -> Result<SignedDelivery, String>;
@@ -175,12 +183,20 @@ impl Provider {
             sample: None,
             example_secret: b"example-signing-secret",
             signs_body: true,
+            unguarded_because: None,
         }
     }
 
     /// The provider authenticates the sender without signing the body.
     const fn without_body_signature(mut self) -> Self {
         self.signs_body = false;
+        self
+    }
+
+    /// A captured delivery under a new event id gets past the replay guard,
+    /// for this reason.
+    const fn unguarded_because(mut self, reason: &'static str) -> Self {
+        self.unguarded_because = Some(reason);
         self
     }
 
@@ -230,10 +246,11 @@ pub(crate) trait Scheme: std::fmt::Debug + Send + Sync {
     /// Checks a request's signature.
     fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError>;
 
-    /// As [`Scheme::verify`], and where a signed value that is new in every
-    /// delivery sits in the body (Mailgun's token), for the replay guard.
-    fn verify_nonce(&self, request: Signed<'_>) -> Result<Option<Range<usize>>, VerifyError> {
-        self.verify(request).map(|()| None)
+    /// As [`Scheme::verify`], and what of the signed content the replay
+    /// guard remembers: the body, unless the scheme signs something else
+    /// (Mailgun's token, Twilio's signed string).
+    fn verify_replay(&self, request: Signed<'_>) -> Result<ReplayMaterial, VerifyError> {
+        self.verify(request).map(|()| ReplayMaterial::Body)
     }
 
     /// The provider's endpoint check, if this verified body is one (Slack's
@@ -353,13 +370,27 @@ pub struct BuildError {
     pub message: String,
 }
 
+/// What the replay guard remembers of a verified delivery: what its
+/// signature covers, so that a captured delivery changed only where nothing
+/// is signed (a new id header, reordered form parameters, new `event-data`
+/// beside Mailgun's block) still counts as the same delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReplayMaterial {
+    /// The body, where the signature covers it as received.
+    Body,
+    /// A signed value that is new in every delivery, at this place in the
+    /// body (Mailgun's token).
+    Within(Range<usize>),
+    /// The SHA-256 of what was signed, where that is not the body's bytes
+    /// (Twilio signs the URL and the decoded, sorted form parameters).
+    Digest([u8; 32]),
+}
+
 /// A request body whose signature was checked. Only [`Verifier::verify`] makes one.
 #[derive(Debug, Clone)]
 pub struct Verified {
     body: Bytes,
-    /// Where a signed value that is new in every delivery sits in the body
-    /// (Mailgun's token); `None` where the whole body is what is signed.
-    nonce: Option<std::ops::Range<usize>>,
+    replay: ReplayMaterial,
 }
 
 impl Verified {
@@ -368,13 +399,14 @@ impl Verified {
         &self.body
     }
 
-    /// What the replay guard remembers of this delivery: the signed nonce
-    /// where the scheme has one, else the signed body.
+    /// What the replay guard remembers of this delivery: the signed body, a
+    /// signed nonce in it, or the digest of what the scheme signs instead.
     pub fn replay_material(&self) -> &[u8] {
-        self.nonce
-            .clone()
-            .and_then(|nonce| self.body.get(nonce))
-            .unwrap_or(&self.body)
+        match &self.replay {
+            ReplayMaterial::Body => &self.body,
+            ReplayMaterial::Within(nonce) => self.body.get(nonce.clone()).unwrap_or(&self.body),
+            ReplayMaterial::Digest(digest) => digest,
+        }
     }
 }
 
@@ -542,7 +574,10 @@ impl Verifier {
         Some(events.map(|events| {
             events
                 .into_iter()
-                .map(|body| Verified { body, nonce: None })
+                .map(|body| Verified {
+                    body,
+                    replay: ReplayMaterial::Body,
+                })
                 .collect()
         }))
     }
@@ -566,13 +601,13 @@ impl Verifier {
         body: Bytes,
         now: i64,
     ) -> Result<Verified, VerifyError> {
-        let nonce = self.scheme.verify_nonce(Signed {
+        let replay = self.scheme.verify_replay(Signed {
             headers,
             body: &body,
             now,
             query,
         })?;
-        Ok(Verified { body, nonce })
+        Ok(Verified { body, replay })
     }
 }
 
@@ -986,6 +1021,167 @@ mod tests {
                     .is_err(),
                 "{kind:?}"
             );
+        }
+    }
+
+    /// What a scheme does not sign is where a captured delivery can take a
+    /// new event id: each copy of (`headers`, `body`) with its id changed
+    /// there, as `locator` finds the id, and how it was changed.
+    fn with_id_changed(
+        locator: &crate::locate::Locator,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Vec<(HeaderMap, Vec<u8>, String)> {
+        use crate::locate::{LocateError, Locator};
+        match locator {
+            Locator::Header(name) => {
+                let mut changed = headers.clone();
+                changed.insert(name, HeaderValue::from_static("hookgate-changed-id"));
+                vec![(changed, body.to_vec(), format!("a new {name}"))]
+            }
+            Locator::Json { pointer, .. } => {
+                let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
+                    return Vec::new();
+                };
+                let Some(value) = json.pointer_mut(pointer) else {
+                    return Vec::new();
+                };
+                *value = "hookgate-changed-id".into();
+                let changed = serde_json::to_vec(&json).expect("serialises");
+                vec![(
+                    headers.clone(),
+                    changed,
+                    format!("a new {pointer} in the body"),
+                )]
+            }
+            Locator::BodySha256 => {
+                let mut changed = body.to_vec();
+                changed.push(b' ');
+                vec![(headers.clone(), changed, "a space after the body".into())]
+            }
+            Locator::HeaderSha256(name) | Locator::JwsSha256(name) => headers
+                .get(name)
+                .and_then(|value| high_s_twin(value.to_str().ok()?))
+                .map(|twin| {
+                    let mut changed = headers.clone();
+                    let twin = HeaderValue::from_str(&twin).expect("base64url");
+                    changed.insert(name, twin);
+                    (changed, body.to_vec(), format!("the high-S twin in {name}"))
+                })
+                .into_iter()
+                .collect(),
+            // The alternative this delivery's id was taken from.
+            Locator::FirstOf(choices) => choices
+                .iter()
+                .find(|choice| {
+                    !matches!(choice.extract(headers, body), Err(LocateError::Missing(_)))
+                })
+                .map(|choice| with_id_changed(choice, headers, body))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A compact JWS whose ECDSA P-256 signature `(r, s)` is written as its
+    /// twin `(r, n - s)`, which verifies as well; `None` for any other value.
+    fn high_s_twin(token: &str) -> Option<String> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let raw = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let signature = p256::ecdsa::Signature::from_slice(&raw).ok()?;
+        let (r, s) = signature.split_scalars();
+        let twin = p256::ecdsa::Signature::from_scalars(r, -s).ok()?;
+        Some(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(twin.to_bytes())
+        ))
+    }
+
+    /// For every scheme: a signed delivery whose event id is changed where
+    /// the scheme leaves it unsigned, and that still verifies, is a captured
+    /// delivery sent again as a new event. The replay guard must be on by
+    /// default and remember the same thing of both copies, or the provider
+    /// must say why it cannot.
+    #[test]
+    fn every_unsigned_event_id_is_guarded_or_its_gap_documented() {
+        let options = HmacOptions::default();
+        let scheme_options = SchemeOptions {
+            hmac: Some(&options),
+            public_url: Some("https://hooks.example.com/in"),
+            token: None,
+        };
+        let now = 1_700_000_000;
+        let payload = br#"{"id":"evt_1","event_id":"evt_1","eventId":"evt_1","messageId":"evt_1","event":{"id":"evt_1"},"type":"Issue","webhookTimestamp":1700000000000}"#;
+        let mut unguarded = Vec::new();
+        for kind in VerifierKind::ALL {
+            let secret = example_secret(kind);
+            let key = verification_key(kind, secret).expect("a verification key");
+            let verifier =
+                Verifier::build(kind, &[Secret::new(key)], DEFAULT_TOLERANCE, scheme_options)
+                    .expect("builds");
+            let signed = sign(kind, secret, payload, "evt_1", now, scheme_options).expect("signs");
+            let headers = test_support::owned(&signed.headers);
+            let query = signed.query.as_deref();
+            let verify = |headers: &HeaderMap, body: &[u8]| {
+                verifier.verify_with_query(headers, query, Bytes::copy_from_slice(body), now)
+            };
+            let original = verify(&headers, &signed.body).expect("verifies");
+            let locator = crate::locate::Locator::parse(kind.defaults().event_id).expect("parses");
+            let id = locator
+                .extract(&headers, original.body())
+                .unwrap_or_else(|err| panic!("{kind:?}: {err}"));
+            let changes = with_id_changed(&locator, &headers, &signed.body);
+            assert!(!changes.is_empty(), "{kind:?}: its id could not be changed");
+            for (changed_headers, changed_body, how) in changes {
+                let Ok(copy) = verify(&changed_headers, &changed_body) else {
+                    continue;
+                };
+                let copy_id = locator.extract(&changed_headers, copy.body());
+                if copy_id.as_ref() == Ok(&id) {
+                    continue;
+                }
+                let guarded = kind.defaults().replay_guard
+                    && copy.replay_material() == original.replay_material();
+                if !guarded && kind.provider().unguarded_because.is_none() {
+                    unguarded.push(format!(
+                        "{}: {how} still verifies and is event {copy_id:?}, not {id:?}, yet the replay guard is {}",
+                        kind.name(),
+                        if kind.defaults().replay_guard {
+                            "on but remembers something else of it"
+                        } else {
+                            "off"
+                        },
+                    ));
+                }
+            }
+        }
+        assert!(
+            unguarded.is_empty(),
+            "event ids that are not signed and not guarded, with no reason given:\n{}",
+            unguarded.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_readme_lists_the_replay_guards_defaults_and_gaps() {
+        let readme = include_str!("../../README.md");
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with("| `replay_guard` |"))
+            .expect("the replay_guard row of the configuration reference");
+        let gaps = readme
+            .split("**What the replay guard cannot catch.**")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").next())
+            .expect("a paragraph on what the replay guard cannot catch");
+        for kind in VerifierKind::ALL {
+            let name = format!("`{}`", kind.name());
+            if kind.defaults().replay_guard {
+                assert!(row.contains(&name), "{name}: on by default, not in {row}");
+            }
+            if kind.provider().unguarded_because.is_some() {
+                assert!(gaps.contains(&name), "{name}: its gap is not in {gaps}");
+            }
         }
     }
 

@@ -6,7 +6,14 @@
 //! verification key as `/webhook_verification_key/get` returns it: a JWK, that
 //! response itself, or a JWK set `{"keys": [...]}`; keys are chosen by `kid`.
 //! Plaid sends no event id and its bodies repeat, so the SHA-256 of the
-//! signed token (new in every delivery) stands for one.
+//! token's signing input (`header.claims`, new in every delivery: the claims
+//! hold `iat`) stands for one.
+//!
+//! An ECDSA signature has a twin, `(r, n - s)`, that verifies as well; signers
+//! such as Go's produce the high-S one about half the time, so hookgate
+//! accepts both rather than refuse real deliveries. The id is therefore not
+//! the digest of the whole token, whose twin would be a second id for the
+//! same signed delivery, but of the part the signature covers.
 //!
 //! Source: https://plaid.com/docs/api/webhooks/webhook-verification/
 
@@ -34,13 +41,14 @@ const MAX_TOKEN_LEN: usize = 4096;
 pub(super) const DEFAULTS: Defaults = Defaults {
     // Plaid's bodies carry no id and repeat byte for byte (every
     // SYNC_UPDATES_AVAILABLE of an item is the same): the id is the digest
-    // of the delivery's signed token, new in every delivery, so no update is
-    // taken for a repeat of an earlier one.
-    event_id: "header-sha256:Plaid-Verification",
+    // of the delivery's signed header and claims, new in every delivery, so
+    // no update is taken for a repeat of an earlier one, and a token's
+    // high-S twin is the same id.
+    event_id: "jws-sha256:Plaid-Verification",
     event_type: Some("json:/webhook_type"),
     forward_headers: &[],
     timestamped: true,
-    // The body's digest is in the signed claims.
+    // The id and the body's digest are both signed.
     replay_guard: false,
     tolerance: Some(std::time::Duration::from_secs(300)),
 };
@@ -393,6 +401,39 @@ mod tests {
                 "{token}"
             );
         }
+    }
+
+    /// TOKEN with its signature `(r, s)` written as its twin `(r, n - s)`.
+    fn high_s_twin(token: &str) -> String {
+        let (signing_input, signature) = token.rsplit_once('.').expect("a JWT");
+        let raw = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+        let signature = Signature::from_slice(&raw).expect("r || s");
+        let (r, s) = signature.split_scalars();
+        let twin = Signature::from_scalars(r, -s).expect("a signature");
+        assert_ne!(twin, signature);
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(twin.to_bytes())
+        )
+    }
+
+    #[test]
+    fn a_tokens_high_s_twin_verifies_and_is_the_same_event() {
+        let twin = high_s_twin(TOKEN);
+        assert_eq!(check(&twin, BODY, NOW), Ok(()));
+        let event_id = |token: &str| {
+            crate::locate::Locator::parse(DEFAULTS.event_id)
+                .expect("parses")
+                .extract(
+                    &crate::verify::test_support::headers(&[(HEADER, token)]),
+                    BODY,
+                )
+                .expect("an id")
+        };
+        assert_eq!(event_id(&twin), event_id(TOKEN));
+        // A token signed anew (another iat) is another delivery.
+        let resigned = sign(EXAMPLE_KEY.as_bytes(), BODY, NOW + 1).expect("signs");
+        assert_ne!(event_id(&resigned[0].1), event_id(TOKEN));
     }
 
     #[test]

@@ -257,7 +257,8 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
         input.presenting(&place)
     },
 )
-.without_body_signature();
+.without_body_signature()
+.unguarded_because(super::SIGNS_NOTHING);
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use hookgate::verify::{self, VerifierKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{SCHEME_OPTIONS, body_with_id, delivery, now, secret_for, source};
+use super::{PUBLIC_URL, SCHEME_OPTIONS, body_with_id, delivery, now, secret_for, source};
 use crate::harness::{Broker, Process, topic};
 
 /// What a case expects back.
@@ -41,6 +41,27 @@ fn case(name: &'static str, source: &'static str, bytes: Vec<u8>, expect: Expect
         bytes,
         expect: vec![expect],
     }
+}
+
+/// Twilio's idempotency token, the event id it does not sign.
+const TWILIO_TOKEN: &str = "i-twilio-idempotency-token";
+/// The URL the HubSpot source was given, with a query.
+const HUBSPOT_URL: &str = "https://hooks.example.com/webhooks/hubspot?portal=1";
+
+/// A compact JWS whose ECDSA P-256 signature `(r, s)` is written as its
+/// twin `(r, n - s)`, which verifies as well.
+fn high_s_twin(token: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (signing_input, signature) = token.rsplit_once('.').expect("a compact JWS");
+    let raw = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    let signature = p256::ecdsa::Signature::from_slice(&raw).expect("r || s");
+    let (r, s) = signature.split_scalars();
+    let twin = p256::ecdsa::Signature::from_scalars(r, -s).expect("a signature");
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(twin.to_bytes())
+    )
 }
 
 /// A request with `headers` and a `Content-Length` for `body`.
@@ -76,9 +97,7 @@ fn signed_at(
         SCHEME_OPTIONS,
     )
     .expect("signs");
-    signed
-        .headers
-        .push(("content-type".into(), "application/json".into()));
+    super::add_content_type(&mut signed.headers);
     signed
         .headers
         .into_iter()
@@ -186,7 +205,9 @@ fn counter(source: &str, expect: Expect) -> String {
 
 fn cases() -> Vec<Case> {
     use Expect::{Closed, Http, Json};
-    use VerifierKind::{Github, Mailgun, Slack, StandardWebhooks, Stripe};
+    use VerifierKind::{
+        Github, HubSpot, Linear, Mailgun, Plaid, Slack, StandardWebhooks, Stripe, Twilio,
+    };
     let gh_sig = "x-hub-signature-256";
     let body = |id: &str| body_with_id(id);
     let mut cases = Vec::new();
@@ -898,6 +919,172 @@ fn cases() -> Vec<Case> {
         post("twilio", &[], b"a=1"),
         Json(401, "missing_signature_header"),
     );
+    // Twilio's form signature covers the decoded, sorted parameters and its
+    // token is not signed: the guard keys on the signed string.
+    let form = b"MessageSid=SM1&From=%2B15005550006&Body=Hello+world%21&To=%2B15005550001";
+    let signed = good(Twilio, "tw-1", form);
+    add(
+        "twilio: first form post",
+        "twilio",
+        post("twilio", &signed, form),
+        Json(200, "accepted"),
+    );
+    let reordered = b"To=%2B15005550001&Body=Hello%20world!&From=%2B15005550006&MessageSid=SM1";
+    add(
+        "twilio: its parameters reordered under a new token",
+        "twilio",
+        post(
+            "twilio",
+            &with(Twilio, "tw-1", form, TWILIO_TOKEN, Some("tw-1-forged")),
+            reordered,
+        ),
+        Json(200, "duplicate"),
+    );
+    let b = body("tw-2");
+    let json = verify::sign(
+        Twilio,
+        secret_for(Twilio).as_bytes(),
+        &b,
+        "tw-2",
+        now(),
+        SCHEME_OPTIONS,
+    )
+    .expect("signs");
+    let query = json.query.clone().expect("bodySHA256");
+    let twilio_json = format!("/webhooks/twilio?{query}");
+    add(
+        "twilio: first JSON post",
+        "twilio",
+        request("POST", &twilio_json, &json.headers, &b),
+        Json(200, "accepted"),
+    );
+    let as_form = |headers: &[(String, String)]| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(name, value)| match name.to_ascii_lowercase().as_str() {
+                "content-type" => (name.clone(), "application/x-www-form-urlencoded".into()),
+                TWILIO_TOKEN => (name.clone(), "tw-2-forged".into()),
+                _ => (name.clone(), value.clone()),
+            })
+            .collect()
+    };
+    let carried = format!("%3F{}", query.replace('=', "%3D")).into_bytes();
+    add(
+        "twilio: its signed string as a form body without the query",
+        "twilio",
+        post("twilio", &as_form(&json.headers), &carried),
+        Json(200, "duplicate"),
+    );
+    add(
+        "twilio: a JSON post sent as a form",
+        "twilio",
+        request("POST", &twilio_json, &as_form(&json.headers), &b),
+        Json(401, "signature_mismatch"),
+    );
+    add(
+        "twilio: a JSON post without bodySHA256",
+        "twilio",
+        post("twilio", &json.headers, &b),
+        Json(401, "missing_signature_header"),
+    );
+    let plain: Vec<(String, String)> = json
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            if name.eq_ignore_ascii_case("content-type") {
+                (name.clone(), "text/plain".into())
+            } else {
+                (name.clone(), value.clone())
+            }
+        })
+        .collect();
+    add(
+        "twilio: a Content-Type that names no mode",
+        "twilio",
+        request("POST", &twilio_json, &plain, &b),
+        Json(401, "malformed_signature_header"),
+    );
+
+    // Linear signs neither Linear-Delivery nor Linear-Event.
+    let b = body("li-1");
+    add(
+        "linear: first delivery",
+        "linear",
+        post("linear", &good(Linear, "li-1", &b), &b),
+        Json(200, "accepted"),
+    );
+    add(
+        "linear: the same body under a new Linear-Delivery",
+        "linear",
+        post(
+            "linear",
+            &with(Linear, "li-1", &b, "linear-delivery", Some("li-1-forged")),
+            &b,
+        ),
+        Json(200, "duplicate"),
+    );
+
+    // Plaid's id is the digest of the token's signed part, not of the token.
+    let b = body("pl-1");
+    let plaid = good(Plaid, "pl-1", &b);
+    add(
+        "plaid: first delivery",
+        "plaid",
+        post("plaid", &plaid, &b),
+        Json(200, "accepted"),
+    );
+    let twin: Vec<(String, String)> = plaid
+        .iter()
+        .map(|(name, value)| {
+            if name.eq_ignore_ascii_case("plaid-verification") {
+                (name.clone(), high_s_twin(value))
+            } else {
+                (name.clone(), value.clone())
+            }
+        })
+        .collect();
+    add(
+        "plaid: its token's high-S twin",
+        "plaid",
+        post("plaid", &twin, &b),
+        Json(200, "duplicate"),
+    );
+
+    // HubSpot signs the configured URL, its query included: the request's
+    // query is compared, never signed, so its end cannot move into the body.
+    let b = br#"[{"eventId":1,"subscriptionType":"contact.creation","objectId":7}]"#;
+    let hubspot_options = verify::SchemeOptions {
+        public_url: Some(HUBSPOT_URL),
+        ..SCHEME_OPTIONS
+    };
+    let hubspot = verify::sign(
+        HubSpot,
+        secret_for(HubSpot).as_bytes(),
+        b,
+        "hs-1",
+        now(),
+        hubspot_options,
+    )
+    .expect("signs")
+    .headers;
+    add(
+        "hubspot: signed for its configured query",
+        "hubspot",
+        request("POST", "/webhooks/hubspot?portal=1", &hubspot, b),
+        Json(200, "accepted"),
+    );
+    add(
+        "hubspot: the query's end moved into the body",
+        "hubspot",
+        request("POST", "/webhooks/hubspot?portal=1[", &hubspot, &b[1..]),
+        Json(401, "signature_mismatch"),
+    );
+    add(
+        "hubspot: without its configured query",
+        "hubspot",
+        post("hubspot", &hubspot, b),
+        Json(401, "signature_mismatch"),
+    );
 
     // Pipelining: answers come back in order.
     let (b1, b2) = (body("gh-11"), body("gh-12"));
@@ -980,8 +1167,24 @@ async fn hostile_input_gets_a_clear_answer_and_is_counted() {
         VerifierKind::StandardWebhooks,
         VerifierKind::Mailgun,
         VerifierKind::Twilio,
+        VerifierKind::Linear,
+        VerifierKind::Plaid,
+        VerifierKind::HubSpot,
     ];
     let (broker, sources) = broker_and_sources(&kinds, dir.path()).await;
+    // HubSpot was given a URL with a query: it belongs in public_url.
+    let hubspot_source = "name = \"hubspot\"";
+    let (before, after) = sources
+        .split_once(hubspot_source)
+        .expect("the hubspot source");
+    let sources = format!(
+        "{before}{hubspot_source}{}",
+        after.replacen(
+            &format!("public_url = \"{PUBLIC_URL}\""),
+            &format!("public_url = \"{HUBSPOT_URL}\""),
+            1
+        )
+    );
     let server = "max_body_bytes = 4096\nbody_timeout = \"1s\"\nheader_timeout = \"1s\"";
     let gateway = Process::start_with_server(&broker.bootstrap(), server, "", &sources).await;
 

@@ -129,10 +129,19 @@ fn delivery(kind: VerifierKind, id: &str, payload: &[u8]) -> verify::SignedDeliv
         SCHEME_OPTIONS,
     )
     .expect("signs");
+    add_content_type(&mut delivery.headers);
     delivery
-        .headers
-        .push(("content-type".into(), "application/json".into()));
-    delivery
+}
+
+/// A JSON `Content-Type` for the schemes whose signing sets none; one the
+/// scheme set (Twilio's names its mode) is kept, never sent twice.
+fn add_content_type(headers: &mut Vec<(String, String)>) {
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
 }
 
 /// The headers that sign `body` as it is, for schemes that sign in headers.
@@ -156,6 +165,13 @@ fn expected_id(kind: VerifierKind, id: &str, body: &[u8], headers: &[(String, St
             .find(|(header, _)| header.eq_ignore_ascii_case(name))
             .expect("the header the id is the digest of");
         hex::encode(sha2::Sha256::digest(value.as_bytes()))
+    } else if let Some(name) = spec.strip_prefix("jws-sha256:") {
+        let (_, value) = headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .expect("the header the id is the digest of");
+        let (signing_input, _) = value.rsplit_once('.').expect("a compact JWS");
+        hex::encode(sha2::Sha256::digest(signing_input.as_bytes()))
     } else {
         id.to_owned()
     }
