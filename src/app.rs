@@ -255,7 +255,7 @@ impl App {
             if self.brokers.creates_topics() && self.config.kafka.create_topics {
                 tokio::spawn(create_topics(
                     kafka::client_config(&self.config.kafka, &self.brokers.bootstrap_servers()),
-                    new_topics,
+                    planned_topics(&config, &sources, new_topics),
                     self.config.kafka.topic_partitions,
                     self.config.kafka.topic_replication_factor,
                 ));
@@ -367,7 +367,7 @@ fn start_pipeline(
         if config.kafka.create_topics && creates_topics {
             tokio::spawn(create_topics(
                 client.clone(),
-                sources.topics(),
+                planned_topics(config, &sources, sources.topics()),
                 config.kafka.topic_partitions,
                 config.kafka.topic_replication_factor,
             ));
@@ -434,11 +434,33 @@ fn start_pipeline(
     })
 }
 
+/// A topic to create and the settings it is created with.
+type PlannedTopic = (String, Vec<(&'static str, String)>);
+
+/// `topics` with their settings: a quarantine topic is bounded in time and
+/// bytes (`[quarantine]`), event topics take the cluster's defaults.
+fn planned_topics(config: &Config, sources: &Sources, topics: Vec<String>) -> Vec<PlannedTopic> {
+    let quarantines = sources.quarantine_topics();
+    topics
+        .into_iter()
+        .map(|topic| {
+            let settings = if quarantines.contains(&topic) {
+                crate::quarantine::topic_settings(&config.quarantine)
+            } else {
+                Vec::new()
+            };
+            (topic, settings)
+        })
+        .collect()
+}
+
 /// Creates the sources' missing topics, retrying while Kafka is unreachable.
 /// Publishing does not wait for it: an event for a missing topic gets 503.
+/// A topic with settings of its own (a quarantine) that already exists is
+/// checked, and the log says which of them it lacks.
 async fn create_topics(
     client: rdkafka::ClientConfig,
-    topics: Vec<String>,
+    topics: Vec<PlannedTopic>,
     partitions: i32,
     replication_factor: i32,
 ) {
@@ -446,19 +468,18 @@ async fn create_topics(
     loop {
         let specs: Vec<TopicSpec<'_>> = topics
             .iter()
-            .map(|name| TopicSpec {
+            .map(|(name, configs)| TopicSpec {
                 name,
                 partitions,
                 replication_factor,
-                configs: &[],
+                configs,
             })
             .collect();
-        let created = match kafka::admin(&client) {
-            Ok(admin) => {
-                let options = kafka::admin_options(Duration::from_secs(10));
-                kafka::create_topics(&admin, &specs, &options).await
-            }
-            Err(err) => Err(err),
+        let options = kafka::admin_options(Duration::from_secs(10));
+        let admin = kafka::admin(&client);
+        let created = match &admin {
+            Ok(admin) => kafka::create_topics(admin, &specs, &options).await,
+            Err(err) => Err(err.clone()),
         };
         match created {
             Ok(states) => {
@@ -467,7 +488,16 @@ async fn create_topics(
                         TopicState::Created => {
                             tracing::info!(%topic, partitions, "created the topic");
                         }
-                        TopicState::Existed => {}
+                        TopicState::Existed => {
+                            let wanted = topics
+                                .iter()
+                                .find(|(name, _)| *name == topic)
+                                .map(|(_, settings)| settings.as_slice())
+                                .unwrap_or_default();
+                            if let (Ok(admin), false) = (&admin, wanted.is_empty()) {
+                                check_quarantine_settings(admin, &topic, wanted, &options).await;
+                            }
+                        }
                         TopicState::Failed(why) => tracing::warn!(
                             %topic,
                             "cannot create the topic ({why}): its events will get 503 until it exists"
@@ -481,6 +511,31 @@ async fn create_topics(
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
+        }
+    }
+}
+
+/// Logs which of `wanted` an existing topic lacks: hookgate leaves a topic it
+/// did not create as it is.
+async fn check_quarantine_settings(
+    admin: &rdkafka::admin::AdminClient<kafka::Logged>,
+    topic: &str,
+    wanted: &[(&'static str, String)],
+    options: &rdkafka::admin::AdminOptions,
+) {
+    match kafka::topic_configs(admin, topic, options).await {
+        Ok(actual) => {
+            let differences = kafka::config_differences(wanted, &actual);
+            if !differences.is_empty() {
+                tracing::warn!(
+                    %topic,
+                    differences = %differences.join("; "),
+                    "the quarantine topic exists with settings other than [quarantine] asks for: it may keep more, or less, than quarantine.retention and quarantine.retention_bytes say"
+                );
+            }
+        }
+        Err(why) => {
+            tracing::warn!(%topic, %why, "cannot read the quarantine topic's settings");
         }
     }
 }

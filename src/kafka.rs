@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -187,6 +187,56 @@ pub async fn create_topics(
             Err((topic, code)) => (topic, TopicState::Failed(code.to_string())),
         })
         .collect())
+}
+
+/// The settings `topic` has, as the cluster describes them; what is wrong
+/// when it cannot say.
+pub async fn topic_configs(
+    admin: &AdminClient<Logged>,
+    topic: &str,
+    options: &AdminOptions,
+) -> Result<Vec<(String, Option<String>)>, String> {
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], options)
+        .await
+        .map_err(|err| redacted(&err))?;
+    match described.into_iter().next() {
+        Some(Ok(resource)) => Ok(resource
+            .entries
+            .into_iter()
+            .map(|entry| (entry.name, entry.value))
+            .collect()),
+        Some(Err(code)) => Err(code.to_string()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Each wanted setting the topic lacks, as `name is X, not Y`.
+/// `cleanup.policy` is compared as a set: `delete,compact` is as good.
+pub fn config_differences(
+    wanted: &[(&str, String)],
+    actual: &[(String, Option<String>)],
+) -> Vec<String> {
+    let policies = |value: &str| {
+        let mut parts: Vec<String> = value.split(',').map(|p| p.trim().to_owned()).collect();
+        parts.sort();
+        parts
+    };
+    wanted
+        .iter()
+        .filter_map(|(name, want)| {
+            let have = actual
+                .iter()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.as_deref());
+            let same = match have {
+                Some(have) if *name == "cleanup.policy" => policies(have) == policies(want),
+                Some(have) => have == want,
+                None => false,
+            };
+            (!same).then(|| format!("{name} is {}, not {want}", have.unwrap_or("unset")))
+        })
+        .collect()
 }
 
 /// The partition numbers of `topic`; empty when the cluster does not know it.

@@ -9,7 +9,7 @@ use metrics::{
     gauge, histogram,
 };
 
-use crate::reason::{Reason, Reload, TlsHandshake};
+use crate::reason::{QuarantineDrop, Reason, Reload, TlsHandshake};
 
 pub const REQUESTS: &str = "hookgate_requests_total";
 pub const REJECTIONS: &str = "hookgate_rejections_total";
@@ -104,7 +104,7 @@ pub fn describe() {
     );
     describe_counter!(
         QUARANTINED,
-        "Rejected requests offered to the source's quarantine topic, by source and outcome: written, dropped (beyond the [quarantine] budget), failed (Kafka did not take it)."
+        "Rejected requests offered to the source's quarantine topic, by source and outcome: written, dropped (with reason source_budget: beyond the source's [quarantine] budget; replica_cap: beyond quarantine.max_bytes_per_second of the replica, all sources together), failed (Kafka did not take it)."
     );
     describe_counter!(
         QUARANTINED_BYTES,
@@ -389,7 +389,8 @@ pub fn connection_timed_out() {
 #[derive(Debug, Clone)]
 pub struct QuarantineMetrics {
     pub written: Counter,
-    pub dropped: Counter,
+    dropped_beyond_source_budget: Counter,
+    dropped_beyond_replica_cap: Counter,
     pub failed: Counter,
     pub bytes: Counter,
 }
@@ -402,13 +403,32 @@ impl QuarantineMetrics {
             counter.increment(0);
             counter
         };
+        let dropped = |reason: QuarantineDrop| {
+            let counter = counter!(
+                QUARANTINED,
+                "source" => source.to_owned(),
+                "outcome" => "dropped",
+                "reason" => reason.as_str()
+            );
+            counter.increment(0);
+            counter
+        };
         let bytes = counter!(QUARANTINED_BYTES, "source" => source.to_owned());
         bytes.increment(0);
         Self {
             written: outcome("written"),
-            dropped: outcome("dropped"),
+            dropped_beyond_source_budget: dropped(QuarantineDrop::SourceBudget),
+            dropped_beyond_replica_cap: dropped(QuarantineDrop::ReplicaCap),
             failed: outcome("failed"),
             bytes,
+        }
+    }
+
+    /// Requests not quarantined, by why.
+    pub fn dropped(&self, why: QuarantineDrop) -> &Counter {
+        match why {
+            QuarantineDrop::SourceBudget => &self.dropped_beyond_source_budget,
+            QuarantineDrop::ReplicaCap => &self.dropped_beyond_replica_cap,
         }
     }
 }

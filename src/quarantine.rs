@@ -9,8 +9,11 @@
 //!
 //! Quarantining never changes or delays the answer: the record is handed to
 //! the producer and not waited for. Nor is it a way to flood Kafka: each
-//! source has a budget of records and bytes a second, and what is beyond it
-//! is dropped and counted.
+//! source has a budget of records and bytes a second, the replica a cap of
+//! bytes a second across all its sources, and what is beyond either is
+//! dropped and counted (by which). A rate alone is no bound on volume, so the
+//! topic hookgate creates keeps records for `quarantine.retention` and at most
+//! `quarantine.retention_bytes` a partition ([`topic_settings`]).
 //!
 //! The record: key the source's name, value the body, timestamp the
 //! receiving time, headers `hookgate-*` (below) and `http:<name>` for each
@@ -19,7 +22,7 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -31,8 +34,9 @@ use serde::Deserialize;
 
 use crate::client_addr::ClientAddr;
 use crate::metrics::QuarantineMetrics;
-use crate::reason::Reason;
+use crate::reason::{QuarantineDrop, Reason};
 use crate::trace::TraceParent;
+use crate::verify::VerifierKind;
 
 /// Prefix of the Kafka headers that carry the request's own headers. `:` is
 /// not allowed in an HTTP header name, so none can pass for hookgate's.
@@ -55,7 +59,8 @@ const SECRET_HEADERS: [&str; 5] = [
 /// the gateway that writes it cannot go round in a loop.
 pub const FORWARDED_FROM: &str = "hookgate-forwarded-from";
 
-/// `[quarantine]`: what every source's quarantine may write.
+/// `[quarantine]`: what every source's quarantine may write, and how much
+/// the quarantine topic keeps.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuarantineConfig {
@@ -68,6 +73,16 @@ pub struct QuarantineConfig {
     /// Record bytes (body, headers, path, query) a second per source,
     /// sustained (bursts of up to a second's worth).
     pub bytes_per_second: u32,
+    /// Record bytes a second this replica writes to quarantines, all sources
+    /// together: many sources each within budget are still bounded.
+    pub max_bytes_per_second: u32,
+    /// How long the quarantine topic keeps a record (`retention.ms`), when
+    /// hookgate creates it.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// Bytes each partition of the quarantine topic keeps (`retention.bytes`),
+    /// when hookgate creates it.
+    pub retention_bytes: u64,
 }
 
 impl Default for QuarantineConfig {
@@ -77,9 +92,19 @@ impl Default for QuarantineConfig {
             per_second: 10,
             burst: 100,
             bytes_per_second: 1024 * 1024,
+            max_bytes_per_second: 4 * 1024 * 1024,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            retention_bytes: 1024 * 1024 * 1024,
         }
     }
 }
+
+/// The least `retention`: long enough to notice and re-drive.
+const MIN_RETENTION: Duration = Duration::from_secs(60);
+/// The least `retention_bytes`: Kafka's smallest segment.
+const MIN_RETENTION_BYTES: u64 = 1024 * 1024;
+/// Kafka's default `segment.bytes`, the most a segment is made here.
+const MAX_SEGMENT_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl QuarantineConfig {
     /// Every problem, as (field, message) below `[quarantine]`.
@@ -89,6 +114,7 @@ impl QuarantineConfig {
             ("per_second", self.per_second),
             ("burst", self.burst),
             ("bytes_per_second", self.bytes_per_second),
+            ("max_bytes_per_second", self.max_bytes_per_second),
         ] {
             if value == 0 {
                 problems.push((field, "must be at least 1".to_owned()));
@@ -103,7 +129,71 @@ impl QuarantineConfig {
                 ),
             ));
         }
+        if self.max_bytes_per_second < self.bytes_per_second {
+            problems.push((
+                "max_bytes_per_second",
+                format!(
+                    "{} is less than a single source's bytes_per_second ({}): raise it, or lower bytes_per_second",
+                    self.max_bytes_per_second, self.bytes_per_second
+                ),
+            ));
+        }
+        if self.retention < MIN_RETENTION {
+            problems.push((
+                "retention",
+                format!(
+                    "{} is too short to notice and re-drive anything: at least 1m (7d is the default)",
+                    humantime::format_duration(self.retention)
+                ),
+            ));
+        }
+        if self.retention_bytes < MIN_RETENTION_BYTES {
+            problems.push((
+                "retention_bytes",
+                format!(
+                    "{} is less than Kafka's smallest segment: at least {MIN_RETENTION_BYTES} (1 MiB)",
+                    self.retention_bytes
+                ),
+            ));
+        }
         problems
+    }
+}
+
+/// The settings hookgate creates a quarantine topic with. Kafka deletes whole
+/// closed segments only, so segments are made a quarter of each bound: a
+/// partition then holds at most about 1.25 × `retention_bytes`, and a record
+/// lives at most about 1.25 × `retention`.
+pub fn topic_settings(config: &QuarantineConfig) -> Vec<(&'static str, String)> {
+    let retention_ms = u64::try_from(config.retention.as_millis()).unwrap_or(u64::MAX);
+    let segment_bytes = (config.retention_bytes / 4).clamp(MIN_RETENTION_BYTES, MAX_SEGMENT_BYTES);
+    vec![
+        ("cleanup.policy", "delete".to_owned()),
+        ("retention.ms", retention_ms.to_string()),
+        ("retention.bytes", config.retention_bytes.to_string()),
+        ("segment.bytes", segment_bytes.to_string()),
+        ("segment.ms", (retention_ms / 4).max(1).to_string()),
+    ]
+}
+
+/// The replica's cap on quarantine bytes a second, shared by every source's
+/// quarantine (one per [`crate::source::Sources`]).
+#[derive(Debug)]
+pub struct ReplicaCap {
+    bytes: DefaultDirectRateLimiter,
+}
+
+impl ReplicaCap {
+    /// `None` when `config` has a zero its `problems` report.
+    pub fn new(config: &QuarantineConfig) -> Option<Arc<Self>> {
+        let bytes = NonZeroU32::new(config.max_bytes_per_second)?;
+        Some(Arc::new(Self {
+            bytes: RateLimiter::direct(Quota::per_second(bytes)),
+        }))
+    }
+
+    fn allows(&self, record_bytes: NonZeroU32) -> bool {
+        matches!(self.bytes.check_n(record_bytes), Ok(Ok(())))
     }
 }
 
@@ -125,13 +215,37 @@ pub fn keeps(reason: Reason) -> bool {
     )
 }
 
+/// Where a source's own token travels (`[sources.token]`): redacted beside
+/// the headers and query parameters every quarantine redacts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretPlace<'a> {
+    pub header: Option<&'a str>,
+    pub query: Option<&'a str>,
+}
+
+/// What became of a request offered to a quarantine (also counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    /// Handed to the producer, whose delivery report counts it.
+    Handed,
+    /// Sent by `hookgate forward`: never quarantined again.
+    AlreadyForwarded,
+    Dropped(QuarantineDrop),
+    /// The producer did not take it (its queue is full).
+    NotTaken,
+}
+
 /// A source's quarantine: where, how much, and what to hide.
 #[derive(Debug)]
 pub struct Quarantine {
     topic: Arc<str>,
+    /// The source's verifier, by its configuration name: `forward` reads it
+    /// to know which of the request's headers are the provider's.
+    provider: &'static str,
     max_body_bytes: usize,
     records: DefaultDirectRateLimiter,
     bytes: DefaultDirectRateLimiter,
+    replica: Arc<ReplicaCap>,
     redact_headers: Vec<HeaderName>,
     redact_query: Vec<String>,
     metrics: QuarantineMetrics,
@@ -161,32 +275,36 @@ pub struct Refused<'a> {
 
 impl Quarantine {
     /// `None` when `config` has a zero its `problems` report.
+    /// `replica` is the cap every source's quarantine shares;
     /// `secret_header` and `secret_query` are where the source's own token
     /// travels (`[sources.token]`), redacted beside the usual ones.
     pub fn new(
         source: &str,
+        provider: VerifierKind,
         topic: &str,
         config: &QuarantineConfig,
-        secret_header: Option<&str>,
-        secret_query: Option<&str>,
+        replica: &Arc<ReplicaCap>,
+        secret: SecretPlace<'_>,
     ) -> Option<Self> {
         let per_second = NonZeroU32::new(config.per_second)?;
         let burst = NonZeroU32::new(config.burst)?;
         let bytes = NonZeroU32::new(config.bytes_per_second)?;
         let redact_headers = SECRET_HEADERS
             .into_iter()
-            .chain(secret_header)
+            .chain(secret.header)
             .filter_map(|name| HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok())
             .collect();
         let redact_query = std::iter::once("token")
-            .chain(secret_query)
+            .chain(secret.query)
             .map(str::to_owned)
             .collect();
         Some(Self {
             topic: Arc::from(topic),
+            provider: provider.name(),
             max_body_bytes: config.max_body_bytes,
             records: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             bytes: RateLimiter::direct(Quota::per_second(bytes)),
+            replica: Arc::clone(replica),
             redact_headers,
             redact_query,
             metrics: QuarantineMetrics::new(source),
@@ -206,9 +324,9 @@ impl Quarantine {
         held: &Held,
         refused: Refused<'_>,
         enqueue: impl FnOnce(FutureRecord<'_, [u8], [u8]>) -> Result<Option<DeliveryFuture>, KafkaError>,
-    ) {
+    ) -> Offered {
         if held.headers.contains_key(FORWARDED_FROM) {
-            return;
+            return Offered::AlreadyForwarded;
         }
         let kept = held.body.len().min(self.max_body_bytes);
         // The whole record counts against the byte budget, headers too: a
@@ -221,12 +339,21 @@ impl Quarantine {
                 .iter()
                 .map(|(name, value)| HTTP_HEADER_PREFIX.len() + name.as_str().len() + value.len())
                 .sum::<usize>();
+        // The source's budget first: a source beyond it takes nothing from
+        // the replica's cap, so one flooded source cannot starve the others.
+        let record_size = NonZeroU32::new(u32::try_from(record_bytes).unwrap_or(u32::MAX));
         let within_budget = self.records.check().is_ok()
-            && NonZeroU32::new(u32::try_from(record_bytes).unwrap_or(u32::MAX))
-                .is_none_or(|n| matches!(self.bytes.check_n(n), Ok(Ok(()))));
-        if !within_budget {
-            self.metrics.dropped.increment(1);
-            return;
+            && record_size.is_none_or(|n| matches!(self.bytes.check_n(n), Ok(Ok(()))));
+        let dropped = if !within_budget {
+            Some(QuarantineDrop::SourceBudget)
+        } else if !record_size.is_none_or(|n| self.replica.allows(n)) {
+            Some(QuarantineDrop::ReplicaCap)
+        } else {
+            None
+        };
+        if let Some(why) = dropped {
+            self.metrics.dropped(why).increment(1);
+            return Offered::Dropped(why);
         }
         let headers = self.headers(source, held, &refused);
         let record = FutureRecord::<[u8], [u8]>::to(&self.topic)
@@ -252,8 +379,10 @@ impl Quarantine {
             Err(err) => {
                 self.metrics.failed.increment(1);
                 tracing::warn!(source, topic = %self.topic, error = %err, "cannot quarantine a rejected request");
+                return Offered::NotTaken;
             }
         }
+        Offered::Handed
     }
 
     fn headers(&self, source: &str, held: &Held, refused: &Refused<'_>) -> OwnedHeaders {
@@ -268,6 +397,7 @@ impl Quarantine {
             .map(|query| self.redacted_query(query));
         let mut fields: Vec<(&str, &[u8])> = vec![
             ("hookgate-source", source.as_bytes()),
+            ("hookgate-provider", self.provider.as_bytes()),
             ("hookgate-reason", refused.reason.as_str().as_bytes()),
             ("hookgate-status", status.as_bytes()),
             ("hookgate-message", refused.message.as_bytes()),
@@ -335,6 +465,9 @@ impl Quarantine {
 #[derive(Debug, Clone)]
 pub struct Quarantined {
     pub source: String,
+    /// The source's verifier when the request was quarantined; `None` in
+    /// records written before hookgate recorded it.
+    pub provider: Option<String>,
     pub reason: String,
     pub message: String,
     pub client: Option<IpAddr>,
@@ -383,6 +516,7 @@ impl Quarantined {
             .unwrap_or(Method::POST);
         Ok(Self {
             source,
+            provider: field("hookgate-provider"),
             reason: field("hookgate-reason").unwrap_or_default(),
             message: field("hookgate-message").unwrap_or_default(),
             client: field("hookgate-client").and_then(|client| client.parse().ok()),
@@ -405,7 +539,19 @@ mod tests {
     use rdkafka::message::{OwnedMessage, Timestamp};
 
     fn quarantine(config: &QuarantineConfig) -> Quarantine {
-        Quarantine::new("github", "q", config, Some("X-Webhook-Token"), Some("key")).expect("valid")
+        let cap = ReplicaCap::new(config).expect("valid");
+        Quarantine::new(
+            "github",
+            VerifierKind::Github,
+            "q",
+            config,
+            &cap,
+            SecretPlace {
+                header: Some("X-Webhook-Token"),
+                query: Some("key"),
+            },
+        )
+        .expect("valid")
     }
 
     fn held(body: &'static [u8]) -> Held {
@@ -554,5 +700,104 @@ mod tests {
         };
         let fields: Vec<_> = config.problems().into_iter().map(|p| p.0).collect();
         assert_eq!(fields, ["max_body_bytes"]);
+    }
+
+    #[tokio::test]
+    async fn the_replica_cap_binds_sources_together_and_a_flooded_source_takes_none_of_it() {
+        let config = QuarantineConfig {
+            bytes_per_second: 70_000,
+            max_bytes_per_second: 100_000,
+            ..QuarantineConfig::default()
+        };
+        let cap = ReplicaCap::new(&config).expect("valid");
+        let source = |name: &str| {
+            Quarantine::new(
+                name,
+                VerifierKind::Github,
+                "q",
+                &config,
+                &cap,
+                SecretPlace::default(),
+            )
+            .expect("valid")
+        };
+        let (flooded, second, third) = (source("a"), source("b"), source("c"));
+        // Each record is about 40 kB: within one source's 70 kB once.
+        let body = Bytes::from(vec![b'x'; 40_000]);
+        let big = Held { body, ..held(b"") };
+        let handed = |_: FutureRecord<'_, [u8], [u8]>| Ok(None);
+        assert_eq!(flooded.offer("a", &big, refused(), handed), Offered::Handed);
+        for _ in 0..5 {
+            assert_eq!(
+                flooded.offer("a", &big, refused(), handed),
+                Offered::Dropped(QuarantineDrop::SourceBudget)
+            );
+        }
+        // Had the drops above counted against the cap, nothing were left.
+        assert_eq!(second.offer("b", &big, refused(), handed), Offered::Handed);
+        assert_eq!(
+            third.offer("c", &big, refused(), handed),
+            Offered::Dropped(QuarantineDrop::ReplicaCap),
+            "80 kB of 100 kB taken: another 40 kB is beyond the replica's cap"
+        );
+    }
+
+    #[test]
+    fn the_topic_is_bounded_in_time_and_bytes() {
+        let config = QuarantineConfig {
+            retention: Duration::from_secs(2 * 24 * 3600),
+            retention_bytes: 512 * 1024 * 1024,
+            ..QuarantineConfig::default()
+        };
+        assert_eq!(
+            topic_settings(&config),
+            [
+                ("cleanup.policy", "delete".to_owned()),
+                ("retention.ms", "172800000".to_owned()),
+                ("retention.bytes", "536870912".to_owned()),
+                ("segment.bytes", "134217728".to_owned()),
+                ("segment.ms", "43200000".to_owned()),
+            ]
+        );
+        let defaults = topic_settings(&QuarantineConfig::default());
+        assert_eq!(defaults[1], ("retention.ms", "604800000".to_owned()));
+        assert_eq!(defaults[2], ("retention.bytes", "1073741824".to_owned()));
+    }
+
+    #[test]
+    fn a_volume_bound_that_bounds_nothing_is_refused_by_field() {
+        let config = QuarantineConfig {
+            max_bytes_per_second: 1000,
+            retention: Duration::from_secs(5),
+            retention_bytes: 10,
+            ..QuarantineConfig::default()
+        };
+        let fields: Vec<_> = config.problems().into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            fields,
+            ["max_bytes_per_second", "retention", "retention_bytes"]
+        );
+        let zero = QuarantineConfig {
+            max_bytes_per_second: 0,
+            bytes_per_second: 0,
+            max_body_bytes: 0,
+            ..QuarantineConfig::default()
+        };
+        let fields: Vec<_> = zero.problems().into_iter().map(|p| p.0).collect();
+        assert_eq!(fields, ["bytes_per_second", "max_bytes_per_second"]);
+        let parsed: QuarantineConfig = toml::from_str(
+            "retention = \"3d\"\nretention_bytes = 2097152\nmax_bytes_per_second = 2000000\n",
+        )
+        .expect("parses");
+        assert_eq!(parsed.retention, Duration::from_secs(3 * 24 * 3600));
+        assert_eq!(parsed.retention_bytes, 2_097_152);
+        assert!(parsed.problems().is_empty());
+    }
+
+    #[test]
+    fn the_record_names_the_provider() {
+        let quarantine = quarantine(&QuarantineConfig::default());
+        let back = round_trip(&quarantine, &held(b"{}"));
+        assert_eq!(back.provider.as_deref(), Some("github"));
     }
 }

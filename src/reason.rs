@@ -224,3 +224,25 @@ impl Reload {
         }
     }
 }
+
+/// Why a refused request was not quarantined although its reason keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuarantineDrop {
+    /// Beyond its source's budget (`quarantine.per_second`, `burst`,
+    /// `bytes_per_second`).
+    SourceBudget,
+    /// Within its source's budget, beyond the replica's cap across sources
+    /// (`quarantine.max_bytes_per_second`).
+    ReplicaCap,
+}
+
+impl QuarantineDrop {
+    pub const ALL: [QuarantineDrop; 2] = [Self::SourceBudget, Self::ReplicaCap];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SourceBudget => "source_budget",
+            Self::ReplicaCap => "replica_cap",
+        }
+    }
+}

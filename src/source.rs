@@ -12,7 +12,7 @@ use crate::client_addr::IpSet;
 use crate::config::{Config, FieldError, KeyMode};
 use crate::locate::Locator;
 use crate::metrics::{self, SourceMetrics};
-use crate::quarantine::Quarantine;
+use crate::quarantine::{Quarantine, ReplicaCap, SecretPlace};
 use crate::rate_limit::RateLimit;
 use crate::route::{EVENT_PLACEHOLDER, Route};
 use crate::secret;
@@ -88,6 +88,8 @@ impl Sources {
     pub fn rebuild(config: &Config, previous: Option<&Sources>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut by_path = HashMap::new();
+        // One cap for every source's quarantine on this replica.
+        let quarantine_cap = ReplicaCap::new(&config.quarantine);
         for (i, sc) in config.sources.iter().enumerate() {
             let at = |field: &str| format!("sources[{i}].{field}");
             let mut secrets = Vec::with_capacity(sc.secrets.len());
@@ -162,16 +164,24 @@ impl Sources {
                         .filter(|kept| kept.config() == limit)
                         .or_else(|| RateLimit::new(limit).map(Arc::new))
                 }),
-                quarantine: sc.quarantine_topic.as_deref().and_then(|topic| {
-                    let token = sc.token.as_ref();
-                    Quarantine::new(
-                        &sc.name,
-                        topic,
-                        &config.quarantine,
-                        token.and_then(|t| t.header.as_deref()),
-                        token.and_then(|t| t.query.as_deref()),
-                    )
-                }),
+                quarantine: sc
+                    .quarantine_topic
+                    .as_deref()
+                    .zip(quarantine_cap.as_ref())
+                    .and_then(|(topic, cap)| {
+                        let token = sc.token.as_ref();
+                        Quarantine::new(
+                            &sc.name,
+                            sc.verifier,
+                            topic,
+                            &config.quarantine,
+                            cap,
+                            SecretPlace {
+                                header: token.and_then(|t| t.header.as_deref()),
+                                query: token.and_then(|t| t.query.as_deref()),
+                            },
+                        )
+                    }),
                 allow: sc.allow.as_ref().map(|ranges| {
                     IpSet::new(ranges.iter().filter_map(|range| range.value().copied()))
                 }),
@@ -214,6 +224,18 @@ impl Sources {
         self.by_path
             .iter()
             .map(|(path, source)| (path.as_str(), source))
+    }
+
+    /// Every quarantine topic, without repeats.
+    pub fn quarantine_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .by_path
+            .values()
+            .filter_map(|s| s.quarantine.as_ref().map(|q| q.topic().to_owned()))
+            .collect();
+        topics.sort_unstable();
+        topics.dedup();
+        topics
     }
 
     /// Every topic sources can publish to, without repeats.

@@ -90,33 +90,8 @@ pub async fn ensure(client: &ClientConfig, config: &DedupConfig) -> Result<Ensur
         None => Vec::new(),
     };
     Ok(Ensured::Existed {
-        differences: differences(&wanted, &actual),
+        differences: kafka::config_differences(&wanted, &actual),
     })
-}
-
-/// Each wanted setting the topic lacks, as `name is X, not Y`.
-/// `cleanup.policy` is compared as a set: `delete,compact` is as good.
-fn differences(wanted: &[(&str, String)], actual: &[(String, Option<String>)]) -> Vec<String> {
-    let policies = |value: &str| {
-        let mut parts: Vec<String> = value.split(',').map(|p| p.trim().to_owned()).collect();
-        parts.sort();
-        parts
-    };
-    wanted
-        .iter()
-        .filter_map(|(name, want)| {
-            let have = actual
-                .iter()
-                .find(|(key, _)| key == name)
-                .and_then(|(_, value)| value.as_deref());
-            let same = match have {
-                Some(have) if *name == "cleanup.policy" => policies(have) == policies(want),
-                Some(have) => have == want,
-                None => false,
-            };
-            (!same).then(|| format!("{name} is {}, not {want}", have.unwrap_or("unset")))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -157,10 +132,10 @@ mod tests {
             ("retention.ms", Some("60000")),
             ("segment.ms", Some("1")),
         ]);
-        assert!(differences(&wanted, &good).is_empty());
+        assert!(kafka::config_differences(&wanted, &good).is_empty());
         let bad = actual(&[("cleanup.policy", Some("delete")), ("retention.ms", None)]);
         assert_eq!(
-            differences(&wanted, &bad),
+            kafka::config_differences(&wanted, &bad),
             [
                 "cleanup.policy is delete, not compact,delete",
                 "retention.ms is unset, not 60000"

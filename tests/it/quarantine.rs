@@ -247,11 +247,17 @@ async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_delive
     let outcome = |outcome: &str| {
         format!("hookgate_quarantined_total{{source=\"github\",outcome=\"{outcome}\"}}")
     };
+    let dropped_for = |reason: &str| {
+        format!(
+            "hookgate_quarantined_total{{source=\"github\",outcome=\"dropped\",reason=\"{reason}\"}}"
+        )
+    };
     // Every forgery is counted once its record's delivery is reported.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let (written, dropped) = loop {
         let written = process.metric(&outcome("written")).await;
-        let dropped = process.metric(&outcome("dropped")).await;
+        let dropped = process.metric(&dropped_for("source_budget")).await
+            + process.metric(&dropped_for("replica_cap")).await;
         let failed = process.metric(&outcome("failed")).await;
         if written + dropped + failed >= 400.0 {
             assert_eq!((written + dropped + failed, failed), (400.0, 0.0));
