@@ -4,6 +4,11 @@
 //! the target when asked; prints what each answered. For developing a
 //! consumer against real traffic, and for re-driving a consumer's HTTP
 //! endpoint.
+//!
+//! A quarantined request was never verified: it may be a forgery. So it goes
+//! with only what its provider sends (its signature, id and event headers,
+//! [`verify::provider_headers`], and those named with `--header`), without
+//! its query unless asked, and is never re-signed: that would vouch for it.
 
 use std::io::Write;
 use std::path::Path;
@@ -32,8 +37,13 @@ pub struct ForwardRequest<'a> {
     pub max: Option<u64>,
     /// Where each record is POSTed.
     pub to: &'a str,
-    /// Sign each delivery anew with this provider's scheme and secret.
+    /// Sign each delivery anew with this provider's scheme and secret;
+    /// refused for a quarantined request.
     pub resign: Option<(VerifierKind, &'a Secret)>,
+    /// Send a quarantined request's query string (else it goes without).
+    pub keep_query: bool,
+    /// A quarantined request's headers to send beside its provider's own.
+    pub extra_headers: &'a [HeaderName],
     pub ca: Option<&'a Path>,
     /// How long each delivery may wait for its answer.
     pub timeout: Duration,
@@ -63,6 +73,13 @@ pub enum ForwardError {
     Runtime(std::io::Error),
     #[error("cannot write: {0}")]
     Output(#[from] std::io::Error),
+    #[error(
+        "{place} is a quarantined request, which was never verified: --resign-secret would sign \
+         what may be a forgery as genuine for the target. Forward the quarantine without \
+         --provider and --resign-secret (each request goes with the signature it came with), \
+         or re-drive it through the gateway with `hookgate redrive`"
+    )]
+    ResignQuarantined { place: String },
 }
 
 /// Headers a proxy does not pass on (the client sets its own), and those
@@ -106,7 +123,7 @@ pub fn forward(
         let Some(record) = reader.next_record() else {
             break;
         };
-        let delivery = Delivery::of(&record, request);
+        let delivery = Delivery::of(&record, request)?;
         let started = Instant::now();
         let answer = runtime.block_on(delivery.post(&http, request.to, request.timeout));
         let took = started.elapsed().as_secs_f64() * 1e3;
@@ -147,6 +164,35 @@ pub fn forward(
     Ok(summary)
 }
 
+/// The headers a quarantined request of `provider` (its configuration name)
+/// may be sent with: its provider's own and `extra`; for a provider this
+/// build does not know, or a record that does not name one, only `extra` and
+/// those every sender sets.
+fn allowed_headers(provider: Option<&str>, extra: &[HeaderName]) -> Vec<HeaderName> {
+    let mut allowed = match provider.and_then(|name| name.parse::<VerifierKind>().ok()) {
+        Some(kind) => verify::provider_headers(kind),
+        None => vec![http::header::CONTENT_TYPE, http::header::USER_AGENT],
+    };
+    allowed.extend(extra.iter().cloned());
+    allowed
+}
+
+/// `headers` without any not named in `allowed`, in their order.
+fn only(headers: HeaderMap, allowed: &[HeaderName]) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    let mut current = None;
+    for (name, value) in headers {
+        // `into_iter` names a header once, before all its values.
+        if let Some(name) = name {
+            current = allowed.contains(&name).then_some(name);
+        }
+        if let Some(name) = &current {
+            kept.append(name.clone(), value);
+        }
+    }
+    kept
+}
+
 /// One record as an HTTP request.
 struct Delivery {
     id: Option<String>,
@@ -157,14 +203,35 @@ struct Delivery {
 }
 
 impl Delivery {
-    /// A quarantine record's own request headers (`http:*`), or an event
-    /// record's provider headers (all but hookgate's own); re-signed if asked.
-    fn of(record: &OwnedMessage, request: &ForwardRequest<'_>) -> Self {
-        // A quarantine record is the request as it arrived; an event record
-        // carries the provider headers beside hookgate's own.
-        let (id, method, query, mut headers) = match Quarantined::read(record) {
+    /// A quarantine record's request with only its provider's headers
+    /// (`http:*`), or an event record's provider headers (all but hookgate's
+    /// own); re-signed if asked, which a quarantine record refuses.
+    fn of(record: &OwnedMessage, request: &ForwardRequest<'_>) -> Result<Self, ForwardError> {
+        let place = || {
+            format!(
+                "{} {}/{}",
+                record.topic(),
+                record.partition(),
+                record.offset()
+            )
+        };
+        // A quarantine record is the request as it arrived, of which only
+        // the provider's headers go; an event record carries the provider
+        // headers beside hookgate's own.
+        let (id, method, query, mut headers, allowed) = match Quarantined::read(record) {
             Ok(kept) if !kept.reason.is_empty() => {
-                (kept.event_id, kept.method, kept.query, kept.headers)
+                if request.resign.is_some() {
+                    return Err(ForwardError::ResignQuarantined { place: place() });
+                }
+                let allowed = allowed_headers(kept.provider.as_deref(), request.extra_headers);
+                let query = kept.query.filter(|_| request.keep_query);
+                (
+                    kept.event_id,
+                    kept.method,
+                    query,
+                    kept.headers,
+                    Some(allowed),
+                )
             }
             _ => {
                 let mut id = None;
@@ -182,7 +249,7 @@ impl Delivery {
                         headers.append(name, value);
                     }
                 }
-                (id, Method::POST, None, headers)
+                (id, Method::POST, None, headers, None)
             }
         };
         // And those the request's `Connection` header named as hop-by-hop.
@@ -209,6 +276,11 @@ impl Delivery {
         for name in redacted {
             headers.remove(name);
         }
+        // Last: the `Connection` header that named hop-by-hop ones is not a
+        // provider's, but what it named must go all the same.
+        if let Some(allowed) = allowed {
+            headers = only(headers, &allowed);
+        }
         // Never quarantined again by a hookgate it is forwarded to.
         if let Ok(from) = HeaderValue::from_str(&format!(
             "{}/{}/{}",
@@ -228,7 +300,7 @@ impl Delivery {
         if let Some((kind, secret)) = request.resign {
             delivery.resign(kind, secret, request.to);
         }
-        delivery
+        Ok(delivery)
     }
 
     /// Replaces the provider's signature with one made with `secret`.
@@ -310,15 +382,119 @@ mod tests {
             max: None,
             to,
             resign: None,
+            keep_query: false,
+            extra_headers: &[],
             ca: None,
             timeout: outbound::DEFAULT_TIMEOUT,
         }
+    }
+
+    /// A request to a GitHub source that failed its signature check, with
+    /// the headers a forger adds to steer whoever it is forwarded to.
+    fn quarantined(provider: Option<&str>) -> OwnedMessage {
+        let mut headers = vec![
+            ("hookgate-source", "github"),
+            ("hookgate-reason", "signature_mismatch"),
+            ("hookgate-received-at", "2026-11-30T12:00:00Z"),
+            ("hookgate-query", "page=2&admin=1"),
+            ("http:content-type", "application/json"),
+            ("http:user-agent", "GitHub-Hookshot/abc"),
+            ("http:x-hub-signature-256", "sha256=abc"),
+            ("http:x-github-event", "push"),
+            ("http:x-github-delivery", "d-1"),
+            ("http:x-forwarded-host", "admin.internal"),
+            ("http:true-client-ip", "10.0.0.1"),
+            ("http:x-http-method-override", "DELETE"),
+            ("http:x-custom", "kept only when asked"),
+        ];
+        if let Some(provider) = provider {
+            headers.push(("hookgate-provider", provider));
+        }
+        record(&headers)
+    }
+
+    fn names(delivery: &Delivery) -> Vec<&str> {
+        delivery.headers.keys().map(HeaderName::as_str).collect()
+    }
+
+    #[test]
+    fn a_quarantined_request_goes_with_only_its_providers_headers_and_no_query() {
+        let delivery = Delivery::of(
+            &quarantined(Some("github")),
+            &plain("http://127.0.0.1:9/hook"),
+        )
+        .expect("forwards");
+        assert_eq!(
+            names(&delivery),
+            [
+                "content-type",
+                "user-agent",
+                "x-hub-signature-256",
+                "x-github-event",
+                "x-github-delivery",
+                FORWARDED_FROM
+            ]
+        );
+        assert_eq!(delivery.query, None);
+    }
+
+    #[test]
+    fn its_query_and_other_headers_go_only_when_asked() {
+        let extra = [HeaderName::from_static("x-custom")];
+        let request = ForwardRequest {
+            keep_query: true,
+            extra_headers: &extra,
+            ..plain("http://127.0.0.1:9/hook")
+        };
+        let delivery = Delivery::of(&quarantined(Some("github")), &request).expect("forwards");
+        assert_eq!(delivery.query.as_deref(), Some("page=2&admin=1"));
+        assert!(delivery.headers.contains_key("x-custom"));
+        assert!(!delivery.headers.contains_key("x-forwarded-host"));
+    }
+
+    #[test]
+    fn a_provider_unknown_or_configured_per_source_keeps_only_what_every_sender_sets() {
+        for provider in [None, Some("token"), Some("no-such-provider")] {
+            let delivery = Delivery::of(&quarantined(provider), &plain("http://127.0.0.1:9/hook"))
+                .expect("forwards");
+            assert_eq!(
+                names(&delivery),
+                ["content-type", "user-agent", FORWARDED_FROM],
+                "{provider:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_quarantined_request_is_never_signed_anew() {
+        let secret = Secret::new(b"the-consumers-secret".as_slice());
+        let request = ForwardRequest {
+            resign: Some((VerifierKind::Github, &secret)),
+            ..plain("http://127.0.0.1:9/hook")
+        };
+        let refused = Delivery::of(&quarantined(Some("github")), &request)
+            .err()
+            .expect("refused");
+        assert!(matches!(refused, ForwardError::ResignQuarantined { .. }));
+        let said = refused.to_string();
+        assert!(
+            said.starts_with("t 0/7 is a quarantined request, which was never verified"),
+            "{said}"
+        );
+        // An event record was verified on its way in: signed anew as before.
+        let event = record(&[
+            ("hookgate-source", "github"),
+            ("hookgate-event-id", "evt-1"),
+        ]);
+        let delivery = Delivery::of(&event, &request).expect("re-signed");
+        assert!(delivery.headers.contains_key("x-hub-signature-256"));
     }
 
     #[test]
     fn a_quarantined_request_goes_as_it_came_without_what_is_not_passed_on() {
         let kept = record(&[
             ("hookgate-source", "github"),
+            ("hookgate-provider", "github"),
             ("hookgate-reason", "signature_mismatch"),
             ("hookgate-received-at", "2026-11-30T12:00:00Z"),
             ("hookgate-method", "PUT"),
@@ -330,7 +506,17 @@ mod tests {
             ("http:connection", "x-secret-hop"),
             ("http:x-secret-hop", "1"),
         ]);
-        let delivery = Delivery::of(&kept, &plain("http://127.0.0.1:9/hook"));
+        let request = ForwardRequest {
+            keep_query: true,
+            // Named, and still not passed on: these are never a provider's.
+            extra_headers: &[
+                HeaderName::from_static("x-forwarded-for"),
+                HeaderName::from_static("x-secret-hop"),
+                http::header::AUTHORIZATION,
+            ],
+            ..plain("http://127.0.0.1:9/hook")
+        };
+        let delivery = Delivery::of(&kept, &request).expect("forwards");
         assert_eq!(
             (delivery.method, delivery.query.as_deref()),
             (Method::PUT, Some("page=2"))
@@ -353,7 +539,7 @@ mod tests {
                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             ),
         ]);
-        let delivery = Delivery::of(&event, &plain("http://127.0.0.1:9/hook"));
+        let delivery = Delivery::of(&event, &plain("http://127.0.0.1:9/hook")).expect("forwards");
         assert_eq!(delivery.id.as_deref(), Some("evt-1"));
         assert_eq!(delivery.method, Method::POST);
         let names: Vec<&str> = delivery.headers.keys().map(HeaderName::as_str).collect();

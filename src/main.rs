@@ -107,6 +107,13 @@ enum Command {
     /// POST each record of a topic (events, or a quarantine) to a URL with
     /// its original body and provider headers, and print what it answered:
     /// the `stripe listen --forward-to` of every provider.
+    ///
+    /// A quarantined request was never verified, so it goes with only what
+    /// its provider sends: the headers of its scheme's signature, id and
+    /// event type, those the provider documents, Content-Type and User-Agent
+    /// (for `token` sources, whose header is configured, and records that do
+    /// not name their provider, only the last two), plus each --header; its
+    /// query only with --keep-query; and never re-signed.
     Forward(ForwardArgs),
     /// Send a source's quarantined requests through the pipeline again, with
     /// the source's configuration as it is now (after a secret was fixed):
@@ -141,8 +148,17 @@ struct ForwardArgs {
     #[arg(long, requires = "resign_secret")]
     provider: Option<VerifierKind>,
     /// The target's secret, `env:NAME` or `file:PATH` (needs --provider).
+    /// Events only: the run stops at a quarantined request, which was never
+    /// verified and so is not signed as genuine.
     #[arg(long, requires = "provider")]
     resign_secret: Option<String>,
+    /// Send a quarantined request's query string too (it may be anyone's).
+    #[arg(long)]
+    keep_query: bool,
+    /// A quarantined request's header to send beside its provider's own
+    /// (such as a `[sources.token]` header); repeatable.
+    #[arg(long = "header", value_name = "NAME", value_parser = parse_header_name)]
+    headers: Vec<http::HeaderName>,
     /// A PEM certificate authority to trust for https:// beside the system's.
     #[arg(long)]
     ca: Option<PathBuf>,
@@ -352,6 +368,8 @@ fn forward(args: ForwardArgs) -> ExitCode {
         max: args.max,
         to: &args.to,
         resign: args.provider.zip(secret.as_ref()),
+        keep_query: args.keep_query,
+        extra_headers: &args.headers,
         ca: args.ca.as_deref(),
         timeout: args.timeout.into(),
     };
@@ -360,6 +378,12 @@ fn forward(args: ForwardArgs) -> ExitCode {
         Ok(_) => ExitCode::FAILURE,
         Err(err) => fail(err.to_string()),
     }
+}
+
+/// `--header`'s value: an HTTP header name, any case.
+fn parse_header_name(name: &str) -> Result<http::HeaderName, String> {
+    http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+        .map_err(|_| format!("{name:?} is not an HTTP header name"))
 }
 
 fn redrive(args: RedriveArgs) -> ExitCode {

@@ -6,6 +6,7 @@
 //! that the rest of the pipeline requires.
 
 mod header;
+mod headers;
 mod list;
 pub(crate) mod mac;
 mod v0;
@@ -98,6 +99,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Deserializer, de};
 
+pub use self::headers::provider_headers;
 pub use self::hmac::HmacOptions;
 pub use self::mac::{Algorithm, Encoding};
 pub use self::token::TokenOptions;
