@@ -87,6 +87,10 @@ enum Command {
     Send(SendArgs),
     /// Print the records of a topic (key, headers, body) as downstream
     /// consumers receive them.
+    ///
+    /// Control characters (escape sequences, newlines) are shown as escapes
+    /// such as \x1b: in keys and headers always, in bodies on a terminal. A
+    /// body written to a file or a pipe is as it is.
     Tail {
         /// Bootstrap servers, host:port[,host:port…].
         #[arg(long)]
@@ -103,6 +107,11 @@ enum Command {
         /// Stop after this many records.
         #[arg(long)]
         max: Option<u64>,
+        /// Write keys, headers and bodies as they are, control characters
+        /// included (a quarantined forgery's escape sequences reach the
+        /// terminal).
+        #[arg(long)]
+        raw: bool,
     },
     /// POST each record of a topic (events, or a quarantine) to a URL with
     /// its original body and provider headers, and print what it answered:
@@ -220,6 +229,7 @@ fn main() -> ExitCode {
             from_beginning,
             no_follow,
             max,
+            raw,
         } => {
             let request = TailRequest {
                 brokers,
@@ -227,6 +237,7 @@ fn main() -> ExitCode {
                 from_beginning,
                 follow: !no_follow,
                 max,
+                output: tail::Output::stdout(raw),
             };
             match tail::tail(&request, &mut std::io::stdout().lock()) {
                 Ok(_) => ExitCode::SUCCESS,
