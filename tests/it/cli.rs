@@ -1,6 +1,8 @@
 //! The `hookgate` binary's contract: `check-config` exits 0 with a summary, or 2
 //! naming every bad field without printing secrets; `send` signs deliveries a
-//! gateway accepts; `tail` prints what landed.
+//! gateway accepts; `tail` prints what landed, with no control character of
+//! a header able to forge a record line unless `--raw`; `forward` and `tail`
+//! say in `--help` what they do with quarantined requests.
 
 use std::process::Command;
 
@@ -209,4 +211,104 @@ fn check_config_warns_when_the_dedup_index_cannot_hold_the_window() {
     let (code, stdout, stderr) = hookgate(&["check-config", "--config", &path]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains("warning:"), "{stdout}");
+}
+
+/// The lines of `tail`'s output that open a record.
+fn record_lines(printed: &str) -> usize {
+    printed
+        .lines()
+        .filter(|line| line.starts_with("--- "))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_escapes_what_could_forge_a_record_line_unless_raw() {
+    use crate::harness::{Broker, topic};
+    use rdkafka::ClientConfig;
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let broker = Broker::start().await;
+    let forged = topic("tail-forged");
+    broker.create_topic(&forged).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("producer");
+    let fake = format!("hi\n--- {forged} partition 0 offset 99  key: admin");
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "http:x-note",
+            value: Some(fake.as_bytes()),
+        })
+        .insert(Header {
+            key: "http:x-csi",
+            value: Some(b"\xc2\x9b2J".as_slice()),
+        });
+    producer
+        .send(
+            FutureRecord::to(&forged)
+                .key("github")
+                .payload(b"{\"a\":1}\x1b[2J".as_slice())
+                .headers(headers),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("record written");
+    let bootstrap = broker.bootstrap();
+    let tail = |more: &[&str]| {
+        let args = [
+            "tail",
+            "--brokers",
+            &bootstrap,
+            "--topic",
+            &forged,
+            "--from-beginning",
+            "--no-follow",
+        ];
+        hookgate(&[&args[..], more].concat())
+    };
+
+    // A pipe: headers escaped, the body byte for byte.
+    let (code, stdout, stderr) = tail(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        record_lines(&stdout),
+        1,
+        "one record, one record line: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "http:x-note: hi\\n--- {forged} partition 0 offset 99"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("http:x-csi: \\u{9b}2J\n"), "{stdout}");
+    assert!(stdout.contains("{\"a\":1}\x1b[2J"), "{stdout:?}");
+
+    // --raw: as it is, the forged line included.
+    let (code, stdout, stderr) = tail(&["--raw"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(record_lines(&stdout), 2, "{stdout}");
+    assert!(stdout.contains("http:x-csi: \u{9b}2J\n"), "{stdout}");
+}
+
+#[test]
+fn forward_and_tail_say_what_they_do_with_quarantined_requests() {
+    let (code, stdout, _) = hookgate(&["forward", "--help"]);
+    assert_eq!(code, 0);
+    for needle in [
+        "--keep-query",
+        "--header <NAME>",
+        "never re-signed",
+        "`token` sources",
+    ] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+    let (code, stdout, _) = hookgate(&["tail", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("--raw") && stdout.contains("\\x1b"),
+        "{stdout}"
+    );
 }

@@ -3,6 +3,9 @@
 //! quarantine's budget holds under a flood of forged requests while real
 //! deliveries are accepted; `hookgate forward` delivers byte-identical bodies
 //! (and signs them anew when asked); a sender's `traceparent` reaches Kafka.
+//! A quarantine is bounded in volume (its topic created with a retention in
+//! time and bytes), and `forward` sends a quarantined request with only its
+//! provider's headers, without its query, and never signed anew.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -292,8 +295,12 @@ async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_delive
     process.stop();
 }
 
-/// An HTTP server that keeps each request's headers and body and answers 200.
-async fn capture() -> (SocketAddr, Arc<Mutex<Vec<(http::HeaderMap, Bytes)>>>) {
+/// What [`capture`] keeps of each request.
+type Captured = Arc<Mutex<Vec<(http::Uri, http::HeaderMap, Bytes)>>>;
+
+/// An HTTP server that keeps each request's URI, headers and body and
+/// answers 200.
+async fn capture() -> (SocketAddr, Captured) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -314,7 +321,9 @@ async fn capture() -> (SocketAddr, Arc<Mutex<Vec<(http::HeaderMap, Bytes)>>>) {
                                 .await
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
-                            kept.lock().expect("lock").push((parts.headers, body));
+                            kept.lock()
+                                .expect("lock")
+                                .push((parts.uri, parts.headers, body));
                             Ok::<_, Infallible>(hyper::Response::new(Full::new(
                                 Bytes::from_static(b"{\"ok\":true}"),
                             )))
@@ -396,7 +405,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
     {
         let seen = seen.lock().expect("lock");
         assert_eq!(seen.len(), 3);
-        for (headers, body) in seen.iter() {
+        for (_, headers, body) in seen.iter() {
             let record = records
                 .iter()
                 .find(|record| record.payload.as_slice() == body.as_ref())
@@ -451,7 +460,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
         verify::SchemeOptions::default(),
     )
     .expect("verifier");
-    for (headers, body) in seen.iter() {
+    for (_, headers, body) in seen.iter() {
         assert!(
             sent.iter()
                 .any(|(_, sent_body)| sent_body.as_slice() == body.as_ref())
@@ -460,5 +469,154 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
             .verify_with_query(headers, None, body.clone(), now())
             .expect("signed with the consumer's secret");
     }
+    process.stop();
+}
+
+/// A topic's settings as the broker describes them.
+async fn topic_settings(bootstrap: &str, topic: &str) -> Vec<(String, Option<String>)> {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let described = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
+        .await
+        .expect("describe configs");
+    let resource = described
+        .into_iter()
+        .next()
+        .expect("one resource")
+        .expect("described");
+    resource
+        .entries
+        .into_iter()
+        .map(|entry| (entry.name, entry.value))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent() {
+    let broker = Broker::start().await;
+    let (events, quarantine) = (topic("bounded-events"), topic("bounded-q"));
+    broker.create_topic(&events).await;
+    // The quarantine topic is hookgate's to create.
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
+    std::fs::write(dir.path().join("consumer.secret"), "the-consumers-secret").expect("secret");
+    let sources = source(dir.path(), "right.secret", &events, &quarantine);
+    let bounds = "[quarantine]\nretention = \"2d\"\nretention_bytes = 52428800\n";
+    let process = Process::start_in(dir, &broker.bootstrap(), "", bounds, &sources).await;
+    let bootstrap = broker.bootstrap();
+
+    // A forgery that tries to steer whoever it is forwarded to.
+    let (mut headers, body) = github_signed_with(b"not-the-secret", "forged-1");
+    for (name, value) in [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "GitHub-Hookshot/forged"),
+        ("X-Forwarded-Host", "admin.internal"),
+        ("True-Client-IP", "10.0.0.1"),
+        ("X-HTTP-Method-Override", "DELETE"),
+    ] {
+        headers.push((name.into(), value.into()));
+    }
+    let url = format!("{}?admin=1", process.url("/webhooks/github"));
+    let reply = send(&client(), "POST", &url, &headers, body.clone()).await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    process
+        .await_metric(
+            "hookgate_quarantined_total{source=\"github\",outcome=\"written\"}",
+            1.0,
+        )
+        .await;
+    let kept = consume(&bootstrap, &quarantine, 1, Duration::from_millis(200)).await;
+    assert_eq!(header(&kept[0], "hookgate-provider"), "github");
+    assert_eq!(header(&kept[0], "http:x-forwarded-host"), "admin.internal");
+
+    // Created bounded in time and bytes, as [quarantine] says.
+    let settings = topic_settings(&bootstrap, &quarantine).await;
+    let setting = |name: &str| {
+        settings
+            .iter()
+            .find(|(key, _)| key == name)
+            .and_then(|(_, value)| value.clone())
+    };
+    assert_eq!(
+        (setting("retention.ms"), setting("retention.bytes")),
+        (Some("172800000".into()), Some("52428800".into())),
+        "{settings:?}"
+    );
+
+    // Forwarded: the provider's own headers, no query, the body as it came.
+    let (target, seen) = capture().await;
+    let to = format!("http://{target}/hook");
+    let output = forward(&bootstrap, &quarantine, &to, "beginning", &[]);
+    let said = printed(&output);
+    assert!(said.contains("forwarded 1 record(s)"), "{said}");
+    {
+        let seen = seen.lock().expect("lock");
+        let (uri, headers, forwarded_body) = &seen[0];
+        assert_eq!(uri.query(), None, "the forger's query stays behind");
+        assert_eq!(forwarded_body.as_ref(), body.as_slice());
+        for name in [
+            "x-forwarded-host",
+            "true-client-ip",
+            "x-http-method-override",
+        ] {
+            assert!(
+                !headers.contains_key(name),
+                "{name} was passed on: {headers:?}"
+            );
+        }
+        for name in [
+            "x-hub-signature-256",
+            "x-github-delivery",
+            "content-type",
+            "user-agent",
+        ] {
+            assert!(
+                headers.contains_key(name),
+                "{name} is GitHub's own: {headers:?}"
+            );
+        }
+    }
+
+    // Asked for: the query, and a header by name.
+    seen.lock().expect("lock").clear();
+    let output = forward(
+        &bootstrap,
+        &quarantine,
+        &to,
+        "beginning",
+        &["--keep-query", "--header", "True-Client-IP"],
+    );
+    assert!(
+        printed(&output).contains("forwarded 1 record(s)"),
+        "{}",
+        printed(&output)
+    );
+    {
+        let seen = seen.lock().expect("lock");
+        let (uri, headers, _) = &seen[0];
+        assert_eq!(uri.query(), Some("admin=1"));
+        assert_eq!(headers["true-client-ip"], "10.0.0.1");
+        assert!(!headers.contains_key("x-forwarded-host"));
+    }
+
+    // Never signed anew: the run is refused, and nothing is sent.
+    seen.lock().expect("lock").clear();
+    let secret = format!("file:{}", process.dir().join("consumer.secret").display());
+    let output = forward(
+        &bootstrap,
+        &quarantine,
+        &to,
+        "beginning",
+        &["--provider", "github", "--resign-secret", &secret],
+    );
+    let said = printed(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains("never verified"), "{said}");
+    assert!(seen.lock().expect("lock").is_empty(), "nothing was sent");
     process.stop();
 }
