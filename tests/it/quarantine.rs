@@ -87,6 +87,13 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     let right = source(dir.path(), "right.secret", &events, &quarantine);
     let process = Process::start_in(dir, &broker.bootstrap(), "", "", &wrong).await;
     let url = process.url("/webhooks/github");
+    // Made here without [quarantine]'s bounds: left as it is, and said so.
+    process
+        .await_log(&[
+            "the quarantine topic exists with settings other than [quarantine] asks for",
+            "retention.bytes is",
+        ])
+        .await;
 
     // The provider signs with its secret; hookgate was given another.
     let mut sent = Vec::new();
