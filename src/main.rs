@@ -89,7 +89,7 @@ enum Command {
     /// consumers receive them.
     ///
     /// Control characters (escape sequences, newlines) are shown as escapes
-    /// such as \x1b: in keys and headers always, in bodies on a terminal. A
+    /// such as \u{1b}: in keys and headers always, in bodies on a terminal. A
     /// body written to a file or a pipe is as it is.
     Tail {
         /// Bootstrap servers, host:port[,host:port…].

@@ -3,12 +3,13 @@
 //! nobody needs kcat to see hookgate's output.
 //!
 //! What it prints came from senders, a quarantine's forgeries included, so
-//! control characters are written as visible escapes (`\x1b`, `\u{9b}`):
-//! in keys and headers always (a newline there could forge a record line, in
-//! a file as on a screen), in bodies when writing to a terminal (an escape
-//! sequence could clear the screen or rewrite what is shown). A body going to
-//! a file or a pipe is written byte for byte, for `jq` and friends; `--raw`
-//! writes everything as it is.
+//! control characters are written as visible escapes ([`Escaped`]: `\n`,
+//! `\u{1b}`, `\u{9b}`): in keys and headers always (a newline there could
+//! forge a record line, in a file as on a screen), in bodies when writing to
+//! a terminal (an escape sequence could clear the screen or rewrite what is
+//! shown; a body keeps its own line breaks). A body going to a file or a pipe
+//! is written byte for byte, for `jq` and friends; `--raw` writes everything
+//! as it is.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -17,6 +18,7 @@ use rdkafka::ClientConfig;
 use rdkafka::message::{Headers, Message};
 
 use crate::consume::{ReadError, Start, TopicReader};
+use crate::printable::Escaped;
 
 /// What to read.
 #[derive(Debug, Clone)]
@@ -108,9 +110,7 @@ fn print(message: &impl Message, out: &mut impl Write, output: Output) -> std::i
     match (message.payload(), output) {
         (None, _) => out.write_all(b"(none)")?,
         (Some(body), Output::Raw | Output::Plain) => out.write_all(body)?,
-        (Some(body), Output::Terminal) => {
-            out.write_all(escaped(&String::from_utf8_lossy(body), Keep::LinesAndTabs).as_bytes())?
-        }
+        (Some(body), Output::Terminal) => body_for_terminal(body, out)?,
     }
     writeln!(out)?;
     out.flush()
@@ -122,63 +122,26 @@ fn one_line(bytes: Option<&[u8]>, output: Output) -> Cow<'_, [u8]> {
     match bytes {
         None => Cow::Borrowed(b"(none)"),
         Some(bytes) if output == Output::Raw => Cow::Borrowed(bytes),
-        Some(bytes) => Cow::Owned(
-            escaped(&String::from_utf8_lossy(bytes), Keep::Nothing)
-                .into_owned()
-                .into_bytes(),
-        ),
+        Some(bytes) => Cow::Owned(Escaped(bytes).to_string().into_bytes()),
     }
 }
 
-/// Which control characters `escaped` lets through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Keep {
-    Nothing,
-    /// `\n` and `\t`: a body's own layout, which moves nothing on a screen
-    /// that a newline does not.
-    LinesAndTabs,
-}
-
-/// `text` with each C0 control, DEL and C1 control written as a visible
-/// escape: `\n`, `\r`, `\t`, `\x1b`, `\x7f`, `\u{9b}`.
-fn escaped(text: &str, keep: Keep) -> Cow<'_, str> {
-    let kept = |c: char| keep == Keep::LinesAndTabs && matches!(c, '\n' | '\t');
-    if !text.chars().any(|c| c.is_control() && !kept(c)) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            c if !c.is_control() || kept(c) => out.push(c),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x80 => out.push_str(&format!("\\x{:02x}", u32::from(c))),
-            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+/// A body for a terminal: its own lines kept, everything else a control
+/// character could do written as an escape.
+fn body_for_terminal(body: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+    for (n, line) in body.split(|&byte| byte == b'\n').enumerate() {
+        if n > 0 {
+            out.write_all(b"\n")?;
         }
+        write!(out, "{}", Escaped(line))?;
     }
-    Cow::Owned(out)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
-
-    #[test]
-    fn controls_become_visible_escapes() {
-        assert_eq!(escaped("plain text ✓", Keep::Nothing), "plain text ✓");
-        assert_eq!(
-            escaped("\x1b[2J\x1b]0;owned\x07", Keep::Nothing),
-            "\\x1b[2J\\x1b]0;owned\\x07"
-        );
-        assert_eq!(escaped("a\r\nb\tc\x7f", Keep::Nothing), "a\\r\\nb\\tc\\x7f");
-        assert_eq!(escaped("\u{9b}2J\u{85}", Keep::Nothing), "\\u{9b}2J\\u{85}");
-        assert_eq!(
-            escaped("{\n\t\"a\": 1\r\n}\x1b[H", Keep::LinesAndTabs),
-            "{\n\t\"a\": 1\\r\n}\\x1b[H"
-        );
-    }
 
     fn forged() -> OwnedMessage {
         let headers = OwnedHeaders::new()
@@ -221,11 +184,11 @@ mod tests {
         );
         assert_eq!(
             shown,
-            "--- q partition 0 offset 7  key: github\\x1b[8m\n\
+            "--- q partition 0 offset 7  key: github\\u{1b}[8m\n\
              http:x-note: hi\\n--- q partition 0 offset 99  key: admin\n\
              http:x-csi: \\u{9b}2J\n\
              \n\
-             {\"a\":1}\n\\x1b[2J\\x1b[Hforged\n"
+             {\"a\":1}\n\\u{1b}[2J\\u{1b}[Hforged\n"
         );
     }
 

@@ -308,7 +308,7 @@ fn forward_and_tail_say_what_they_do_with_quarantined_requests() {
     let (code, stdout, _) = hookgate(&["tail", "--help"]);
     assert_eq!(code, 0);
     assert!(
-        stdout.contains("--raw") && stdout.contains("\\x1b"),
+        stdout.contains("--raw") && stdout.contains("\\u{1b}"),
         "{stdout}"
     );
 }
