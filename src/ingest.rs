@@ -320,21 +320,12 @@ impl Gateway {
         }
         // A source that quarantines keeps the request as it arrived, should
         // what follows refuse it (a copy of the headers; the body is shared).
-        let held = source.quarantine.as_ref().map(|_| {
-            let mut headers = parts.headers.clone();
-            // Only `hookgate forward`, run from behind a trusted proxy, may
-            // keep its request out of the quarantine: from anyone else the
-            // header would hide forgeries from the operator.
-            if !arrival.from_trusted_proxy {
-                headers.remove(quarantine::FORWARDED_FROM);
-            }
-            Held {
-                method: parts.method.clone(),
-                path: parts.uri.path().to_owned(),
-                query: parts.uri.query().map(str::to_owned),
-                headers,
-                body: body.clone(),
-            }
+        let held = source.quarantine.as_ref().map(|_| Held {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers.clone(),
+            body: body.clone(),
         });
         self.after_body(source, parts, body, now, arrival)
             .await
@@ -604,6 +595,7 @@ impl Gateway {
                     message: &rejection.message,
                     event_id: id,
                     client,
+                    from_trusted_proxy: arrival.from_trusted_proxy,
                     trace,
                     received_at: arrival.received_at,
                 },

@@ -269,6 +269,9 @@ pub struct Refused<'a> {
     pub message: &'a str,
     pub event_id: Option<&'a str>,
     pub client: ClientAddr,
+    /// Whether the connection was a trusted proxy's: only then is
+    /// [`FORWARDED_FROM`] believed.
+    pub from_trusted_proxy: bool,
     pub trace: TraceParent,
     pub received_at: SystemTime,
 }
@@ -325,7 +328,9 @@ impl Quarantine {
         refused: Refused<'_>,
         enqueue: impl FnOnce(FutureRecord<'_, [u8], [u8]>) -> Result<Option<DeliveryFuture>, KafkaError>,
     ) -> Offered {
-        if held.headers.contains_key(FORWARDED_FROM) {
+        // Anyone can write the header: believed from a trusted proxy only,
+        // where the operator runs `hookgate forward`, it cannot hide forgeries.
+        if refused.from_trusted_proxy && held.headers.contains_key(FORWARDED_FROM) {
             return Offered::AlreadyForwarded;
         }
         let kept = held.body.len().min(self.max_body_bytes);
@@ -576,6 +581,7 @@ mod tests {
             message: "no secret matches",
             event_id: None,
             client: ClientAddr::Known("192.30.252.1".parse().expect("ip")),
+            from_trusted_proxy: false,
             trace: TraceParent::continue_or_start(&HeaderMap::new()),
             received_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_500_000),
         }
@@ -632,9 +638,20 @@ mod tests {
         forwarded
             .headers
             .insert(FORWARDED_FROM, "q/0/7".parse().expect("v"));
+        let mut claimed = 0;
         small.offer("github", &forwarded, refused(), |_| {
-            panic!("a forwarded request is not quarantined again")
+            claimed += 1;
+            Ok(None)
         });
+        assert_eq!(claimed, 1, "the header alone, from anyone, is not believed");
+        let from_proxy = Refused {
+            from_trusted_proxy: true,
+            ..refused()
+        };
+        small.offer("github", &forwarded, from_proxy, |_| {
+            panic!("a request forwarded through a trusted proxy is not quarantined again")
+        });
+        let small = quarantine(&config);
         let mut enqueued = 0;
         for _ in 0..3 {
             small.offer("github", &held(b"{}"), refused(), |_| {

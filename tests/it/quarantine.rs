@@ -18,6 +18,7 @@ use bytes::Bytes;
 use hookgate::verify::{self, VerifierKind};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{github_signed_with, now};
 use crate::harness::{Broker, Process, client, consume, send, topic};
@@ -625,5 +626,89 @@ async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent()
     assert_eq!(output.status.code(), Some(2), "{said}");
     assert!(said.contains("never verified"), "{said}");
     assert!(seen.lock().expect("lock").is_empty(), "nothing was sent");
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_trusted_proxy_can_keep_a_request_out_of_the_quarantine() {
+    let broker = Broker::start().await;
+    let (events, quarantine) = (topic("fwd-trust-events"), topic("fwd-trust-q"));
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("gw.secret"), "the-gateways-secret").expect("secret");
+    let sources = source(dir.path(), "gw.secret", &events, &quarantine);
+    let server = "trusted_proxies = [\"127.0.0.2\"]";
+    let process = Process::start_in(dir, &broker.bootstrap(), server, "", &sources).await;
+    // A forgery that claims to come from `hookgate forward`.
+    let forged = |n: usize| {
+        let (mut headers, body) = github_signed_with(b"a-forgers-secret", &format!("forged-{n}"));
+        headers.push(("hookgate-forwarded-from".into(), "q/0/1".into()));
+        (headers, body)
+    };
+    let (headers, body) = forged(0);
+    let reply = send(
+        &client(),
+        "POST",
+        &process.url("/webhooks/github"),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    // From anyone but a trusted proxy the header is not believed: kept.
+    process
+        .await_metric(
+            "hookgate_quarantined_total{source=\"github\",outcome=\"written\"}",
+            1.0,
+        )
+        .await;
+    let kept = consume(
+        &broker.bootstrap(),
+        &quarantine,
+        1,
+        Duration::from_millis(200),
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&kept[0].payload).contains("forged-0"));
+    assert_eq!(header(&kept[0], "http:hookgate-forwarded-from"), "q/0/1");
+
+    // From the trusted proxy (where `hookgate forward` runs), it is.
+    let (headers, body) = forged(1);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.2:0".parse().expect("addr"))
+        .expect("bind");
+    let mut stream = socket.connect(process.addr).await.expect("connect");
+    let mut request = format!(
+        "POST /webhooks/github HTTP/1.1\r\nhost: hookgate\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in &headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(&body);
+    stream.write_all(&bytes).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    process
+        .await_metric(
+            "hookgate_rejections_total{source=\"github\",reason=\"signature_mismatch\"}",
+            2.0,
+        )
+        .await;
+    assert_eq!(
+        process
+            .metric("hookgate_quarantined_total{source=\"github\",outcome=\"written\"}")
+            .await,
+        1.0,
+        "a forwarded request from the trusted proxy is not quarantined again"
+    );
     process.stop();
 }
