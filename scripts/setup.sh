@@ -2,7 +2,9 @@
 # Installs what building and testing hookgate needs on a fresh machine: a C
 # toolchain for librdkafka with the system's OpenSSL and libcurl (TLS, SASL
 # SCRAM and OAUTHBEARER/OIDC to the brokers), stunnel (the TLS test puts it in
-# front of the test broker), tansu (the Kafka-protocol broker the tests start),
+# front of the test broker), Apache Kafka (its jars from Maven Central through
+# Maven, run on a JDK 17: the broker most tests share), tansu (the
+# Kafka-protocol broker the fault tests start one of each),
 # Prometheus (the dashboard test queries a real one), check-jsonschema (the
 # docker-compose file is validated against the Compose schema), and the
 # providers' own SDKs from PyPI and npm (the interop test signs and verifies
@@ -14,6 +16,9 @@ TANSU_VERSION=0.6.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
 PYTHON_SDKS="stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 slack-sdk==3.47.0 twilio==9.13.0"
+# Consumer-group members the Kafka tests start, kill and freeze (librdkafka
+# 2.12.1 in the wheel: the version hookgate links).
+PYTHON_SDKS="$PYTHON_SDKS confluent-kafka==2.12.1"
 NODE_SDKS="@octokit/webhooks-methods@6.0.0"
 
 missing=()
@@ -24,6 +29,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v stunnel4 >/dev/null 2>&1 || missing+=(stunnel4)
+# Apache Kafka 4 runs on Java 17 or newer; Maven fetches its jars.
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+[ "${java_major:-0}" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 for dev in libssl-dev libcurl4-openssl-dev; do
   dpkg-query -W -f='${Status}' "$dev" 2>/dev/null | grep -q "install ok installed" || missing+=("$dev")
 done
@@ -66,6 +75,9 @@ else
   npm install --silent --no-audit --no-fund --prefix "$TOOLS/node" $NODE_SDKS
   echo "$NODE_SDKS" > "$TOOLS/.node-sdks"
 fi
+
+# Apache Kafka's jars, once, into the tools folder (scripts/kafka.sh).
+echo "setup: Apache Kafka's jars are in $(scripts/kafka.sh install)"
 
 tansu_bin="$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")"
 if [ -x "$tansu_bin" ] && [ "$("$tansu_bin" --version 2>/dev/null)" = "tansu $TANSU_VERSION" ]; then

@@ -268,16 +268,7 @@ impl KafkaConfig {
             ("kafka.producer", &mut self.producer),
         ] {
             for (key, value) in properties.iter_mut() {
-                if !(value.starts_with("env:") || value.starts_with("file:")) {
-                    continue;
-                }
-                let resolved = crate::secret::resolve(value, base_dir)
-                    .map_err(|err| err.to_string())
-                    .and_then(|secret| {
-                        String::from_utf8(secret.expose().to_vec())
-                            .map_err(|_| "the value is not UTF-8 text".to_owned())
-                    });
-                match resolved {
+                match crate::secret::resolve_setting(value, base_dir) {
                     Ok(resolved) => *value = resolved,
                     Err(message) => errors.push(FieldError {
                         field: format!("{table}.\"{key}\""),

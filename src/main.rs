@@ -92,9 +92,8 @@ enum Command {
     /// such as \u{1b}: in keys and headers always, in bodies on a terminal. A
     /// body written to a file or a pipe is as it is.
     Tail {
-        /// Bootstrap servers, host:port[,host:port…].
-        #[arg(long)]
-        brokers: String,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// The topic to read.
         #[arg(long)]
         topic: String,
@@ -133,9 +132,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct ForwardArgs {
-    /// Bootstrap servers, host:port[,host:port…].
-    #[arg(long)]
-    brokers: String,
+    #[command(flatten)]
+    kafka: KafkaArgs,
     /// The topic to read.
     #[arg(long)]
     topic: String,
@@ -175,6 +173,65 @@ struct ForwardArgs {
     /// without one and the next is sent (30s, 2m).
     #[arg(long, default_value_t = outbound::DEFAULT_TIMEOUT.into(), value_parser = outbound::parse_timeout)]
     timeout: humantime::Duration,
+}
+
+/// Where a tool that reads Kafka finds the cluster: the gateway's own
+/// settings, so it reaches a cluster with TLS or SASL as the gateway does.
+#[derive(Debug, clap::Args)]
+struct KafkaArgs {
+    /// Bootstrap servers, host:port[,host:port…]; the config file's
+    /// `[kafka] brokers` if absent.
+    #[arg(long, required_unless_present = "config")]
+    brokers: Option<String>,
+    /// The gateway's TOML config: its `[kafka] brokers` and `[kafka.client]`
+    /// properties (TLS, SASL; `env:` and `file:` values read as the gateway
+    /// reads them).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// A librdkafka property over the config's, such as
+    /// `security.protocol=sasl_ssl`; a value `env:NAME` or `file:PATH` is read
+    /// from there. Repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = parse_property)]
+    properties: Vec<(String, String)>,
+}
+
+impl KafkaArgs {
+    /// The client settings these arguments give.
+    fn client(&self) -> Result<rdkafka::ClientConfig, String> {
+        let (mut client, brokers) = match &self.config {
+            Some(path) => {
+                let config = Config::load(path).map_err(|err| err.to_string())?;
+                let client = hookgate::kafka::client_config(&config.kafka, &config.kafka.brokers);
+                (client, Some(config.kafka.brokers))
+            }
+            None => (rdkafka::ClientConfig::new(), None),
+        };
+        for (key, value) in &self.properties {
+            let value = hookgate::secret::resolve_setting(value, std::path::Path::new("."))
+                .map_err(|err| format!("--kafka-property {key}: {err}"))?;
+            client.set(key, value);
+        }
+        match self.brokers.clone().or(brokers) {
+            Some(brokers) => client.set("bootstrap.servers", brokers),
+            None => return Err("give --brokers or --config".into()),
+        };
+        Ok(client)
+    }
+
+    /// The bootstrap servers, for messages.
+    fn brokers(client: &rdkafka::ClientConfig) -> &str {
+        client.get("bootstrap.servers").unwrap_or("?")
+    }
+}
+
+/// `KEY=VALUE`, split at the first `=`.
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -224,15 +281,22 @@ fn main() -> ExitCode {
         },
         Command::Send(args) => send(args),
         Command::Tail {
-            brokers,
+            kafka,
             topic,
             from_beginning,
             no_follow,
             max,
             raw,
         } => {
+            let client = match kafka.client() {
+                Ok(client) => client,
+                Err(message) => {
+                    eprintln!("hookgate tail: {message}");
+                    return ExitCode::from(2);
+                }
+            };
             let request = TailRequest {
-                brokers,
+                client,
                 topic,
                 from_beginning,
                 follow: !no_follow,
@@ -244,7 +308,8 @@ fn main() -> ExitCode {
                 Err(err) => {
                     eprintln!(
                         "hookgate tail: reading {} from {}: {err}",
-                        request.topic, request.brokers
+                        request.topic,
+                        KafkaArgs::brokers(&request.client)
                     );
                     ExitCode::FAILURE
                 }
@@ -369,8 +434,10 @@ fn forward(args: ForwardArgs) -> ExitCode {
         Some(Ok(secret)) => Some(secret),
         Some(Err(err)) => return fail(format!("--resign-secret: {err}")),
     };
-    let mut client = rdkafka::ClientConfig::new();
-    client.set("bootstrap.servers", &args.brokers);
+    let client = match args.kafka.client() {
+        Ok(client) => client,
+        Err(message) => return fail(message),
+    };
     let request = ForwardRequest {
         client,
         topic: &args.topic,

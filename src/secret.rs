@@ -69,6 +69,19 @@ pub fn resolve(reference: &str, base_dir: &Path) -> Result<Secret, SecretError> 
     Ok(Secret::new(trimmed.as_bytes()))
 }
 
+/// A setting that may be kept apart as a secret (a Kafka client property
+/// such as `sasl.password`): `env:NAME` or `file:PATH` is read from there,
+/// as text; any other value is the setting itself. The error never shows a
+/// value.
+pub fn resolve_setting(value: &str, base_dir: &Path) -> Result<String, String> {
+    if !(value.starts_with("env:") || value.starts_with("file:")) {
+        return Ok(value.to_owned());
+    }
+    let secret = resolve(value, base_dir).map_err(|err| err.to_string())?;
+    String::from_utf8(secret.expose().to_vec())
+        .map_err(|_| "the value is not UTF-8 text".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

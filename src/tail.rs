@@ -23,7 +23,8 @@ use crate::printable::Escaped;
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct TailRequest {
-    pub brokers: String,
+    /// Kafka client settings (bootstrap servers and security).
+    pub client: ClientConfig,
     pub topic: String,
     pub from_beginning: bool,
     /// Keep waiting for new records; else stop at the end of every partition.
@@ -68,14 +69,17 @@ pub enum TailError {
 
 /// Reads the topic, writing each record to `out`; returns how many.
 pub fn tail(request: &TailRequest, out: &mut impl Write) -> Result<u64, TailError> {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &request.brokers);
     let start = if request.from_beginning {
         Start::Beginning
     } else {
         Start::End
     };
-    let mut reader = TopicReader::open(client, &request.topic, start, request.follow)?;
+    let mut reader = TopicReader::open(
+        request.client.clone(),
+        &request.topic,
+        start,
+        request.follow,
+    )?;
     let mut printed = 0;
     while request.max.is_none_or(|max| printed < max) {
         let Some(message) = reader.next_record() else {

@@ -1,8 +1,19 @@
-//! A real Kafka-protocol broker for tests and benchmarks: tansu on a free
-//! port with in-memory storage, killed when dropped. Shared with `benches/`.
+//! Real Kafka-protocol brokers for tests and benchmarks. Shared with
+//! `benches/` and the load generator's tests.
+//!
+//! - [`Kafka`]: Apache Kafka itself, one broker for the whole test run
+//!   (`scripts/kafka.sh`), with PLAINTEXT and SASL_SSL (SCRAM) listeners.
+//!   Tests that depend on what a broker does (consumer groups, transactions,
+//!   compaction, SASL, dedup loads and ledgers) run here, each on topics of
+//!   its own.
+//! - [`Broker`]: tansu on a free port with in-memory storage, one per test,
+//!   killed when dropped. It starts in milliseconds, so it stays where a test
+//!   kills, restarts or freezes its broker, as a second implementation of the
+//!   protocol, and for the high watermark it reports short of a partition's end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -165,19 +176,126 @@ impl Broker {
     }
 
     pub(crate) async fn create_topic(&self, topic: &str) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
-            .create()
-            .expect("admin client");
-        let topics = [NewTopic::new(topic, 1, TopicReplication::Fixed(1))];
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let results = admin
-            .create_topics(&topics, &options)
-            .await
-            .expect("create topics");
-        for result in results {
-            result.expect("topic created");
+        create_topic(&self.bootstrap(), topic, 1, &[]).await;
+    }
+}
+
+/// Creates `topic` with `partitions` and `configs` on the broker at `bootstrap`.
+pub(crate) async fn create_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (key, value) in configs {
+        new = new.set(key, value);
+    }
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&[new], &options)
+        .await
+        .expect("create topics");
+    for result in results {
+        result.expect("topic created");
+    }
+}
+
+/// The Apache Kafka broker this test run shares. `scripts/test.sh` stops it
+/// when the run ends; started by `cargo test` alone, it stays up for the next
+/// run (`scripts/kafka.sh stop target/tmp/kafka` ends it).
+#[derive(Debug)]
+pub(crate) struct Kafka {
+    dir: PathBuf,
+    plaintext: u16,
+    sasl_ssl: u16,
+}
+
+/// The SCRAM user `scripts/kafka.sh` creates when it formats the broker.
+pub(crate) const KAFKA_USER: &str = "hookgate";
+pub(crate) const KAFKA_PASSWORD: &str = "hookgate-secret";
+
+impl Kafka {
+    /// The shared broker, started on first use (a few seconds, once).
+    pub(crate) fn shared() -> &'static Kafka {
+        static SHARED: OnceLock<Kafka> = OnceLock::new();
+        SHARED.get_or_init(Self::start)
+    }
+
+    fn start() -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join("scripts/kafka.sh"))
+            .find(|script| script.is_file())
+            .expect("scripts/kafka.sh above the crate");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kafka");
+        let running = std::fs::read_to_string(dir.join("kafka.pid"))
+            .ok()
+            .and_then(|pid| std::fs::read(format!("/proc/{}/cmdline", pid.trim())).ok())
+            .is_some_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("kafka.Kafka"));
+        if !running {
+            // A fresh broker: what an earlier run left is of no use.
+            let _ = std::fs::remove_dir_all(&dir);
+            let output = Command::new(&script)
+                .arg("start")
+                .arg(&dir)
+                .arg(free_port().to_string())
+                .arg(format!("sasl_ssl={}", free_port()))
+                .output()
+                .expect("scripts/kafka.sh runs");
+            assert!(
+                output.status.success(),
+                "Apache Kafka did not start (run scripts/setup.sh): {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
+        let properties =
+            std::fs::read_to_string(dir.join("server.properties")).expect("server.properties");
+        let port = |listener: &str| {
+            properties
+                .lines()
+                .find_map(|line| line.strip_prefix("advertised.listeners="))
+                .and_then(|listeners| {
+                    listeners.split(',').find_map(|one| {
+                        let (name, address) = one.split_once("://")?;
+                        (name == listener)
+                            .then(|| address.rsplit_once(':'))??
+                            .1
+                            .parse()
+                            .ok()
+                    })
+                })
+                .unwrap_or_else(|| panic!("no {listener} listener in {}", dir.display()))
+        };
+        Self {
+            plaintext: port("PLAINTEXT"),
+            sasl_ssl: port("SASL_SSL"),
+            dir,
+        }
+    }
+
+    /// The PLAINTEXT listener.
+    pub(crate) fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.plaintext)
+    }
+
+    /// The SASL_SSL listener: SCRAM-SHA-512 or -256 as [`KAFKA_USER`].
+    pub(crate) fn sasl_ssl_bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.sasl_ssl)
+    }
+
+    /// The CA that signed the SASL_SSL listener's certificate, in PEM.
+    pub(crate) fn ca(&self) -> PathBuf {
+        self.dir.join("tls/ca.pem")
+    }
+
+    pub(crate) async fn create_topic(&self, topic: &str) {
+        create_topic(&self.bootstrap(), topic, 1, &[]).await;
     }
 }
 

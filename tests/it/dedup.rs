@@ -1,5 +1,7 @@
-//! The durable dedup: restarts, replicas, the window, the topic's settings, damaged
-//! records and an unreachable broker, each against a real broker.
+//! The durable dedup: restarts, replicas, the window, the topic's settings,
+//! compaction, damaged records and an unreachable broker. Against Apache
+//! Kafka (each test with its own event and dedup topics), except the replay
+//! past a lagging high watermark, which only tansu's reporting shows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::{body_with_id, signed, source};
+use crate::broker::{Kafka, create_topic};
 use crate::harness::{
     Broker, Hookgate, Process, Record, client, consume, free_port, send, topic, try_get, try_send,
 };
@@ -83,32 +86,72 @@ fn copies_by_key(records: &[Record]) -> HashMap<String, usize> {
     copies
 }
 
-/// A broker with one event topic, and the `[[sources]]` TOML of a GitHub source on it.
-async fn broker_with_source(test: &str) -> (Broker, String, String, tempfile::TempDir) {
+/// Where a dedup test runs: the shared Apache Kafka broker, an event topic
+/// and a dedup topic of its own, and a GitHub source on them.
+struct Bed {
+    kafka: &'static Kafka,
+    events: String,
+    dedup_topic: String,
+    sources: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Bed {
+    async fn new(test: &str) -> Self {
+        let kafka = Kafka::shared();
+        let events = topic(test);
+        kafka.create_topic(&events).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self {
+            kafka,
+            sources: source(dir.path(), "github", KIND, &events),
+            events,
+            dedup_topic: topic(&format!("{test}-dedup")),
+            _dir: dir,
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        self.kafka.bootstrap()
+    }
+
+    /// The `[dedup]` table: the test's own topic, and `more` settings.
+    fn dedup(&self, more: &str) -> String {
+        format!("[dedup]\ntopic = \"{}\"\n{more}", self.dedup_topic)
+    }
+
+    async fn gateway(&self) -> Process {
+        Process::start(&self.bootstrap(), &self.dedup(""), &self.sources).await
+    }
+}
+
+/// A tansu broker with one event topic, and the `[[sources]]` TOML of a
+/// GitHub source on it.
+async fn tansu_with_source(test: &str) -> (Broker, String, tempfile::TempDir) {
     let broker = Broker::start().await;
     let events = topic(test);
     broker.create_topic(&events).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let sources = source(dir.path(), "github", KIND, &events);
-    (broker, events, sources, dir)
+    (broker, sources, dir)
 }
 
 const PATH: &str = "/webhooks/github";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_restart_is_a_duplicate() {
-    let (broker, events, sources, _dir) = broker_with_source("restart").await;
-    let first = Process::start(&broker.bootstrap(), "", &sources).await;
+    let bed = Bed::new("restart").await;
+    let first = bed.gateway().await;
     assert_eq!(deliver(&first.url(PATH), "evt-before").await, "accepted");
     first.stop();
 
-    let second = Process::start(&broker.bootstrap(), "", &sources).await;
+    let second = bed.gateway().await;
     assert_eq!(deliver(&second.url(PATH), "evt-before").await, "duplicate");
     assert_eq!(deliver(&second.url(PATH), "evt-after").await, "accepted");
     let log = second.stop();
     assert!(log.contains("dedup index loaded: ready"), "{log}");
 
-    let records = consume(&broker.bootstrap(), &events, 2, Duration::from_millis(500)).await;
+    let records = consume(&bed.bootstrap(), &bed.events, 2, Duration::from_millis(500)).await;
     let keys: Vec<_> = records
         .iter()
         .map(|r| r.key.clone().unwrap_or_default())
@@ -118,9 +161,9 @@ async fn a_retry_after_a_restart_is_a_duplicate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_dedup_each_others_retries() {
-    let (broker, events, sources, _dir) = broker_with_source("replicas").await;
-    let a = Process::start(&broker.bootstrap(), "", &sources).await;
-    let b = Process::start(&broker.bootstrap(), "", &sources).await;
+    let bed = Bed::new("replicas").await;
+    let a = bed.gateway().await;
+    let b = bed.gateway().await;
 
     assert_eq!(deliver(&a.url(PATH), "evt-via-a").await, "accepted");
     b.await_metric("hookgate_dedup_learned_total", 1.0).await;
@@ -132,17 +175,17 @@ async fn two_replicas_dedup_each_others_retries() {
 
     a.stop();
     b.stop();
-    let records = consume(&broker.bootstrap(), &events, 2, Duration::from_millis(500)).await;
+    let records = consume(&bed.bootstrap(), &bed.events, 2, Duration::from_millis(500)).await;
     assert_eq!(records.len(), 2, "each event published once: {records:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_older_than_the_window_are_accepted_again() {
-    let (broker, events, sources, _dir) = broker_with_source("window").await;
+    let bed = Bed::new("window").await;
     // The index keeps whole seconds: a window of 4 s holds an id for at least
     // 3 s, time enough for the first two deliveries on a loaded machine.
-    let window = "[dedup]\nwindow = \"4s\"\n";
-    let gateway = Hookgate::start_with(&broker.bootstrap(), 5000, window, &sources).await;
+    let window = bed.dedup("window = \"4s\"\n");
+    let gateway = Hookgate::start_with(&bed.bootstrap(), 5000, &window, &bed.sources).await;
     let url = gateway.url(PATH);
     assert_eq!(deliver(&url, "evt-aging").await, "accepted");
     assert_eq!(deliver(&url, "evt-aging").await, "duplicate");
@@ -152,25 +195,25 @@ async fn ids_older_than_the_window_are_accepted_again() {
 
     // A replica started once that window passed too loads nothing for it.
     tokio::time::sleep(Duration::from_millis(4100)).await;
-    let replica = Hookgate::start_with(&broker.bootstrap(), 5000, window, &sources).await;
+    let replica = Hookgate::start_with(&bed.bootstrap(), 5000, &window, &bed.sources).await;
     assert_eq!(deliver(&replica.url(PATH), "evt-aging").await, "accepted");
     replica.stop().await;
-    let records = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(500)).await;
+    let records = consume(&bed.bootstrap(), &bed.events, 3, Duration::from_millis(500)).await;
     assert_eq!(records.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
-    let (broker, _events, sources, _dir) = broker_with_source("topic").await;
-    let dedup = "[dedup]\nwindow = \"90m\"\ntopic = \"it.dedup.created\"\npartitions = 3\n";
-    let gateway = Hookgate::start_with(&broker.bootstrap(), 5000, dedup, &sources).await;
+    let bed = Bed::new("topic").await;
+    let dedup = bed.dedup("window = \"90m\"\npartitions = 3\n");
+    let gateway = Hookgate::start_with(&bed.bootstrap(), 5000, &dedup, &bed.sources).await;
 
     let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", broker.bootstrap());
+    client.set("bootstrap.servers", bed.bootstrap());
     let admin: AdminClient<DefaultClientContext> = client.create().expect("admin");
     let described = admin
         .describe_configs(
-            [&ResourceSpecifier::Topic("it.dedup.created")],
+            [&ResourceSpecifier::Topic(&bed.dedup_topic)],
             &AdminOptions::new().request_timeout(Some(Duration::from_secs(5))),
         )
         .await
@@ -188,18 +231,19 @@ async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
 
     let consumer: BaseConsumer = client.create().expect("consumer");
     let metadata = consumer
-        .fetch_metadata(Some("it.dedup.created"), Duration::from_secs(5))
+        .fetch_metadata(Some(&bed.dedup_topic), Duration::from_secs(5))
         .expect("metadata");
     assert_eq!(metadata.topics()[0].partitions().len(), 3);
     gateway.stop().await;
 
     // A topic that exists with other settings is used, with a warning that
     // says what differs.
-    broker.create_topic("it.dedup.plain").await;
+    let plain = topic("dedup-plain");
+    bed.kafka.create_topic(&plain).await;
     let process = Process::start(
-        &broker.bootstrap(),
-        "[dedup]\ntopic = \"it.dedup.plain\"\n",
-        &sources,
+        &bed.bootstrap(),
+        &format!("[dedup]\ntopic = \"{plain}\"\n"),
+        &bed.sources,
     )
     .await;
     let log = process.stop();
@@ -212,14 +256,71 @@ async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older() {
+    let bed = Bed::new("compacted").await;
+    // The topic as hookgate makes it, with the window as its retention, and
+    // segments and a cleaner quick enough for a test: Kafka deletes and
+    // compacts for real here.
+    create_topic(
+        &bed.bootstrap(),
+        &bed.dedup_topic,
+        1,
+        &[
+            ("cleanup.policy", "compact,delete"),
+            ("retention.ms", "20000"),
+            ("segment.ms", "1000"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("min.compaction.lag.ms", "0"),
+        ],
+    )
+    .await;
+    let dedup = bed.dedup("window = \"20s\"\npartitions = 1\n");
+    let first = Process::start(&bed.bootstrap(), &dedup, &bed.sources).await;
+    let old: Vec<String> = (0..20).map(|n| format!("evt-old-{n}")).collect();
+    let answers = deliver_all(&first.url(PATH), &old, 10).await;
+    assert!(answers.values().all(|a| a == "accepted"), "{answers:?}");
+    // Past the window, new ids: their records roll the segment that holds
+    // the old ones, which Kafka then deletes.
+    tokio::time::sleep(Duration::from_secs(21)).await;
+    let new: Vec<String> = (0..20).map(|n| format!("evt-new-{n}")).collect();
+    let answers = deliver_all(&first.url(PATH), &new, 10).await;
+    assert!(answers.values().all(|a| a == "accepted"), "{answers:?}");
+    first.stop();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bed.bootstrap())
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (low, _high) = consumer
+            .fetch_watermarks(&bed.dedup_topic, 0, Duration::from_secs(5))
+            .expect("watermarks");
+        if low > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Kafka kept the dedup records past their retention"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // A new replica loads what is left: every id in the window, nothing older.
+    let second = Process::start(&bed.bootstrap(), &dedup, &bed.sources).await;
+    assert_remembered(&second.url(PATH), &new, "ids within the window").await;
+    assert_eq!(deliver(&second.url(PATH), "evt-old-0").await, "accepted");
+    second.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
-    let (broker, _events, sources, _dir) = broker_with_source("damaged").await;
-    let first = Process::start(&broker.bootstrap(), "", &sources).await;
+    let bed = Bed::new("damaged").await;
+    let first = bed.gateway().await;
     assert_eq!(deliver(&first.url(PATH), "evt-kept").await, "accepted");
     first.stop();
 
     let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+        .set("bootstrap.servers", bed.bootstrap())
         .create()
         .expect("producer");
     let damaged: [(&[u8], &[u8]); 4] = [
@@ -231,14 +332,14 @@ async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
     for (key, value) in damaged {
         producer
             .send(
-                FutureRecord::to("hookgate.dedup").key(key).payload(value),
+                FutureRecord::to(&bed.dedup_topic).key(key).payload(value),
                 Duration::from_secs(5),
             )
             .await
             .expect("damaged record written");
     }
 
-    let second = Process::start(&broker.bootstrap(), "", &sources).await;
+    let second = bed.gateway().await;
     assert_eq!(deliver(&second.url(PATH), "evt-kept").await, "duplicate");
     second
         .await_metric("hookgate_dedup_corrupt_records_total", 4.0)
@@ -311,8 +412,8 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_under_load_forgets_no_acknowledged_id() {
-    let (broker, events, sources, _dir) = broker_with_source("crash").await;
-    let first = Process::start(&broker.bootstrap(), "", &sources).await;
+    let bed = Bed::new("crash").await;
+    let first = bed.gateway().await;
     let url = first.url(PATH);
 
     // 16 senders deliver new events back to back until hookgate is killed.
@@ -361,14 +462,14 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
     );
 
     // Every event answered 2xx before the crash is a duplicate now.
-    let second = Process::start(&broker.bootstrap(), "", &sources).await;
+    let second = bed.gateway().await;
     assert_remembered(&second.url(PATH), &acknowledged, "after kill -9").await;
     second.stop();
 
     // And each is in Kafka exactly once.
     let records = consume(
-        &broker.bootstrap(),
-        &events,
+        &bed.bootstrap(),
+        &bed.events,
         acknowledged.len(),
         Duration::from_secs(1),
     )
@@ -381,8 +482,8 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_and_new_replicas_forget_no_id() {
-    let (broker, events, sources, _dir) = broker_with_source("rounds").await;
-    let mut running = Process::start(&broker.bootstrap(), "", &sources).await;
+    let bed = Bed::new("rounds").await;
+    let mut running = bed.gateway().await;
     // `scripts/dedup-rounds.sh` runs more rounds than CI does.
     let rounds: usize = std::env::var("HOOKGATE_DEDUP_ROUNDS")
         .ok()
@@ -402,9 +503,9 @@ async fn restarts_and_new_replicas_forget_no_id() {
         // Even rounds restart the gateway; odd ones start a replica beside it.
         let next = if round % 2 == 0 {
             running.stop();
-            Process::start(&broker.bootstrap(), "", &sources).await
+            bed.gateway().await
         } else {
-            let replica = Process::start(&broker.bootstrap(), "", &sources).await;
+            let replica = bed.gateway().await;
             running.stop();
             replica
         };
@@ -413,8 +514,8 @@ async fn restarts_and_new_replicas_forget_no_id() {
     }
     running.stop();
     let records = consume(
-        &broker.bootstrap(),
-        &events,
+        &bed.bootstrap(),
+        &bed.events,
         rounds * PER_ROUND,
         Duration::from_secs(1),
     )
@@ -425,7 +526,7 @@ async fn restarts_and_new_replicas_forget_no_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_replay_reads_past_a_lagging_high_watermark() {
-    let (broker, _events, sources, _dir) = broker_with_source("lagging").await;
+    let (broker, sources, _dir) = tansu_with_source("lagging").await;
     let config = DedupConfig::default();
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", broker.bootstrap());

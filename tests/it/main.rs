@@ -1,5 +1,6 @@
-//! End-to-end tests: real sockets, a real Kafka-protocol broker (tansu) started
-//! here, and a consumer that reads what downstream teams would read.
+//! End-to-end tests: real sockets, real brokers (Apache Kafka shared by the
+//! run, tansu started per test where a test kills or freezes its broker), and
+//! a consumer that reads what downstream teams would read.
 
 mod broker;
 mod cli;
@@ -10,6 +11,7 @@ mod harness;
 mod hostile;
 mod http2;
 mod interop;
+mod kafka;
 mod observability;
 mod quarantine;
 mod readiness;

@@ -1,19 +1,107 @@
-//! SASL to the brokers. tansu 0.6 with `--authentication` offers SCRAM, but
-//! keeps SCRAM users only in its sqlite and postgres storage, not in the memory
-//! storage the tests run (`../shared/BROKER-NOTES.md`), and librdkafka's mock
-//! cluster has no SASL: a successful login cannot be shown against a broker
-//! run here. What is shown: hookgate's build speaks SCRAM, a refused login
-//! keeps it unready with the broker's reason on the metrics port and never
-//! shows the password, and a mechanism the build lacks fails `check-config`.
+//! SASL to the brokers. Against Apache Kafka's SASL_SSL listener, a
+//! SCRAM-SHA-512 login with the password from a `file:` publishes, and
+//! `hookgate tail` reads the event back with the gateway's own settings; the
+//! password is never logged or printed. Against tansu (whose memory storage
+//! keeps no SCRAM users), a refused login keeps hookgate unready with the
+//! broker's reason on the metrics port; and a mechanism the build lacks fails
+//! `check-config`.
 
 use std::process::Command;
 
 use hookgate::verify::VerifierKind;
 
-use super::source;
-use crate::harness::{Broker, Process, client, topic, try_get};
+use super::{body_with_id, signed, source};
+use crate::broker::{KAFKA_PASSWORD, KAFKA_USER, Kafka};
+use crate::harness::{Broker, Process, client, send, topic, try_get};
 
 const PASSWORD: &str = "scram-password-never-shown";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_settings() {
+    let kafka = Kafka::shared();
+    let events = topic("sasl-ok");
+    kafka.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let password = dir.path().join("kafka.password");
+    std::fs::write(&password, format!("{KAFKA_PASSWORD}\n")).expect("password file");
+    let client_table = format!(
+        "[kafka.client]\n\"security.protocol\" = \"sasl_ssl\"\n\
+         \"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"sasl.username\" = \"{KAFKA_USER}\"\n\
+         \"sasl.password\" = \"file:{}\"\n\"ssl.ca.location\" = \"{}\"\n",
+        password.display(),
+        kafka.ca().display()
+    );
+    let gateway = Process::start(
+        &kafka.sasl_ssl_bootstrap(),
+        &client_table,
+        &source(dir.path(), "github", VerifierKind::Github, &events),
+    )
+    .await;
+    let body = body_with_id("evt-over-scram");
+    let reply = send(
+        &client(),
+        "POST",
+        &gateway.url("/webhooks/github"),
+        &signed(VerifierKind::Github, "evt-over-scram", &body),
+        body,
+    )
+    .await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+
+    // The operator's tool, with the gateway's config file: the same cluster,
+    // TLS and login.
+    let tail = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args([
+            "tail",
+            "--topic",
+            &events,
+            "--from-beginning",
+            "--no-follow",
+        ])
+        .arg("--config")
+        .arg(gateway.dir().join("hookgate.toml"))
+        .output()
+        .expect("tail runs");
+    let printed = String::from_utf8_lossy(&tail.stdout);
+    assert!(
+        tail.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
+    assert!(printed.contains("evt-over-scram"), "{printed}");
+    // Without the login the same listener refuses the tool, and says why.
+    let refused = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args([
+            "tail",
+            "--topic",
+            &events,
+            "--from-beginning",
+            "--no-follow",
+        ])
+        .args(["--brokers", &kafka.sasl_ssl_bootstrap()])
+        .args(["--kafka-property", "security.protocol=sasl_ssl"])
+        .args(["--kafka-property", "sasl.mechanisms=SCRAM-SHA-512"])
+        .args(["--kafka-property", &format!("sasl.username={KAFKA_USER}")])
+        .args(["--kafka-property", "sasl.password=not-the-password"])
+        .args([
+            "--kafka-property",
+            &format!("ssl.ca.location={}", kafka.ca().display()),
+        ])
+        .output()
+        .expect("tail runs");
+    assert!(!refused.status.success(), "a wrong password was accepted");
+    let log = gateway.stop();
+    for output in [
+        log.as_str(),
+        &printed,
+        &String::from_utf8_lossy(&tail.stderr),
+    ] {
+        assert!(
+            !output.contains(KAFKA_PASSWORD),
+            "the password was shown: {output}"
+        );
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_scram_login_keeps_hookgate_unready_and_says_why() {
