@@ -89,15 +89,12 @@ else
 fi
 
 # The fuzz targets (scripts/fuzz.sh) build with the nightly toolchain where
-# the machine has one; cargo-fuzz is built once, like tansu.
+# the machine has one, else with the stable one; cargo-fuzz is built once,
+# like tansu.
 CARGO_FUZZ_VERSION=0.13.1
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  if [ "$(cargo +nightly fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
-    echo "setup: cargo-fuzz $CARGO_FUZZ_VERSION is installed"
-  else
-    echo "setup: building cargo-fuzz $CARGO_FUZZ_VERSION from crates.io (about 2 minutes, once)"
-    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
-  fi
+if [ "$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  echo "setup: cargo-fuzz $CARGO_FUZZ_VERSION is installed"
 else
-  echo "setup: no nightly toolchain: scripts/fuzz.sh will skip"
+  echo "setup: building cargo-fuzz $CARGO_FUZZ_VERSION from crates.io (about 2 minutes, once)"
+  cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi

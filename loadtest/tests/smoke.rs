@@ -1,5 +1,6 @@
-//! A few seconds of open-loop load against a real gateway and broker, then the
-//! ledger: every accepted event in Kafka exactly once. Performance is not
+//! A few seconds of open-loop load against a real gateway and Apache Kafka
+//! (tansu where the broker is frozen), then the ledger: every accepted event
+//! in Kafka exactly once. Performance is not
 //! asserted here; `loadtest/run.sh` and `docs/benchmarks.md` measure it.
 
 #[path = "../../tests/it/broker.rs"]
@@ -10,32 +11,39 @@ use std::process::Command;
 
 use hookgate::config::Config;
 
-/// hookgate serving one GitHub source on `broker`, with `kafka` more TOML
-/// lines in `[kafka]`, once ready.
+/// A topic name no other run or test on the shared broker uses.
+fn unique(name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("smoke.{name}.{}.{n}", std::process::id())
+}
+
+/// hookgate serving one GitHub source on the broker at `bootstrap`, with
+/// `kafka` more TOML lines in `[kafka]`, once ready.
 async fn serve(
-    broker: &broker::Broker,
+    bootstrap: &str,
     topic: &str,
     kafka: &str,
     dir: &std::path::Path,
 ) -> hookgate::app::App {
-    serve_with(broker, topic, "", kafka, dir).await
+    serve_with(bootstrap, topic, "", kafka, dir).await
 }
 
 /// As [`serve`], with `server` before it (`[server.tls]`).
 async fn serve_with(
-    broker: &broker::Broker,
+    bootstrap: &str,
     topic: &str,
     server: &str,
     kafka: &str,
     dir: &std::path::Path,
 ) -> hookgate::app::App {
-    broker.create_topic(topic).await;
+    broker::create_topic(bootstrap, topic, 1, &[]).await;
     std::fs::write(dir.join("smoke.secret"), "smoke-secret").expect("secret");
     let text = format!(
-        "{server}\n[kafka]\nbrokers = \"{}\"\n{kafka}\n[metrics]\nenabled = false\n\
+        "{server}\n[kafka]\nbrokers = \"{bootstrap}\"\n{kafka}\n[metrics]\nenabled = false\n\
+         [dedup]\ntopic = \"{topic}.dedup\"\n\
          [[sources]]\nname = \"smoke\"\npath = \"/smoke\"\nverifier = \"github\"\n\
-         secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n",
-        broker.bootstrap()
+         secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n"
     );
     let mut config = Config::parse(&text).expect("config");
     config.base_dir = dir.to_owned();
@@ -177,34 +185,35 @@ fn assert_all_answered_and_in_kafka_once(output: &std::process::Output) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_leaves_a_clean_ledger() {
-    let broker = broker::Broker::start().await;
+    let kafka = broker::Kafka::shared();
     let dir = tempfile::tempdir().expect("tempdir");
-    let app = serve(&broker, "smoke.events", "", dir.path()).await;
+    let topic = unique("events");
+    let app = serve(&kafka.bootstrap(), &topic, "", dir.path()).await;
     let addr = app.addr();
-    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
-    let output =
-        tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, "smoke.events", 3))
-            .await
-            .expect("join");
+    let (path, bootstrap) = (dir.path().to_owned(), kafka.bootstrap());
+    let output = tokio::task::spawn_blocking(move || load(addr, &path, &bootstrap, &topic, 3))
+        .await
+        .expect("join");
     assert_all_answered_and_in_kafka_once(&output);
     app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_over_https_leaves_a_clean_ledger() {
-    let broker = broker::Broker::start().await;
+    let kafka = broker::Kafka::shared();
+    let topic = unique("tls");
     let dir = tempfile::tempdir().expect("tempdir");
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
     std::fs::write(dir.path().join("tls.crt"), made.cert.pem()).expect("cert");
     std::fs::write(dir.path().join("tls.key"), made.key_pair.serialize_pem()).expect("key");
     let tls = "[server.tls]\ncertificate = \"tls.crt\"\nkey = \"tls.key\"";
-    let app = serve_with(&broker, "smoke.tls", tls, "", dir.path()).await;
+    let app = serve_with(&kafka.bootstrap(), &topic, tls, "", dir.path()).await;
     let url = format!("https://localhost:{}/smoke", app.addr().port());
-    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
+    let (path, bootstrap) = (dir.path().to_owned(), kafka.bootstrap());
     let output = tokio::task::spawn_blocking(move || {
         let ca = path.join("tls.crt");
         let ca = ca.to_str().expect("utf-8 path");
-        load_url(&url, &["--ca", ca], &path, &bootstrap, "smoke.tls", 3)
+        load_url(&url, &["--ca", ca], &path, &bootstrap, &topic, 3)
     })
     .await
     .expect("join");
@@ -214,10 +223,11 @@ async fn a_short_run_over_https_leaves_a_clean_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_under_load_loses_no_acknowledged_event() {
+    // Frozen in the middle of the run: a broker of the test's own (tansu).
     let broker = broker::Broker::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let app = serve(
-        &broker,
+        &broker.bootstrap(),
         "outage.events",
         "produce_timeout = \"1s\"",
         dir.path(),
@@ -248,10 +258,10 @@ async fn a_broker_outage_under_load_loses_no_acknowledged_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_under_load_loses_and_repeats_no_acknowledged_event() {
-    let broker = broker::Broker::start().await;
+    let kafka = broker::Kafka::shared();
     let dir = tempfile::tempdir().expect("tempdir");
-    let topic = "crash.events";
-    broker.create_topic(topic).await;
+    let topic = unique("crash");
+    broker::create_topic(&kafka.bootstrap(), &topic, 1, &[]).await;
     std::fs::write(dir.path().join("smoke.secret"), "smoke-secret").expect("secret");
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], broker::free_port()));
     let config = dir.path().join("hookgate.toml");
@@ -259,16 +269,16 @@ async fn a_gateway_killed_under_load_loses_and_repeats_no_acknowledged_event() {
         &config,
         format!(
             "[server]\nlisten = \"{listen}\"\n[kafka]\nbrokers = \"{}\"\n\
-             [metrics]\nenabled = false\n\
+             [metrics]\nenabled = false\n[dedup]\ntopic = \"{topic}.dedup\"\n\
              [[sources]]\nname = \"smoke\"\npath = \"/smoke\"\nverifier = \"github\"\n\
              secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n",
-            broker.bootstrap()
+            kafka.bootstrap()
         ),
     )
     .expect("config");
     let mut gateway = spawn_ready(&config, listen).await;
-    let (path, bootstrap) = (dir.path().to_owned(), broker.bootstrap());
-    let running = tokio::task::spawn_blocking(move || load(listen, &path, &bootstrap, topic, 6));
+    let (path, bootstrap) = (dir.path().to_owned(), kafka.bootstrap());
+    let running = tokio::task::spawn_blocking(move || load(listen, &path, &bootstrap, &topic, 6));
     // SIGKILL two seconds into the run: nothing flushed, requests cut off
     // mid-way. A new process takes over the port and replays the dedup topic.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
