@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hookgate beside what a team would otherwise deploy, measured by one generator
-# (hookgate-load) against one broker (tansu, in memory), in turn and
-# interleaved (A B C D E, A B C D E, …):
+# (hookgate-load) against one broker (BROKER=tansu, in memory, the default; or
+# BROKER=kafka, Apache Kafka from scripts/kafka.sh), in turn and interleaved
+# (A B C D E, A B C D E, …):
 #   ceiling   a minimal hyper server that reads the body and answers 200
 #   null      hookgate with kafka.brokers = "null" (everything but Kafka)
 #   hookgate  hookgate, full path (verify, durable dedup, acks=all, answer after ack)
@@ -9,9 +10,11 @@
 #             an in-memory id set, rdkafka awaiting each ack (loadtest/src/bin/naive.rs)
 #   node      fastify + kafkajs, same contract (loadtest/peers/node-gateway.mjs)
 #   python    FastAPI + uvicorn + confluent-kafka, same contract (loadtest/peers/python_gateway.py)
-# Each server is pinned to CPU 1 (taskset), the generator and tansu to CPU 0,
-# and every run against Kafka starts on an empty broker,
-# so every server gets the same one core. Max rate is closed loop, at each of
+# Each server is pinned to CPU 1 (taskset), the generator and the broker to
+# CPU 0, so every server gets the same one core. Against tansu every run starts
+# on an empty broker (its memory storage slows as it grows); Apache Kafka runs
+# once for the whole script (its log does not slow it), every run on topics of
+# its own. Max rate is closed loop, at each of
 # the connection counts given; a target's max is its best count's median over
 # the rounds (a server that waits on Kafka acks needs more requests in flight
 # to be busy, one that is CPU bound gets slower with more). p99 is open loop at
@@ -23,7 +26,7 @@
 #   async     hookgate with dedup.durability = "async" (the 2xx waits for the event only)
 #   before    the hookgate binary at BEFORE_BIN, for a before/after table in one run
 #
-# Usage: [TARGETS="…"] [BEFORE_BIN=…] loadtest/peers.sh [seconds=8] [rounds=2] ["connection counts"="64 256"]
+# Usage: [BROKER=tansu|kafka] [TARGETS="…"] [BEFORE_BIN=…] loadtest/peers.sh [seconds=8] [rounds=2] ["connection counts"="64 256"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
@@ -32,6 +35,8 @@ connection_counts=${3:-64 256}
 # shellcheck disable=SC2086 # a list of numbers
 open_loop_connections=$(printf '%s\n' $connection_counts | sort -n | tail -1)
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
+BROKER=${BROKER:-tansu}
+case $BROKER in tansu|kafka) ;; *) echo "BROKER is tansu or kafka, not $BROKER" >&2; exit 2 ;; esac
 
 scripts/setup.sh >/dev/null
 cargo build --release --quiet --workspace
@@ -48,6 +53,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}" "$(cat "$work/broker.pid" 2>/dev/null)"; do kill "$pid" 2>/dev/null || true; done
+  [ "$BROKER" = kafka ] && scripts/kafka.sh stop "$work/kafka" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -59,6 +65,15 @@ tansu=$(command -v tansu || echo "$HOME/.cargo/bin/tansu")
 # not pay for the ones before it), pinned to CPU 0, with the baselines' topic.
 # Runs in measure's subshell, so the broker's pid lives in a file.
 fresh_broker() {
+  if [ "$BROKER" = kafka ]; then
+    # Once: topics the baselines publish to are created with 3 partitions
+    # on first use, as hookgate creates its own.
+    if [ ! -f "$work/kafka/kafka.pid" ]; then
+      taskset -c 0 scripts/kafka.sh start "$work/kafka" "$kafka_port" num.partitions=3 >&2
+    fi
+    cp "$work/kafka/kafka.pid" "$work/broker.pid"
+    return
+  fi
   local old
   old=$(cat "$work/broker.pid" 2>/dev/null || true)
   if [ -n "$old" ]; then
@@ -87,8 +102,7 @@ start() {
     null|hookgate|async|before)
       local brokers="127.0.0.1:$kafka_port" binary=target/release/hookgate dedup=""
       [ "$target" = null ] && brokers=null
-      [ "$target" = async ] && dedup='[dedup]
-durability = "async"'
+      [ "$target" = async ] && dedup='durability = "async"'
       [ "$target" = before ] && binary=$BEFORE_BIN
       cat > "$work/$target.toml" <<TOML
 [server]
@@ -100,6 +114,8 @@ topic_partitions = 3
 enabled = false
 [log]
 level = "warn"
+[dedup]
+topic = "$topic.dedup"
 $dedup
 [[sources]]
 name = "load"
@@ -138,7 +154,8 @@ measure() {
   esac
   if is_hookgate "$target"; then
     topic="webhooks.load.run$RANDOM$RANDOM"
-    "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null
+    # (Apache Kafka: hookgate creates it at start, with topic_partitions.)
+    [ "$BROKER" = tansu ] && "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null
     ledger_args+=(--brokers "127.0.0.1:$kafka_port" --topic "$topic")
   fi
   pid=$(start "$target" "$port" "$topic")
