@@ -19,6 +19,7 @@
 //! a crash at any instant forgets no id that was answered 2xx.
 
 mod index;
+pub mod intake;
 pub mod journal;
 pub mod reader;
 pub mod record;
@@ -71,6 +72,24 @@ impl IdHash {
     /// The hash of a dedup record key, which is `source/event-id` already.
     pub fn of_key(key: &[u8]) -> Self {
         Self::from_digest(Sha256::new().chain_update(key))
+    }
+
+    /// A hash as [`IdHash::as_bytes`] gave it, read back.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// Which of `partitions` owns this hash: its last 8 bytes (the first 8
+    /// place it in a map) taken modulo the count, uniform as the hash is.
+    pub fn partition(&self, partitions: i32) -> i32 {
+        let mut last = [0u8; 8];
+        last.copy_from_slice(&self.0[8..]);
+        let partitions = u64::try_from(partitions.max(1)).unwrap_or(1);
+        i32::try_from(u64::from_be_bytes(last) % partitions).unwrap_or(0)
     }
 
     fn from_digest(digest: Sha256) -> Self {
