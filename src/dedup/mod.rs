@@ -83,13 +83,14 @@ impl IdHash {
         &self.0
     }
 
-    /// Which of `partitions` owns this hash: its last 8 bytes (the first 8
-    /// place it in a map) taken modulo the count, uniform as the hash is.
+    /// Which of `partitions` owns this hash: its last 4 bytes taken modulo
+    /// the count, uniform as the hash is. The first 12 are what a partition's
+    /// window keeps of an id, so they stay independent of the partition.
     pub fn partition(&self, partitions: i32) -> i32 {
-        let mut last = [0u8; 8];
-        last.copy_from_slice(&self.0[8..]);
-        let partitions = u64::try_from(partitions.max(1)).unwrap_or(1);
-        i32::try_from(u64::from_be_bytes(last) % partitions).unwrap_or(0)
+        let mut last = [0u8; 4];
+        last.copy_from_slice(&self.0[12..]);
+        let partitions = u32::try_from(partitions.max(1)).unwrap_or(1);
+        i32::try_from(u32::from_be_bytes(last) % partitions).unwrap_or(0)
     }
 
     fn from_digest(digest: Sha256) -> Self {
