@@ -23,6 +23,7 @@ pub const BODY_BYTES_HELD: &str = "hookgate_request_body_bytes_held";
 pub const CONNECTIONS_IDLE_CLOSED: &str = "hookgate_connections_idle_closed_total";
 pub const DEDUP_ENTRIES: &str = "hookgate_dedup_entries";
 pub const DEDUP_EVICTIONS: &str = "hookgate_dedup_evictions_total";
+pub const DEDUP_DROPPED: &str = "hookgate_dedup_dropped_total";
 pub const DEDUP_LOADED: &str = "hookgate_dedup_loaded";
 pub const DEDUP_REPLAY_RECORDS: &str = "hookgate_dedup_replay_records_total";
 pub const DEDUP_REPLAY_LAG: &str = "hookgate_dedup_replay_lag_records";
@@ -84,6 +85,10 @@ pub fn describe() {
     describe_gauge!(
         BODY_BYTES_HELD,
         "Request body bytes received and held now, within server.max_buffered_body_bytes."
+    );
+    describe_counter!(
+        DEDUP_DROPPED,
+        "Events the dedup stage dropped because their id (or signed content) was seen within the window, by source."
     );
     describe_counter!(
         CONNECTIONS_IDLE_CLOSED,
@@ -373,6 +378,11 @@ pub fn protocol_error(error: crate::reason::ProtocolError) {
 /// The gauge of request body bytes held, for the budget that charges them.
 pub fn body_bytes_held() -> Gauge {
     gauge!(BODY_BYTES_HELD)
+}
+
+/// Counts an event the dedup stage dropped as seen within the window.
+pub fn dedup_dropped(source: &str) {
+    counter!(DEDUP_DROPPED, "source" => source.to_owned()).increment(1);
 }
 
 /// Counts a connection closed for holding its place with no request open.

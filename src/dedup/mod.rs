@@ -23,7 +23,9 @@ pub mod intake;
 pub mod journal;
 pub mod reader;
 pub mod record;
+pub mod stage;
 pub mod topic;
+pub mod window;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;

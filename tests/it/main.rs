@@ -17,6 +17,7 @@ mod quarantine;
 mod readiness;
 mod replays;
 mod sasl;
+mod stage;
 mod tls;
 
 use std::path::Path;

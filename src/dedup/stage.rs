@@ -1,0 +1,632 @@
+//! The dedup stage: the one owner of each intake partition decides, in
+//! offset order, which of its events are new, publishes those to their
+//! topics and drops the rest.
+//!
+//! Kafka decides who owns what: the stage is a member of a consumer group on
+//! the intake topic (cooperative-sticky with static membership where the
+//! broker serves them, an eager assignor where it does not). For every
+//! partition it is given, it first rebuilds that partition's window from the
+//! matching partition of the changelog (the compacted dedup topic), read to
+//! its true end; then it consumes the intake from the group's committed
+//! offset.
+//!
+//! **A batch.** What one poll returns, up to `batch_max` records. Each
+//! record is looked up in its partition's window and among the batch's own;
+//! a new one is published (body, key, timestamp and headers as the edge
+//! made them), a seen one dropped and counted. Once every publication is
+//! acknowledged, the batch's new ids go to the changelog, one record per
+//! partition, and then the intake offsets are committed.
+//! - **With transactions** (Apache Kafka): the events, the changelog records
+//!   and the offsets are one transaction, fenced by the group's generation, so
+//!   a `read_committed` consumer never sees an id twice, even across a crash.
+//! - **Without** (tansu): the same steps in that order. A crash after an
+//!   event's acknowledgement and before its batch's changelog record
+//!   publishes that batch again under the next owner: at most one batch per
+//!   partition, counted.
+//!
+//! **Letting go.** Partitions are taken away only between batches (the
+//! rebalance runs inside the poll that follows a batch). A member that has
+//! not polled within its session timeout, its process frozen or starved,
+//! stops publishing before Kafka can give its partitions away.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+use super::intake::{self, DedupKeys};
+use super::record::{self, Content};
+use super::window::{self, Fingerprint, Loader, PartitionWindow};
+use super::{IdHash, unix_now};
+use crate::kafka::Logged;
+
+/// What a stage needs beyond the Kafka client settings.
+#[derive(Debug, Clone)]
+pub struct StageSettings {
+    pub intake_topic: String,
+    /// The compacted topic with one partition per intake partition.
+    pub changelog_topic: String,
+    pub group: String,
+    /// Static membership: the same id after a restart keeps the partitions.
+    pub instance_id: Option<String>,
+    /// `cooperative-sticky`, or `range`/`roundrobin` where the broker's
+    /// group coordinator gets the cooperative protocol wrong (tansu).
+    pub assignor: String,
+    pub window: Duration,
+    pub session_timeout: Duration,
+    pub batch_max: usize,
+    /// Whether the events, the changelog records and the offsets of a batch
+    /// are one Kafka transaction.
+    pub transactions: bool,
+}
+
+/// Why the stage could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("cannot create the dedup stage's Kafka clients: {0}")]
+    Client(KafkaError),
+    #[error("the broker does not take transactions ({0}); set dedup.transactions = false")]
+    Transactions(KafkaError),
+    #[error("dedup window: {0}")]
+    Window(#[from] window::WindowError),
+    #[error("cannot start the dedup stage's thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What the stage counts, for tests and metrics.
+#[derive(Debug, Default)]
+pub struct StageCounts {
+    pub published: std::sync::atomic::AtomicU64,
+    pub dropped: std::sync::atomic::AtomicU64,
+    /// Intake records no hookgate edge wrote: skipped.
+    pub unreadable: std::sync::atomic::AtomicU64,
+    /// Ids the stage holds in its windows now.
+    pub entries: std::sync::atomic::AtomicUsize,
+}
+
+/// The running stage; [`StageHandle::stop`] ends it.
+#[derive(Debug)]
+pub struct StageHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    pub counts: Arc<StageCounts>,
+}
+
+impl StageHandle {
+    /// Stops the stage after its current batch and waits for it. Blocks.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for StageHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Partitions given or taken since the loop last looked: the rebalance runs
+/// inside a poll, the loading after it.
+#[derive(Debug, Default)]
+struct Changes {
+    assigned: Vec<i32>,
+    revoked: Vec<i32>,
+}
+
+/// The stage consumer's context: logs as every client does, and notes
+/// rebalances.
+struct StageContext {
+    logged: Logged,
+    topic: String,
+    changes: Mutex<Changes>,
+}
+
+impl ClientContext for StageContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.logged.error(error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        self.logged.log(level, facility, message);
+    }
+}
+
+impl ConsumerContext for StageContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let partitions = |list: &TopicPartitionList| -> Vec<i32> {
+            list.elements_for_topic(&self.topic)
+                .iter()
+                .map(|element| element.partition())
+                .collect()
+        };
+        let mut changes = self
+            .changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match rebalance {
+            Rebalance::Assign(list) => changes.assigned.extend(partitions(list)),
+            Rebalance::Revoke(list) => changes.revoked.extend(partitions(list)),
+            Rebalance::Error(err) => tracing::warn!(error = %err, "dedup stage: rebalance failed"),
+        }
+    }
+}
+
+/// Starts the stage on a thread of its own (librdkafka's consumer blocks).
+/// `runtime` awaits the producer's acknowledgements.
+pub fn spawn(
+    client: &ClientConfig,
+    settings: StageSettings,
+    runtime: tokio::runtime::Handle,
+) -> Result<StageHandle, StageError> {
+    let mut consumer_config = client.clone();
+    consumer_config
+        .set("group.id", &settings.group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("partition.assignment.strategy", &settings.assignor)
+        .set(
+            "session.timeout.ms",
+            settings.session_timeout.as_millis().to_string(),
+        )
+        .set("fetch.wait.max.ms", "10");
+    if let Some(instance) = &settings.instance_id {
+        consumer_config.set("group.instance.id", instance);
+    }
+    let consumer: BaseConsumer<StageContext> = consumer_config
+        .create_with_context(StageContext {
+            logged: Logged::default(),
+            topic: settings.intake_topic.clone(),
+            changes: Mutex::default(),
+        })
+        .map_err(StageError::Client)?;
+    let mut producer_config = client.clone();
+    producer_config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "1");
+    if settings.transactions {
+        let id = format!(
+            "{}.{}",
+            settings.group,
+            settings
+                .instance_id
+                .clone()
+                .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()))
+        );
+        // An abandoned transaction holds read_committed readers back until
+        // it times out: keep that short.
+        producer_config
+            .set("transactional.id", id)
+            .set("transaction.timeout.ms", "10000");
+    }
+    let producer: FutureProducer<Logged> = producer_config
+        .create_with_context(Logged::default())
+        .map_err(StageError::Client)?;
+    if settings.transactions {
+        producer
+            .init_transactions(Duration::from_secs(30))
+            .map_err(StageError::Transactions)?;
+    }
+    PartitionWindow::new(settings.window, window::default_bucket(settings.window))?;
+    consumer
+        .subscribe(&[&settings.intake_topic])
+        .map_err(StageError::Client)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(StageCounts::default());
+    let mut stage = Stage {
+        consumer,
+        producer,
+        client: client.clone(),
+        settings,
+        runtime,
+        windows: HashMap::new(),
+        writer: record::WriterId::random(),
+        sequence: 0,
+        last_poll: Instant::now(),
+        stop: Arc::clone(&stop),
+        counts: Arc::clone(&counts),
+    };
+    let thread = std::thread::Builder::new()
+        .name("hookgate-dedup-stage".into())
+        .spawn(move || stage.run())
+        .map_err(StageError::Thread)?;
+    Ok(StageHandle {
+        stop,
+        thread: Some(thread),
+        counts,
+    })
+}
+
+struct Stage {
+    consumer: BaseConsumer<StageContext>,
+    producer: FutureProducer<Logged>,
+    client: ClientConfig,
+    settings: StageSettings,
+    runtime: tokio::runtime::Handle,
+    windows: HashMap<i32, PartitionWindow>,
+    writer: record::WriterId,
+    sequence: u64,
+    last_poll: Instant,
+    stop: Arc<AtomicBool>,
+    counts: Arc<StageCounts>,
+}
+
+/// One event of a batch that will be published.
+struct Fresh {
+    partition: i32,
+    keys: DedupKeys,
+}
+
+impl Stage {
+    fn run(&mut self) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let batch = self.poll_batch();
+            self.apply_rebalances();
+            if batch.is_empty() {
+                self.expire();
+                continue;
+            }
+            self.process(&batch);
+        }
+        self.consumer.unsubscribe();
+    }
+
+    /// Up to `batch_max` records: those that arrive within a few
+    /// milliseconds of the first.
+    fn poll_batch(&mut self) -> Vec<OwnedMessage> {
+        let mut batch = Vec::new();
+        let first = self.consumer.poll(Duration::from_millis(100));
+        self.last_poll = Instant::now();
+        match first {
+            Some(Ok(message)) => batch.push(message.detach()),
+            Some(Err(err)) => {
+                tracing::debug!(error = %err, "dedup stage: poll");
+                return batch;
+            }
+            None => return batch,
+        }
+        while batch.len() < self.settings.batch_max {
+            match self.consumer.poll(Duration::ZERO) {
+                Some(Ok(message)) => batch.push(message.detach()),
+                Some(Err(_)) | None => break,
+            }
+        }
+        batch
+    }
+
+    /// Loads the windows of partitions just given, forgets those taken.
+    fn apply_rebalances(&mut self) {
+        let changes = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .changes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for partition in changes.revoked {
+            self.windows.remove(&partition);
+        }
+        for partition in changes.assigned {
+            match self.load(partition) {
+                Ok(window) => {
+                    tracing::info!(
+                        partition,
+                        ids = window.len(),
+                        "dedup stage: partition loaded"
+                    );
+                    self.windows.insert(partition, window);
+                }
+                Err(why) => {
+                    tracing::error!(partition, error = %why, "dedup stage: cannot load a partition's window; it is processed once loaded");
+                }
+            }
+        }
+        self.report_entries();
+    }
+
+    fn report_entries(&self) {
+        let entries = self.windows.values().map(PartitionWindow::len).sum();
+        self.counts.entries.store(entries, Ordering::Relaxed);
+        crate::metrics::dedup_index(entries, 0);
+    }
+
+    fn expire(&mut self) {
+        let now = unix_now();
+        for window in self.windows.values_mut() {
+            window.expire(now);
+        }
+        self.report_entries();
+    }
+
+    /// The window of `partition` from its changelog partition, read to its
+    /// true end: with transactions, the last stable offset Kafka reports to
+    /// a `read_committed` reader; without, a marker of this load's own.
+    fn load(&self, partition: i32) -> Result<PartitionWindow, String> {
+        let reader: BaseConsumer = self
+            .client
+            .clone()
+            .set("group.id", format!("{}.loader", self.settings.group))
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .map_err(|err| err.to_string())?;
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&self.settings.changelog_topic, partition, Offset::Beginning)
+            .map_err(|err| err.to_string())?;
+        reader.assign(&assignment).map_err(|err| err.to_string())?;
+        let nonce = if self.settings.transactions {
+            None
+        } else {
+            let nonce = record::random_nonce();
+            let value = record::encode_marker(&nonce);
+            let key = self.writer.marker_key(partition);
+            self.runtime
+                .block_on(
+                    self.producer.send(
+                        FutureRecord::to(&self.settings.changelog_topic)
+                            .partition(partition)
+                            .key(&key)
+                            .payload(&value),
+                        Duration::from_secs(10),
+                    ),
+                )
+                .map_err(|(err, _)| format!("cannot write the load marker: {err}"))?;
+            Some(nonce)
+        };
+        let bucket = window::default_bucket(self.settings.window);
+        let mut loader = Loader::new(self.settings.window, bucket).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if Instant::now() > deadline {
+                return Err("the changelog partition was not read to its end within 120 s".into());
+            }
+            match reader.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => match record::parse(message.key(), message.payload()) {
+                    Ok(Content::Ids(ids)) => {
+                        for (id, first_seen) in ids {
+                            loader.push(Fingerprint::from(id), first_seen);
+                        }
+                    }
+                    Ok(Content::Marker(seen)) if Some(seen) == nonce => break,
+                    Ok(_) => {}
+                    Err(why) => {
+                        tracing::warn!(partition, error = %why, "dedup stage: skipped a damaged changelog record")
+                    }
+                },
+                Some(Err(KafkaError::PartitionEOF(_))) if nonce.is_none() => break,
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+                Some(Err(err)) => return Err(err.to_string()),
+            }
+        }
+        Ok(loader.finish(unix_now()))
+    }
+
+    /// Publishes a batch's new events, records their ids and commits.
+    fn process(&mut self, batch: &[OwnedMessage]) {
+        let now = unix_now();
+        let mut fresh: Vec<Fresh> = Vec::new();
+        let mut in_batch: HashSet<IdHash> = HashSet::new();
+        let mut deliveries = Vec::new();
+        let mut next: HashMap<i32, i64> = HashMap::new();
+        // Counted once the batch is done: a batch read again counts once.
+        let mut dropped: Vec<String> = Vec::new();
+        if self.settings.transactions
+            && let Err(err) = self.producer.begin_transaction()
+        {
+            tracing::error!(error = %err, "dedup stage: cannot begin a transaction");
+            self.rewind(batch);
+            return;
+        }
+        for message in batch {
+            let partition = message.partition();
+            next.insert(partition, message.offset() + 1);
+            let Some(window) = self.windows.get(&partition) else {
+                // Not loaded: read again once it is.
+                self.rewind(batch);
+                self.abort();
+                return;
+            };
+            let routed = match intake::route(message.headers()) {
+                Ok(routed) => routed,
+                Err(why) => {
+                    tracing::warn!(partition, offset = message.offset(), error = %why, "dedup stage: skipped an intake record no hookgate edge wrote");
+                    self.counts.unreadable.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            let keys = routed.keys;
+            let seen = |hash: IdHash| {
+                window.contains(Fingerprint::from(hash), now) || in_batch.contains(&hash)
+            };
+            if seen(keys.id) || keys.replay.is_some_and(seen) {
+                dropped.push(source_of(message.headers()));
+                continue;
+            }
+            // Self-fencing: past its session timeout Kafka may already have
+            // given this partition to another member.
+            if self.last_poll.elapsed() >= self.settings.session_timeout.mul_f32(0.8) {
+                tracing::warn!(
+                    "dedup stage: no poll within the session timeout; the batch is left to the partitions' next owner"
+                );
+                self.abort();
+                return;
+            }
+            in_batch.insert(keys.id);
+            if let Some(replay) = keys.replay {
+                in_batch.insert(replay);
+            }
+            let mut record = FutureRecord::<[u8], [u8]>::to(&routed.topic)
+                .payload(message.payload().unwrap_or_default())
+                .headers(routed.headers);
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            if let Some(millis) = message.timestamp().to_millis() {
+                record = record.timestamp(millis);
+            }
+            match self.producer.send_result(record) {
+                Ok(delivery) => deliveries.push(delivery),
+                Err((err, _)) => {
+                    tracing::warn!(error = %err, "dedup stage: cannot publish; the batch is read again");
+                    self.rewind(batch);
+                    self.abort();
+                    return;
+                }
+            }
+            fresh.push(Fresh { partition, keys });
+        }
+        let acks = self
+            .runtime
+            .block_on(futures_util::future::join_all(deliveries));
+        if acks.iter().any(|ack| !matches!(ack, Ok(Ok(_)))) {
+            tracing::warn!(
+                "dedup stage: Kafka did not acknowledge every event of a batch; it is read again"
+            );
+            self.rewind(batch);
+            self.abort();
+            return;
+        }
+        // The batch's new ids, one changelog record per partition.
+        let mut by_partition: HashMap<i32, Vec<(IdHash, u32)>> = HashMap::new();
+        for event in &fresh {
+            let ids = by_partition.entry(event.partition).or_default();
+            ids.push((event.keys.id, now));
+            if let Some(replay) = event.keys.replay {
+                ids.push((replay, now));
+            }
+        }
+        let mut writes = Vec::new();
+        for (partition, ids) in &by_partition {
+            for chunk in ids.chunks(record::MAX_IDS_PER_RECORD) {
+                let key = self.writer.ids_key(self.sequence);
+                self.sequence += 1;
+                let value = record::encode_ids(chunk);
+                match self.producer.send_result(
+                    FutureRecord::to(&self.settings.changelog_topic)
+                        .partition(*partition)
+                        .key(key.as_bytes())
+                        .payload(&value),
+                ) {
+                    Ok(delivery) => writes.push(delivery),
+                    Err((err, _)) => {
+                        tracing::warn!(error = %err, "dedup stage: cannot write the changelog; the batch is read again");
+                        self.rewind(batch);
+                        self.abort();
+                        return;
+                    }
+                }
+            }
+        }
+        let offsets = offsets(&self.settings.intake_topic, &next);
+        if self.settings.transactions {
+            let committed = self
+                .consumer
+                .group_metadata()
+                .ok_or_else(|| KafkaError::Global(rdkafka::types::RDKafkaErrorCode::State))
+                .and_then(|metadata| {
+                    self.producer.send_offsets_to_transaction(
+                        &offsets,
+                        &metadata,
+                        Duration::from_secs(30),
+                    )
+                })
+                .and_then(|()| self.producer.commit_transaction(Duration::from_secs(30)));
+            if let Err(err) = committed {
+                tracing::warn!(error = %err, "dedup stage: the batch's transaction did not commit; it is read again");
+                self.rewind(batch);
+                self.abort();
+                return;
+            }
+        } else {
+            let written = self
+                .runtime
+                .block_on(futures_util::future::join_all(writes));
+            if written.iter().any(|ack| !matches!(ack, Ok(Ok(_)))) {
+                // The events are in Kafka; their ids are not recorded: the
+                // next owner would publish them again. Not committed, read
+                // again here, they are recognised by the window below.
+                tracing::warn!("dedup stage: the changelog did not take a batch's ids");
+            }
+            if let Err(err) = self
+                .consumer
+                .commit(&offsets, rdkafka::consumer::CommitMode::Sync)
+            {
+                tracing::warn!(error = %err, "dedup stage: cannot commit the intake offsets (the partitions may have moved)");
+            }
+        }
+        for event in fresh {
+            if let Some(window) = self.windows.get_mut(&event.partition) {
+                window.insert(Fingerprint::from(event.keys.id), now);
+                if let Some(replay) = event.keys.replay {
+                    window.insert(Fingerprint::from(replay), now);
+                }
+            }
+            self.counts.published.fetch_add(1, Ordering::Relaxed);
+        }
+        for source in &dropped {
+            crate::metrics::dedup_dropped(source);
+        }
+        self.counts
+            .dropped
+            .fetch_add(dropped.len() as u64, Ordering::Relaxed);
+        self.report_entries();
+    }
+
+    fn abort(&self) {
+        if self.settings.transactions {
+            let _ = self.producer.abort_transaction(Duration::from_secs(30));
+        }
+    }
+
+    /// Reads the batch's partitions again from its first offsets.
+    fn rewind(&self, batch: &[OwnedMessage]) {
+        let mut first: HashMap<i32, i64> = HashMap::new();
+        for message in batch {
+            first.entry(message.partition()).or_insert(message.offset());
+        }
+        for (partition, offset) in first {
+            let _ = self.consumer.seek(
+                &self.settings.intake_topic,
+                partition,
+                Offset::Offset(offset),
+                Duration::from_secs(5),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The next offset to read in each partition, to commit.
+fn offsets(topic: &str, next: &HashMap<i32, i64>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for (partition, offset) in next {
+        let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+    }
+    list
+}
+
+/// The `hookgate-source` header of an intake record, for the drop counter.
+fn source_of(headers: Option<&OwnedHeaders>) -> String {
+    headers
+        .into_iter()
+        .flat_map(Headers::iter)
+        .find(|header| header.key == "hookgate-source")
+        .and_then(|header| header.value)
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+        .unwrap_or_default()
+}

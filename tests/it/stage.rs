@@ -1,0 +1,204 @@
+//! The dedup stage on Apache Kafka, fed intake records as edges on several
+//! replicas write them: the same id arriving through two or three edges is
+//! published once, whichever stage owns its partition, with transactions and
+//! without, and across a stage that stops while the other takes over.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use hookgate::dedup::IdHash;
+use hookgate::dedup::intake::{self, DedupKeys};
+use hookgate::dedup::stage::{self, StageHandle, StageSettings};
+use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::broker::{Kafka, create_topic};
+use crate::harness::{consume, topic};
+
+const PARTITIONS: i32 = 4;
+
+/// The topics of one test: intake, changelog and events.
+struct Topics {
+    intake: String,
+    changelog: String,
+    events: String,
+}
+
+async fn topics(test: &str) -> Topics {
+    let kafka = Kafka::shared();
+    let topics = Topics {
+        intake: topic(&format!("{test}-intake")),
+        changelog: topic(&format!("{test}-changelog")),
+        events: topic(&format!("{test}-events")),
+    };
+    create_topic(&kafka.bootstrap(), &topics.intake, PARTITIONS, &[]).await;
+    create_topic(
+        &kafka.bootstrap(),
+        &topics.changelog,
+        PARTITIONS,
+        &[("cleanup.policy", "compact,delete")],
+    )
+    .await;
+    create_topic(&kafka.bootstrap(), &topics.events, 1, &[]).await;
+    topics
+}
+
+fn start(topics: &Topics, name: &str, transactions: bool) -> StageHandle {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", Kafka::shared().bootstrap());
+    stage::spawn(
+        &client,
+        StageSettings {
+            intake_topic: topics.intake.clone(),
+            changelog_topic: topics.changelog.clone(),
+            group: format!("{}.stage", topics.intake),
+            instance_id: Some(format!("{}.{name}", topics.intake)),
+            assignor: "cooperative-sticky".into(),
+            window: Duration::from_secs(3600),
+            session_timeout: Duration::from_secs(6),
+            batch_max: 200,
+            transactions,
+        },
+        tokio::runtime::Handle::current(),
+    )
+    .expect("the stage starts")
+}
+
+/// Writes `copies` intake records of each of `ids`, as that many edges would.
+async fn write_intake(topics: &Topics, ids: &[String], copies: usize) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", Kafka::shared().bootstrap())
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    let mut sends = Vec::new();
+    for copy in 0..copies {
+        for id in ids {
+            let keys = DedupKeys {
+                id: IdHash::of_key(format!("github/{id}").as_bytes()),
+                replay: None,
+            };
+            let headers = intake::with_intake_headers(
+                OwnedHeaders::new()
+                    .insert(Header {
+                        key: "hookgate-source",
+                        value: Some(b"github"),
+                    })
+                    .insert(Header {
+                        key: "hookgate-event-id",
+                        value: Some(id.as_bytes()),
+                    }),
+                &topics.events,
+                &keys,
+            );
+            let body = format!("{{\"id\":\"{id}\",\"copy\":{copy}}}");
+            let producer = producer.clone();
+            let intake = topics.intake.clone();
+            let id = id.clone();
+            sends.push(tokio::spawn(async move {
+                producer
+                    .send(
+                        FutureRecord::to(&intake)
+                            .partition(keys.partition(PARTITIONS))
+                            .key(id.as_bytes())
+                            .payload(body.as_bytes())
+                            .headers(headers),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|(err, _)| err)
+            }));
+        }
+    }
+    for send in sends {
+        send.await.expect("task").expect("intake record written");
+    }
+}
+
+/// How many times each key is in the events topic.
+async fn copies(topics: &Topics, expected: usize) -> HashMap<Vec<u8>, usize> {
+    let records = consume(
+        &Kafka::shared().bootstrap(),
+        &topics.events,
+        expected,
+        Duration::from_millis(1500),
+    )
+    .await;
+    let mut copies = HashMap::new();
+    for record in records {
+        *copies.entry(record.key.unwrap_or_default()).or_default() += 1;
+    }
+    copies
+}
+
+async fn each_id_published_once(transactions: bool) {
+    let topics = topics(if transactions {
+        "stage-tx"
+    } else {
+        "stage-plain"
+    })
+    .await;
+    let ids: Vec<String> = (0..1000).map(|n| format!("evt-{n}")).collect();
+    let stages = [
+        start(&topics, "a", transactions),
+        start(&topics, "b", transactions),
+    ];
+    write_intake(&topics, &ids, 3).await;
+    let copies = copies(&topics, ids.len()).await;
+    assert_eq!(copies.len(), ids.len(), "every id published");
+    assert!(
+        copies.values().all(|&n| n == 1),
+        "published more than once: {:?}",
+        copies
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let dropped: u64 = stages
+        .iter()
+        .map(|s| s.counts.dropped.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    assert_eq!(dropped, 2 * ids.len() as u64);
+    for stage in stages {
+        tokio::task::spawn_blocking(move || stage.stop())
+            .await
+            .expect("stopped");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_through_several_edges_are_published_once_in_transactions() {
+    each_id_published_once(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_through_several_edges_are_published_once_without_transactions() {
+    each_id_published_once(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_that_takes_over_rebuilds_the_window_from_the_changelog() {
+    let topics = topics("stage-takeover").await;
+    let first: Vec<String> = (0..300).map(|n| format!("evt-first-{n}")).collect();
+    let a = start(&topics, "a", true);
+    write_intake(&topics, &first, 1).await;
+    assert_eq!(copies(&topics, first.len()).await.len(), first.len());
+    tokio::task::spawn_blocking(move || a.stop())
+        .await
+        .expect("stopped");
+    // Another member owns every partition now, and learns the first ids
+    // from the changelog: their retries are dropped.
+    let b = start(&topics, "b", true);
+    write_intake(&topics, &first, 1).await;
+    let later: Vec<String> = (0..100).map(|n| format!("evt-later-{n}")).collect();
+    write_intake(&topics, &later, 1).await;
+    let copies = copies(&topics, first.len() + later.len()).await;
+    assert_eq!(copies.len(), first.len() + later.len());
+    assert!(copies.values().all(|&n| n == 1), "{copies:?}");
+    tokio::task::spawn_blocking(move || b.stop())
+        .await
+        .expect("stopped");
+}
