@@ -47,6 +47,22 @@ use super::window::{self, Fingerprint, Loader, PartitionWindow};
 use super::{IdHash, unix_now};
 use crate::kafka::Logged;
 
+/// Whether a stage's batches are Kafka transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transactions {
+    /// Where the broker takes them (Apache Kafka), with the cooperative
+    /// assignor; elsewhere (tansu) without, with an eager one.
+    #[default]
+    Auto,
+    /// Always; a broker without them stops the stage at start-up.
+    On,
+    /// Never: a stage's crash can publish its last batch again.
+    Off,
+}
+
+/// How long a stopping stage may go on publishing what it owns.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
 /// What a stage needs beyond the Kafka client settings.
 #[derive(Debug, Clone)]
 pub struct StageSettings {
@@ -56,15 +72,15 @@ pub struct StageSettings {
     pub group: String,
     /// Static membership: the same id after a restart keeps the partitions.
     pub instance_id: Option<String>,
-    /// `cooperative-sticky`, or `range`/`roundrobin` where the broker's
-    /// group coordinator gets the cooperative protocol wrong (tansu).
-    pub assignor: String,
     pub window: Duration,
     pub session_timeout: Duration,
     pub batch_max: usize,
     /// Whether the events, the changelog records and the offsets of a batch
-    /// are one Kafka transaction.
-    pub transactions: bool,
+    /// are one Kafka transaction. With them the group uses the
+    /// cooperative-sticky assignor and static membership; a broker without
+    /// them (tansu) also gets these wrong, so without them the stage uses an
+    /// eager assignor and dynamic membership.
+    pub transactions: Transactions,
 }
 
 /// Why the stage could not start or stopped.
@@ -72,7 +88,7 @@ pub struct StageSettings {
 pub enum StageError {
     #[error("cannot create the dedup stage's Kafka clients: {0}")]
     Client(KafkaError),
-    #[error("the broker does not take transactions ({0}); set dedup.transactions = false")]
+    #[error("the broker does not take transactions ({0})")]
     Transactions(KafkaError),
     #[error("dedup window: {0}")]
     Window(#[from] window::WindowError),
@@ -165,16 +181,38 @@ impl ConsumerContext for StageContext {
 /// `runtime` awaits the producer's acknowledgements.
 pub fn spawn(
     client: &ClientConfig,
-    settings: StageSettings,
+    mut settings: StageSettings,
     runtime: tokio::runtime::Handle,
 ) -> Result<StageHandle, StageError> {
+    PartitionWindow::new(settings.window, window::default_bucket(settings.window))?;
+    let (producer, transactional) = producer(client, &settings)?;
+    // From here on `transactions` says what the stage does: On or Off.
+    if transactional {
+        settings.transactions = Transactions::On;
+    } else {
+        settings.transactions = Transactions::Off;
+        // tansu gives static members nothing (`../shared/BROKER-NOTES.md`).
+        settings.instance_id = None;
+    }
+    let assignor = if transactional {
+        "cooperative-sticky"
+    } else {
+        "range"
+    };
+    tracing::info!(
+        transactions = transactional,
+        assignor,
+        "dedup stage: joining group {} on {}",
+        settings.group,
+        settings.intake_topic
+    );
     let mut consumer_config = client.clone();
     consumer_config
         .set("group.id", &settings.group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("partition.assignment.strategy", &settings.assignor)
+        .set("isolation.level", isolation(&settings))
+        .set("partition.assignment.strategy", assignor)
         .set(
             "session.timeout.ms",
             settings.session_timeout.as_millis().to_string(),
@@ -190,35 +228,6 @@ pub fn spawn(
             changes: Mutex::default(),
         })
         .map_err(StageError::Client)?;
-    let mut producer_config = client.clone();
-    producer_config
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "1");
-    if settings.transactions {
-        let id = format!(
-            "{}.{}",
-            settings.group,
-            settings
-                .instance_id
-                .clone()
-                .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()))
-        );
-        // An abandoned transaction holds read_committed readers back until
-        // it times out: keep that short.
-        producer_config
-            .set("transactional.id", id)
-            .set("transaction.timeout.ms", "10000");
-    }
-    let producer: FutureProducer<Logged> = producer_config
-        .create_with_context(Logged::default())
-        .map_err(StageError::Client)?;
-    if settings.transactions {
-        producer
-            .init_transactions(Duration::from_secs(30))
-            .map_err(StageError::Transactions)?;
-    }
-    PartitionWindow::new(settings.window, window::default_bucket(settings.window))?;
     consumer
         .subscribe(&[&settings.intake_topic])
         .map_err(StageError::Client)?;
@@ -231,6 +240,8 @@ pub fn spawn(
         settings,
         runtime,
         windows: HashMap::new(),
+        unloaded: std::collections::BTreeSet::new(),
+        assigned_once: false,
         writer: record::WriterId::random(),
         sequence: 0,
         last_poll: Instant::now(),
@@ -248,6 +259,69 @@ pub fn spawn(
     })
 }
 
+/// The stage's producer, transactional where `settings` and the broker allow;
+/// and whether it is.
+fn producer(
+    client: &ClientConfig,
+    settings: &StageSettings,
+) -> Result<(FutureProducer<Logged>, bool), StageError> {
+    let mut idempotent = client.clone();
+    idempotent
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "1");
+    if settings.transactions == Transactions::Off {
+        let producer = idempotent
+            .create_with_context(Logged::default())
+            .map_err(StageError::Client)?;
+        return Ok((producer, false));
+    }
+    let id = format!(
+        "{}.{}",
+        settings.group,
+        settings
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()))
+    );
+    // An abandoned transaction holds read_committed readers back until it
+    // times out: keep that short.
+    let transactional: FutureProducer<Logged> = idempotent
+        .clone()
+        .set("transactional.id", id)
+        .set("transaction.timeout.ms", "10000")
+        .create_with_context(Logged::default())
+        .map_err(StageError::Client)?;
+    // tansu takes InitProducerId and then refuses EndTxn: only a whole
+    // transaction shows the broker has them. It carries a load marker,
+    // which every loader passes over.
+    let probe = || -> Result<(), KafkaError> {
+        transactional.init_transactions(Duration::from_secs(15))?;
+        transactional.begin_transaction()?;
+        let marker = record::encode_marker(&record::random_nonce());
+        transactional
+            .send_result(
+                FutureRecord::<str, [u8]>::to(&settings.changelog_topic)
+                    .partition(0)
+                    .key("transactions-probe")
+                    .payload(&marker),
+            )
+            .map_err(|(err, _)| err)?;
+        transactional.commit_transaction(Duration::from_secs(15))
+    };
+    match probe() {
+        Ok(()) => Ok((transactional, true)),
+        Err(err) if settings.transactions == Transactions::On => Err(StageError::Transactions(err)),
+        Err(err) => {
+            tracing::warn!(error = %err, "dedup stage: the broker takes no transactions; a stage that crashes may publish its last batch again (counted in hookgate_dedup_dropped_total by its next owner only where it recognises them)");
+            let producer = idempotent
+                .create_with_context(Logged::default())
+                .map_err(StageError::Client)?;
+            Ok((producer, false))
+        }
+    }
+}
+
 struct Stage {
     consumer: BaseConsumer<StageContext>,
     producer: FutureProducer<Logged>,
@@ -255,6 +329,10 @@ struct Stage {
     settings: StageSettings,
     runtime: tokio::runtime::Handle,
     windows: HashMap<i32, PartitionWindow>,
+    /// Partitions this member owns whose windows are not loaded yet.
+    unloaded: std::collections::BTreeSet<i32>,
+    /// Whether the group ever gave this member a partition.
+    assigned_once: bool,
     writer: record::WriterId,
     sequence: u64,
     last_poll: Instant,
@@ -279,7 +357,29 @@ impl Stage {
             }
             self.process(&batch);
         }
+        self.drain();
         self.consumer.unsubscribe();
+    }
+
+    /// On the way out, publishes what the partitions it owns still hold, so
+    /// a replica stopped for a deploy leaves no acknowledged event waiting
+    /// for the next owner: until three polls in a row bring nothing, or
+    /// [`DRAIN_LIMIT`]. A member not yet given partitions waits for them.
+    fn drain(&mut self) {
+        let deadline = Instant::now() + DRAIN_LIMIT;
+        let mut quiet = 0;
+        while Instant::now() < deadline && quiet < 3 {
+            let batch = self.poll_batch();
+            self.apply_rebalances();
+            if batch.is_empty() {
+                if self.assigned_once && self.unloaded.is_empty() {
+                    quiet += 1;
+                }
+                continue;
+            }
+            quiet = 0;
+            self.process(&batch);
+        }
     }
 
     /// Up to `batch_max` records: those that arrive within a few
@@ -317,20 +417,28 @@ impl Stage {
         );
         for partition in changes.revoked {
             self.windows.remove(&partition);
+            self.unloaded.remove(&partition);
         }
-        for partition in changes.assigned {
-            match self.load(partition) {
-                Ok(window) => {
+        self.assigned_once |= !changes.assigned.is_empty();
+        self.unloaded.extend(changes.assigned);
+        if self.unloaded.is_empty() {
+            return;
+        }
+        let partitions: Vec<i32> = self.unloaded.iter().copied().collect();
+        match self.load(&partitions) {
+            Ok(windows) => {
+                for (partition, window) in windows {
                     tracing::info!(
                         partition,
                         ids = window.len(),
                         "dedup stage: partition loaded"
                     );
+                    self.unloaded.remove(&partition);
                     self.windows.insert(partition, window);
                 }
-                Err(why) => {
-                    tracing::error!(partition, error = %why, "dedup stage: cannot load a partition's window; it is processed once loaded");
-                }
+            }
+            Err(why) => {
+                tracing::error!(partitions = ?partitions, error = %why, "dedup stage: cannot load the partitions' windows; trying again");
             }
         }
         self.report_entries();
@@ -350,70 +458,102 @@ impl Stage {
         self.report_entries();
     }
 
-    /// The window of `partition` from its changelog partition, read to its
-    /// true end: with transactions, the last stable offset Kafka reports to
-    /// a `read_committed` reader; without, a marker of this load's own.
-    fn load(&self, partition: i32) -> Result<PartitionWindow, String> {
+    /// The windows of `partitions` from their changelog partitions, each
+    /// read to its true end: with transactions, the last stable offset Kafka
+    /// reports to a `read_committed` reader; without, a marker of this load's
+    /// own (some brokers report a high watermark short of the log's end).
+    fn load(&self, partitions: &[i32]) -> Result<Vec<(i32, PartitionWindow)>, String> {
         let reader: BaseConsumer = self
             .client
             .clone()
             .set("group.id", format!("{}.loader", self.settings.group))
             .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
+            .set("isolation.level", isolation(&self.settings))
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(|err| err.to_string())?;
+        let topic = &self.settings.changelog_topic;
         let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(&self.settings.changelog_topic, partition, Offset::Beginning)
-            .map_err(|err| err.to_string())?;
+        for &partition in partitions {
+            assignment
+                .add_partition_offset(topic, partition, Offset::Beginning)
+                .map_err(|err| err.to_string())?;
+        }
         reader.assign(&assignment).map_err(|err| err.to_string())?;
-        let nonce = if self.settings.transactions {
-            None
-        } else {
-            let nonce = record::random_nonce();
+        let nonce = record::random_nonce();
+        if self.settings.transactions != Transactions::On {
             let value = record::encode_marker(&nonce);
-            let key = self.writer.marker_key(partition);
-            self.runtime
-                .block_on(
-                    self.producer.send(
-                        FutureRecord::to(&self.settings.changelog_topic)
-                            .partition(partition)
-                            .key(&key)
-                            .payload(&value),
-                        Duration::from_secs(10),
-                    ),
+            let keys: Vec<String> = partitions
+                .iter()
+                .map(|&p| self.writer.marker_key(p))
+                .collect();
+            let writes = partitions.iter().zip(&keys).map(|(&partition, key)| {
+                self.producer.send(
+                    FutureRecord::to(topic)
+                        .partition(partition)
+                        .key(key)
+                        .payload(&value),
+                    Duration::from_secs(10),
                 )
-                .map_err(|(err, _)| format!("cannot write the load marker: {err}"))?;
-            Some(nonce)
-        };
+            });
+            for written in self
+                .runtime
+                .block_on(futures_util::future::join_all(writes))
+            {
+                written.map_err(|(err, _)| format!("cannot write a load marker: {err}"))?;
+            }
+        }
         let bucket = window::default_bucket(self.settings.window);
-        let mut loader = Loader::new(self.settings.window, bucket).map_err(|e| e.to_string())?;
+        let mut loaders: HashMap<i32, Loader> = HashMap::new();
+        for &partition in partitions {
+            loaders.insert(
+                partition,
+                Loader::new(self.settings.window, bucket).map_err(|e| e.to_string())?,
+            );
+        }
+        let mut open: HashSet<i32> = partitions.iter().copied().collect();
         let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        while !open.is_empty() {
             if Instant::now() > deadline {
-                return Err("the changelog partition was not read to its end within 120 s".into());
+                return Err(format!(
+                    "changelog partitions {open:?} were not read to their end within 120 s"
+                ));
             }
             match reader.poll(Duration::from_millis(100)) {
-                Some(Ok(message)) => match record::parse(message.key(), message.payload()) {
-                    Ok(Content::Ids(ids)) => {
-                        for (id, first_seen) in ids {
-                            loader.push(Fingerprint::from(id), first_seen);
+                Some(Ok(message)) => {
+                    let partition = message.partition();
+                    match record::parse(message.key(), message.payload()) {
+                        Ok(Content::Ids(ids)) => {
+                            if let Some(loader) = loaders.get_mut(&partition) {
+                                for (id, first_seen) in ids {
+                                    loader.push(Fingerprint::from(id), first_seen);
+                                }
+                            }
+                        }
+                        Ok(Content::Marker(seen)) if seen == nonce => {
+                            open.remove(&partition);
+                        }
+                        Ok(_) => {}
+                        Err(why) => {
+                            tracing::warn!(partition, error = %why, "dedup stage: skipped a damaged changelog record");
                         }
                     }
-                    Ok(Content::Marker(seen)) if Some(seen) == nonce => break,
-                    Ok(_) => {}
-                    Err(why) => {
-                        tracing::warn!(partition, error = %why, "dedup stage: skipped a damaged changelog record")
-                    }
-                },
-                Some(Err(KafkaError::PartitionEOF(_))) if nonce.is_none() => break,
+                }
+                Some(Err(KafkaError::PartitionEOF(partition)))
+                    if self.settings.transactions == Transactions::On =>
+                {
+                    open.remove(&partition);
+                }
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
                 Some(Err(err)) => return Err(err.to_string()),
             }
         }
-        Ok(loader.finish(unix_now()))
+        let now = unix_now();
+        Ok(loaders
+            .into_iter()
+            .map(|(partition, loader)| (partition, loader.finish(now)))
+            .collect())
     }
 
     /// Publishes a batch's new events, records their ids and commits.
@@ -425,7 +565,7 @@ impl Stage {
         let mut next: HashMap<i32, i64> = HashMap::new();
         // Counted once the batch is done: a batch read again counts once.
         let mut dropped: Vec<String> = Vec::new();
-        if self.settings.transactions
+        if self.settings.transactions == Transactions::On
             && let Err(err) = self.producer.begin_transaction()
         {
             tracing::error!(error = %err, "dedup stage: cannot begin a transaction");
@@ -533,7 +673,7 @@ impl Stage {
             }
         }
         let offsets = offsets(&self.settings.intake_topic, &next);
-        if self.settings.transactions {
+        if self.settings.transactions == Transactions::On {
             let committed = self
                 .consumer
                 .group_metadata()
@@ -588,7 +728,7 @@ impl Stage {
     }
 
     fn abort(&self) {
-        if self.settings.transactions {
+        if self.settings.transactions == Transactions::On {
             let _ = self.producer.abort_transaction(Duration::from_secs(30));
         }
     }
@@ -608,6 +748,17 @@ impl Stage {
             );
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `read_committed` where batches are transactions; elsewhere nothing is
+/// ever aborted, and a broker without transactions (tansu) may not serve
+/// that isolation level.
+fn isolation(settings: &StageSettings) -> &'static str {
+    if settings.transactions == Transactions::On {
+        "read_committed"
+    } else {
+        "read_uncommitted"
     }
 }
 

@@ -18,7 +18,7 @@
 //!   The array drops the fingerprint's leading bits: a table of offsets by those
 //!   bits (`2^k + 1` entries) gives them back, so a sealed id costs 9 to 12
 //!   bytes plus its share of the table, and a look-up reads one table entry and
-//!   binary-searches the 8 or fewer ids behind it.
+//!   compares the 8 or so ids behind it.
 //! - Expiry drops whole buckets from the old end: no pass over the ids.
 //!
 //! # How long an id is remembered

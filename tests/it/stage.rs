@@ -8,45 +8,51 @@ use std::time::Duration;
 
 use hookgate::dedup::IdHash;
 use hookgate::dedup::intake::{self, DedupKeys};
-use hookgate::dedup::stage::{self, StageHandle, StageSettings};
+use hookgate::dedup::stage::{self, StageHandle, StageSettings, Transactions};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::broker::{Kafka, create_topic};
-use crate::harness::{consume, topic};
+use crate::harness::{Broker, consume, topic};
 
 const PARTITIONS: i32 = 4;
 
-/// The topics of one test: intake, changelog and events.
+/// The broker and topics of one test: intake, changelog and events.
 struct Topics {
+    bootstrap: String,
     intake: String,
     changelog: String,
     events: String,
 }
 
+/// On the shared Apache Kafka.
 async fn topics(test: &str) -> Topics {
-    let kafka = Kafka::shared();
+    topics_on(&Kafka::shared().bootstrap(), test).await
+}
+
+async fn topics_on(bootstrap: &str, test: &str) -> Topics {
     let topics = Topics {
+        bootstrap: bootstrap.to_owned(),
         intake: topic(&format!("{test}-intake")),
         changelog: topic(&format!("{test}-changelog")),
         events: topic(&format!("{test}-events")),
     };
-    create_topic(&kafka.bootstrap(), &topics.intake, PARTITIONS, &[]).await;
+    create_topic(bootstrap, &topics.intake, PARTITIONS, &[]).await;
     create_topic(
-        &kafka.bootstrap(),
+        bootstrap,
         &topics.changelog,
         PARTITIONS,
         &[("cleanup.policy", "compact,delete")],
     )
     .await;
-    create_topic(&kafka.bootstrap(), &topics.events, 1, &[]).await;
+    create_topic(bootstrap, &topics.events, 1, &[]).await;
     topics
 }
 
-fn start(topics: &Topics, name: &str, transactions: bool) -> StageHandle {
+fn start(topics: &Topics, name: &str, transactions: Transactions) -> StageHandle {
     let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", Kafka::shared().bootstrap());
+    client.set("bootstrap.servers", &topics.bootstrap);
     stage::spawn(
         &client,
         StageSettings {
@@ -54,7 +60,6 @@ fn start(topics: &Topics, name: &str, transactions: bool) -> StageHandle {
             changelog_topic: topics.changelog.clone(),
             group: format!("{}.stage", topics.intake),
             instance_id: Some(format!("{}.{name}", topics.intake)),
-            assignor: "cooperative-sticky".into(),
             window: Duration::from_secs(3600),
             session_timeout: Duration::from_secs(6),
             batch_max: 200,
@@ -68,7 +73,7 @@ fn start(topics: &Topics, name: &str, transactions: bool) -> StageHandle {
 /// Writes `copies` intake records of each of `ids`, as that many edges would.
 async fn write_intake(topics: &Topics, ids: &[String], copies: usize) {
     let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", Kafka::shared().bootstrap())
+        .set("bootstrap.servers", &topics.bootstrap)
         .set("enable.idempotence", "true")
         .create()
         .expect("producer");
@@ -120,7 +125,7 @@ async fn write_intake(topics: &Topics, ids: &[String], copies: usize) {
 /// How many times each key is in the events topic.
 async fn copies(topics: &Topics, expected: usize) -> HashMap<Vec<u8>, usize> {
     let records = consume(
-        &Kafka::shared().bootstrap(),
+        &topics.bootstrap,
         &topics.events,
         expected,
         Duration::from_millis(1500),
@@ -133,13 +138,7 @@ async fn copies(topics: &Topics, expected: usize) -> HashMap<Vec<u8>, usize> {
     copies
 }
 
-async fn each_id_published_once(transactions: bool) {
-    let topics = topics(if transactions {
-        "stage-tx"
-    } else {
-        "stage-plain"
-    })
-    .await;
+async fn each_id_published_once(topics: Topics, transactions: Transactions) {
     let ids: Vec<String> = (0..1000).map(|n| format!("evt-{n}")).collect();
     let stages = [
         start(&topics, "a", transactions),
@@ -171,19 +170,28 @@ async fn each_id_published_once(transactions: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_through_several_edges_are_published_once_in_transactions() {
-    each_id_published_once(true).await;
+    each_id_published_once(topics("stage-tx").await, Transactions::On).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_through_several_edges_are_published_once_without_transactions() {
-    each_id_published_once(false).await;
+    each_id_published_once(topics("stage-plain").await, Transactions::Off).await;
+}
+
+/// tansu has no transactions and gets the cooperative assignor and static
+/// membership wrong: `auto` finds that out and uses neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_are_published_once_on_a_broker_without_transactions() {
+    let broker = Broker::start().await;
+    let topics = topics_on(&broker.bootstrap(), "stage-tansu").await;
+    each_id_published_once(topics, Transactions::Auto).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stage_that_takes_over_rebuilds_the_window_from_the_changelog() {
     let topics = topics("stage-takeover").await;
     let first: Vec<String> = (0..300).map(|n| format!("evt-first-{n}")).collect();
-    let a = start(&topics, "a", true);
+    let a = start(&topics, "a", Transactions::On);
     write_intake(&topics, &first, 1).await;
     assert_eq!(copies(&topics, first.len()).await.len(), first.len());
     tokio::task::spawn_blocking(move || a.stop())
@@ -191,7 +199,7 @@ async fn a_stage_that_takes_over_rebuilds_the_window_from_the_changelog() {
         .expect("stopped");
     // Another member owns every partition now, and learns the first ids
     // from the changelog: their retries are dropped.
-    let b = start(&topics, "b", true);
+    let b = start(&topics, "b", Transactions::On);
     write_intake(&topics, &first, 1).await;
     let later: Vec<String> = (0..100).map(|n| format!("evt-later-{n}")).collect();
     write_intake(&topics, &later, 1).await;
