@@ -8,9 +8,10 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | `server` | connections: accept loop, limits per client and in all, timeouts, HTTP/2 protections, graceful shutdown |
+//! | `server` | connections: accept loop, limits per client and in all, timeouts (idle ones too), HTTP/2 protections, graceful shutdown |
 //! | [`tls`] | HTTPS termination: the certificate and key, swapped on reload; each connection's handshake under its deadline |
 //! | [`ingest`] | the pipeline as one function, from request to response |
+//! | `budget` | what requests hold, in all and per client: places among the requests in flight, body bytes as they arrive |
 //! | [`quarantine`] | requests refused after their body was read, kept (secrets redacted, within a budget) for `redrive` |
 //! | [`source`] | what a URL path stands for: verifier, event id, topic, rate limit |
 //! | `rate_limit` | per-source rates of correctly signed deliveries |
@@ -18,7 +19,7 @@
 //! | [`locate`] | where a source finds an event's id and type ([`locate::Locator`]): a header, a JSON pointer, the body's digest |
 //! | `event` | the `Event` that publishing accepts |
 //! | `route` | which topic: the source's one, or one per event type from a closed list |
-//! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas |
+//! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas; and, not yet serving, the partition-owned design's pieces: the intake record, one partition's window, the stage that owns partitions |
 //! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
 //! | `error` | the one mapping from outcome to status code and JSON body |
 //! | [`trace`] | W3C Trace Context: the sender's `traceparent` continued, or a trace started |
@@ -33,6 +34,7 @@
 //! [`config`] and [`secret`] (the only readers of files and the environment),
 //! [`kafka`] (settings all Kafka clients share), [`metrics`], [`health`],
 //! [`admin`] (the metrics port: `/metrics`, `/readyz` with its reasons),
+//! [`printable`] (request bytes made safe for logs and terminals),
 //! `throttle` (for warnings that repeat), and `embedded` (an in-memory Kafka
 //! for trying hookgate out).
 //!
