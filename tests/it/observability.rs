@@ -392,6 +392,18 @@ fn every_dashboard_panel_has_a_unit_and_every_stat_thresholds() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// hookgate with no broker at `nowhere`, logging in `format`, once it
+/// answers `/healthz`.
+async fn logging_in(format: &str, nowhere: &str, sources: &str) -> Process {
+    let process = Process::spawn(nowhere, &format!("[log]\nformat = \"{format}\"\n"), sources);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while try_get(&client(), &process.url("/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "hookgate did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    process
+}
+
 /// Sends a signed GitHub delivery whose body carries `marker`; the answer does
 /// not matter here (there is no broker).
 async fn deliver_marked(process: &Process, name: &str, marker: &str) {
@@ -419,16 +431,7 @@ async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
     );
     let nowhere = format!("127.0.0.1:{}", free_port());
     for format in ["logfmt", "json"] {
-        let process = Process::spawn(
-            &nowhere,
-            &format!("[log]\nformat = \"{format}\"\n"),
-            &sources,
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while try_get(&client(), &process.url("/healthz")).await.is_err() {
-            assert!(Instant::now() < deadline, "hookgate did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let process = logging_in(format, &nowhere, &sources).await;
         deliver_marked(&process, "loud", "shown-body-marker").await;
         deliver_marked(&process, "quiet", "hidden-body-marker").await;
         let log = process.stop();
@@ -484,16 +487,7 @@ async fn a_logged_body_cannot_forge_a_log_line_in_any_format() {
     // Bodies are logged before they are verified: anyone can send this.
     let forged = "{\"id\":1}\n2026-12-05T00:00:00.000000Z  INFO hookgate: forged-line-marker\r\nts=2026-12-05T00:00:00Z level=info msg=forged-line-marker\n\u{1b}[2J";
     for format in ["text", "logfmt", "json"] {
-        let process = Process::spawn(
-            &nowhere,
-            &format!("[log]\nformat = \"{format}\"\n"),
-            &sources,
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while try_get(&client(), &process.url("/healthz")).await.is_err() {
-            assert!(Instant::now() < deadline, "hookgate did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let process = logging_in(format, &nowhere, &sources).await;
         let headers = [(
             "x-hub-signature-256".to_owned(),
             format!("sha256={}", "0".repeat(64)),

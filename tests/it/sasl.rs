@@ -27,7 +27,8 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
     let client_table = format!(
         "[kafka.client]\n\"security.protocol\" = \"sasl_ssl\"\n\
          \"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"sasl.username\" = \"{KAFKA_USER}\"\n\
-         \"sasl.password\" = \"file:{}\"\n\"ssl.ca.location\" = \"{}\"\n",
+         \"sasl.password\" = \"file:{}\"\n\"ssl.ca.location\" = \"{}\"\n\
+         [dedup]\ntopic = \"{events}.dedup\"\n",
         password.display(),
         kafka.ca().display()
     );
@@ -48,16 +49,14 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
     .await;
     assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
 
+    let tail_of = |topic: &str| {
+        let mut tail = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+        tail.args(["tail", "--topic", topic, "--from-beginning", "--no-follow"]);
+        tail
+    };
     // The operator's tool, with the gateway's config file: the same cluster,
     // TLS and login.
-    let tail = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args([
-            "tail",
-            "--topic",
-            &events,
-            "--from-beginning",
-            "--no-follow",
-        ])
+    let tail = tail_of(&events)
         .arg("--config")
         .arg(gateway.dir().join("hookgate.toml"))
         .output()
@@ -70,14 +69,7 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
     );
     assert!(printed.contains("evt-over-scram"), "{printed}");
     // Without the login the same listener refuses the tool, and says why.
-    let refused = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args([
-            "tail",
-            "--topic",
-            &events,
-            "--from-beginning",
-            "--no-follow",
-        ])
+    let refused = tail_of(&events)
         .args(["--brokers", &kafka.sasl_ssl_bootstrap()])
         .args(["--kafka-property", "security.protocol=sasl_ssl"])
         .args(["--kafka-property", "sasl.mechanisms=SCRAM-SHA-512"])
