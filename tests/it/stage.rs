@@ -145,6 +145,18 @@ async fn each_id_published_once(topics: Topics, transactions: Transactions) {
         start(&topics, "b", transactions),
     ];
     write_intake(&topics, &ids, 3).await;
+    // Every id out, then both stopped: each drains what it owns first, so
+    // every copy has been decided by the time the topic is read again.
+    copies(&topics, ids.len()).await;
+    let counts: Vec<_> = stages
+        .iter()
+        .map(|s| std::sync::Arc::clone(&s.counts))
+        .collect();
+    for stage in stages {
+        tokio::task::spawn_blocking(move || stage.stop())
+            .await
+            .expect("stopped");
+    }
     let copies = copies(&topics, ids.len()).await;
     assert_eq!(copies.len(), ids.len(), "every id published");
     assert!(
@@ -156,16 +168,11 @@ async fn each_id_published_once(topics: Topics, transactions: Transactions) {
             .take(5)
             .collect::<Vec<_>>()
     );
-    let dropped: u64 = stages
+    let dropped: u64 = counts
         .iter()
-        .map(|s| s.counts.dropped.load(std::sync::atomic::Ordering::Relaxed))
+        .map(|c| c.dropped.load(std::sync::atomic::Ordering::Relaxed))
         .sum();
     assert_eq!(dropped, 2 * ids.len() as u64);
-    for stage in stages {
-        tokio::task::spawn_blocking(move || stage.stop())
-            .await
-            .expect("stopped");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
