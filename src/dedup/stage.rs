@@ -565,6 +565,15 @@ impl Stage {
         let mut next: HashMap<i32, i64> = HashMap::new();
         // Counted once the batch is done: a batch read again counts once.
         let mut dropped: Vec<String> = Vec::new();
+        // A partition whose window is not loaded yet: nothing of the batch
+        // is published until it is, so nothing is published twice.
+        if batch
+            .iter()
+            .any(|message| !self.windows.contains_key(&message.partition()))
+        {
+            self.rewind(batch);
+            return;
+        }
         if self.settings.transactions == Transactions::On
             && let Err(err) = self.producer.begin_transaction()
         {
