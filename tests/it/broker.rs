@@ -167,17 +167,22 @@ impl Broker {
     /// Freezes (SIGSTOP) or thaws (SIGCONT) the broker: connections stay open,
     /// nothing is answered, state is kept.
     pub(crate) fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} {pid}");
+        send_signal(self.child.as_ref().expect("running"), signal);
     }
 
     pub(crate) async fn create_topic(&self, topic: &str) {
         create_topic(&self.bootstrap(), topic, 1, &[]).await;
     }
+}
+
+/// `kill -SIGNAL` to a child process: `-STOP`, `-CONT`, `-TERM`.
+pub(crate) fn send_signal(child: &Child, signal: &str) {
+    let pid = child.id().to_string();
+    let status = Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {signal} {pid}");
 }
 
 /// Creates `topic` with `partitions` and `configs` on the broker at `bootstrap`.

@@ -22,7 +22,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::broker::{Kafka, create_topic};
+use crate::broker::{Kafka, create_topic, send_signal};
 use crate::harness::{tools_dir, topic};
 
 const PARTITIONS: i32 = 8;
@@ -70,12 +70,7 @@ impl Member {
     }
 
     fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} {pid}");
+        send_signal(self.child.as_ref().expect("running"), signal);
     }
 
     /// Closes it as a member closes: a static member stays in the group
