@@ -585,10 +585,7 @@ impl Stage {
             let partition = message.partition();
             next.insert(partition, message.offset() + 1);
             let Some(window) = self.windows.get(&partition) else {
-                // Not loaded: read again once it is.
-                self.rewind(batch);
-                self.abort();
-                return;
+                continue; // every partition's window was checked above
             };
             let routed = match intake::route(message.headers()) {
                 Ok(routed) => routed,

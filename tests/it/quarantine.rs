@@ -347,16 +347,28 @@ async fn capture() -> (SocketAddr, Captured) {
     (addr, seen)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() {
+/// A broker with the test's event topic, and hookgate with a GitHub source
+/// verifying with the provider's secret (`right.secret`) and quarantining to a
+/// topic of its own (which hookgate creates); `consumer.secret` beside them
+/// for re-signing. `extra` as more TOML. The event and quarantine topics.
+async fn forwarding(test: &str, extra: &str) -> (Broker, String, String, Process) {
     let broker = Broker::start().await;
-    let (events, quarantine) = (topic("forward-events"), topic("forward-q"));
+    let (events, quarantine) = (
+        topic(&format!("{test}-events")),
+        topic(&format!("{test}-q")),
+    );
     broker.create_topic(&events).await;
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
     std::fs::write(dir.path().join("consumer.secret"), "the-consumers-secret").expect("secret");
     let sources = source(dir.path(), "right.secret", &events, &quarantine);
-    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &sources).await;
+    let process = Process::start_in(dir, &broker.bootstrap(), "", extra, &sources).await;
+    (broker, events, quarantine, process)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() {
+    let (broker, events, _quarantine, process) = forwarding("forward", "").await;
     let url = process.url("/webhooks/github");
 
     let sender_trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -506,16 +518,9 @@ async fn topic_settings(bootstrap: &str, topic: &str) -> Vec<(String, Option<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent() {
-    let broker = Broker::start().await;
-    let (events, quarantine) = (topic("bounded-events"), topic("bounded-q"));
-    broker.create_topic(&events).await;
-    // The quarantine topic is hookgate's to create.
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
-    std::fs::write(dir.path().join("consumer.secret"), "the-consumers-secret").expect("secret");
-    let sources = source(dir.path(), "right.secret", &events, &quarantine);
     let bounds = "[quarantine]\nretention = \"2d\"\nretention_bytes = 52428800\n";
-    let process = Process::start_in(dir, &broker.bootstrap(), "", bounds, &sources).await;
+    // The quarantine topic is hookgate's to create.
+    let (broker, _events, quarantine, process) = forwarding("bounded", bounds).await;
     let bootstrap = broker.bootstrap();
 
     // A forgery that tries to steer whoever it is forwarded to.
