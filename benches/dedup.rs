@@ -1,31 +1,33 @@
-//! The durable dedup's three figures, against a real tansu broker started here:
+//! Dedup's figures, against a real broker started here (Apache Kafka with
+//! `BROKER=kafka`, tansu otherwise):
 //!
-//! - `memory`: resident bytes per remembered id, at 10 million ids;
-//! - `replay`: ids loaded per second by the start-up replay of the dedup topic;
-//! - `propagation`: how long after replica A answered 2xx replica B knows the id.
+//! - `memory`: resident bytes per id the edge remembers, at 10 million ids;
+//! - `load`: ids per second a dedup stage loads from the dedup topic when it
+//!   takes partitions;
+//! - `delay`: how long after the 2xx an event is on its topic, published by
+//!   the dedup stage of the same process.
 //!
 //! `cargo bench --bench dedup` runs all three; name some to run only those, and
-//! set `REPLAY_IDS` (default 2,000,000) or `MEMORY_IDS` (default 10,000,000).
+//! set `LOAD_IDS` (default 2,000,000) or `MEMORY_IDS` (default 10,000,000).
 
 #[path = "../tests/it/broker.rs"]
 #[allow(dead_code)]
 mod broker;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use hookgate::app::{self, App};
-use hookgate::config::{Config, DedupConfig};
-use hookgate::dedup::journal::Journal;
-use hookgate::dedup::{Claimed, Dedup, IdHash, reader, record};
-use hookgate::health::Health;
+use hookgate::config::{Config, DedupConfig, Transactions};
+use hookgate::dedup::stage::{self, StageSettings};
+use hookgate::dedup::{Claimed, Dedup, IdHash, record};
 use hookgate::locate::EventId;
-use hookgate::publish::KafkaPublisher;
 use hookgate::source::SourceName;
 use hookgate::verify::{self, VerifierKind};
 use http_body_util::Full;
 use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::util::Timeout;
 
@@ -43,11 +45,19 @@ fn main() {
     if runs("memory") {
         runtime.block_on(memory(env_count("MEMORY_IDS", 10_000_000)));
     }
-    if runs("replay") {
-        runtime.block_on(replay(env_count("REPLAY_IDS", 2_000_000)));
-    }
-    if runs("propagation") {
-        runtime.block_on(propagation(200));
+    if runs("load") || runs("delay") {
+        let on_kafka = std::env::var("BROKER").is_ok_and(|b| b == "kafka");
+        let tansu = (!on_kafka).then(|| runtime.block_on(broker::Broker::start()));
+        let bootstrap = match &tansu {
+            Some(tansu) => tansu.bootstrap(),
+            None => broker::Kafka::shared().bootstrap(),
+        };
+        if runs("load") {
+            runtime.block_on(load(&bootstrap, env_count("LOAD_IDS", 2_000_000)));
+        }
+        if runs("delay") {
+            runtime.block_on(delay(&bootstrap, 300));
+        }
     }
 }
 
@@ -68,7 +78,7 @@ fn rss_bytes() -> usize {
     pages * 4096
 }
 
-/// Claims and commits `ids` distinct ids through the request path's own calls.
+/// Claims and commits `ids` distinct ids through the edge's own calls.
 async fn memory(ids: usize) {
     let config = DedupConfig {
         max_entries: ids * 2,
@@ -81,7 +91,7 @@ async fn memory(ids: usize) {
     for n in 0..ids {
         let id = EventId::new(&format!("evt_{n:012}")).expect("id");
         match dedup.claim(&source, &id).await {
-            Ok(Claimed::Fresh(claim)) => claim.commit(SystemTime::now()).await.expect("commit"),
+            Ok(Claimed::Fresh(claim)) => claim.commit(SystemTime::now()),
             other => panic!("id {n} not fresh: {other:?}"),
         }
     }
@@ -96,19 +106,32 @@ async fn memory(ids: usize) {
     );
 }
 
-/// Fills a dedup topic with `ids` records, then times a fresh replica's replay.
-async fn replay(ids: usize) {
-    let broker = broker::Broker::start().await;
+/// A name no earlier run used, for this run's topics.
+fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    format!("bench.{name}.{}.{nanos}", std::process::id())
+}
+
+/// Fills six partitions of a dedup topic with `ids` ids, then times a dedup
+/// stage that takes all six until its windows hold them all.
+async fn load(bootstrap: &str, ids: usize) {
     let config = DedupConfig {
-        topic: "bench.dedup".into(),
+        topic: unique("dedup"),
+        intake_topic: unique("intake"),
         partitions: 6,
         ..DedupConfig::default()
     };
     let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", broker.bootstrap());
+    client.set("bootstrap.servers", bootstrap);
     hookgate::dedup::topic::ensure(&client, &config)
         .await
         .expect("dedup topic");
+    hookgate::dedup::topic::ensure_intake(&client, &config)
+        .await
+        .expect("intake topic");
 
     let started = Instant::now();
     let producer: ThreadedProducer<DefaultProducerContext> = client
@@ -125,30 +148,42 @@ async fn replay(ids: usize) {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs() as u32;
-    // Records as the journal writes them under load: many ids to a record.
-    let ids_per_record = env_count("IDS_PER_RECORD", 512);
+    // Records as a stage writes them under load: a batch's ids of one
+    // partition to a record.
+    let ids_per_record = env_count("IDS_PER_RECORD", 500);
     let writer = record::WriterId::random();
-    let mut batch = Vec::with_capacity(ids_per_record);
+    let mut by_partition: Vec<Vec<(IdHash, u32)>> = vec![Vec::new(); 6];
     let mut bytes = 0usize;
+    let mut sequence = 0u64;
     for n in 0..ids {
         let id = EventId::new(&format!("evt_{n:012}")).expect("id");
-        batch.push((IdHash::of(&source, &id), now));
+        let hash = IdHash::of(&source, &id);
+        let partition = hash.partition(6);
+        let batch = &mut by_partition[partition as usize];
+        batch.push((hash, now));
         if batch.len() < ids_per_record && n + 1 < ids {
             continue;
         }
-        let key = writer.ids_key(n as u64);
-        let value = record::encode_ids(&batch);
-        batch.clear();
-        bytes += key.len() + value.len();
-        let mut record = BaseRecord::<str, [u8]>::to(&config.topic)
-            .key(&key)
-            .payload(&value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, again)) => {
-                    record = again;
-                    std::thread::sleep(Duration::from_millis(5));
+        for (partition, batch) in by_partition.iter_mut().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let key = writer.ids_key(sequence);
+            sequence += 1;
+            let value = record::encode_ids(batch);
+            batch.clear();
+            bytes += key.len() + value.len();
+            let mut record = BaseRecord::<str, [u8]>::to(&config.topic)
+                .partition(partition as i32)
+                .key(&key)
+                .payload(&value);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, again)) => {
+                        record = again;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
                 }
             }
         }
@@ -157,110 +192,113 @@ async fn replay(ids: usize) {
         .flush(Timeout::After(Duration::from_secs(120)))
         .expect("flush");
     println!(
-        "replay: {ids} ids, {ids_per_record} to a record: {:.1} bytes per id of key and value",
-        bytes as f64 / ids as f64
-    );
-    println!(
-        "replay: wrote {ids} dedup records in {:.1} s",
+        "load: {ids} ids, up to {ids_per_record} to a record: {:.1} bytes per id of key and value, written in {:.1} s",
+        bytes as f64 / ids as f64,
         started.elapsed().as_secs_f64()
     );
 
-    let kafka = Config::parse(&format!("[kafka]\nbrokers = \"{}\"", broker.bootstrap()))
-        .expect("config")
-        .kafka;
-    let publisher = KafkaPublisher::new(&kafka, &broker.bootstrap()).expect("producer");
-    let journal = Journal::start(
-        publisher.shared_producer(),
-        &config.topic,
-        kafka.produce_timeout(),
-    );
-    let dedup = Dedup::on_topic(
-        &DedupConfig {
-            max_entries: ids * 2,
-            ..config.clone()
-        },
-        Duration::from_secs(5),
-        journal,
-    );
-    let health = Arc::new(Health::default());
     let before = rss_bytes();
     let started = Instant::now();
-    let handle =
-        reader::spawn(client, &config, false, dedup.clone(), Arc::clone(&health)).expect("reader");
-    while !health.is_dedup_loaded() {
+    let settings = StageSettings {
+        intake_topic: config.intake_topic.clone(),
+        changelog_topic: config.topic.clone(),
+        group: unique("group"),
+        instance_id: None,
+        window: config.window,
+        session_timeout: Duration::from_secs(10),
+        batch_max: 500,
+        transactions: Transactions::Auto,
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let stage = tokio::task::spawn_blocking(move || stage::spawn(&client, settings, runtime))
+        .await
+        .expect("join")
+        .expect("stage");
+    while stage.counts.entries.load(std::sync::atomic::Ordering::Relaxed) < ids {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the stage never loaded {ids} ids"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = started.elapsed();
-    handle.stop();
-    let last = EventId::new(&format!("evt_{:012}", ids - 1)).expect("id");
-    assert!(dedup.knows(&source, &last), "the last id was loaded");
     println!(
-        "replay: loaded {ids} ids in {:.2} s: {:.0} ids per second (resident memory grew {:.1} MiB)",
+        "load: a stage joined the group and loaded {ids} ids in {:.2} s: {:.0} ids per second \
+         (resident memory grew {:.1} MiB: {:.1} bytes per id)",
         elapsed.as_secs_f64(),
         ids as f64 / elapsed.as_secs_f64(),
-        rss_bytes().saturating_sub(before) as f64 / (1 << 20) as f64
+        rss_bytes().saturating_sub(before) as f64 / (1 << 20) as f64,
+        rss_bytes().saturating_sub(before) as f64 / ids as f64,
     );
+    let _ = tokio::task::spawn_blocking(move || stage.stop()).await;
 }
 
-/// Two replicas on one broker: each id accepted by A, then the time until B
-/// knows it, sampled `rounds` times.
-async fn propagation(rounds: usize) {
-    let broker = broker::Broker::start().await;
-    broker.create_topic("bench.events").await;
+/// One gateway (edge and stage): `rounds` events, one at a time, each timed
+/// from its 2xx until a consumer of its topic reads it.
+async fn delay(bootstrap: &str, rounds: usize) {
+    let events = unique("events");
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", bootstrap);
     let dir = std::env::temp_dir().join(format!("hookgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("bench.secret"), "bench-secret").expect("secret");
     let text = format!(
-        "[kafka]\nbrokers = \"{}\"\n[metrics]\nenabled = false\n\
+        "[kafka]\nbrokers = \"{bootstrap}\"\n[metrics]\nenabled = false\n\
+         [dedup]\ntopic = \"{}\"\nintake_topic = \"{}\"\ngroup = \"{}\"\n\
          [[sources]]\nname = \"bench\"\npath = \"/bench\"\nverifier = \"github\"\n\
-         secrets = [\"file:bench.secret\"]\ntopic = \"bench.events\"\n",
-        broker.bootstrap()
+         secrets = [\"file:bench.secret\"]\ntopic = \"{events}\"\n",
+        unique("dedup"),
+        unique("intake"),
+        unique("group"),
     );
     let mut config = Config::parse(&text).expect("config");
     config.base_dir = dir.clone();
-    let start = |config: Config| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        app::start(&config, listener).await.expect("start")
-    };
-    let a: App = start(config.clone()).await;
-    let b: App = start(config.clone()).await;
-    while !(a.health().is_dedup_loaded() && b.health().is_dedup_loaded()) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway: App = app::start(&config, listener).await.expect("start");
+    while !gateway.health().is_dedup_loaded() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let source = SourceName::new("bench");
+    let consumer: BaseConsumer = client
+        .clone()
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "1")
+        .create()
+        .expect("consumer");
+    // The topic exists once the gateway made it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    consumer.subscribe(&[&events]).expect("subscribe");
     let mut delays = Vec::with_capacity(rounds);
     for n in 0..rounds {
-        let id = format!("prop-{n}");
-        let request = signed_request(&id);
-        let response = a.gateway().handle(request).await;
-        assert_eq!(response.status(), 200, "A accepts {id}");
+        let id = format!("delay-{n}");
+        let response = gateway.gateway().handle(signed_request(&id)).await;
+        assert_eq!(response.status(), 200, "{id} accepted");
         let answered = Instant::now();
-        let event_id = EventId::new(&id).expect("id");
-        while !b.dedup().knows(&source, &event_id) {
+        loop {
             assert!(
-                answered.elapsed() < Duration::from_secs(10),
-                "B never learned {id}"
+                answered.elapsed() < Duration::from_secs(60),
+                "{id} never reached its topic"
             );
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            match consumer.poll(Duration::from_millis(1)) {
+                Some(Ok(message)) if message.key() == Some(id.as_bytes()) => break,
+                _ => {}
+            }
         }
         delays.push(answered.elapsed());
-        // Spread the samples over the writer's and the reader's cycles.
-        tokio::time::sleep(Duration::from_millis(7)).await;
     }
     delays.sort();
     let at = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
     println!(
-        "propagation: {rounds} ids, from A's 2xx until B knows the id: \
+        "delay: {rounds} events one at a time, from the 2xx until a consumer reads it: \
          p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         at(0.5),
         at(0.9),
         at(0.99),
         at(1.0)
     );
-    a.shutdown().await;
-    b.shutdown().await;
+    gateway.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

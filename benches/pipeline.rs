@@ -67,7 +67,7 @@ fn dedup(c: &mut Criterion) {
                 EventId::new(&format!("evt_{}", next.fetch_add(1, Ordering::Relaxed))).expect("id");
             runtime.block_on(async {
                 if let Ok(Claimed::Fresh(claim)) = single.claim(&source, &id).await {
-                    claim.commit(SystemTime::now()).await.expect("commit");
+                    claim.commit(SystemTime::now());
                 }
             });
         });
@@ -76,7 +76,7 @@ fn dedup(c: &mut Criterion) {
     let duplicate = EventId::new("evt_seen").expect("id");
     runtime.block_on(async {
         if let Ok(Claimed::Fresh(claim)) = single.claim(&source, &duplicate).await {
-            claim.commit(SystemTime::now()).await.expect("commit");
+            claim.commit(SystemTime::now());
         }
     });
     group.bench_function("claim/duplicate", |b| {
@@ -99,7 +99,7 @@ fn dedup(c: &mut Criterion) {
                                 let n = counter.fetch_add(1, Ordering::Relaxed);
                                 let id = EventId::new(&format!("c_{n}")).expect("id");
                                 if let Ok(Claimed::Fresh(claim)) = dedup.claim(&source, &id).await {
-                                    claim.commit(SystemTime::now()).await.expect("commit");
+                                    claim.commit(SystemTime::now());
                                 }
                             }
                         })

@@ -8,8 +8,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -17,8 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::config::{Config, ConfigError, FieldError};
 use crate::dedup::Dedup;
-use crate::dedup::journal::Journal;
-use crate::dedup::reader::{self, ReaderHandle};
+use crate::dedup::keeper::{Cluster, Keeper};
 use crate::embedded::EmbeddedKafka;
 use crate::health::Health;
 use crate::ingest::{Gateway, Live};
@@ -333,8 +332,8 @@ struct Running {
     probe: tokio::task::JoinHandle<()>,
     queue_sampler: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
-    /// Absent with the null publisher.
-    reader: Option<ReaderHandle>,
+    /// This replica's dedup topics and stage; absent with the null publisher.
+    keeper: Option<Keeper>,
 }
 
 /// Assembles the pipeline against `bootstrap_servers`. `create_topics` is
@@ -352,7 +351,7 @@ fn start_pipeline(
     // it normally learns it.
     let wait_limit = config.kafka.produce_timeout() * 2 + Duration::from_secs(2);
     let health = Arc::new(Health::new(config.server.readiness_requires_kafka));
-    let (publisher, dedup, reader) = if config.kafka.is_null() {
+    let (publisher, dedup, keeper) = if config.kafka.is_null() {
         // Nothing to replay and nowhere to write: the index lives in memory.
         health.dedup_loaded();
         (
@@ -372,22 +371,20 @@ fn start_pipeline(
                 config.kafka.topic_replication_factor,
             ));
         }
-        // Dedup records ride the event producer: same client, same batches.
-        let journal = Journal::start(
-            kafka.shared_producer(),
-            &config.dedup.topic,
-            config.kafka.produce_timeout(),
-        );
-        let dedup = Dedup::on_topic(&config.dedup, wait_limit, journal);
-        let reader = reader::spawn(
+        // The edge remembers what it handed over itself, for a while: its
+        // own repeats are answered `duplicate` at once. The stage, owner of
+        // each id's partition, decides what is published.
+        let dedup = Dedup::recent(&config.dedup, wait_limit);
+        let keeper = Keeper::start(
             client,
-            &config.dedup,
-            creates_topics,
-            dedup.clone(),
+            config.dedup.clone(),
+            Cluster {
+                creates_topics,
+                embedded: config.kafka.is_embedded(),
+            },
             Arc::clone(&health),
-        )
-        .map_err(StartError::DedupReader)?;
-        (Publisher::Kafka(kafka), dedup, Some(reader))
+        );
+        (Publisher::Kafka(kafka), dedup, Some(keeper))
     };
     let publisher = Arc::new(publisher);
     crate::metrics::capacities(crate::metrics::Capacities {
@@ -430,7 +427,7 @@ fn start_pipeline(
         probe,
         queue_sampler,
         sweeper,
-        reader,
+        keeper,
     })
 }
 
@@ -549,20 +546,16 @@ impl Running {
         self.sweeper.abort();
         let Self {
             publisher,
-            dedup,
-            reader,
+            keeper,
             ..
         } = self;
-        // Ids still queued for the dedup topic first: their records then leave
-        // with the events' last ones.
-        dedup.flush(Duration::from_secs(5)).await;
         let flushed =
             tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(5))).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!("some events were still queued for Kafka at exit");
         }
-        if let Some(reader) = reader {
-            let _ = tokio::task::spawn_blocking(move || reader.stop()).await;
+        if let Some(keeper) = keeper {
+            keeper.stop().await;
         }
     }
 }

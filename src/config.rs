@@ -318,60 +318,94 @@ impl KafkaConfig {
     }
 }
 
-/// `[dedup]`: how long and how many event ids are remembered, and the
-/// log-compacted topic that keeps them across restarts and replicas.
+/// `[dedup]`: how long event ids are remembered, the intake topic the edges
+/// hand events to, the log-compacted topic that keeps each partition's ids,
+/// and the consumer group whose members (the dedup stages) own them.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupConfig {
     /// A repeated id within this window is a duplicate.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
-    /// Ids remembered at most; beyond it the oldest are forgotten first.
+    /// Ids the edge remembers of its own recent deliveries at most; beyond
+    /// it the oldest are forgotten first (the dedup stage still decides).
     pub max_entries: usize,
-    /// The log-compacted topic every replica writes accepted ids to and reads
-    /// them back from; created at start-up if missing.
+    /// The log-compacted topic the dedup stages write each partition's ids
+    /// to and rebuild a partition's window from; created at start-up if
+    /// missing.
     pub topic: String,
-    /// Partitions of the dedup topic when hookgate creates it.
+    /// Partitions of the dedup and intake topics when hookgate creates them:
+    /// the units of ownership among the dedup stages (at most this many
+    /// stages share the work).
     pub partitions: i32,
     /// Replication factor of the dedup topic when hookgate creates it; -1 takes
     /// the cluster's `default.replication.factor`.
     pub replication_factor: i32,
-    /// Whether a 2xx waits for the id's dedup record to be acknowledged.
-    pub durability: Durability,
     /// Events per second the whole fleet accepts at peak, if known: at
-    /// start-up hookgate warns when `max_entries` cannot hold a window of
-    /// them. 0: unknown (the index still warns once it is full).
+    /// start-up hookgate says what the dedup stages will hold. 0: unknown.
     pub expected_events_per_second: f64,
-    /// How long the broker may hold the dedup topic reader's fetch open when
-    /// nothing is new: about how late a replica learns another one's ids.
-    /// Longer sends fewer fetch requests.
+    /// Settings of the replicated index that the dedup stage replaced:
+    /// accepted so that a configuration written for it still starts, and
+    /// named in a warning.
+    #[serde(default, rename = "durability")]
+    pub removed_durability: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "fetch_wait")]
+    pub removed_fetch_wait: Option<serde::de::IgnoredAny>,
+    /// The topic edges hand verified events to, partitioned by dedup key
+    /// (`partitions` of them, as many as the dedup topic has).
+    pub intake_topic: String,
+    /// The consumer group of the dedup stages on `intake_topic`.
+    pub group: String,
+    /// Static membership: a name of this replica's own that stays the same
+    /// across its restarts (a pod's name), so a restart keeps its partitions
+    /// instead of moving them twice. Unset: dynamic membership.
+    pub instance_id: Option<String>,
+    /// Whether a dedup stage's batch (its events, its ids, its intake
+    /// offsets) is one Kafka transaction: `auto` where the broker has them.
+    pub transactions: Transactions,
+    /// Intake records one batch of the stage takes at most.
+    pub batch_max: usize,
+    /// How long a dedup stage may go without a word to the group before
+    /// Kafka gives its partitions to another (the consumer's
+    /// `session.timeout.ms`); it stops publishing before that.
     #[serde(with = "humantime_serde")]
-    pub fetch_wait: Duration,
+    pub session_timeout: Duration,
+    /// Whether this process runs a dedup stage beside its edge (`all`), or
+    /// only receives webhooks (`edge`) while stages elsewhere publish.
+    pub role: Role,
 }
 
-/// Memory per id in the dedup index, measured (`docs/benchmarks.md`).
-pub const DEDUP_BYTES_PER_ID: f64 = 35.3;
-/// Ids replayed per second at start-up, a conservative figure of those
-/// measured (`docs/benchmarks.md`: 1.3 to 3.0 million).
-pub const DEDUP_REPLAY_IDS_PER_SEC: f64 = 1_000_000.0;
-
-/// The longest `dedup.fetch_wait`: beyond it, replicas learn each other's
-/// ids too late to be of use.
-const MAX_FETCH_WAIT: Duration = Duration::from_secs(5);
-
-/// `dedup.durability`: what a 2xx promises about the event's id.
+/// `dedup.role`.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// The 2xx waits until Kafka acknowledged the event and its id's dedup
-    /// record: a crash at any instant forgets no id that was answered 2xx.
+pub enum Role {
+    /// Edge and dedup stage in one process: one replica needs nothing else.
     #[default]
-    Durable,
-    /// The 2xx waits for the event only; its id's record follows about one
-    /// produce round trip later. A crash in that window forgets those ids,
-    /// and their retries are published again.
-    Async,
+    All,
+    /// Receives, verifies and hands events to the intake topic only.
+    Edge,
 }
+
+/// `dedup.transactions`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Transactions {
+    /// Where the broker takes them (Apache Kafka), with the cooperative
+    /// assignor; elsewhere (tansu) without, with an eager one.
+    #[default]
+    Auto,
+    /// Always; a broker without them stops the stage at start-up.
+    On,
+    /// Never: a stage's crash can publish its last batch again.
+    Off,
+}
+
+/// Memory per id of a dedup stage's window, measured at 200 M ids
+/// (`docs/benchmarks.md`), rounded up.
+pub const DEDUP_BYTES_PER_ID: f64 = 11.0;
+/// Ids a stage loads per second from the dedup topic when it takes a
+/// partition, a conservative figure of those measured (`docs/benchmarks.md`).
+pub const DEDUP_LOAD_IDS_PER_SEC: f64 = 2_000_000.0;
 
 impl Default for DedupConfig {
     fn default() -> Self {
@@ -381,9 +415,16 @@ impl Default for DedupConfig {
             topic: "hookgate.dedup".into(),
             partitions: 6,
             replication_factor: -1,
-            durability: Durability::Durable,
-            fetch_wait: Duration::from_millis(20),
             expected_events_per_second: 0.0,
+            removed_durability: None,
+            removed_fetch_wait: None,
+            intake_topic: "hookgate.intake".into(),
+            group: "hookgate.dedup".into(),
+            instance_id: None,
+            transactions: Transactions::Auto,
+            batch_max: 500,
+            session_timeout: Duration::from_secs(10),
+            role: Role::All,
         }
     }
 }
@@ -636,21 +677,25 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         let dedup = &self.dedup;
-        let needed = dedup.expected_events_per_second * dedup.window.as_secs_f64();
-        if needed > dedup.max_entries as f64 {
-            let held = dedup.max_entries as f64 / dedup.expected_events_per_second;
+        let ids = dedup.expected_events_per_second * dedup.window.as_secs_f64();
+        if ids > 0.0 {
             warnings.push(format!(
-                "dedup.max_entries = {} holds {:.1} h of ids at {} events/s, but dedup.window is {:.1} h: \
-                 older retries would be published again. Raise dedup.max_entries to {:.0} \
-                 (about {:.1} GiB of memory on every replica, {:.0} s of replay at start-up) or shorten the window",
-                dedup.max_entries,
-                held / 3600.0,
+                "dedup: at {} events/s the dedup stages together hold {:.0} ids of a {:.1} h window \
+                 (about {:.1} GiB of memory, {:.0} s to load, divided among the replicas that run a stage; \
+                 each id twice for sources with the replay guard); at most dedup.partitions = {} stages share it",
                 dedup.expected_events_per_second,
+                ids.ceil(),
                 dedup.window.as_secs_f64() / 3600.0,
-                needed.ceil(),
-                needed * DEDUP_BYTES_PER_ID / f64::from(1u32 << 30),
-                needed / DEDUP_REPLAY_IDS_PER_SEC,
+                ids * DEDUP_BYTES_PER_ID / f64::from(1u32 << 30),
+                ids / DEDUP_LOAD_IDS_PER_SEC,
+                dedup.partitions,
             ));
+        }
+        if dedup.removed_durability.is_some() {
+            warnings.push("dedup.durability is no longer used and can be removed: a 2xx always means the event is in the intake topic, which is the durable record".into());
+        }
+        if dedup.removed_fetch_wait.is_some() {
+            warnings.push("dedup.fetch_wait is no longer used and can be removed: replicas no longer follow each other's ids".into());
         }
         for (old, new) in self.kafka.deprecated_fields() {
             warnings.push(format!(
@@ -814,6 +859,37 @@ impl Config {
         if self.dedup.max_entries == 0 {
             fail("dedup.max_entries", "must be at least 1".into());
         }
+        if self.dedup.batch_max == 0 {
+            fail("dedup.batch_max", "must be at least 1".into());
+        }
+        // Kafka's own bounds (group.min/max.session.timeout.ms by default).
+        if !(Duration::from_secs(6)..=Duration::from_secs(300))
+            .contains(&self.dedup.session_timeout)
+        {
+            fail(
+                "dedup.session_timeout",
+                format!(
+                    "{:?} is outside what brokers accept by default: give 6s to 300s",
+                    self.dedup.session_timeout
+                ),
+            );
+        }
+        if !valid_topic(&self.dedup.intake_topic) {
+            fail("dedup.intake_topic", topic_rule(&self.dedup.intake_topic));
+        } else if self.dedup.intake_topic == self.dedup.topic
+            || self
+                .sources
+                .iter()
+                .any(|s| s.topic == self.dedup.intake_topic)
+        {
+            fail(
+                "dedup.intake_topic",
+                format!(
+                    "{:?} is also the dedup topic or a source's event topic",
+                    self.dedup.intake_topic
+                ),
+            );
+        }
         if !valid_topic(&self.dedup.topic) {
             fail("dedup.topic", topic_rule(&self.dedup.topic));
         } else if self.sources.iter().any(|s| s.topic == self.dedup.topic) {
@@ -827,16 +903,6 @@ impl Config {
             fail(
                 "dedup.expected_events_per_second",
                 format!("{rate}: use 0 (unknown) or a positive rate"),
-            );
-        }
-        if self.dedup.fetch_wait.is_zero() || self.dedup.fetch_wait > MAX_FETCH_WAIT {
-            fail(
-                "dedup.fetch_wait",
-                format!(
-                    "{:?}: use from 1ms to {}s",
-                    self.dedup.fetch_wait,
-                    MAX_FETCH_WAIT.as_secs()
-                ),
             );
         }
         for (field, message) in topic_layout_problems(

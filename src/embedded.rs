@@ -30,6 +30,7 @@ impl EmbeddedKafka {
             cluster.create_topic(topic, 1, 1)?;
         }
         cluster.create_topic(&dedup.topic, dedup.partitions, 1)?;
+        cluster.create_topic(&dedup.intake_topic, dedup.partitions, 1)?;
         Ok(Self { cluster })
     }
 

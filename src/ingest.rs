@@ -9,13 +9,14 @@ use crate::budget::{Budget, OverBudget, Ticket};
 use crate::client_addr::{ClientAddr, Peer, TrustedProxies};
 use crate::clock::unix_seconds;
 use crate::config::Config;
+use crate::dedup::intake::DedupKeys;
 use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
 use crate::error::{AcceptedBody, Rejection, handshake_response, json};
 use crate::event::Event;
 use crate::health::Health;
 use crate::locate::EventId;
 use crate::metrics::{InFlight, SourceMetrics};
-use crate::publish::{Delivery, PublishError, Publisher};
+use crate::publish::{Delivery, Destination, PublishError, Publisher};
 use crate::quarantine::{self, Held, Refused};
 use crate::reason::Reason;
 use crate::route::Routed;
@@ -42,6 +43,16 @@ pub struct Gateway {
     retry_after_secs: u32,
     /// Requests in flight and body bytes held, in all and per client.
     budget: Budget,
+    /// Where events go for the dedup stage to publish them once; `None`:
+    /// straight to their topics (the null broker, which keeps nothing).
+    intake: Option<Arc<Intake>>,
+}
+
+/// The intake topic and its partition count, which the edge routes by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intake {
+    pub topic: String,
+    pub partitions: i32,
 }
 
 /// What a configuration reload replaces: requests in flight finish with
@@ -147,6 +158,12 @@ impl Gateway {
             produce_timeout: config.kafka.produce_timeout(),
             retry_after_secs: config.kafka.retry_after_secs(),
             budget: Budget::new(&config.server),
+            intake: (!config.kafka.is_null()).then(|| {
+                Arc::new(Intake {
+                    topic: config.dedup.intake_topic.clone(),
+                    partitions: config.dedup.partitions,
+                })
+            }),
         }
     }
 
@@ -443,7 +460,8 @@ impl Gateway {
             ..failure
         };
         let topic = Arc::clone(&routed.topic);
-        let claim = match tokio::time::timeout_at(deadline, self.dedup.claim(&source.name, &id))
+        let id_key = IdHash::of(&source.name, &id);
+        let claim = match tokio::time::timeout_at(deadline, self.dedup.claim_key(id_key))
             .await
             .unwrap_or(Err(ClaimError::StillInFlight))
             .map_err(|e| with_id(e.into()))?
@@ -453,8 +471,10 @@ impl Gateway {
         };
         // The same signed content under another id is a captured delivery
         // sent again (for schemes that do not sign their id): not published.
-        let replay_claim = if source.replay_guard {
-            let key = IdHash::of_replay(&source.name, verified.replay_material());
+        let replay_key = source
+            .replay_guard
+            .then(|| IdHash::of_replay(&source.name, verified.replay_material()));
+        let replay_claim = if let Some(key) = replay_key {
             match tokio::time::timeout_at(deadline, self.dedup.claim_key(key))
                 .await
                 .unwrap_or(Err(ClaimError::StillInFlight))
@@ -490,8 +510,21 @@ impl Gateway {
         // Publish in a task of its own: if the provider hangs up, a record already
         // handed to Kafka still ends in a commit or a release, never in limbo.
         let publisher = Arc::clone(&self.publisher);
+        let intake = self.intake.clone();
+        let keys = DedupKeys {
+            id: id_key,
+            replay: replay_key,
+        };
         let publishing = tokio::spawn(async move {
-            let delivery = match publisher.publish(&event).await {
+            let destination = match &intake {
+                Some(intake) => Destination::Intake {
+                    topic: &intake.topic,
+                    partitions: intake.partitions,
+                    keys,
+                },
+                None => Destination::Events,
+            };
+            let delivery = match publisher.publish(&event, &destination).await {
                 Ok(delivery) => delivery,
                 Err(err) => {
                     // Both claims are released as they drop.
@@ -499,35 +532,11 @@ impl Gateway {
                     return Err((Rejection::from(err), detail));
                 }
             };
-            // With durable dedup this waits for the id's own record too; the
-            // replay guard's key joins the same record.
-            let committed = match replay_claim {
-                Some(replay_claim) => {
-                    let (id, replay) = tokio::join!(
-                        claim.commit(event.received_at),
-                        replay_claim.commit(event.received_at)
-                    );
-                    id.and(replay)
-                }
-                None => claim.commit(event.received_at).await,
-            };
-            match committed {
-                Ok(()) => Ok(delivery),
-                // The event is in Kafka but its id could not be made durable:
-                // the retry is published again (at least once, never lost).
-                Err(err) => Err((
-                    Rejection::new(
-                        Reason::KafkaUnavailable,
-                        "the event could not be recorded in Kafka; retry later",
-                    ),
-                    format!(
-                        "the event is in {} partition {} offset {}, but {err}",
-                        event.topic(),
-                        delivery.partition,
-                        delivery.offset
-                    ),
-                )),
+            claim.commit(event.received_at);
+            if let Some(replay_claim) = replay_claim {
+                replay_claim.commit(event.received_at);
             }
+            Ok(delivery)
         });
         // At the deadline the provider is told to retry; the task goes on and
         // still commits or releases the claim when Kafka answers.

@@ -26,9 +26,11 @@ pub const DEDUP_EVICTIONS: &str = "hookgate_dedup_evictions_total";
 pub const DEDUP_DROPPED: &str = "hookgate_dedup_dropped_total";
 pub const DEDUP_LOADED: &str = "hookgate_dedup_loaded";
 pub const DEDUP_REPLAY_RECORDS: &str = "hookgate_dedup_replay_records_total";
-pub const DEDUP_REPLAY_LAG: &str = "hookgate_dedup_replay_lag_records";
 pub const DEDUP_REPLAY_DURATION: &str = "hookgate_dedup_replay_duration_seconds";
-pub const DEDUP_LEARNED: &str = "hookgate_dedup_learned_total";
+pub const DEDUP_RECENT_ENTRIES: &str = "hookgate_dedup_recent_entries";
+pub const DEDUP_PUBLISHED: &str = "hookgate_dedup_published_total";
+pub const DEDUP_PUBLICATION_DELAY: &str = "hookgate_dedup_publication_delay_seconds";
+pub const DEDUP_PARTITIONS: &str = "hookgate_dedup_partitions_owned";
 pub const DEDUP_CORRUPT_RECORDS: &str = "hookgate_dedup_corrupt_records_total";
 pub const DEDUP_WRITES: &str = "hookgate_dedup_writes_total";
 pub const PRODUCER_REPLACEMENTS: &str = "hookgate_kafka_producer_replacements_total";
@@ -145,31 +147,43 @@ pub fn describe() {
         PROTOCOL_ERRORS,
         "Connections hyper ended for HTTP the client got wrong, before hookgate saw a request: malformed_request (400), headers_too_large (431/414), http2_protocol (GOAWAY)."
     );
-    describe_gauge!(DEDUP_ENTRIES, "Event ids remembered for deduplication.");
+    describe_gauge!(
+        DEDUP_ENTRIES,
+        "Event ids this replica holds to decide duplicates: the windows of the intake partitions its dedup stage owns (with the null broker, the edge's index)."
+    );
+    describe_gauge!(
+        DEDUP_RECENT_ENTRIES,
+        "Event ids the edge remembers of its own recent deliveries, answered duplicate at once."
+    );
     describe_counter!(
         DEDUP_EVICTIONS,
-        "Event ids forgotten before their window passed because the index was full."
+        "Event ids the edge forgot before their window passed because its index was full."
     );
     describe_gauge!(
         DEDUP_LOADED,
-        "1 once the dedup index was loaded from the dedup topic; webhooks are refused before."
+        "1 once the dedup and intake topics exist (or were checked); webhooks are refused before."
+    );
+    describe_gauge!(
+        DEDUP_PARTITIONS,
+        "Intake partitions this replica's dedup stage owns and has loaded."
+    );
+    describe_counter!(
+        DEDUP_PUBLISHED,
+        "Events the dedup stage published to their topics, by source."
+    );
+    describe_histogram!(
+        DEDUP_PUBLICATION_DELAY,
+        metrics::Unit::Seconds,
+        "Time from an event's receipt to its publication on its topic by the dedup stage."
     );
     describe_counter!(
         DEDUP_REPLAY_RECORDS,
-        "Dedup topic records read by the start-up replay."
-    );
-    describe_gauge!(
-        DEDUP_REPLAY_LAG,
-        "Dedup topic records the start-up replay has still to read."
+        "Dedup topic records read while loading partitions' windows."
     );
     describe_gauge!(
         DEDUP_REPLAY_DURATION,
         metrics::Unit::Seconds,
-        "Time the start-up replay of the dedup topic has taken so far."
-    );
-    describe_counter!(
-        DEDUP_LEARNED,
-        "Event ids learned from the dedup topic after start-up: committed by other replicas."
+        "Time the last load of partitions' windows took."
     );
     describe_counter!(
         DEDUP_CORRUPT_RECORDS,
@@ -177,7 +191,7 @@ pub fn describe() {
     );
     describe_counter!(
         DEDUP_WRITES,
-        "Dedup records written to the dedup topic, by outcome (ok, failed)."
+        "Records of published ids the dedup stage wrote to the dedup topic, by outcome (ok, failed)."
     );
     describe_counter!(
         PRODUCER_REPLACEMENTS,
@@ -197,7 +211,6 @@ pub fn describe() {
     for counter in [
         DEDUP_EVICTIONS,
         DEDUP_REPLAY_RECORDS,
-        DEDUP_LEARNED,
         DEDUP_CORRUPT_RECORDS,
         PRODUCER_REPLACEMENTS,
         CONNECTIONS_TIMED_OUT,
@@ -225,8 +238,9 @@ pub fn describe() {
         IN_FLIGHT,
         BODY_BYTES_HELD,
         DEDUP_ENTRIES,
+        DEDUP_RECENT_ENTRIES,
+        DEDUP_PARTITIONS,
         DEDUP_LOADED,
-        DEDUP_REPLAY_LAG,
         DEDUP_REPLAY_DURATION,
         BROKER_REACHABLE,
         QUEUE_MESSAGES,
@@ -460,16 +474,21 @@ pub fn producer_replaced() {
     counter!(PRODUCER_REPLACEMENTS).increment(1);
 }
 
-/// Reports the dedup index's size and evictions.
-pub fn dedup_index(entries: usize, evicted: u64) {
-    gauge!(DEDUP_ENTRIES).set(entries as f64);
+/// Reports the edge's dedup index: its size as `gauge`, its evictions.
+pub fn dedup_index(gauge: &'static str, entries: usize, evicted: u64) {
+    gauge!(gauge).set(entries as f64);
     counter!(DEDUP_EVICTIONS).absolute(evicted);
 }
 
-/// Reports the start-up replay's progress.
-pub fn dedup_replay(records: u64, lag: i64, elapsed: Duration) {
-    counter!(DEDUP_REPLAY_RECORDS).absolute(records);
-    gauge!(DEDUP_REPLAY_LAG).set(lag as f64);
+/// Reports what the dedup stage holds: ids and loaded partitions.
+pub fn dedup_owned(entries: usize, partitions: usize) {
+    gauge!(DEDUP_ENTRIES).set(entries as f64);
+    gauge!(DEDUP_PARTITIONS).set(partitions as f64);
+}
+
+/// Reports a load of partitions' windows: records read, time taken.
+pub fn dedup_load(records: u64, elapsed: Duration) {
+    counter!(DEDUP_REPLAY_RECORDS).increment(records);
     gauge!(DEDUP_REPLAY_DURATION).set(elapsed.as_secs_f64());
 }
 
@@ -477,36 +496,19 @@ pub fn dedup_loaded() {
     gauge!(DEDUP_LOADED).set(1.0);
 }
 
-/// The counter of ids learned from other replicas, for the dedup reader to hold.
-pub fn dedup_learned() -> Counter {
-    counter!(DEDUP_LEARNED)
-}
-
 pub fn dedup_corrupt_record() {
     counter!(DEDUP_CORRUPT_RECORDS).increment(1);
 }
 
-/// The dedup writer's outcome counters, registered once: deliveries are
-/// reported one by one, by the thousand a second.
-#[derive(Debug, Clone)]
-pub struct DedupWrites {
-    pub ok: Counter,
-    pub failed: Counter,
+/// Counts one changelog write of the dedup stage.
+pub fn dedup_write(ok: bool) {
+    counter!(DEDUP_WRITES, "outcome" => if ok { "ok" } else { "failed" }).increment(1);
 }
 
-impl DedupWrites {
-    pub fn new() -> Self {
-        Self {
-            ok: counter!(DEDUP_WRITES, "outcome" => "ok"),
-            failed: counter!(DEDUP_WRITES, "outcome" => "failed"),
-        }
-    }
-}
-
-impl Default for DedupWrites {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Counts one event the dedup stage published, `delay` after its receipt.
+pub fn dedup_published(source: &str, delay: Duration) {
+    counter!(DEDUP_PUBLISHED, "source" => source.to_owned()).increment(1);
+    histogram!(DEDUP_PUBLICATION_DELAY).record(delay.as_secs_f64());
 }
 
 pub fn kafka_queue(messages: i32) {

@@ -112,8 +112,13 @@ impl KafkaPublisher {
         })
     }
 
-    /// Publishes one event and waits for Kafka's acknowledgement.
-    pub async fn publish(&self, event: &Event) -> Result<Delivery, PublishError> {
+    /// Publishes one event to `destination` and waits for Kafka's
+    /// acknowledgement.
+    pub async fn publish(
+        &self,
+        event: &Event,
+        destination: &Destination<'_>,
+    ) -> Result<Delivery, PublishError> {
         let started = Instant::now();
         let source = event.source();
         let received_at = humantime::format_rfc3339_millis(event.received_at).to_string();
@@ -138,11 +143,24 @@ impl KafkaPublisher {
             }
         }
         let timestamp = crate::clock::unix_millis(event.received_at);
-        let topic = event.topic();
+        let (topic, partition) = match destination {
+            Destination::Events => (event.topic(), None),
+            Destination::Intake {
+                topic,
+                partitions,
+                keys,
+            } => {
+                headers = crate::dedup::intake::with_intake_headers(headers, event.topic(), keys);
+                (*topic, Some(keys.partition(*partitions)))
+            }
+        };
         let mut record = FutureRecord::<[u8], [u8]>::to(topic)
             .payload(event.body())
             .headers(headers)
             .timestamp(timestamp);
+        if let Some(partition) = partition {
+            record = record.partition(partition);
+        }
         if source.key == KeyMode::EventId {
             record = record.key(event.id().as_str().as_bytes());
         }
@@ -284,6 +302,20 @@ impl KafkaPublisher {
     }
 }
 
+/// Where a publication goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// The event's own topic.
+    Events,
+    /// The intake topic, to the partition of its dedup keys: the dedup
+    /// stage publishes it to its topic once.
+    Intake {
+        topic: &'a str,
+        partitions: i32,
+        keys: crate::dedup::intake::DedupKeys,
+    },
+}
+
 /// Where accepted events go.
 #[derive(Debug)]
 pub enum Publisher {
@@ -324,9 +356,13 @@ impl Publisher {
     }
 
     /// Publishes one event and waits for its acknowledgement.
-    pub async fn publish(&self, event: &Event) -> Result<Delivery, PublishError> {
+    pub async fn publish(
+        &self,
+        event: &Event,
+        destination: &Destination<'_>,
+    ) -> Result<Delivery, PublishError> {
         match self {
-            Self::Kafka(kafka) => kafka.publish(event).await,
+            Self::Kafka(kafka) => kafka.publish(event, destination).await,
             // No produce latency is recorded: there was no produce.
             Self::Null(null) => Ok(Delivery {
                 partition: 0,

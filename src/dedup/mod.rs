@@ -1,27 +1,24 @@
 //! Deduplication by provider event id, the third stage of the pipeline.
 //!
-//! A request [`claim`](Dedup::claim)s its event id before publishing. The claim is
-//! [`commit`](Claim::commit)ted once Kafka acknowledged the event, or released if
-//! publishing failed (or the request was dropped), so a provider's retry publishes
-//! it then. A second delivery that arrives while the first is still in flight
-//! waits for that outcome instead of racing it to Kafka.
-//!
-//! Committed ids live in the in-memory `index` and, through the [`journal`], in a
-//! log-compacted Kafka topic ([`topic`]) that the [`reader`] replays at start-up and
-//! tails afterwards: the window survives restarts and every replica learns what
-//! the others accepted. The topic's record format is in [`record`].
-//!
-//! The index sweeps itself ([`Dedup::spawn_sweeper`]) whatever the mode: ids
-//! past their window are freed, and a full index forgets its oldest first.
-//!
-//! With [`Durability::Durable`] (the default) a commit resolves only once the
-//! id's record is acknowledged by Kafka, and the request's 2xx waits for it:
-//! a crash at any instant forgets no id that was answered 2xx.
+//! Two places decide, each with a job of its own:
+//! - **The edge** (every replica that receives webhooks): a request
+//!   [`claim`](Dedup::claim)s its event id before handing the event on. The
+//!   claim is [`commit`](Claim::commit)ted once Kafka acknowledged it, or
+//!   released if that failed (or the request was dropped), so a provider's
+//!   retry hands it on then. A second delivery that arrives while the first
+//!   is in flight waits for that outcome instead of racing it, and the edge
+//!   answers `duplicate` for what it handed on itself within a short window
+//!   ([`Dedup::recent`]). With the null broker this index is all there is
+//!   ([`Dedup::in_memory`]).
+//! - **The [`stage`]**: the one owner of each partition of the [`intake`]
+//!   topic, assigned by Kafka's consumer group, publishes each event whose id
+//!   its partition's [`window`] has not seen and drops the others. The
+//!   windows are rebuilt from the compacted dedup topic ([`topic`], records
+//!   in [`record`]); the [`keeper`] keeps a stage running.
 
 mod index;
 pub mod intake;
-pub mod journal;
-pub mod reader;
+pub mod keeper;
 pub mod record;
 pub mod stage;
 pub mod topic;
@@ -36,12 +33,11 @@ use dashmap::mapref::entry::Entry;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::config::{DedupConfig, Durability};
+use crate::config::DedupConfig;
 use crate::locate::EventId;
 use crate::source::SourceName;
 
-use index::{Index, Remembered};
-use journal::{Journal, JournalError};
+use index::Index;
 
 /// 128 bits of SHA-256 over the dedup record key `source/event-id`: what the
 /// index stores instead of the strings. Collisions are out of reach even for a
@@ -150,9 +146,8 @@ struct Inner {
     in_flight: DashMap<IdHash, watch::Receiver<State>>,
     /// How long a second delivery waits for the first one's outcome.
     wait_limit: Duration,
-    /// Absent when the ids are kept in memory only.
-    journal: Option<Journal>,
-    durability: Durability,
+    /// The gauge the index's size is reported as.
+    entries_gauge: &'static str,
 }
 
 impl Dedup {
@@ -161,25 +156,39 @@ impl Dedup {
     /// `wait_limit` should exceed the publisher's own timeout, so the first
     /// delivery's outcome is normally known before a duplicate gives up on it.
     pub fn in_memory(config: &DedupConfig, wait_limit: Duration) -> Self {
-        Self::new(config, wait_limit, None)
+        Self::new(
+            config.window,
+            config.max_entries,
+            wait_limit,
+            crate::metrics::DEDUP_ENTRIES,
+        )
     }
 
-    /// An index that writes every committed id to the dedup topic through
-    /// `journal`, waiting for it or not as `dedup.durability` says. Pair it
-    /// with a [`reader::spawn`] to load and follow the topic.
-    pub fn on_topic(config: &DedupConfig, wait_limit: Duration, journal: Journal) -> Self {
-        Self::new(config, wait_limit, Some(journal))
+    /// The edge's index in front of a dedup stage: what this replica handed
+    /// on itself within [`RECENT_WINDOW`] (or `dedup.window`, if shorter).
+    /// The stage decides the rest.
+    pub fn recent(config: &DedupConfig, wait_limit: Duration) -> Self {
+        Self::new(
+            config.window.min(RECENT_WINDOW),
+            config.max_entries,
+            wait_limit,
+            crate::metrics::DEDUP_RECENT_ENTRIES,
+        )
     }
 
-    fn new(config: &DedupConfig, wait_limit: Duration, journal: Option<Journal>) -> Self {
-        let window = u32::try_from(config.window.as_secs()).unwrap_or(u32::MAX);
+    fn new(
+        window: Duration,
+        max_entries: usize,
+        wait_limit: Duration,
+        entries_gauge: &'static str,
+    ) -> Self {
+        let window = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
         Self {
             inner: Arc::new(Inner {
-                index: Index::new(window, config.max_entries),
+                index: Index::new(window, max_entries),
                 in_flight: DashMap::new(),
                 wait_limit,
-                journal,
-                durability: config.durability,
+                entries_gauge,
             }),
         }
     }
@@ -235,12 +244,6 @@ impl Dedup {
             .contains(IdHash::of(source, id), unix_now())
     }
 
-    /// Adds an id another replica (or an earlier run) committed, read from the
-    /// dedup topic.
-    fn learn(&self, key: IdHash, first_seen: u32, now: u32) -> Remembered {
-        self.inner.index.remember(key, first_seen, now)
-    }
-
     fn index(&self) -> &Index {
         &self.inner.index
     }
@@ -291,7 +294,7 @@ impl Dedup {
                 remembered_hours = f64::from(remembered) / 3600.0,
                 window_hours = window as f64 / 3600.0,
                 needed_entries = needed,
-                "the dedup index is full: ids are remembered for less than dedup.window, so a late retry is published again; raise dedup.max_entries to about {needed} (about 35 bytes of memory each, on every replica)"
+                "the edge's dedup index is full: ids are remembered for less than its window, so a repeat is answered 2xx and left to the dedup stage; raise dedup.max_entries to about {needed} (about 35 bytes of memory each)"
             );
         }
         self.report();
@@ -299,22 +302,13 @@ impl Dedup {
 
     fn report(&self) {
         let index = self.index();
-        crate::metrics::dedup_index(index.len(), index.evicted());
-    }
-
-    /// The dedup topic's writer; absent when ids are kept in memory only.
-    pub fn journal(&self) -> Option<&Journal> {
-        self.inner.journal.as_ref()
-    }
-
-    /// Waits up to `timeout` for dedup records still queued to reach Kafka, at
-    /// shutdown.
-    pub async fn flush(&self, timeout: Duration) {
-        if let Some(journal) = &self.inner.journal {
-            journal.flush(timeout).await;
-        }
+        crate::metrics::dedup_index(self.inner.entries_gauge, index.len(), index.evicted());
     }
 }
+
+/// How long the edge remembers what it handed on itself: repeats within it
+/// are answered `duplicate` at once, and it bounds the edge's memory.
+pub const RECENT_WINDOW: Duration = Duration::from_secs(600);
 
 /// The right to publish one event. Dropping it without committing releases it.
 #[derive(Debug)]
@@ -326,21 +320,14 @@ pub struct Claim {
 
 impl Claim {
     /// Kafka acknowledged the event, received at `first_seen`: later
-    /// deliveries are duplicates. Durable, this resolves once the id's
-    /// dedup record is acknowledged too; if it could not be written, the
-    /// claim is released (the event is in Kafka, but a retry publishes it
-    /// again rather than risk a 2xx that a crash would forget).
-    pub async fn commit(mut self, first_seen: SystemTime) -> Result<(), JournalError> {
+    /// deliveries are duplicates.
+    pub fn commit(mut self, first_seen: SystemTime) {
         let first_seen = index_seconds(crate::clock::unix_seconds(first_seen));
-        let inner = Arc::clone(&self.dedup.inner);
-        match (&inner.journal, inner.durability) {
-            (Some(journal), Durability::Durable) => journal.append(self.key, first_seen).await?,
-            (Some(journal), Durability::Async) => journal.append_unawaited(self.key, first_seen),
-            (None, _) => {}
-        }
-        inner.index.remember(self.key, first_seen, unix_now());
+        self.dedup
+            .inner
+            .index
+            .remember(self.key, first_seen, unix_now());
         self.settle(State::Committed);
-        Ok(())
     }
 
     /// Publishing failed: the next delivery publishes it.
@@ -409,7 +396,7 @@ mod tests {
         let Claimed::Fresh(claim) = dedup.claim(&source, &id).await.expect("claim") else {
             panic!("fresh again")
         };
-        claim.commit(SystemTime::now()).await.expect("commit");
+        claim.commit(SystemTime::now());
         assert!(matches!(
             dedup.claim(&source, &id).await,
             Ok(Claimed::Duplicate)
@@ -434,7 +421,7 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
-        first.commit(SystemTime::now()).await.expect("commit");
+        first.commit(SystemTime::now());
         assert!(matches!(
             waiter.await.expect("join"),
             Ok(Claimed::Duplicate)

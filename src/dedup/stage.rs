@@ -45,20 +45,11 @@ use super::intake::{self, DedupKeys};
 use super::record::{self, Content};
 use super::window::{self, Fingerprint, Loader, PartitionWindow};
 use super::{IdHash, unix_now};
+use crate::config::Transactions;
 use crate::kafka::Logged;
 
-/// Whether a stage's batches are Kafka transactions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Transactions {
-    /// Where the broker takes them (Apache Kafka), with the cooperative
-    /// assignor; elsewhere (tansu) without, with an eager one.
-    #[default]
-    Auto,
-    /// Always; a broker without them stops the stage at start-up.
-    On,
-    /// Never: a stage's crash can publish its last batch again.
-    Off,
-}
+/// How long a batch's events and ids may take to be acknowledged.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a stopping stage may go on publishing what it owns.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -116,6 +107,14 @@ pub struct StageHandle {
 }
 
 impl StageHandle {
+    /// Whether the stage ended by itself: it lost every broker, and a new
+    /// one has to be started once they are back.
+    pub fn ended(&self) -> bool {
+        self.thread
+            .as_ref()
+            .is_none_or(std::thread::JoinHandle::is_finished)
+    }
+
     /// Stops the stage after its current batch and waits for it. Blocks.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -145,10 +144,17 @@ struct StageContext {
     logged: Logged,
     topic: String,
     changes: Mutex<Changes>,
+    /// Every broker was unreachable: the stage ends, to be started anew
+    /// (`../shared/BROKER-NOTES.md`: a consumer that outlives a broker that
+    /// lost its topics can crash librdkafka).
+    cluster_lost: AtomicBool,
 }
 
 impl ClientContext for StageContext {
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            self.cluster_lost.store(true, Ordering::Relaxed);
+        }
         self.logged.error(error, reason);
     }
 
@@ -226,6 +232,7 @@ pub fn spawn(
             logged: Logged::default(),
             topic: settings.intake_topic.clone(),
             changes: Mutex::default(),
+            cluster_lost: AtomicBool::new(false),
         })
         .map_err(StageError::Client)?;
     consumer
@@ -269,7 +276,10 @@ fn producer(
     idempotent
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "1");
+        .set("linger.ms", "1")
+        // A batch Kafka cannot take is read again, soon: not after
+        // librdkafka's five-minute default.
+        .set("message.timeout.ms", PUBLISH_TIMEOUT.as_millis().to_string());
     if settings.transactions == Transactions::Off {
         let producer = idempotent
             .create_with_context(Logged::default())
@@ -344,11 +354,19 @@ struct Stage {
 struct Fresh {
     partition: i32,
     keys: DedupKeys,
+    source: String,
+    /// The intake record's timestamp: when the edge received the event.
+    received_at_millis: Option<i64>,
 }
 
 impl Stage {
     fn run(&mut self) {
         while !self.stop.load(Ordering::Relaxed) {
+            if self.cluster_lost() {
+                tracing::warn!("dedup stage: lost every Kafka broker; leaving the group to rejoin once they are back");
+                self.abort();
+                return;
+            }
             let batch = self.poll_batch();
             self.apply_rebalances();
             if batch.is_empty() {
@@ -361,6 +379,10 @@ impl Stage {
         self.consumer.unsubscribe();
     }
 
+    fn cluster_lost(&self) -> bool {
+        self.consumer.context().cluster_lost.load(Ordering::Relaxed)
+    }
+
     /// On the way out, publishes what the partitions it owns still hold, so
     /// a replica stopped for a deploy leaves no acknowledged event waiting
     /// for the next owner: until three polls in a row bring nothing, or
@@ -368,7 +390,7 @@ impl Stage {
     fn drain(&mut self) {
         let deadline = Instant::now() + DRAIN_LIMIT;
         let mut quiet = 0;
-        while Instant::now() < deadline && quiet < 3 {
+        while Instant::now() < deadline && quiet < 3 && !self.cluster_lost() {
             let batch = self.poll_batch();
             self.apply_rebalances();
             if batch.is_empty() {
@@ -447,7 +469,7 @@ impl Stage {
     fn report_entries(&self) {
         let entries = self.windows.values().map(PartitionWindow::len).sum();
         self.counts.entries.store(entries, Ordering::Relaxed);
-        crate::metrics::dedup_index(entries, 0);
+        crate::metrics::dedup_owned(entries, self.windows.len());
     }
 
     fn expire(&mut self) {
@@ -513,6 +535,8 @@ impl Stage {
             );
         }
         let mut open: HashSet<i32> = partitions.iter().copied().collect();
+        let started = Instant::now();
+        let mut records = 0u64;
         let deadline = Instant::now() + Duration::from_secs(120);
         while !open.is_empty() {
             if Instant::now() > deadline {
@@ -523,6 +547,7 @@ impl Stage {
             match reader.poll(Duration::from_millis(100)) {
                 Some(Ok(message)) => {
                     let partition = message.partition();
+                    records += 1;
                     match record::parse(message.key(), message.payload()) {
                         Ok(Content::Ids(ids)) => {
                             if let Some(loader) = loaders.get_mut(&partition) {
@@ -536,6 +561,7 @@ impl Stage {
                         }
                         Ok(_) => {}
                         Err(why) => {
+                            crate::metrics::dedup_corrupt_record();
                             tracing::warn!(partition, error = %why, "dedup stage: skipped a damaged changelog record");
                         }
                     }
@@ -549,6 +575,7 @@ impl Stage {
                 Some(Err(err)) => return Err(err.to_string()),
             }
         }
+        crate::metrics::dedup_load(records, started.elapsed());
         let now = unix_now();
         Ok(loaders
             .into_iter()
@@ -634,7 +661,12 @@ impl Stage {
                     return;
                 }
             }
-            fresh.push(Fresh { partition, keys });
+            fresh.push(Fresh {
+                partition,
+                keys,
+                source: source_of(message.headers()),
+                received_at_millis: message.timestamp().to_millis(),
+            });
         }
         let acks = self
             .runtime
@@ -698,10 +730,16 @@ impl Stage {
                 self.abort();
                 return;
             }
+            for _ in &writes {
+                crate::metrics::dedup_write(true);
+            }
         } else {
             let written = self
                 .runtime
                 .block_on(futures_util::future::join_all(writes));
+            for ack in &written {
+                crate::metrics::dedup_write(matches!(ack, Ok(Ok(_))));
+            }
             if written.iter().any(|ack| !matches!(ack, Ok(Ok(_)))) {
                 // The events are in Kafka; their ids are not recorded: the
                 // next owner would publish them again. Not committed, read
@@ -723,6 +761,10 @@ impl Stage {
                 }
             }
             self.counts.published.fetch_add(1, Ordering::Relaxed);
+            let delay = event.received_at_millis.map_or(Duration::ZERO, |at| {
+                Duration::from_millis(u64::try_from(crate::clock::unix_millis(std::time::SystemTime::now()) - at).unwrap_or(0))
+            });
+            crate::metrics::dedup_published(&event.source, delay);
         }
         for source in &dropped {
             crate::metrics::dedup_dropped(source);

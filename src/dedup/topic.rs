@@ -36,20 +36,53 @@ pub fn settings(config: &DedupConfig) -> [(&'static str, String); 2] {
     ]
 }
 
+/// How long the intake topic keeps an event: long enough for a stage that
+/// was down a weekend to publish it.
+pub const INTAKE_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Creates the intake topic, or checks the one that exists; it has as many
+/// partitions as the dedup topic, one owner each.
+pub async fn ensure_intake(
+    client: &ClientConfig,
+    config: &DedupConfig,
+) -> Result<Ensured, TopicError> {
+    let intake = DedupConfig {
+        topic: config.intake_topic.clone(),
+        ..config.clone()
+    };
+    ensure_with(
+        client,
+        &intake,
+        &[
+            ("cleanup.policy", "delete".to_owned()),
+            ("retention.ms", INTAKE_RETENTION.as_millis().to_string()),
+        ],
+    )
+    .await
+}
+
 /// Creates the dedup topic, or checks the one that exists.
 pub async fn ensure(client: &ClientConfig, config: &DedupConfig) -> Result<Ensured, TopicError> {
+    ensure_with(client, config, &settings(config)).await
+}
+
+/// Creates `config.topic` with `wanted`, or checks the one that exists.
+async fn ensure_with(
+    client: &ClientConfig,
+    config: &DedupConfig,
+    wanted: &[(&'static str, String)],
+) -> Result<Ensured, TopicError> {
     let topic = config.topic.as_str();
     let unreachable = |source| TopicError::Unreachable {
         topic: topic.to_owned(),
         source,
     };
     let admin = kafka::admin(client).map_err(unreachable)?;
-    let wanted = settings(config);
     let spec = TopicSpec {
         name: topic,
         partitions: config.partitions,
         replication_factor: config.replication_factor,
-        configs: &wanted,
+        configs: wanted,
     };
     // Short: until Kafka answers, readiness reports why, and the sooner the better.
     let options = kafka::admin_options(std::time::Duration::from_secs(5));
@@ -90,7 +123,7 @@ pub async fn ensure(client: &ClientConfig, config: &DedupConfig) -> Result<Ensur
         None => Vec::new(),
     };
     Ok(Ensured::Existed {
-        differences: kafka::config_differences(&wanted, &actual),
+        differences: kafka::config_differences(wanted, &actual),
     })
 }
 

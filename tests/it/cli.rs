@@ -151,6 +151,14 @@ async fn send_delivers_signed_events_and_tail_prints_them() {
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
 
+    // Published by the dedup stage shortly after the 2xx.
+    crate::harness::consume(
+        &broker.bootstrap(),
+        &events,
+        3,
+        std::time::Duration::from_millis(200),
+    )
+    .await;
     let (code, stdout, stderr) = hookgate(&[
         "tail",
         "--brokers",

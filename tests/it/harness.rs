@@ -26,6 +26,39 @@ pub(crate) fn topic(test: &str) -> String {
     format!("it.{test}.{}.{n}", std::process::id())
 }
 
+/// `extra` with the dedup stage's topics and group named after the test's
+/// first event topic, unless `extra` names them: tests share one Apache
+/// Kafka broker, and replicas of one test (the same `sources`) share these.
+pub(crate) fn with_own_dedup_topics(extra: &str, sources: &str) -> String {
+    let Some(events) = sources
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("topic = \""))
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return extra.to_owned();
+    };
+    let mut own = String::new();
+    for (key, suffix) in [
+        ("topic", "dedup"),
+        ("intake_topic", "intake"),
+        ("group", "stage"),
+    ] {
+        let named = extra
+            .lines()
+            .any(|line| line.trim_start().starts_with(&format!("{key} =")));
+        if !named {
+            own.push_str(&format!("{key} = \"{events}.{suffix}\"\n"));
+        }
+    }
+    match extra.find("[dedup]\n") {
+        Some(at) => {
+            let (before, after) = extra.split_at(at + "[dedup]\n".len());
+            format!("{before}{own}{after}")
+        }
+        None => format!("{extra}\n[dedup]\n{own}"),
+    }
+}
+
 /// hookgate serving on a real socket, in this process, started the way `main`
 /// starts it ([`app::start`]).
 pub(crate) struct Hookgate {
@@ -71,7 +104,8 @@ impl Hookgate {
         let text = format!(
             "[server]\nmax_body_bytes = 65536\nbody_timeout = \"2s\"\n\
              [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout = \"{produce_timeout_ms}ms\"\nretry_after = \"3s\"\n\
-             [metrics]\nenabled = false\n{extra}\n{sources}"
+             [metrics]\nenabled = false\n{}\n{sources}",
+            with_own_dedup_topics(extra, sources)
         );
         // Logs show with `cargo test -- --nocapture` and RUST_LOG.
         let _ = tracing_subscriber::fmt()
@@ -307,7 +341,8 @@ impl Process {
             format!(
                 "[server]\nlisten = \"{addr}\"\n{server}\n\
                  [kafka]\nbrokers = \"{brokers}\"\nproduce_timeout = \"5s\"\nretry_after = \"3s\"\n\
-                 [metrics]\nlisten = \"{metrics}\"\n{extra}\n{sources}"
+                 [metrics]\nlisten = \"{metrics}\"\n{}\n{sources}",
+                with_own_dedup_topics(extra, sources)
             ),
         )
         .expect("config file");

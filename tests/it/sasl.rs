@@ -49,6 +49,14 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
     .await;
     assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
 
+    // Published by the dedup stage shortly after the 2xx.
+    crate::harness::consume(
+        &kafka.bootstrap(),
+        &events,
+        1,
+        std::time::Duration::from_millis(200),
+    )
+    .await;
     let tail_of = |topic: &str| {
         let mut tail = Command::new(env!("CARGO_BIN_EXE_hookgate"));
         tail.args(["tail", "--topic", topic, "--from-beginning", "--no-follow"]);

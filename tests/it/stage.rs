@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use hookgate::dedup::IdHash;
 use hookgate::dedup::intake::{self, DedupKeys};
-use hookgate::dedup::stage::{self, StageHandle, StageSettings, Transactions};
+use hookgate::config::Transactions;
+use hookgate::dedup::stage::{self, StageHandle, StageSettings};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
