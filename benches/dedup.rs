@@ -214,7 +214,12 @@ async fn load(bootstrap: &str, ids: usize) {
         .await
         .expect("join")
         .expect("stage");
-    while stage.counts.entries.load(std::sync::atomic::Ordering::Relaxed) < ids {
+    while stage
+        .counts
+        .entries
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < ids
+    {
         assert!(
             started.elapsed() < Duration::from_secs(600),
             "the stage never loaded {ids} ids"

@@ -8,8 +8,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -545,9 +545,7 @@ impl Running {
         self.queue_sampler.abort();
         self.sweeper.abort();
         let Self {
-            publisher,
-            keeper,
-            ..
+            publisher, keeper, ..
         } = self;
         let flushed =
             tokio::task::spawn_blocking(move || publisher.flush(Duration::from_secs(5))).await;

@@ -279,7 +279,10 @@ fn producer(
         .set("linger.ms", "1")
         // A batch Kafka cannot take is read again, soon: not after
         // librdkafka's five-minute default.
-        .set("message.timeout.ms", PUBLISH_TIMEOUT.as_millis().to_string());
+        .set(
+            "message.timeout.ms",
+            PUBLISH_TIMEOUT.as_millis().to_string(),
+        );
     if settings.transactions == Transactions::Off {
         let producer = idempotent
             .create_with_context(Logged::default())
@@ -363,7 +366,9 @@ impl Stage {
     fn run(&mut self) {
         while !self.stop.load(Ordering::Relaxed) {
             if self.cluster_lost() {
-                tracing::warn!("dedup stage: lost every Kafka broker; leaving the group to rejoin once they are back");
+                tracing::warn!(
+                    "dedup stage: lost every Kafka broker; leaving the group to rejoin once they are back"
+                );
                 self.abort();
                 return;
             }
@@ -762,7 +767,10 @@ impl Stage {
             }
             self.counts.published.fetch_add(1, Ordering::Relaxed);
             let delay = event.received_at_millis.map_or(Duration::ZERO, |at| {
-                Duration::from_millis(u64::try_from(crate::clock::unix_millis(std::time::SystemTime::now()) - at).unwrap_or(0))
+                Duration::from_millis(
+                    u64::try_from(crate::clock::unix_millis(std::time::SystemTime::now()) - at)
+                        .unwrap_or(0),
+                )
             });
             crate::metrics::dedup_published(&event.source, delay);
         }

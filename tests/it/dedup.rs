@@ -1,7 +1,14 @@
-//! The durable dedup: restarts, replicas, the window, the topic's settings,
-//! compaction, damaged records and an unreachable broker. Against Apache
-//! Kafka (each test with its own event and dedup topics), except the replay
-//! past a lagging high watermark, which only tansu's reporting shows.
+//! Dedup across a fleet: copies of one event reaching several replicas at
+//! once, restarts, crashes, frozen and new replicas, the window, the
+//! topics' settings, compaction, damaged records and an unreachable broker.
+//! Against Apache Kafka (each test with its own event, intake and dedup
+//! topics and its own group), except the load past a lagging high
+//! watermark, which only tansu's reporting shows.
+//!
+//! Published means on the event topic, read as a consumer team reads it
+//! (`read_committed`). A 2xx means the event is in the intake topic; the
+//! dedup stage publishes it shortly after, so tests read the topic (or wait
+//! for the stage's counters) rather than the answer's `status` word.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,13 +25,22 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use super::{body_with_id, signed, source};
+use super::{signed, source};
 use crate::broker::{Kafka, create_topic};
 use crate::harness::{
     Broker, Hookgate, Process, Record, client, consume, free_port, send, topic, try_get, try_send,
 };
 
 const KIND: VerifierKind = VerifierKind::Github;
+const PATH: &str = "/webhooks/github";
+const DROPPED: &str = "hookgate_dedup_dropped_total{source=\"github\"}";
+
+/// The body of every delivery of event `id`: a provider's retries send the
+/// same bytes (for GitHub, the replay guard's material, which also decides
+/// the intake partition).
+fn body_with_id(id: &str) -> Vec<u8> {
+    format!("{{\"id\":\"{id}\",\"action\":\"opened\"}}").into_bytes()
+}
 
 /// Sends a signed delivery of event `id` and returns hookgate's `status` word
 /// (`accepted`, `duplicate`) or the HTTP status of a refusal.
@@ -60,20 +76,13 @@ async fn deliver_all(url: &str, ids: &[String], at_once: usize) -> HashMap<Strin
     answers
 }
 
-/// Delivers every id again through `url` and fails, naming them, on any that
-/// is not answered `duplicate`.
-async fn assert_remembered(url: &str, ids: &[String], what: &str) {
-    let answers = deliver_all(url, ids, 16).await;
-    let forgotten: Vec<_> = answers
+/// Fails, naming them, on any answer that is not a 2xx.
+fn assert_all_stored(answers: &HashMap<String, String>, what: &str) {
+    let refused: Vec<_> = answers
         .iter()
-        .filter(|(_, answer)| *answer != "duplicate")
+        .filter(|(_, answer)| !matches!(answer.as_str(), "accepted" | "duplicate"))
         .collect();
-    assert!(
-        forgotten.is_empty(),
-        "{what}: {} of {} ids were forgotten: {forgotten:?}",
-        forgotten.len(),
-        ids.len()
-    );
+    assert!(refused.is_empty(), "{what}: refused {refused:?}");
 }
 
 /// How many records of `records` carry each key.
@@ -86,8 +95,39 @@ fn copies_by_key(records: &[Record]) -> HashMap<String, usize> {
     copies
 }
 
+/// Fails unless each of `ids` is on the topic exactly once, and nothing
+/// else is: `records` is what a consumer read.
+fn assert_each_once(records: &[Record], ids: &[String], what: &str) {
+    let copies = copies_by_key(records);
+    let missing: Vec<_> = ids.iter().filter(|id| !copies.contains_key(*id)).collect();
+    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        missing.is_empty() && repeated.is_empty() && copies.len() == ids.len(),
+        "{what}: {} ids, {} records; missing {missing:?}; published more than once {repeated:?}",
+        ids.len(),
+        records.len()
+    );
+}
+
+/// Fails unless each of `acknowledged` is on the topic, and nothing is on
+/// it twice. Deliveries no copy of which got a 2xx may be there or not (the
+/// provider retries them).
+fn assert_none_lost_none_twice(records: &[Record], acknowledged: &[String], what: &str) {
+    let copies = copies_by_key(records);
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !copies.contains_key(*id))
+        .collect();
+    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        lost.is_empty() && repeated.is_empty(),
+        "{what}: {} acknowledged; lost {lost:?}; published more than once {repeated:?}",
+        acknowledged.len()
+    );
+}
+
 /// Where a dedup test runs: the shared Apache Kafka broker, an event topic
-/// and a dedup topic of its own, and a GitHub source on them.
+/// and dedup and intake topics of its own, and a GitHub source on them.
 struct Bed {
     kafka: &'static Kafka,
     events: String,
@@ -105,8 +145,8 @@ impl Bed {
         Self {
             kafka,
             sources: source(dir.path(), "github", KIND, &events),
+            dedup_topic: format!("{events}.dedup"),
             events,
-            dedup_topic: topic(&format!("{test}-dedup")),
             _dir: dir,
         }
     }
@@ -115,13 +155,49 @@ impl Bed {
         self.kafka.bootstrap()
     }
 
-    /// The `[dedup]` table: the test's own topic, and `more` settings.
+    /// The `[dedup]` table with `more` settings (the harness names the
+    /// test's own topics and group).
     fn dedup(&self, more: &str) -> String {
-        format!("[dedup]\ntopic = \"{}\"\n{more}", self.dedup_topic)
+        format!("[dedup]\n{more}")
     }
 
     async fn gateway(&self) -> Process {
-        Process::start(&self.bootstrap(), &self.dedup(""), &self.sources).await
+        self.gateway_with("").await
+    }
+
+    async fn gateway_with(&self, dedup: &str) -> Process {
+        Process::start(&self.bootstrap(), &self.dedup(dedup), &self.sources).await
+    }
+
+    /// What a consumer team reads from the event topic: at least `expected`
+    /// records, and whatever follows within `linger`.
+    async fn published(&self, expected: usize, linger: Duration) -> Vec<Record> {
+        consume(&self.bootstrap(), &self.events, expected, linger).await
+    }
+}
+
+/// Waits until the replicas' stages own and have loaded all `partitions`,
+/// each its even share (as Kafka's assignor gives them), for two looks in a
+/// row.
+async fn await_shares(replicas: &[&Process], partitions: usize) {
+    let share = partitions / replicas.len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut steady = 0;
+    while steady < 2 {
+        let mut owned = Vec::new();
+        for replica in replicas {
+            owned.push(replica.metric("hookgate_dedup_partitions_owned").await as usize);
+        }
+        if owned.iter().sum::<usize>() == partitions && owned.iter().all(|&n| n >= share) {
+            steady += 1;
+        } else {
+            steady = 0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stages never shared {partitions} partitions: {owned:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -136,22 +212,191 @@ async fn tansu_with_source(test: &str) -> (Broker, String, tempfile::TempDir) {
     (broker, sources, dir)
 }
 
-const PATH: &str = "/webhooks/github";
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_sent_to_several_replicas_within_20_ms_are_published_once() {
+    let bed = Bed::new("fleet").await;
+    const PARTITIONS: usize = 12;
+    let dedup = format!("partitions = {PARTITIONS}\n");
+    let mut replicas = Vec::new();
+    for _ in 0..4 {
+        replicas.push(bed.gateway_with(&dedup).await);
+    }
+    let all: Vec<&Process> = replicas.iter().collect();
+    await_shares(&all, PARTITIONS).await;
+    let urls: Vec<String> = replicas.iter().map(|r| r.url(PATH)).collect();
+
+    // Each id sent to 2, 3 or 4 replicas, the copies 0, 5 or 20 ms apart,
+    // 48 ids at a time.
+    const COPIED: usize = 1200;
+    let ids: Vec<String> = (0..COPIED).map(|n| format!("evt-fleet-{n}")).collect();
+    let mut refused = Vec::new();
+    for (chunk_at, chunk) in ids.chunks(48).enumerate() {
+        let mut sent = Vec::new();
+        for (i, id) in chunk.iter().enumerate() {
+            let n = chunk_at * 48 + i;
+            let copies = 2 + n % 3;
+            let gap = Duration::from_millis([0, 5, 20][(n / 3) % 3]);
+            for copy in 0..copies {
+                let url = urls[(n + copy) % urls.len()].clone();
+                let id = id.clone();
+                sent.push(tokio::spawn(async move {
+                    tokio::time::sleep(gap * copy as u32).await;
+                    (id.clone(), deliver(&url, &id).await)
+                }));
+            }
+        }
+        for task in sent {
+            let (id, answer) = task.await.expect("delivery task");
+            if !matches!(answer.as_str(), "accepted" | "duplicate") {
+                refused.push((id, answer));
+            }
+        }
+    }
+    assert!(refused.is_empty(), "refused: {refused:?}");
+    let records = bed.published(COPIED, Duration::from_secs(2)).await;
+    assert_each_once(&records, &ids, "copies through 2 to 4 replicas");
+
+    // Memory: each replica's stage holds the ids of the partitions it owns,
+    // about a quarter of them (each GitHub id twice: its id and its body).
+    let single: Vec<String> = (0..2800).map(|n| format!("evt-share-{n}")).collect();
+    for (n, chunk) in single.chunks(700).enumerate() {
+        assert_all_stored(&deliver_all(&urls[n], chunk, 32).await, "single copies");
+    }
+    let total = 2 * (COPIED + single.len());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held = loop {
+        let mut held = Vec::new();
+        for replica in &replicas {
+            held.push(replica.metric("hookgate_dedup_entries").await);
+        }
+        if held.iter().sum::<f64>() >= total as f64 || Instant::now() > deadline {
+            break held;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(held.iter().sum::<f64>(), total as f64, "{held:?}");
+    let quarter = total as f64 / 4.0;
+    assert!(
+        held.iter().all(|&n| (n - quarter).abs() <= quarter * 0.1),
+        "each replica should hold a quarter of {total} ids (±10 %): {held:?}"
+    );
+    for replica in replicas {
+        replica.stop();
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_after_a_restart_is_a_duplicate() {
+async fn replicas_that_crash_freeze_join_and_leave_under_load_lose_and_repeat_nothing() {
+    let bed = Bed::new("churn").await;
+    const PARTITIONS: usize = 6;
+    // Kafka's shortest session: a frozen replica's partitions move soon.
+    let dedup = format!("partitions = {PARTITIONS}\nsession_timeout = \"6s\"\n");
+    let a = bed.gateway_with(&dedup).await;
+    let b = bed.gateway_with(&dedup).await;
+    let c = bed.gateway_with(&dedup).await;
+    await_shares(&[&a, &b, &c], PARTITIONS).await;
+
+    // Senders deliver new ids, each to two of the replicas taking traffic,
+    // the second copy at once; an id is acknowledged once a copy got a 2xx.
+    let edges = Arc::new(Mutex::new(vec![a.url(PATH), c.url(PATH)]));
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sending = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let senders: Vec<_> = (0..6)
+        .map(|sender| {
+            let (edges, acknowledged, sending) = (
+                Arc::clone(&edges),
+                Arc::clone(&acknowledged),
+                Arc::clone(&sending),
+            );
+            tokio::spawn(async move {
+                let client = client();
+                let mut n = 0usize;
+                while sending.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let id = format!("evt-churn-{sender}-{n}");
+                    let body = body_with_id(&id);
+                    let headers = signed(KIND, &id, &body);
+                    let targets: Vec<String> = {
+                        let edges = edges.lock().expect("lock");
+                        (0..2)
+                            .map(|k| edges[(n + k) % edges.len()].clone())
+                            .collect()
+                    };
+                    let copies = targets
+                        .iter()
+                        .map(|url| try_send(&client, "POST", url, &headers, body.clone()));
+                    let answers = futures_util::future::join_all(copies).await;
+                    if answers
+                        .iter()
+                        .any(|reply| matches!(reply, Ok(reply) if reply.status == 200))
+                    {
+                        acknowledged.lock().expect("lock").push(id);
+                    }
+                }
+            })
+        })
+        .collect();
+    let acked = || acknowledged.lock().expect("lock").len();
+    let await_acks = |at_least: usize| async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked() < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "stuck at {} acknowledged ids",
+                acked()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    await_acks(150).await;
+    // B frozen past its session timeout: Kafka gives its partitions away;
+    // resumed, it must publish nothing of what it held.
+    b.signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    b.signal("-CONT");
+    let at = acked();
+    await_acks(at + 150).await;
+    // C crashes; a new replica D joins and takes traffic; A leaves cleanly.
+    c.kill();
+    let d = bed.gateway_with(&dedup).await;
+    *edges.lock().expect("lock") = vec![a.url(PATH), d.url(PATH)];
+    let at = acked();
+    await_acks(at + 150).await;
+    *edges.lock().expect("lock") = vec![d.url(PATH), b.url(PATH)];
+    a.stop();
+    let at = acked();
+    await_acks(at + 150).await;
+    sending.store(false, std::sync::atomic::Ordering::Relaxed);
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    let records = bed
+        .published(acknowledged.len(), Duration::from_secs(3))
+        .await;
+    assert_none_lost_none_twice(&records, &acknowledged, "churn");
+    b.stop();
+    d.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_restart_is_not_published_again() {
     let bed = Bed::new("restart").await;
     let first = bed.gateway().await;
     assert_eq!(deliver(&first.url(PATH), "evt-before").await, "accepted");
+    // What the replica saw itself is answered `duplicate` at once.
+    assert_eq!(deliver(&first.url(PATH), "evt-before").await, "duplicate");
     first.stop();
 
     let second = bed.gateway().await;
-    assert_eq!(deliver(&second.url(PATH), "evt-before").await, "duplicate");
+    assert_eq!(deliver(&second.url(PATH), "evt-before").await, "accepted");
+    second.await_metric(DROPPED, 1.0).await;
     assert_eq!(deliver(&second.url(PATH), "evt-after").await, "accepted");
     let log = second.stop();
-    assert!(log.contains("dedup index loaded: ready"), "{log}");
+    assert!(log.contains("dedup stage: partition loaded"), "{log}");
 
-    let records = consume(&bed.bootstrap(), &bed.events, 2, Duration::from_millis(500)).await;
+    let records = bed.published(2, Duration::from_millis(500)).await;
     let keys: Vec<_> = records
         .iter()
         .map(|r| r.key.clone().unwrap_or_default())
@@ -160,50 +405,32 @@ async fn a_retry_after_a_restart_is_a_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_dedup_each_others_retries() {
-    let bed = Bed::new("replicas").await;
-    let a = bed.gateway().await;
-    let b = bed.gateway().await;
-
-    assert_eq!(deliver(&a.url(PATH), "evt-via-a").await, "accepted");
-    b.await_metric("hookgate_dedup_learned_total", 1.0).await;
-    assert_eq!(deliver(&b.url(PATH), "evt-via-a").await, "duplicate");
-
-    assert_eq!(deliver(&b.url(PATH), "evt-via-b").await, "accepted");
-    a.await_metric("hookgate_dedup_learned_total", 1.0).await;
-    assert_eq!(deliver(&a.url(PATH), "evt-via-b").await, "duplicate");
-
-    a.stop();
-    b.stop();
-    let records = consume(&bed.bootstrap(), &bed.events, 2, Duration::from_millis(500)).await;
-    assert_eq!(records.len(), 2, "each event published once: {records:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ids_older_than_the_window_are_accepted_again() {
+async fn ids_older_than_the_window_are_published_again() {
     let bed = Bed::new("window").await;
-    // The index keeps whole seconds: a window of 4 s holds an id for at least
-    // 3 s, time enough for the first two deliveries on a loaded machine.
+    // Ids are kept in whole seconds: a window of 4 s holds an id for at
+    // least 3 s, time enough for the first two deliveries on a loaded machine.
     let window = bed.dedup("window = \"4s\"\n");
     let gateway = Hookgate::start_with(&bed.bootstrap(), 5000, &window, &bed.sources).await;
     let url = gateway.url(PATH);
     assert_eq!(deliver(&url, "evt-aging").await, "accepted");
     assert_eq!(deliver(&url, "evt-aging").await, "duplicate");
+    bed.published(1, Duration::ZERO).await;
     tokio::time::sleep(Duration::from_millis(4100)).await;
     assert_eq!(deliver(&url, "evt-aging").await, "accepted");
+    bed.published(2, Duration::ZERO).await;
     gateway.stop().await;
 
     // A replica started once that window passed too loads nothing for it.
     tokio::time::sleep(Duration::from_millis(4100)).await;
     let replica = Hookgate::start_with(&bed.bootstrap(), 5000, &window, &bed.sources).await;
     assert_eq!(deliver(&replica.url(PATH), "evt-aging").await, "accepted");
+    let records = bed.published(3, Duration::from_millis(500)).await;
     replica.stop().await;
-    let records = consume(&bed.bootstrap(), &bed.events, 3, Duration::from_millis(500)).await;
     assert_eq!(records.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
+async fn the_dedup_and_intake_topics_are_created_with_the_settings_they_need() {
     let bed = Bed::new("topic").await;
     let dedup = bed.dedup("window = \"90m\"\npartitions = 3\n");
     let gateway = Hookgate::start_with(&bed.bootstrap(), 5000, &dedup, &bed.sources).await;
@@ -211,29 +438,51 @@ async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", bed.bootstrap());
     let admin: AdminClient<DefaultClientContext> = client.create().expect("admin");
+    let intake = format!("{}.intake", bed.events);
     let described = admin
         .describe_configs(
-            [&ResourceSpecifier::Topic(&bed.dedup_topic)],
+            [
+                &ResourceSpecifier::Topic(&bed.dedup_topic),
+                &ResourceSpecifier::Topic(&intake),
+            ],
             &AdminOptions::new().request_timeout(Some(Duration::from_secs(5))),
         )
         .await
         .expect("describe");
-    let resource = described.into_iter().next().expect("one").expect("configs");
-    let value = |name: &str| resource.get(name).and_then(|e| e.value.clone());
-    let mut policy: Vec<String> = value("cleanup.policy")
+    let mut described = described.into_iter();
+    let dedup_configs = described.next().expect("dedup").expect("configs");
+    let intake_configs = described.next().expect("intake").expect("configs");
+    let value = |resource: &rdkafka::admin::ConfigResource, name: &str| {
+        resource.get(name).and_then(|e| e.value.clone())
+    };
+    let mut policy: Vec<String> = value(&dedup_configs, "cleanup.policy")
         .unwrap_or_default()
         .split(',')
         .map(|p| p.trim().to_owned())
         .collect();
     policy.sort();
     assert_eq!(policy, ["compact", "delete"]);
-    assert_eq!(value("retention.ms").as_deref(), Some("5400000"));
+    assert_eq!(
+        value(&dedup_configs, "retention.ms").as_deref(),
+        Some("5400000")
+    );
+    // The intake keeps events a week: a stage down over a weekend loses none.
+    assert_eq!(
+        value(&intake_configs, "cleanup.policy").as_deref(),
+        Some("delete")
+    );
+    assert_eq!(
+        value(&intake_configs, "retention.ms").as_deref(),
+        Some("604800000")
+    );
 
     let consumer: BaseConsumer = client.create().expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(&bed.dedup_topic), Duration::from_secs(5))
-        .expect("metadata");
-    assert_eq!(metadata.topics()[0].partitions().len(), 3);
+    for topic in [&bed.dedup_topic, &intake] {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .expect("metadata");
+        assert_eq!(metadata.topics()[0].partitions().len(), 3, "{topic}");
+    }
     gateway.stop().await;
 
     // A topic that exists with other settings is used, with a warning that
@@ -242,7 +491,7 @@ async fn the_dedup_topic_is_created_compacted_with_the_window_as_retention() {
     bed.kafka.create_topic(&plain).await;
     let process = Process::start(
         &bed.bootstrap(),
-        &format!("[dedup]\ntopic = \"{plain}\"\n"),
+        &format!("[dedup]\ntopic = \"{plain}\"\npartitions = 1\n"),
         &bed.sources,
     )
     .await;
@@ -274,17 +523,15 @@ async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older(
         ],
     )
     .await;
-    let dedup = bed.dedup("window = \"20s\"\npartitions = 1\n");
-    let first = Process::start(&bed.bootstrap(), &dedup, &bed.sources).await;
+    let dedup = "window = \"20s\"\npartitions = 1\n";
+    let first = bed.gateway_with(dedup).await;
     let old: Vec<String> = (0..20).map(|n| format!("evt-old-{n}")).collect();
-    let answers = deliver_all(&first.url(PATH), &old, 10).await;
-    assert!(answers.values().all(|a| a == "accepted"), "{answers:?}");
+    assert_all_stored(&deliver_all(&first.url(PATH), &old, 10).await, "old");
     // Past the window, new ids: their records roll the segment that holds
     // the old ones, which Kafka then deletes.
     tokio::time::sleep(Duration::from_secs(21)).await;
     let new: Vec<String> = (0..20).map(|n| format!("evt-new-{n}")).collect();
-    let answers = deliver_all(&first.url(PATH), &new, 10).await;
-    assert!(answers.values().all(|a| a == "accepted"), "{answers:?}");
+    assert_all_stored(&deliver_all(&first.url(PATH), &new, 10).await, "new");
     first.stop();
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bed.bootstrap())
@@ -306,16 +553,25 @@ async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older(
     }
 
     // A new replica loads what is left: every id in the window, nothing older.
-    let second = Process::start(&bed.bootstrap(), &dedup, &bed.sources).await;
-    assert_remembered(&second.url(PATH), &new, "ids within the window").await;
+    let second = bed.gateway_with(dedup).await;
+    assert_all_stored(&deliver_all(&second.url(PATH), &new, 10).await, "again");
+    second.await_metric(DROPPED, new.len() as f64).await;
     assert_eq!(deliver(&second.url(PATH), "evt-old-0").await, "accepted");
+    let records = bed.published(41, Duration::from_millis(500)).await;
     second.stop();
+    let copies = copies_by_key(&records);
+    assert_eq!(copies.get("evt-old-0"), Some(&2), "published again");
+    assert!(
+        new.iter().all(|id| copies.get(id) == Some(&1)),
+        "{copies:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
     let bed = Bed::new("damaged").await;
-    let first = bed.gateway().await;
+    let dedup = "partitions = 1\n";
+    let first = bed.gateway_with(dedup).await;
     assert_eq!(deliver(&first.url(PATH), "evt-kept").await, "accepted");
     first.stop();
 
@@ -339,17 +595,17 @@ async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
             .expect("damaged record written");
     }
 
-    let second = bed.gateway().await;
-    assert_eq!(deliver(&second.url(PATH), "evt-kept").await, "duplicate");
-    second
-        .await_metric("hookgate_dedup_corrupt_records_total", 4.0)
-        .await;
+    let second = bed.gateway_with(dedup).await;
+    assert_eq!(deliver(&second.url(PATH), "evt-kept").await, "accepted");
+    second.await_metric(DROPPED, 1.0).await;
     assert_eq!(
         second.metric("hookgate_dedup_corrupt_records_total").await,
         4.0
     );
     let log = second.stop();
-    assert!(log.contains("skipped a damaged dedup record"), "{log}");
+    assert!(log.contains("skipped a damaged changelog record"), "{log}");
+    let records = bed.published(1, Duration::from_millis(500)).await;
+    assert_eq!(records.len(), 1, "evt-kept published once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +613,7 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sources = source(dir.path(), "github", KIND, "it.nowhere");
     let nowhere = format!("127.0.0.1:{}", free_port());
-    let process = Process::spawn(&nowhere, "", &sources);
+    let process = Process::spawn(&nowhere, "[dedup]\ntopic = \"hookgate.dedup\"\n", &sources);
     let client = client();
 
     // The reasons are on the metrics port, which is never exposed.
@@ -411,7 +667,7 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_under_load_forgets_no_acknowledged_id() {
+async fn a_crash_under_load_loses_no_acknowledged_event_and_publishes_none_twice() {
     let bed = Bed::new("crash").await;
     let first = bed.gateway().await;
     let url = first.url(PATH);
@@ -439,15 +695,16 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
             })
         })
         .collect();
-    // Killed once 100 are acknowledged, while the senders are still sending
-    // (a slow machine takes longer to get there, not fewer).
+    // Killed once 300 are acknowledged, while the senders are still sending
+    // and the stage is publishing (a slow machine takes longer to get there,
+    // not fewer).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().expect("lock").len() < 100 {
+    while acknowledged.lock().expect("lock").len() < 300 {
         // A sender that stopped before the kill panicked: its await says why.
         if senders.iter().any(tokio::task::JoinHandle::is_finished) {
             break;
         }
-        assert!(Instant::now() < deadline, "100 deliveries within 30 s");
+        assert!(Instant::now() < deadline, "300 deliveries within 30 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.kill();
@@ -456,42 +713,42 @@ async fn a_crash_under_load_forgets_no_acknowledged_id() {
     }
     let acknowledged = acknowledged.lock().expect("lock").clone();
     assert!(
-        acknowledged.len() >= 100,
+        acknowledged.len() >= 300,
         "only {} deliveries were acknowledged before the kill",
         acknowledged.len()
     );
 
-    // Every event answered 2xx before the crash is a duplicate now.
+    // The next replica publishes what the crashed one left, and every retry
+    // of an acknowledged event is dropped: once Kafka gave up on the crashed
+    // member (its session timeout, 10 s) and the partitions were loaded.
     let second = bed.gateway().await;
-    assert_remembered(&second.url(PATH), &acknowledged, "after kill -9").await;
+    assert_all_stored(
+        &deliver_all(&second.url(PATH), &acknowledged, 16).await,
+        "retries after kill -9",
+    );
+    second
+        .await_metric_within(DROPPED, acknowledged.len() as f64, Duration::from_secs(40))
+        .await;
+    let records = bed
+        .published(acknowledged.len(), Duration::from_secs(1))
+        .await;
     second.stop();
-
-    // And each is in Kafka exactly once.
-    let records = consume(
-        &bed.bootstrap(),
-        &bed.events,
-        acknowledged.len(),
-        Duration::from_secs(1),
-    )
-    .await;
-    let copies = copies_by_key(&records);
-    for id in &acknowledged {
-        assert_eq!(copies.get(id), Some(&1), "{id} in Kafka once");
-    }
+    assert_none_lost_none_twice(&records, &acknowledged, "after kill -9");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarts_and_new_replicas_forget_no_id() {
+async fn restarts_and_new_replicas_publish_each_event_once() {
     let bed = Bed::new("rounds").await;
     let mut running = bed.gateway().await;
     // `scripts/dedup-rounds.sh` runs more rounds than CI does.
     let rounds: usize = std::env::var("HOOKGATE_DEDUP_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(6);
     const PER_ROUND: usize = 60;
+    let mut all = Vec::new();
     for round in 0..rounds {
-        // 12 at a time, so the ids of a round span several dedup records.
+        // 12 at a time, so the ids of a round span several batches.
         let ids: Vec<String> = (0..PER_ROUND)
             .map(|n| format!("evt-round-{round}-{n}"))
             .collect();
@@ -509,23 +766,20 @@ async fn restarts_and_new_replicas_forget_no_id() {
             running.stop();
             replica
         };
-        assert_remembered(&next.url(PATH), &ids, &format!("round {round}")).await;
+        assert_all_stored(
+            &deliver_all(&next.url(PATH), &ids, 12).await,
+            &format!("round {round} again"),
+        );
+        all.extend(ids);
         running = next;
     }
     running.stop();
-    let records = consume(
-        &bed.bootstrap(),
-        &bed.events,
-        rounds * PER_ROUND,
-        Duration::from_secs(1),
-    )
-    .await;
-    assert_eq!(records.len(), rounds * PER_ROUND);
-    assert!(copies_by_key(&records).values().all(|&n| n == 1));
+    let records = bed.published(all.len(), Duration::from_secs(1)).await;
+    assert_each_once(&records, &all, "restarts and new replicas");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_replay_reads_past_a_lagging_high_watermark() {
+async fn the_load_reads_past_a_lagging_high_watermark() {
     let (broker, sources, _dir) = tansu_with_source("lagging").await;
     let config = DedupConfig::default();
     let mut client = ClientConfig::new();
@@ -534,9 +788,10 @@ async fn the_replay_reads_past_a_lagging_high_watermark() {
         .await
         .expect("dedup topic");
 
-    // Ids an earlier replica accepted, one to a record, written by a producer
-    // that batches them: the broker then reports a high watermark short of
-    // the partitions' end.
+    // Ids an earlier stage published, one to a record, each in the
+    // partition its delivery goes to (GitHub's: its body's), written by a
+    // producer that batches them: the broker then reports a high watermark
+    // short of the partitions' end.
     const IDS: usize = 200;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -555,13 +810,18 @@ async fn the_replay_reads_past_a_lagging_high_watermark() {
         .enumerate()
         .map(|(n, id)| {
             let hash = IdHash::of(&source, &EventId::new(id).expect("id"));
+            let partition =
+                IdHash::of_replay(&source, &body_with_id(id)).partition(config.partitions);
             let (key, value) = (writer.ids_key(n as u64), record::encode_ids(&[(hash, now)]));
             let producer = producer.clone();
             let topic = config.topic.clone();
             tokio::spawn(async move {
                 producer
                     .send(
-                        FutureRecord::to(&topic).key(&key).payload(&value),
+                        FutureRecord::to(&topic)
+                            .partition(partition)
+                            .key(&key)
+                            .payload(&value),
                         Duration::from_secs(5),
                     )
                     .await
@@ -585,15 +845,16 @@ async fn the_replay_reads_past_a_lagging_high_watermark() {
     assert!(
         reported < IDS as i64,
         "the broker reports high watermarks summing to {reported} for {IDS} records: it no \
-         longer lags, so this test no longer exercises the replay's rule"
+         longer lags, so this test no longer exercises the load's rule"
     );
 
-    let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
-    assert_remembered(
-        &gateway.url(PATH),
-        &ids,
+    let dedup = "[dedup]\ntopic = \"hookgate.dedup\"\nintake_topic = \"hookgate.intake\"\ngroup = \"hookgate.dedup\"\n";
+    let gateway = Process::start(&broker.bootstrap(), dedup, &sources).await;
+    assert_all_stored(
+        &deliver_all(&gateway.url(PATH), &ids, 16).await,
         "ids past the reported high watermark",
-    )
-    .await;
+    );
+    gateway.await_metric(DROPPED, IDS as f64).await;
+    assert_eq!(gateway.metric(DROPPED).await, IDS as f64);
     gateway.stop();
 }

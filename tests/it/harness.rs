@@ -358,6 +358,11 @@ impl Process {
         assert!(status.success());
     }
 
+    /// `kill -SIGNAL` to the process: `-STOP`, `-CONT`.
+    pub(crate) fn signal(&self, signal: &str) {
+        crate::broker::send_signal(self.child.as_ref().expect("running"), signal);
+    }
+
     /// The folder of the config file and the log.
     pub(crate) fn dir(&self) -> &std::path::Path {
         self.dir.path()
@@ -450,7 +455,13 @@ impl Process {
 
     /// Waits up to 10 s for a metric to reach `at_least`.
     pub(crate) async fn await_metric(&self, series: &str, at_least: f64) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.await_metric_within(series, at_least, Duration::from_secs(10))
+            .await;
+    }
+
+    /// Waits up to `limit` for a metric to reach `at_least`.
+    pub(crate) async fn await_metric_within(&self, series: &str, at_least: f64, limit: Duration) {
+        let deadline = Instant::now() + limit;
         while self.metric(series).await < at_least {
             assert!(
                 Instant::now() < deadline,

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use hookgate::config::Transactions;
 use hookgate::dedup::IdHash;
 use hookgate::dedup::intake::{self, DedupKeys};
-use hookgate::config::Transactions;
 use hookgate::dedup::stage::{self, StageHandle, StageSettings};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
