@@ -8,7 +8,8 @@
 //!   the dedup stage of the same process.
 //!
 //! `cargo bench --bench dedup` runs all three; name some to run only those, and
-//! set `LOAD_IDS` (default 2,000,000) or `MEMORY_IDS` (default 10,000,000).
+//! set `LOAD_IDS` (default 2,000,000) or `MEMORY_IDS` (default 10,000,000);
+//! `TRANSACTIONS=off` runs `delay` without Kafka transactions.
 
 #[path = "../tests/it/broker.rs"]
 #[allow(dead_code)]
@@ -249,12 +250,13 @@ async fn delay(bootstrap: &str, rounds: usize) {
     std::fs::write(dir.join("bench.secret"), "bench-secret").expect("secret");
     let text = format!(
         "[kafka]\nbrokers = \"{bootstrap}\"\n[metrics]\nenabled = false\n\
-         [dedup]\ntopic = \"{}\"\nintake_topic = \"{}\"\ngroup = \"{}\"\n\
+         [dedup]\ntopic = \"{}\"\nintake_topic = \"{}\"\ngroup = \"{}\"\ntransactions = \"{}\"\n\
          [[sources]]\nname = \"bench\"\npath = \"/bench\"\nverifier = \"github\"\n\
          secrets = [\"file:bench.secret\"]\ntopic = \"{events}\"\n",
         unique("dedup"),
         unique("intake"),
         unique("group"),
+        std::env::var("TRANSACTIONS").unwrap_or_else(|_| "auto".into()),
     );
     let mut config = Config::parse(&text).expect("config");
     config.base_dir = dir.clone();
@@ -270,6 +272,10 @@ async fn delay(bootstrap: &str, rounds: usize) {
         .set("group.id", unique("reader"))
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "1")
+        .set(
+            "isolation.level",
+            std::env::var("ISOLATION").unwrap_or_else(|_| "read_committed".into()),
+        )
         .create()
         .expect("consumer");
     // The topic exists once the gateway made it.

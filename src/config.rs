@@ -354,6 +354,11 @@ pub struct DedupConfig {
     /// The topic edges hand verified events to, partitioned by dedup key
     /// (`partitions` of them, as many as the dedup topic has).
     pub intake_topic: String,
+    /// How long the intake topic keeps an event once hookgate created it:
+    /// how long the dedup stages may be down before an acknowledged event
+    /// is lost.
+    #[serde(with = "humantime_serde")]
+    pub intake_retention: Duration,
     /// The consumer group of the dedup stages on `intake_topic`.
     pub group: String,
     /// Static membership: a name of this replica's own that stays the same
@@ -370,13 +375,15 @@ pub struct DedupConfig {
     /// `session.timeout.ms`); it stops publishing before that.
     #[serde(with = "humantime_serde")]
     pub session_timeout: Duration,
-    /// Whether this process runs a dedup stage beside its edge (`all`), or
-    /// only receives webhooks (`edge`) while stages elsewhere publish.
+    /// Whether this process runs a dedup stage beside its edge (`all`),
+    /// only receives webhooks (`edge`) while stages elsewhere publish, or
+    /// only runs a stage (`dedup`).
     pub role: Role,
 }
 
-/// `dedup.role`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+/// `dedup.role` (or `serve --role`): which parts of the pipeline a replica
+/// runs.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Edge and dedup stage in one process: one replica needs nothing else.
@@ -384,6 +391,21 @@ pub enum Role {
     All,
     /// Receives, verifies and hands events to the intake topic only.
     Edge,
+    /// Runs the dedup stage only: publishes from the intake topic, and its
+    /// webhook port answers health checks, nothing else.
+    Dedup,
+}
+
+impl Role {
+    /// Whether this replica receives webhooks.
+    pub fn receives_webhooks(self) -> bool {
+        self != Self::Dedup
+    }
+
+    /// Whether this replica runs a dedup stage.
+    pub fn runs_stage(self) -> bool {
+        self != Self::Edge
+    }
 }
 
 /// `dedup.transactions`.
@@ -419,6 +441,7 @@ impl Default for DedupConfig {
             removed_durability: None,
             removed_fetch_wait: None,
             intake_topic: "hookgate.intake".into(),
+            intake_retention: Duration::from_secs(7 * 24 * 3600),
             group: "hookgate.dedup".into(),
             instance_id: None,
             transactions: Transactions::Auto,
@@ -858,6 +881,15 @@ impl Config {
         }
         if self.dedup.max_entries == 0 {
             fail("dedup.max_entries", "must be at least 1".into());
+        }
+        if self.dedup.intake_retention < Duration::from_secs(3600) {
+            fail(
+                "dedup.intake_retention",
+                format!(
+                    "{:?} leaves the dedup stages too little time to publish what was acknowledged: give at least 1h",
+                    self.dedup.intake_retention
+                ),
+            );
         }
         if self.dedup.batch_max == 0 {
             fail("dedup.batch_max", "must be at least 1".into());

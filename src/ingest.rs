@@ -46,6 +46,9 @@ pub struct Gateway {
     /// Where events go for the dedup stage to publish them once; `None`:
     /// straight to their topics (the null broker, which keeps nothing).
     intake: Option<Arc<Intake>>,
+    /// False where `dedup.role = "dedup"`: every path but the health checks
+    /// is answered 404.
+    receives_webhooks: bool,
 }
 
 /// The intake topic and its partition count, which the edge routes by.
@@ -158,6 +161,7 @@ impl Gateway {
             produce_timeout: config.kafka.produce_timeout(),
             retry_after_secs: config.kafka.retry_after_secs(),
             budget: Budget::new(&config.server),
+            receives_webhooks: config.dedup.role.receives_webhooks(),
             intake: (!config.kafka.is_null()).then(|| {
                 Arc::new(Intake {
                     topic: config.dedup.intake_topic.clone(),
@@ -214,13 +218,22 @@ impl Gateway {
             trace: TraceParent::continue_or_start(request.headers()),
         };
         let client = arrival.client;
-        let Some(source) = live.sources.by_path(path).cloned() else {
+        let source = live
+            .sources
+            .by_path(path)
+            .filter(|_| self.receives_webhooks)
+            .cloned();
+        let Some(source) = source else {
             if let Some(response) = self.health_check(path) {
                 return response;
             }
             let failure = Failure::from(Rejection::new(
                 Reason::UnknownPath,
-                "no webhook source is configured at this path",
+                if self.receives_webhooks {
+                    "no webhook source is configured at this path"
+                } else {
+                    "this replica runs the dedup stage only (dedup.role = \"dedup\"): send webhooks to an edge"
+                },
             ));
             return self.reject(None, live.sources.unrouted(), failure, &arrival);
         };

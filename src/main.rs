@@ -74,6 +74,11 @@ enum Command {
         /// The TOML config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Which parts to run: `all` (receive webhooks and publish them
+        /// once), `edge` (receive only) or `dedup` (publish only); overrides
+        /// the file's `dedup.role`.
+        #[arg(long, value_enum)]
+        role: Option<hookgate::config::Role>,
     },
     /// Check a config file, secrets included, and print a summary; exits non-zero
     /// listing every error, each with its field.
@@ -317,9 +322,14 @@ fn main() -> ExitCode {
         }
         Command::Forward(args) => forward(args),
         Command::Redrive(args) => redrive(args),
-        Command::Serve { config: path } => {
+        Command::Serve { config: path, role } => {
             let config = match Config::load(&path) {
-                Ok(config) => config,
+                Ok(mut config) => {
+                    if let Some(role) = role {
+                        config.dedup.role = role;
+                    }
+                    config
+                }
                 Err(err) => {
                     eprintln!("{err}");
                     return ExitCode::from(2);

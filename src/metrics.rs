@@ -292,6 +292,10 @@ pub struct SourceMetrics {
 impl SourceMetrics {
     pub fn new(source: &str) -> Self {
         let source = source.to_owned();
+        // The dedup stage's series, at 0 until it publishes or drops one,
+        // so that dashboards read 0 rather than "no data".
+        counter!(DEDUP_PUBLISHED, "source" => source.clone()).increment(0);
+        counter!(DEDUP_DROPPED, "source" => source.clone()).increment(0);
         let by_status = |status: &'static str| counter!(REQUESTS, "source" => source.clone(), "status" => status);
         Self {
             ok: by_status("200"),

@@ -121,6 +121,9 @@ pub async fn redrive(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|err| RedriveError::Io(format!("cannot bind a local port: {err}")))?;
+    // An edge only: the running fleet's dedup stages decide, and a stage
+    // here would only take their partitions away for a moment.
+    config.dedup.role = crate::config::Role::Edge;
     let pipeline = app::start(&config, listener).await?;
     let waiting = Instant::now();
     while !pipeline.health().is_dedup_loaded() {

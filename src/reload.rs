@@ -13,7 +13,15 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
     let mut fields = server_fields(&running.server, &new.server);
     for (section, changed) in [
         ("kafka", running.kafka != new.kafka),
-        ("dedup", running.dedup != new.dedup),
+        // The role may come from `serve --role` rather than the file.
+        (
+            "dedup",
+            running.dedup
+                != (crate::config::DedupConfig {
+                    role: running.dedup.role,
+                    ..new.dedup.clone()
+                }),
+        ),
         ("metrics", running.metrics != new.metrics),
         ("log", running.log != new.log),
     ] {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::stage::{self, StageHandle, StageSettings};
 use super::topic;
-use crate::config::{DedupConfig, Role, Transactions};
+use crate::config::{DedupConfig, Transactions};
 use crate::health::Health;
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ async fn keep(
             health.dedup_loaded();
             ready = true;
         }
-        if config.role == Role::Edge {
+        if !config.role.runs_stage() {
             return;
         }
         let Some(handle) = start_stage(&client, &config, cluster).await else {

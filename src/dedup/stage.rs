@@ -152,14 +152,29 @@ struct StageContext {
 
 impl ClientContext for StageContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
-            self.cluster_lost.store(true, Ordering::Relaxed);
-        }
+        self.note(&error);
         self.logged.error(error, reason);
     }
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
         self.logged.log(level, facility, message);
+    }
+}
+
+impl StageContext {
+    /// Marks the stage for a restart on the errors that call for one: every
+    /// broker unreachable, or the intake topic gone (a restarted broker may
+    /// have lost it; the keeper makes it again before the next stage).
+    fn note(&self, error: &KafkaError) {
+        use rdkafka::types::RDKafkaErrorCode::{
+            AllBrokersDown, UnknownTopic, UnknownTopicOrPartition,
+        };
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(AllBrokersDown | UnknownTopic | UnknownTopicOrPartition)
+        ) {
+            self.cluster_lost.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -367,7 +382,7 @@ impl Stage {
         while !self.stop.load(Ordering::Relaxed) {
             if self.cluster_lost() {
                 tracing::warn!(
-                    "dedup stage: lost every Kafka broker; leaving the group to rejoin once they are back"
+                    "dedup stage: lost every Kafka broker, or the intake topic; leaving the group to rejoin once the topics are back"
                 );
                 self.abort();
                 return;
@@ -418,6 +433,8 @@ impl Stage {
         match first {
             Some(Ok(message)) => batch.push(message.detach()),
             Some(Err(err)) => {
+                // Consumer errors arrive here, not at the context's `error`.
+                self.consumer.context().note(&err);
                 tracing::debug!(error = %err, "dedup stage: poll");
                 return batch;
             }

@@ -36,10 +36,6 @@ pub fn settings(config: &DedupConfig) -> [(&'static str, String); 2] {
     ]
 }
 
-/// How long the intake topic keeps an event: long enough for a stage that
-/// was down a weekend to publish it.
-pub const INTAKE_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
-
 /// Creates the intake topic, or checks the one that exists; it has as many
 /// partitions as the dedup topic, one owner each.
 pub async fn ensure_intake(
@@ -55,7 +51,10 @@ pub async fn ensure_intake(
         &intake,
         &[
             ("cleanup.policy", "delete".to_owned()),
-            ("retention.ms", INTAKE_RETENTION.as_millis().to_string()),
+            (
+                "retention.ms",
+                config.intake_retention.as_millis().to_string(),
+            ),
         ],
     )
     .await

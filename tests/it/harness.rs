@@ -37,6 +37,8 @@ pub(crate) fn with_own_dedup_topics(extra: &str, sources: &str) -> String {
     else {
         return extra.to_owned();
     };
+    // A routed source's topic is a template (`webhooks.{event}`).
+    let events: String = events.chars().filter(|c| !matches!(c, '{' | '}')).collect();
     let mut own = String::new();
     for (key, suffix) in [
         ("topic", "dedup"),
