@@ -733,6 +733,13 @@ impl Stage {
             }
         }
         let offsets = offsets(&self.settings.intake_topic, &next);
+        // The ids' acknowledgements first, either way: with none left in
+        // flight, committing does not wait on rdkafka's flush, which serves
+        // the producer's queue in turns with its polling thread and was
+        // measured to add 100 ms to every transaction.
+        let written = self
+            .runtime
+            .block_on(futures_util::future::join_all(writes));
         if self.settings.transactions == Transactions::On {
             let committed = self
                 .consumer
@@ -752,13 +759,10 @@ impl Stage {
                 self.abort();
                 return;
             }
-            for _ in &writes {
+            for _ in &written {
                 crate::metrics::dedup_write(true);
             }
         } else {
-            let written = self
-                .runtime
-                .block_on(futures_util::future::join_all(writes));
             for ack in &written {
                 crate::metrics::dedup_write(matches!(ack, Ok(Ok(_))));
             }
