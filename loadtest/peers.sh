@@ -5,7 +5,8 @@
 # (A B C D E, A B C D E, …):
 #   ceiling   a minimal hyper server that reads the body and answers 200
 #   null      hookgate with kafka.brokers = "null" (everything but Kafka)
-#   hookgate  hookgate, full path (verify, durable dedup, acks=all, answer after ack)
+#   hookgate  hookgate, full path in one process: the edge (verify, answer after
+#             the intake topic's acks=all ack) and the dedup stage (publish once)
 #   naive     the minimal Rust gateway a team would write instead: hyper, hmac,
 #             an in-memory id set, rdkafka awaiting each ack (loadtest/src/bin/naive.rs)
 #   node      fastify + kafkajs, same contract (loadtest/peers/node-gateway.mjs)
@@ -23,8 +24,10 @@
 # Prints one table.
 #
 # Two more targets can be named in TARGETS (default: all of the above):
-#   async     hookgate with dedup.durability = "async" (the 2xx waits for the event only)
-#   before    the hookgate binary at BEFORE_BIN, for a before/after table in one run
+#   edge      hookgate with dedup.role = "edge": the edge alone (its ledger is
+#             read from the intake topic)
+#   before    the hookgate binary at BEFORE_BIN (a version without the dedup
+#             stage), for a before/after table in one run
 #
 # Usage: [BROKER=tansu|kafka] [TARGETS="…"] [BEFORE_BIN=…] loadtest/peers.sh [seconds=8] [rounds=2] ["connection counts"="64 256"]
 set -euo pipefail
@@ -99,11 +102,15 @@ start() {
   local target=$1 port=$2 topic=${3:-webhooks.load}
   case $target in
     ceiling) taskset -c 1 target/release/hookgate-ceiling "127.0.0.1:$port" >"$work/$target.log" 2>&1 & ;;
-    null|hookgate|async|before)
-      local brokers="127.0.0.1:$kafka_port" binary=target/release/hookgate dedup=""
+    null|hookgate|edge|before)
+      # Each run's dedup stage starts afresh: topics and group of its own.
+      local brokers="127.0.0.1:$kafka_port" binary=target/release/hookgate
+      local dedup="intake_topic = \"$topic.intake\"
+group = \"$topic.group\""
       [ "$target" = null ] && brokers=null
-      [ "$target" = async ] && dedup='durability = "async"'
-      [ "$target" = before ] && binary=$BEFORE_BIN
+      [ "$target" = edge ] && dedup="$dedup
+role = \"edge\""
+      [ "$target" = before ] && binary=$BEFORE_BIN dedup=
       cat > "$work/$target.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"
@@ -141,14 +148,14 @@ TOML
 }
 
 # Whether target $1 is hookgate publishing to Kafka: its ledger is checked.
-is_hookgate() { case $1 in hookgate|async|before) return 0 ;; *) return 1 ;; esac; }
+is_hookgate() { case $1 in hookgate|edge|before) return 0 ;; *) return 1 ;; esac; }
 
 # Runs the generator against target $1 with $2 connections: closed loop, or
 # open loop at rate $3. Prints the report's file.
 measure() {
   local target=$1 connections=$2 rate=${3:-} port pid out topic=webhooks.load ledger_args=()
   port=$(port)
-  case $target in hookgate|async|before|naive|node|python)
+  case $target in hookgate|edge|before|naive|node|python)
     fresh_broker
     ledger_args=(--broker-pid "$(cat "$work/broker.pid")") ;;
   esac
@@ -156,7 +163,9 @@ measure() {
     topic="webhooks.load.run$RANDOM$RANDOM"
     # (Apache Kafka: hookgate creates it at start, with topic_partitions.)
     [ "$BROKER" = tansu ] && "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 3 "$topic" >/dev/null
-    ledger_args+=(--brokers "127.0.0.1:$kafka_port" --topic "$topic")
+    local ledger_topic=$topic
+    [ "$target" = edge ] && ledger_topic=$topic.intake
+    ledger_args+=(--brokers "127.0.0.1:$kafka_port" --topic "$ledger_topic")
   fi
   pid=$(start "$target" "$port" "$topic")
   pids+=("$pid")
@@ -240,7 +249,7 @@ for t in targets:
     t_at = at(max_files[t])
     ratios = " ".join(f"{hg_at[c] / t_at[c] if t_at.get(c) else float('inf'):>8.2f}" for c in counts)
     print(f"{t:<10} {rate:>10.0f} {connections:>6} {p99:>16.2f} {share:>10.3f} {cpu:>11.1f} {broker:>14.1f} {hg / rate if rate else float('inf'):>18.2f} {ratios}")
-checked = [t for t in targets if t in ("hookgate", "async", "before")]
+checked = [t for t in targets if t in ("hookgate", "edge", "before")]
 ledgers = [load(e.split(":", 1)[1]).get("ledger") for t in checked for e in max_files[t].split()]
 ledgers += [load(p99_files[t]).get("ledger") for t in checked]
 if any(l is None for l in ledgers):

@@ -5,10 +5,9 @@
 #
 # Usage: loadtest/run.sh [seconds=10] [rate|max=max] [connections=64] [body_bytes=1024] [duplicates=0.1] [provider=github]
 #   rate: requests per second, open loop; `max`: closed loop, flat out.
-# Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS,
-# LINGER_MS and DURABILITY set hookgate's server.workers, the producer's
-# linger.ms and dedup.durability; HOOKGATE_BIN runs another hookgate binary
-# (for A/B comparisons; one that knows no dedup.durability needs DURABILITY=none).
+# Extra arguments for hookgate-load can follow in LOAD_ARGS; WORKERS and
+# LINGER_MS set hookgate's server.workers and the producer's linger.ms;
+# HOOKGATE_BIN runs another hookgate binary (for A/B comparisons).
 # TLS=1 serves https with a certificate made here (openssl) and sends over it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,8 +42,6 @@ $tls_table
 brokers = "127.0.0.1:$kafka_port"
 topic_partitions = 3
 producer = { "linger.ms" = "${LINGER_MS:-2}" }
-[dedup]
-$([ "${DURABILITY:-durable}" != none ] && echo "durability = \"${DURABILITY:-durable}\"")
 [metrics]
 listen = "127.0.0.1:$metrics_port"
 [log]

@@ -6,11 +6,10 @@
 # The last window also checks the ledger (every 2xx'd event of that window in
 # Kafka once). hookgate is pinned to CPU 1, tansu and the generator to CPU 0.
 #
-# tansu keeps every record in memory (about body size + 150 bytes each) and
-# lists a partition's whole log on every fetch, so the dedup topic's reader
-# slows it more the longer the run: the soak sets `dedup.fetch_wait` (5s here,
-# 20ms in hookgate) to fetch less often. Size the rate and the body
-# so the run fits, and read the broker's columns before blaming the gateway.
+# tansu keeps every record in memory (about body size + 150 bytes each, and
+# each event is written twice: to the intake topic, then by the dedup stage
+# to its topic) and slows as its log grows. Size the rate and the body so
+# the run fits, and read the broker's columns before blaming the gateway.
 #
 # The dedup window is 5 minutes, so that the index reaches its steady size
 # (rate × window) within the run and the gateway's memory can be seen to level
@@ -21,14 +20,13 @@
 # broker we can run holds for long; the broker columns and the ledger are then
 # left out.
 #
-# Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256] [fetch_wait=5s] [broker=tansu|null]
+# Usage: loadtest/soak.sh [minutes=30] [rate=5000] [body_bytes=256] [broker=tansu|null]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
 rate=${2:-5000}
 body_bytes=${3:-256}
-fetch_wait=${4:-5s}
-broker_kind=${5:-tansu}
+broker_kind=${4:-tansu}
 
 # shellcheck source=loadtest/common.sh
 . loadtest/common.sh
@@ -49,7 +47,6 @@ brokers = "$brokers"
 topic_partitions = 3
 [dedup]
 window = "5m"
-fetch_wait = "$fetch_wait"
 [metrics]
 enabled = false
 [log]

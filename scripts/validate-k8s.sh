@@ -367,9 +367,12 @@ if config_text is not None:
         config = {}
     references = sorted(set(re.findall(r'"env:([A-Za-z_][A-Za-z0-9_]*)"', config_text)))
     for ref in references:
-        source = env.get(ref, {}).get("valueFrom", {}).get("secretKeyRef")
-        if source:
-            ok(f"env:{ref} of hookgate.toml comes from Secret {source.get('name')} key {source.get('key')}")
+        source = env.get(ref, {}).get("valueFrom", {})
+        if source.get("secretKeyRef"):
+            secret = source["secretKeyRef"]
+            ok(f"env:{ref} of hookgate.toml comes from Secret {secret.get('name')} key {secret.get('key')}")
+        elif source.get("fieldRef") and ref == "POD_NAME":
+            ok(f"env:{ref} of hookgate.toml is the pod's {source['fieldRef'].get('fieldPath')}")
         else:
             fail(f"env:{ref} of hookgate.toml: the container sets no {ref} from a Secret (secretKeyRef)")
     for section, port_name in (("server", "http"), ("metrics", "metrics")):
@@ -381,10 +384,11 @@ if config_text is not None:
     grace_s = int(grace[:-1]) if re.fullmatch(r"\d+s", grace) else None
     sleep_s = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     period = spec.get("terminationGracePeriodSeconds", 30)
-    # After shutdown_grace hookgate flushes ids and events for up to 5 s + 5 s.
-    need = sleep_s + (grace_s or 0) + 10
+    # After shutdown_grace hookgate flushes events for up to 5 s, then its
+    # dedup stage publishes what its partitions hold for up to 10 s.
+    need = sleep_s + (grace_s or 0) + 15
     check(grace_s is not None and period > need,
-          f"terminationGracePeriodSeconds {period} > preStop {sleep_s} s + shutdown_grace {grace} + flush 10 s",
+          f"terminationGracePeriodSeconds {period} > preStop {sleep_s} s + shutdown_grace {grace} + flush and drain 15 s",
           "the pod would be killed before it has drained")
     # Memory: the whole dedup index (~35 B an id), request bodies, producer queue, ~300 MiB besides.
     mib = {"Mi": 1, "Gi": 1024}

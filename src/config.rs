@@ -362,8 +362,9 @@ pub struct DedupConfig {
     /// The consumer group of the dedup stages on `intake_topic`.
     pub group: String,
     /// Static membership: a name of this replica's own that stays the same
-    /// across its restarts (a pod's name), so a restart keeps its partitions
-    /// instead of moving them twice. Unset: dynamic membership.
+    /// across its restarts (a pod's name; `env:NAME` reads it from the
+    /// environment), so a restart keeps its partitions instead of moving
+    /// them twice. Unset: dynamic membership.
     pub instance_id: Option<String>,
     /// Whether a dedup stage's batch (its events, its ids, its intake
     /// offsets) is one Kafka transaction: `auto` where the broker has them.
@@ -680,6 +681,16 @@ impl Config {
         let mut errors = config.validate();
         let base_dir = config.base_dir.clone();
         errors.extend(config.kafka.resolve_references(&base_dir));
+        // A pod's name, say, from its environment: `env:POD_NAME`.
+        if let Some(instance) = &mut config.dedup.instance_id {
+            match crate::secret::resolve_setting(instance, &base_dir) {
+                Ok(resolved) => *instance = resolved.trim().to_owned(),
+                Err(message) => errors.push(FieldError {
+                    field: "dedup.instance_id".into(),
+                    message,
+                }),
+            }
+        }
         if errors.is_empty() {
             Ok(config)
         } else {

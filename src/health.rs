@@ -22,7 +22,7 @@ pub struct Health {
     /// Why the last probe failed, as the Kafka client put it.
     kafka_problem: Mutex<Option<String>>,
     dedup_loaded: AtomicBool,
-    /// What the dedup reader is doing until the index is loaded.
+    /// What keeps the dedup topics from being ready, until they are.
     dedup_progress: Mutex<String>,
     /// Held while `hookgate_ready` is set, so the broker probe and the dedup
     /// reader, changing readiness at once, cannot leave the gauge at the value

@@ -119,7 +119,7 @@ pub(crate) fn log_client_message(
 
 /// The body of [`Logged`]'s `error`, for contexts that do more.
 pub(crate) fn log_client_error(throttle: &Throttle, error: &KafkaError, reason: &str) {
-    // The end of a partition is news to the dedup reader, not a problem.
+    // The end of a partition is news to a reader, not a problem.
     if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
         return;
     }

@@ -49,16 +49,14 @@ pub enum PublishError {
     Kafka(KafkaError),
 }
 
-/// The current event producer, shared with the dedup journal so that its
-/// records ride the same client (one set of broker threads and connections,
-/// woken once for events and dedup records alike); a replacement is seen by
-/// every holder.
+/// The current event producer: a replacement (made when the last one could
+/// no longer produce) is seen by every request at once.
 #[derive(Clone)]
-pub struct SharedProducer(Arc<ArcSwap<FutureProducer<Logged>>>);
+struct SharedProducer(Arc<ArcSwap<FutureProducer<Logged>>>);
 
 impl SharedProducer {
     /// The producer in use now.
-    pub fn current(&self) -> Arc<FutureProducer<Logged>> {
+    fn current(&self) -> Arc<FutureProducer<Logged>> {
         self.0.load_full()
     }
 }
@@ -268,11 +266,6 @@ impl KafkaPublisher {
                 "cannot create a replacement Kafka producer"
             ),
         }
-    }
-
-    /// The producer, for the dedup journal's records.
-    pub fn shared_producer(&self) -> SharedProducer {
-        self.producer.clone()
     }
 
     /// Waits up to `timeout` for queued records to be delivered, at shutdown.

@@ -1,9 +1,9 @@
-//! The dedup topic's record format: what one replica tells the others, and
-//! its own future self, about the events it accepted.
+//! The dedup topic's record format: what a partition's dedup stage tells
+//! the partition's next owner about the events it published.
 //!
-//! Ids are group-committed: one record carries every id that one flush of the
-//! [`journal`](super::journal) made durable, so producing, storing, replaying
-//! and following the topic cost per flush, not per event. Every record has a
+//! Ids are group-committed: one record carries the ids of one batch of the
+//! [`stage`](super::stage) in one partition, so producing, storing and
+//! loading the topic cost per batch, not per event. Every record has a
 //! key of its own (`ids/<writer>/<sequence>`), because a compacted topic keeps
 //! only the newest record of a key and refuses records without one; ids age
 //! out with the topic's `retention.ms`, which is the dedup window.
