@@ -38,8 +38,6 @@ pub enum StartError {
     Embedded(String),
     #[error("kafka: cannot create the event producer: {0}")]
     Producer(String),
-    #[error("cannot start the dedup topic's reader thread: {0}")]
-    DedupReader(std::io::Error),
 }
 
 /// Where events go: chosen once, from `kafka.brokers`.
@@ -146,7 +144,7 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartE
         })
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(listen = %addr, scheme, brokers = %bootstrap_servers, "hookgate is serving webhooks; ready once the dedup index is loaded");
+    tracing::info!(listen = %addr, scheme, brokers = %bootstrap_servers, "hookgate is serving webhooks; ready once its dedup topics are made or checked");
     Ok(App {
         addr,
         config: config.clone(),
@@ -175,7 +173,13 @@ impl App {
         &self.running.gateway
     }
 
-    /// The dedup index this gateway uses.
+    /// The Kafka cluster's bootstrap servers (the embedded cluster's
+    /// address when hookgate runs it).
+    pub fn bootstrap_servers(&self) -> String {
+        self.brokers.bootstrap_servers()
+    }
+
+    /// The edge's dedup index.
     pub fn dedup(&self) -> &Dedup {
         &self.running.dedup
     }
@@ -347,9 +351,8 @@ fn start_pipeline(
     creates_topics: bool,
 ) -> Result<Running, StartError> {
     // A second delivery waits for the first one's outcome a little longer
-    // than publishing may take (the event, then its id's dedup record), so
-    // it normally learns it.
-    let wait_limit = config.kafka.produce_timeout() * 2 + Duration::from_secs(2);
+    // than handing it to Kafka may take, so it normally learns it.
+    let wait_limit = config.kafka.produce_timeout() + Duration::from_secs(2);
     let health = Arc::new(Health::new(config.server.readiness_requires_kafka));
     let (publisher, dedup, keeper) = if config.kafka.is_null() {
         // Nothing to replay and nowhere to write: the index lives in memory.

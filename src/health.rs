@@ -1,7 +1,8 @@
 //! Health: `/healthz` says the process is alive; `/readyz` says whether this
 //! replica belongs in the load balancer's rotation.
 //!
-//! A replica is ready once its dedup index is loaded. A Kafka outage does not
+//! A replica is ready once its intake and dedup topics exist (what the edge
+//! hands events to). A Kafka outage does not
 //! make it unready (unless `server.readiness_requires_kafka`): every replica
 //! would be unready at once, and the load balancer would answer providers with
 //! its own 502, without `Retry-After`, instead of hookgate's 503.
@@ -87,8 +88,8 @@ impl Health {
             && (!self.requires_kafka || self.broker_reachable.load(Ordering::Relaxed))
     }
 
-    /// Whether the dedup index holds every id the dedup topic had at start-up;
-    /// until then a duplicate could not be recognised, so nothing is accepted.
+    /// Whether the intake and dedup topics were made or checked; until then
+    /// an event has nowhere to go, so nothing is accepted.
     pub fn is_dedup_loaded(&self) -> bool {
         self.dedup_loaded.load(Ordering::Relaxed)
     }

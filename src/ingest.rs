@@ -435,16 +435,15 @@ impl Gateway {
 
     /// When Kafka's part of the answer must be over: it is bounded as a
     /// whole (waiting for an earlier delivery of the event, its
-    /// acknowledgement and its id's). Refused until every id the dedup topic
-    /// held is loaded, since a duplicate would not be recognised: the
-    /// provider retries once hookgate is ready.
+    /// acknowledgement). Refused until the intake and dedup topics exist:
+    /// the provider retries once hookgate is ready.
     fn deadline(&self, id: Option<&EventId>) -> Result<tokio::time::Instant, Failure> {
         if !self.health.is_dedup_loaded() {
             return Err(Failure {
                 id: id.cloned(),
                 ..Rejection::new(
                     Reason::NotReady,
-                    "hookgate is starting and still loading its dedup index; retry later",
+                    "hookgate is starting and has not made or checked its dedup topics yet; retry later",
                 )
                 .into()
             });
@@ -716,9 +715,11 @@ fn record_stored(source: &Source, events: &[Stored], arrival: &Arrival) -> (usiz
                 delivery,
             } => {
                 accepted += 1;
+                // Where the edge stored it: the intake topic, from which the
+                // dedup stage publishes it to `topic`.
                 tracing::info!(
                     source = %source.name, %client, %trace_id, event_id = %id, status = 200, topic = %topic,
-                    partition = delivery.partition, offset = delivery.offset,
+                    intake_partition = delivery.partition, intake_offset = delivery.offset,
                     latency_ms, "accepted"
                 );
             }

@@ -623,6 +623,17 @@ impl Stage {
             self.rewind(batch);
             return;
         }
+        // Self-fencing: past its session timeout (a frozen process, or a long
+        // load) Kafka may already have given these partitions to another
+        // member. Nothing is published; read again after the next poll,
+        // which also hands over what was taken.
+        if self.last_poll.elapsed() >= self.settings.session_timeout.mul_f32(0.8) {
+            tracing::warn!(
+                "dedup stage: no poll within the session timeout; the batch is read again after the next poll"
+            );
+            self.rewind(batch);
+            return;
+        }
         if self.settings.transactions == Transactions::On
             && let Err(err) = self.producer.begin_transaction()
         {
@@ -651,15 +662,6 @@ impl Stage {
             if seen(keys.id) || keys.replay.is_some_and(seen) {
                 dropped.push(source_of(message.headers()));
                 continue;
-            }
-            // Self-fencing: past its session timeout Kafka may already have
-            // given this partition to another member.
-            if self.last_poll.elapsed() >= self.settings.session_timeout.mul_f32(0.8) {
-                tracing::warn!(
-                    "dedup stage: no poll within the session timeout; the batch is left to the partitions' next owner"
-                );
-                self.abort();
-                return;
             }
             in_batch.insert(keys.id);
             if let Some(replay) = keys.replay {

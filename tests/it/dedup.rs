@@ -381,6 +381,30 @@ async fn replicas_that_crash_freeze_join_and_leave_under_load_lose_and_repeat_no
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_replica_and_a_dedup_replica_split_the_work() {
+    let bed = Bed::new("roles").await;
+    let stage = bed.gateway_with("role = \"dedup\"\n").await;
+    // A replica that only publishes takes no webhooks.
+    let refused = deliver(&stage.url(PATH), "evt-role-refused").await;
+    assert!(
+        refused.starts_with("404") && refused.contains("dedup stage only"),
+        "{refused}"
+    );
+    let edge = bed.gateway_with("role = \"edge\"\n").await;
+    let ids: Vec<String> = (0..20).map(|n| format!("evt-role-{n}")).collect();
+    let answers = deliver_all(&edge.url(PATH), &ids, 10).await;
+    assert!(answers.values().all(|a| a == "accepted"), "{answers:?}");
+    let again = deliver_all(&edge.url(PATH), &ids, 10).await;
+    assert!(again.values().all(|a| a == "duplicate"), "{again:?}");
+    let records = bed.published(ids.len(), Duration::from_millis(500)).await;
+    assert_each_once(&records, &ids, "edge and dedup replicas");
+    assert_eq!(edge.metric("hookgate_dedup_partitions_owned").await, 0.0);
+    assert_eq!(stage.metric("hookgate_dedup_partitions_owned").await, 6.0);
+    edge.stop();
+    stage.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_restart_is_not_published_again() {
     let bed = Bed::new("restart").await;
     let first = bed.gateway().await;

@@ -133,6 +133,11 @@ impl Hookgate {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The cluster's bootstrap servers (the embedded cluster's address).
+    pub(crate) fn bootstrap_servers(&self) -> String {
+        self.app.bootstrap_servers()
+    }
+
     /// Stops accepting, waits for requests in flight, then for what is
     /// still queued for Kafka.
     pub(crate) async fn stop(self) {

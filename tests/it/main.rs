@@ -869,6 +869,15 @@ async fn the_embedded_default_publishes_and_dedups_through_the_one_start_up() {
     );
     let again = send(&client, "POST", &url, &headers, body).await;
     assert_eq!(again.body["status"], "duplicate");
+    // Published once by the dedup stage of the same process.
+    let records = consume(
+        &gateway.bootstrap_servers(),
+        "webhooks.github",
+        1,
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(records.len(), 1, "published once");
     gateway.stop().await;
 }
 
