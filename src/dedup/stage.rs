@@ -373,6 +373,8 @@ struct Fresh {
     partition: i32,
     keys: DedupKeys,
     source: String,
+    /// When the edge received it, in the windows' seconds: its first sighting.
+    received: u32,
     /// The intake record's timestamp: when the edge received the event.
     received_at_millis: Option<i64>,
 }
@@ -656,8 +658,11 @@ impl Stage {
                 }
             };
             let keys = routed.keys;
+            // Decided as of the event's receipt, not of this batch: how late
+            // the stage gets to it (a load, an outage) changes nothing.
+            let received = received_second(message, now);
             let seen = |hash: IdHash| {
-                window.contains(Fingerprint::from(hash), now) || in_batch.contains(&hash)
+                window.contains(Fingerprint::from(hash), received) || in_batch.contains(&hash)
             };
             if seen(keys.id) || keys.replay.is_some_and(seen) {
                 dropped.push(source_of(message.headers()));
@@ -689,6 +694,7 @@ impl Stage {
                 partition,
                 keys,
                 source: source_of(message.headers()),
+                received,
                 received_at_millis: message.timestamp().to_millis(),
             });
         }
@@ -707,9 +713,9 @@ impl Stage {
         let mut by_partition: HashMap<i32, Vec<(IdHash, u32)>> = HashMap::new();
         for event in &fresh {
             let ids = by_partition.entry(event.partition).or_default();
-            ids.push((event.keys.id, now));
+            ids.push((event.keys.id, event.received));
             if let Some(replay) = event.keys.replay {
-                ids.push((replay, now));
+                ids.push((replay, event.received));
             }
         }
         let mut writes = Vec::new();
@@ -783,9 +789,9 @@ impl Stage {
         }
         for event in fresh {
             if let Some(window) = self.windows.get_mut(&event.partition) {
-                window.insert(Fingerprint::from(event.keys.id), now);
+                window.insert(Fingerprint::from(event.keys.id), event.received);
                 if let Some(replay) = event.keys.replay {
-                    window.insert(Fingerprint::from(replay), now);
+                    window.insert(Fingerprint::from(replay), event.received);
                 }
             }
             self.counts.published.fetch_add(1, Ordering::Relaxed);
@@ -828,6 +834,17 @@ impl Stage {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// When the edge received `message` (its record's timestamp), in Unix
+/// seconds, never later than `now` (an edge's clock ahead of this one's
+/// would otherwise keep ids past the window).
+fn received_second(message: &OwnedMessage, now: u32) -> u32 {
+    message
+        .timestamp()
+        .to_millis()
+        .and_then(|millis| u32::try_from(millis / 1000).ok())
+        .map_or(now, |at| at.min(now))
 }
 
 /// `read_committed` where batches are transactions; elsewhere nothing is
