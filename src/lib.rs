@@ -1,6 +1,7 @@
 //! hookgate: a webhook ingestion gateway. Providers POST signed events; hookgate
-//! verifies them, drops duplicates, publishes them to Kafka with the body
-//! untouched, and answers 2xx only once Kafka has acknowledged them.
+//! verifies them, hands them to Kafka's intake topic and answers 2xx once Kafka
+//! has acknowledged them; the dedup stage that owns each id's partition
+//! publishes every event once, with the body untouched.
 //!
 //! # Layout
 //!
@@ -19,8 +20,8 @@
 //! | [`locate`] | where a source finds an event's id and type ([`locate::Locator`]): a header, a JSON pointer, the body's digest |
 //! | `event` | the `Event` that publishing accepts |
 //! | `route` | which topic: the source's one, or one per event type from a closed list |
-//! | [`dedup`] | claim before publishing, commit after Kafka acked, release on failure; the compacted topic that shares ids across restarts and replicas; and, not yet serving, the partition-owned design's pieces: the intake record, one partition's window, the stage that owns partitions |
-//! | [`publish`] | the idempotent `acks=all` Kafka producer and its error classes |
+//! | [`dedup`] | at the edge, claim before handing on, commit after Kafka acked, release on failure (its own recent ids); the intake record; the stage that owns intake partitions (a consumer-group member), their windows and the compacted topic they are rebuilt from; the keeper that keeps a stage running |
+//! | [`publish`] | the idempotent `acks=all` Kafka producer (to the intake topic, or to the event topic with the null broker) and its error classes |
 //! | `error` | the one mapping from outcome to status code and JSON body |
 //! | [`trace`] | W3C Trace Context: the sender's `traceparent` continued, or a trace started |
 //! | [`client_addr`] | who sent a request: the socket's address or a trusted proxy's forwarding header; allowlist ranges |

@@ -41,7 +41,7 @@ async fn serve_with(
     std::fs::write(dir.join("smoke.secret"), "smoke-secret").expect("secret");
     let text = format!(
         "{server}\n[kafka]\nbrokers = \"{bootstrap}\"\n{kafka}\n[metrics]\nenabled = false\n\
-         [dedup]\ntopic = \"{topic}.dedup\"\n\
+         [dedup]\ntopic = \"{topic}.dedup\"\nintake_topic = \"{topic}.intake\"\ngroup = \"{topic}.group\"\n\
          [[sources]]\nname = \"smoke\"\npath = \"/smoke\"\nverifier = \"github\"\n\
          secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n"
     );
@@ -270,6 +270,8 @@ async fn a_gateway_killed_under_load_loses_and_repeats_no_acknowledged_event() {
         format!(
             "[server]\nlisten = \"{listen}\"\n[kafka]\nbrokers = \"{}\"\n\
              [metrics]\nenabled = false\n[dedup]\ntopic = \"{topic}.dedup\"\n\
+             intake_topic = \"{topic}.intake\"\ngroup = \"{topic}.group\"\n\
+             instance_id = \"{topic}.replica\"\n\
              [[sources]]\nname = \"smoke\"\npath = \"/smoke\"\nverifier = \"github\"\n\
              secrets = [\"file:smoke.secret\"]\ntopic = \"{topic}\"\n",
             kafka.bootstrap()
@@ -280,7 +282,9 @@ async fn a_gateway_killed_under_load_loses_and_repeats_no_acknowledged_event() {
     let (path, bootstrap) = (dir.path().to_owned(), kafka.bootstrap());
     let running = tokio::task::spawn_blocking(move || load(listen, &path, &bootstrap, &topic, 6));
     // SIGKILL two seconds into the run: nothing flushed, requests cut off
-    // mid-way. A new process takes over the port and replays the dedup topic.
+    // mid-way. A new process takes over the port and, with the same
+    // `dedup.instance_id` (as a restarted pod has), the partitions at once:
+    // it publishes what the killed one acknowledged and had not.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     gateway.kill().expect("kill -9");
     gateway.wait().expect("reaped");
