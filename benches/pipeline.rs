@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hookgate::config::DedupConfig;
 use hookgate::dedup::{Claimed, Dedup};
-use hookgate::locate::{EventId, Locator};
-use hookgate::source::SourceName;
+use hookgate::pipeline::locate::{EventId, Locator};
+use hookgate::pipeline::source::SourceName;
 use http::HeaderMap;
 
 fn json_body(size: usize) -> Vec<u8> {

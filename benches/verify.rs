@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use hookgate::secret::Secret;
+use hookgate::config::secret::Secret;
 use hookgate::verify::{self, DEFAULT_TOLERANCE, SchemeOptions, Verifier, VerifierKind};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;

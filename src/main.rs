@@ -6,18 +6,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use hookgate::admin::Admin;
 use hookgate::app::{self, StartError};
 use hookgate::config::{Config, LogFormat};
-use hookgate::consume::Start;
-use hookgate::forward::{self as forwarding, ForwardRequest};
-use hookgate::metrics;
-use hookgate::outbound;
-use hookgate::redrive::{self as redriving, RedriveRequest};
-use hookgate::send::{self as sending, SendRequest};
-use hookgate::source::Sources;
-use hookgate::tail::{self, TailRequest};
-use hookgate::tls::TlsMaterial;
+use hookgate::edge::tls::TlsMaterial;
+use hookgate::kafka::consume::Start;
+use hookgate::ops::admin::Admin;
+use hookgate::ops::metrics;
+use hookgate::pipeline::source::Sources;
+use hookgate::tools::forward::{self as forwarding, ForwardRequest};
+use hookgate::tools::outbound;
+use hookgate::tools::redrive::{self as redriving, RedriveRequest};
+use hookgate::tools::send::{self as sending, SendRequest};
+use hookgate::tools::tail::{self, TailRequest};
 use hookgate::verify::{SchemeOptions, VerifierKind};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tracing_subscriber::EnvFilter;
@@ -212,7 +212,7 @@ impl KafkaArgs {
             None => (rdkafka::ClientConfig::new(), None),
         };
         for (key, value) in &self.properties {
-            let value = hookgate::secret::resolve_setting(value, std::path::Path::new("."))
+            let value = hookgate::config::secret::resolve_setting(value, std::path::Path::new("."))
                 .map_err(|err| format!("--kafka-property {key}: {err}"))?;
             client.set(key, value);
         }
@@ -381,7 +381,7 @@ fn send(args: SendArgs) -> ExitCode {
         eprintln!("hookgate send: {message}");
         ExitCode::from(2)
     };
-    let secret = match hookgate::secret::resolve(&secret, std::path::Path::new(".")) {
+    let secret = match hookgate::config::secret::resolve(&secret, std::path::Path::new(".")) {
         Ok(secret) => secret,
         Err(err) => return fail(format!("--secret: {err}")),
     };
@@ -435,15 +435,14 @@ fn forward(args: ForwardArgs) -> ExitCode {
         eprintln!("hookgate forward: {message}");
         ExitCode::from(2)
     };
-    let secret = match args
-        .resign_secret
-        .as_deref()
-        .map(|reference| hookgate::secret::resolve(reference, std::path::Path::new(".")))
-    {
-        None => None,
-        Some(Ok(secret)) => Some(secret),
-        Some(Err(err)) => return fail(format!("--resign-secret: {err}")),
-    };
+    let secret =
+        match args.resign_secret.as_deref().map(|reference| {
+            hookgate::config::secret::resolve(reference, std::path::Path::new("."))
+        }) {
+            None => None,
+            Some(Ok(secret)) => Some(secret),
+            Some(Err(err)) => return fail(format!("--resign-secret: {err}")),
+        };
     let client = match args.kafka.client() {
         Ok(client) => client,
         Err(message) => return fail(message),

@@ -2,7 +2,7 @@
 //! `body-sha256`) on arbitrary bodies: the first line is the look-up.
 #![no_main]
 
-use hookgate::locate::Locator;
+use hookgate::pipeline::locate::Locator;
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 

@@ -12,8 +12,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
 
-use hookgate::client_addr::{Cidr, ClientAddr, ForwardedHeader, IpSet, Peer, TrustedProxies};
-use hookgate::trace::{self, TraceParent};
+use hookgate::edge::client_addr::{Cidr, ClientAddr, ForwardedHeader, IpSet, Peer, TrustedProxies};
+use hookgate::pipeline::trace::{self, TraceParent};
 use libfuzzer_sys::fuzz_target;
 
 mod shared;

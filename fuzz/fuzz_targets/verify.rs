@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookgate::secret::Secret;
+use hookgate::config::secret::Secret;
 use hookgate::verify::{SchemeOptions, Verifier, VerifierKind};
 use http::Method;
 use libfuzzer_sys::fuzz_target;

@@ -81,14 +81,14 @@ fn main() -> ExitCode {
         eprintln!("--duplicates: {} is outside 0.0..=1.0", cli.duplicates);
         return ExitCode::from(2);
     }
-    let secret = match hookgate::secret::resolve(&cli.secret, std::path::Path::new(".")) {
+    let secret = match hookgate::config::secret::resolve(&cli.secret, std::path::Path::new(".")) {
         Ok(secret) => secret,
         Err(err) => {
             eprintln!("--secret: {err}");
             return ExitCode::from(2);
         }
     };
-    let connector = match hookgate::outbound::connector(cli.ca.as_deref(), false) {
+    let connector = match hookgate::tools::outbound::connector(cli.ca.as_deref(), false) {
         Ok(connector) => connector,
         Err(err) => {
             eprintln!("{err}");

@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use hookgate::clock::unix_millis;
-use hookgate::locate::Locator;
-use hookgate::secret::Secret;
+use hookgate::config::secret::Secret;
+use hookgate::ops::clock::unix_millis;
+use hookgate::pipeline::locate::Locator;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
 
 use crate::ledger::Ledger;
-use hookgate::outbound::HttpsConnector;
+use hookgate::tools::outbound::HttpsConnector;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -378,7 +378,7 @@ async fn send(
     id: &str,
     payload: &[u8],
 ) -> Result<(u16, bool, String), String> {
-    let now = hookgate::clock::now_seconds();
+    let now = hookgate::ops::clock::now_seconds();
     let options = SchemeOptions {
         hmac: None,
         public_url: Some(&plan.public_url),
@@ -416,13 +416,13 @@ async fn send(
     let response = client
         .request(request)
         .await
-        .map_err(|err| hookgate::outbound::describe(&err))?;
+        .map_err(|err| hookgate::tools::outbound::describe(&err))?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|err| hookgate::outbound::describe(&err))?
+        .map_err(|err| hookgate::tools::outbound::describe(&err))?
         .to_bytes();
     let accepted = body.windows(10).any(|w| w == b"\"accepted\"");
     Ok((status, accepted, key))

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::stage::{self, StageHandle, StageSettings};
 use super::topic;
 use crate::config::{DedupConfig, Transactions};
-use crate::health::Health;
+use crate::ops::health::Health;
 use std::sync::Arc;
 
 /// What the keeper needs to know of the cluster.

@@ -34,8 +34,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::config::DedupConfig;
-use crate::locate::EventId;
-use crate::source::SourceName;
+use crate::pipeline::locate::EventId;
+use crate::pipeline::source::SourceName;
 
 use index::Index;
 
@@ -160,7 +160,7 @@ impl Dedup {
             config.window,
             config.max_entries,
             wait_limit,
-            crate::metrics::DEDUP_ENTRIES,
+            crate::ops::metrics::DEDUP_ENTRIES,
         )
     }
 
@@ -172,7 +172,7 @@ impl Dedup {
             config.window.min(RECENT_WINDOW),
             config.max_entries,
             wait_limit,
-            crate::metrics::DEDUP_RECENT_ENTRIES,
+            crate::ops::metrics::DEDUP_RECENT_ENTRIES,
         )
     }
 
@@ -302,7 +302,7 @@ impl Dedup {
 
     fn report(&self) {
         let index = self.index();
-        crate::metrics::dedup_index(self.inner.entries_gauge, index.len(), index.evicted());
+        crate::ops::metrics::dedup_index(self.inner.entries_gauge, index.len(), index.evicted());
     }
 }
 
@@ -322,7 +322,7 @@ impl Claim {
     /// Kafka acknowledged the event, received at `first_seen`: later
     /// deliveries are duplicates.
     pub fn commit(mut self, first_seen: SystemTime) {
-        let first_seen = index_seconds(crate::clock::unix_seconds(first_seen));
+        let first_seen = index_seconds(crate::ops::clock::unix_seconds(first_seen));
         self.dedup
             .inner
             .index
@@ -355,7 +355,7 @@ const SWEEPER_TICK: Duration = Duration::from_millis(100);
 
 /// Now in the index's Unix seconds.
 pub(crate) fn unix_now() -> u32 {
-    index_seconds(crate::clock::now_seconds())
+    index_seconds(crate::ops::clock::now_seconds())
 }
 
 /// Unix seconds as the index keeps them: unsigned 32 bits, good until 2106.

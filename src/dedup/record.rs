@@ -21,8 +21,8 @@
 //! ids through an upgrade, and never written.
 
 use super::IdHash;
-use crate::locate::EventId;
-use crate::source::SourceName;
+use crate::pipeline::locate::EventId;
+use crate::pipeline::source::SourceName;
 
 const KIND_ONE_ID: u8 = 1;
 const KIND_IDS: u8 = 2;

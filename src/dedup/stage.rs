@@ -493,7 +493,7 @@ impl Stage {
     fn report_entries(&self) {
         let entries = self.windows.values().map(PartitionWindow::len).sum();
         self.counts.entries.store(entries, Ordering::Relaxed);
-        crate::metrics::dedup_owned(entries, self.windows.len());
+        crate::ops::metrics::dedup_owned(entries, self.windows.len());
     }
 
     fn expire(&mut self) {
@@ -585,7 +585,7 @@ impl Stage {
                         }
                         Ok(_) => {}
                         Err(why) => {
-                            crate::metrics::dedup_corrupt_record();
+                            crate::ops::metrics::dedup_corrupt_record();
                             tracing::warn!(partition, error = %why, "dedup stage: skipped a damaged changelog record");
                         }
                     }
@@ -599,7 +599,7 @@ impl Stage {
                 Some(Err(err)) => return Err(err.to_string()),
             }
         }
-        crate::metrics::dedup_load(records, started.elapsed());
+        crate::ops::metrics::dedup_load(records, started.elapsed());
         let now = unix_now();
         Ok(loaders
             .into_iter()
@@ -768,11 +768,11 @@ impl Stage {
                 return;
             }
             for _ in &written {
-                crate::metrics::dedup_write(true);
+                crate::ops::metrics::dedup_write(true);
             }
         } else {
             for ack in &written {
-                crate::metrics::dedup_write(matches!(ack, Ok(Ok(_))));
+                crate::ops::metrics::dedup_write(matches!(ack, Ok(Ok(_))));
             }
             if written.iter().any(|ack| !matches!(ack, Ok(Ok(_)))) {
                 // The events are in Kafka; their ids are not recorded: the
@@ -797,14 +797,16 @@ impl Stage {
             self.counts.published.fetch_add(1, Ordering::Relaxed);
             let delay = event.received_at_millis.map_or(Duration::ZERO, |at| {
                 Duration::from_millis(
-                    u64::try_from(crate::clock::unix_millis(std::time::SystemTime::now()) - at)
-                        .unwrap_or(0),
+                    u64::try_from(
+                        crate::ops::clock::unix_millis(std::time::SystemTime::now()) - at,
+                    )
+                    .unwrap_or(0),
                 )
             });
-            crate::metrics::dedup_published(&event.source, delay);
+            crate::ops::metrics::dedup_published(&event.source, delay);
         }
         for source in &dropped {
-            crate::metrics::dedup_dropped(source);
+            crate::ops::metrics::dedup_dropped(source);
         }
         self.counts
             .dropped

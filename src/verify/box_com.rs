@@ -21,7 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use super::Provider;
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
 use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const PRIMARY: &str = "BOX-SIGNATURE-PRIMARY";
 const SECONDARY: &str = "BOX-SIGNATURE-SECONDARY";

@@ -12,7 +12,7 @@ use super::Provider;
 use super::{
     BuildError, Defaults, Handshake, SchemeHeader, Signed, VerifyError, check_timestamp, verdict,
 };
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Signature-Ed25519";
 const TIMESTAMP: &str = "X-Signature-Timestamp";

@@ -15,7 +15,7 @@ use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, Signed, VerifyError, echoable};
 // For the inner check's `verify`, a method of the trait.
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Dropbox-Signature";
 

@@ -6,7 +6,7 @@
 
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{SchemeHeader, Signed, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 /// A one-header HMAC provider as data: its header, the text before the
 /// signature, the hash and how the signature is written.

@@ -9,7 +9,7 @@
 use http::HeaderName;
 
 use super::{SchemeOptions, VerifierKind, example_secret, sample, sign};
-use crate::locate::Locator;
+use crate::pipeline::locate::Locator;
 
 /// What every sender sets, whatever its scheme.
 const EVERY_SENDER: [HeaderName; 2] = [http::header::CONTENT_TYPE, http::header::USER_AGENT];

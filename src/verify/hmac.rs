@@ -9,7 +9,7 @@ use super::Provider;
 use super::header::HeaderSignature;
 use super::mac::{Algorithm, Encoding, Keys};
 use super::{BuildError, Defaults};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",

@@ -28,7 +28,7 @@ use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{
     BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp_millis, verdict,
 };
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-HubSpot-Signature-v3";
 const TIMESTAMP: &str = "X-HubSpot-Request-Timestamp";

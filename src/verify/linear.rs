@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::Provider;
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "Linear-Signature";
 const TIMESTAMP: &str = "webhookTimestamp";
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn the_event_type_is_the_signed_bodys_not_the_headers() {
-        let event_type = crate::locate::Locator::parse(DEFAULTS.event_type.expect("a type"))
+        let event_type = crate::pipeline::locate::Locator::parse(DEFAULTS.event_type.expect("a type"))
             .expect("parses")
             .extract(
                 &crate::verify::test_support::headers(&[("Linear-Event", "Project")]),

@@ -4,7 +4,7 @@
 
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
 use super::{SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 /// The shape of one provider's list.
 #[derive(Debug)]

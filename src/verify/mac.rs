@@ -9,7 +9,7 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 /// The hash behind an HMAC scheme.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

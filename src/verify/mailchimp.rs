@@ -10,7 +10,7 @@ use http::Method;
 
 use super::token::{Place, Token};
 use super::{Challenge, Defaults, Handshake, Provider, Scheme, Signed, VerifyError};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 /// The query parameter that carries the secret.
 const PARAMETER: &str = "token";

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{Defaults, ReplayMaterial, Signed, VerifyError, check_timestamp, verdict};
 use super::{Provider, SignedDelivery};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const FIELD: &str = "signature";
 

@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{BuildError, Challenge, Defaults, Handshake, Provider, SchemeHeader, Signed};
 use super::{MalformedBatch, SignedDelivery, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Mandrill-Signature";
 /// The form parameter that carries the batch.

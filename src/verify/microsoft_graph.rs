@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{Challenge, Defaults, Handshake, Signed, VerifyError, echoable, verdict};
 use super::token::SecretDigests;
 use super::{Provider, SignedDelivery};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const VALUE: &str = "value";
 const CLIENT_STATE: &str = "clientState";

@@ -103,7 +103,7 @@ pub use self::headers::provider_headers;
 pub use self::hmac::HmacOptions;
 pub use self::mac::{Algorithm, Encoding};
 pub use self::token::TokenOptions;
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 impl VerifierKind {
     /// What the provider's documentation says about ids, headers and timestamps.
@@ -886,9 +886,9 @@ pub(crate) mod test_support {
     ) {
         use super::VerifyError::{MalformedHeader, Mismatch, MissingHeader};
         let check = |secrets: &[&[u8]], value: Option<&str>, body: &[u8]| {
-            let secrets: Vec<crate::secret::Secret> = secrets
+            let secrets: Vec<crate::config::secret::Secret> = secrets
                 .iter()
-                .map(|secret| crate::secret::Secret::new(*secret))
+                .map(|secret| crate::config::secret::Secret::new(*secret))
                 .collect();
             let pairs: Vec<(&str, &str)> = value.map(|v| (shape.header, v)).into_iter().collect();
             run(&shape.scheme(&secrets), &pairs, body, 0)
@@ -1030,11 +1030,11 @@ mod tests {
     /// new event id: each copy of (`headers`, `body`) with its id changed
     /// there, as `locator` finds the id, and how it was changed.
     fn with_id_changed(
-        locator: &crate::locate::Locator,
+        locator: &crate::pipeline::locate::Locator,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Vec<(HeaderMap, Vec<u8>, String)> {
-        use crate::locate::{LocateError, Locator};
+        use crate::pipeline::locate::{LocateError, Locator};
         match locator {
             Locator::Header(name) => {
                 let mut changed = headers.clone();
@@ -1128,7 +1128,8 @@ mod tests {
                 verifier.verify_with_query(headers, query, Bytes::copy_from_slice(body), now)
             };
             let original = verify(&headers, &signed.body).expect("verifies");
-            let locator = crate::locate::Locator::parse(kind.defaults().event_id).expect("parses");
+            let locator =
+                crate::pipeline::locate::Locator::parse(kind.defaults().event_id).expect("parses");
             let id = locator
                 .extract(&headers, original.body())
                 .unwrap_or_else(|err| panic!("{kind:?}: {err}"));
@@ -1192,12 +1193,12 @@ mod tests {
         for kind in VerifierKind::ALL {
             let defaults = kind.defaults();
             assert!(
-                crate::locate::Locator::parse(defaults.event_id).is_ok(),
+                crate::pipeline::locate::Locator::parse(defaults.event_id).is_ok(),
                 "{kind:?}"
             );
             if let Some(event_type) = defaults.event_type {
                 assert!(
-                    crate::locate::Locator::parse(event_type).is_ok(),
+                    crate::pipeline::locate::Locator::parse(event_type).is_ok(),
                     "{kind:?}"
                 );
             }

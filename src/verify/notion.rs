@@ -16,7 +16,7 @@ use http::Method;
 use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, Provider, Scheme, Signed, VerifyError};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Notion-Signature";
 /// Notion's verification body is one short field; anything longer is not it.

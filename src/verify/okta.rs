@@ -18,7 +18,7 @@ use super::{
     Challenge, Defaults, Handshake, Provider, SchemeHeader, Signed, VerifyError, echoable,
 };
 // For the inner check's and `self.verify`: methods of the trait.
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const AUTHORIZATION: &str = "Authorization";
 const CHALLENGE: &str = "X-Okta-Verification-Challenge";

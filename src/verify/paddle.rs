@@ -37,7 +37,7 @@ pub(super) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::config::secret::Secret;
     use crate::verify::test_support::run;
 
     use crate::verify::VerifyError;

@@ -6,7 +6,7 @@ use super::Provider;
 use super::list::ListFormat;
 use super::mac::{Algorithm, Encoding, Keys};
 use super::{Defaults, SchemeHeader, Signed, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-PagerDuty-Signature";
 

@@ -29,7 +29,7 @@ use subtle::ConstantTimeEq;
 
 use super::Provider;
 use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const HEADER: &str = "Plaid-Verification";
 const ALG: &str = "ES256";
@@ -422,7 +422,7 @@ mod tests {
         let twin = high_s_twin(TOKEN);
         assert_eq!(check(&twin, BODY, NOW), Ok(()));
         let event_id = |token: &str| {
-            crate::locate::Locator::parse(DEFAULTS.event_id)
+            crate::pipeline::locate::Locator::parse(DEFAULTS.event_id)
                 .expect("parses")
                 .extract(
                     &crate::verify::test_support::headers(&[(HEADER, token)]),

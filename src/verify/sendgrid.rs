@@ -13,7 +13,7 @@ use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
 
 use super::Provider;
 use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";

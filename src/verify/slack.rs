@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::Provider;
 use super::v0::V0;
 use super::{Defaults, Handshake};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";

@@ -7,7 +7,7 @@ use super::Provider;
 use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
 use super::{BuildError, Defaults};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "x-square-hmacsha256-signature";
 

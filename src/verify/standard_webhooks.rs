@@ -7,7 +7,7 @@ use base64::Engine as _;
 use super::Provider;
 use super::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
 use super::{BuildError, Defaults, SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";
@@ -247,7 +247,7 @@ mod tests {
     fn svix_names_carry_the_id_a_source_reads_and_another_id_beside_them_is_refused() {
         let svix_only = [(SVIX_ID, ID_VALUE), (SVIX_TIMESTAMP, T), (SVIX_SIGNATURE, DOCUMENTED)];
         assert_eq!(run(&verifier(), &svix_only, BODY, NOW), Ok(()));
-        let id = crate::locate::Locator::parse(DEFAULTS.event_id)
+        let id = crate::pipeline::locate::Locator::parse(DEFAULTS.event_id)
             .expect("valid")
             .extract(&crate::verify::test_support::headers(&svix_only), BODY)
             .expect("the id of a Svix-branded delivery");

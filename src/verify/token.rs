@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{BuildError, Defaults, Provider, SchemeHeader, Signed, VerifyError, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "body-sha256",

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{BuildError, Defaults, ReplayMaterial, SchemeHeader, Signed, VerifyError, verdict};
 use super::{Provider, SignedDelivery};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-Twilio-Signature";
 const CONTENT_TYPE: &str = "Content-Type";

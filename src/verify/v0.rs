@@ -3,7 +3,7 @@
 
 use super::mac::{Algorithm, Encoding, Keys, Signature};
 use super::{SchemeHeader, Signed, VerifyError, check_timestamp, verdict};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 #[derive(Debug)]
 pub(crate) struct V0 {

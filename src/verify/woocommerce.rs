@@ -23,7 +23,7 @@ use http::Method;
 use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
 use super::{Challenge, Defaults, Handshake, Provider, Scheme, Signed, VerifyError};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "X-WC-Webhook-Signature";
 /// A webhook id is a WordPress post id: a few digits.

@@ -16,7 +16,7 @@ use super::header::{HeaderHmac, HeaderSignature};
 use super::mac::{Algorithm, Encoding};
 use super::{Defaults, Handshake};
 // For the inner check's `verify`, a method of the trait.
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "x-xero-signature";
 

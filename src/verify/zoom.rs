@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::Provider;
 use super::v0::V0;
 use super::{Defaults, Handshake};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
 
 const SIGNATURE: &str = "x-zm-signature";
 const TIMESTAMP: &str = "x-zm-request-timestamp";

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hookgate::config::DedupConfig;
 use hookgate::dedup::{IdHash, record};
-use hookgate::locate::EventId;
-use hookgate::source::SourceName;
+use hookgate::pipeline::locate::EventId;
+use hookgate::pipeline::source::SourceName;
 use hookgate::verify::VerifierKind;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};

@@ -484,7 +484,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
     assert_eq!(seen.len(), 3);
     let verifier = verify::Verifier::build(
         KIND,
-        &[hookgate::secret::Secret::new(
+        &[hookgate::config::secret::Secret::new(
             b"the-consumers-secret".as_slice(),
         )],
         verify::DEFAULT_TOLERANCE,

@@ -5,23 +5,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::budget::{Budget, OverBudget, Ticket};
-use crate::client_addr::{ClientAddr, Peer, TrustedProxies};
-use crate::clock::unix_seconds;
 use crate::config::Config;
 use crate::dedup::intake::DedupKeys;
 use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
-use crate::error::{AcceptedBody, Rejection, handshake_response, json};
-use crate::event::Event;
-use crate::health::Health;
-use crate::locate::EventId;
-use crate::metrics::{InFlight, SourceMetrics};
-use crate::publish::{Delivery, Destination, PublishError, Publisher};
-use crate::quarantine::{self, Held, Refused};
-use crate::reason::Reason;
-use crate::route::Routed;
-use crate::source::{Source, Sources};
-use crate::trace::TraceParent;
+use crate::edge::budget::{Budget, OverBudget, Ticket};
+use crate::edge::client_addr::{ClientAddr, Peer, TrustedProxies};
+use crate::kafka::publish::{Delivery, Destination, PublishError, Publisher};
+use crate::ops::clock::unix_seconds;
+use crate::ops::health::Health;
+use crate::ops::metrics::{InFlight, SourceMetrics};
+use crate::pipeline::answer::{AcceptedBody, Rejection, handshake_response, json};
+use crate::pipeline::event::Event;
+use crate::pipeline::locate::EventId;
+use crate::pipeline::quarantine::{self, Held, Refused};
+use crate::pipeline::reason::Reason;
+use crate::pipeline::route::Routed;
+use crate::pipeline::source::{Source, Sources};
+use crate::pipeline::trace::TraceParent;
 use crate::verify::{Handshake, Verified};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -291,7 +291,7 @@ impl Gateway {
                     source = %source.name, %client, trace_id = %arrival.trace.trace_id(),
                     status = 200, handshake = handshake.kind,
                     // What a provider handed over, from its unverified request.
-                    note = handshake.note.as_deref().map(|note| tracing::field::display(crate::printable::Escaped(note.as_bytes()))),
+                    note = handshake.note.as_deref().map(|note| tracing::field::display(crate::pipeline::printable::Escaped(note.as_bytes()))),
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
                 );
                 handshake_response(handshake)
@@ -599,7 +599,7 @@ impl Gateway {
         } = failure;
         metrics.rejected(rejection.reason, arrival.started.elapsed());
         let status = rejection.reason.status().as_u16();
-        let name = source.map_or(crate::metrics::UNROUTED, |s| s.name.as_str());
+        let name = source.map_or(crate::ops::metrics::UNROUTED, |s| s.name.as_str());
         let id = id.as_ref().map(EventId::as_str);
         let latency_ms = arrival.started.elapsed().as_secs_f64() * 1e3;
         let Arrival { client, trace, .. } = *arrival;
@@ -884,7 +884,7 @@ fn log_body(source: &Source, body: &Bytes) {
         bytes = body.len(),
         truncated = body.len() > SHOWN,
         // Escaped: an unverified body must not start a log line of its own.
-        body = %crate::printable::Escaped(shown),
+        body = %crate::pipeline::printable::Escaped(shown),
         "request body (sources.log_bodies is on)"
     );
 }
@@ -943,7 +943,7 @@ mod tests {
         body: &str,
         signed_body: &str,
     ) -> Request<http_body_util::Full<Bytes>> {
-        let now = crate::clock::now_seconds();
+        let now = crate::ops::clock::now_seconds();
         let signed = verify::sign(
             kind,
             SECRET.as_bytes(),

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use http_body_util::Full;
 
-use crate::outbound::{self, ClientError};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
+use crate::tools::outbound::{self, ClientError};
 use crate::verify::{self, SchemeOptions, SignedDelivery, VerifierKind};
 
 /// One `hookgate send` run.
@@ -53,7 +53,7 @@ impl SendRequest<'_> {
     /// Signs the delivery once; repeats of it are the same bytes, as a
     /// provider's retries are.
     pub fn sign(&self) -> Result<SignedDelivery, SendError> {
-        let now = crate::clock::now_seconds();
+        let now = crate::ops::clock::now_seconds();
         let payload = self
             .payload
             .clone()
@@ -186,10 +186,10 @@ mod tests {
                     &headers,
                     delivery.query.as_deref(),
                     Bytes::from(delivery.body),
-                    crate::clock::now_seconds(),
+                    crate::ops::clock::now_seconds(),
                 )
                 .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
-            let id = crate::locate::Locator::parse(kind.defaults().event_id)
+            let id = crate::pipeline::locate::Locator::parse(kind.defaults().event_id)
                 .expect("default")
                 .extract(&headers, verified.body())
                 .unwrap_or_else(|e| panic!("{kind:?}: {e}"));

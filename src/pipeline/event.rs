@@ -7,10 +7,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::HeaderMap;
 
-use crate::locate::EventId;
-use crate::route::Routed;
-use crate::source::Source;
-use crate::trace::TraceParent;
+use crate::pipeline::locate::EventId;
+use crate::pipeline::route::Routed;
+use crate::pipeline::source::Source;
+use crate::pipeline::trace::TraceParent;
 use crate::verify::Verified;
 
 /// A verified event with its id, ready to deduplicate and publish. It can only be

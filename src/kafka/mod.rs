@@ -1,6 +1,10 @@
 //! What every Kafka client hookgate makes shares: where the cluster is, who is
 //! calling, and the operator's `[kafka.client]` properties (TLS, SASL, …).
 
+pub mod consume;
+pub(crate) mod embedded;
+pub mod publish;
+
 use std::sync::{Arc, Mutex};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
@@ -11,7 +15,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
-use crate::throttle::Throttle;
+use crate::ops::throttle::Throttle;
 
 /// The base settings of the event producer, the dedup topic's producer and
 /// consumer, and the admin client.

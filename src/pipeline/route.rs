@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::locate::{LocateError, Locator};
+use crate::pipeline::locate::{LocateError, Locator};
 
 /// The placeholder a topic template carries.
 pub(crate) const EVENT_PLACEHOLDER: &str = "{event}";

@@ -20,11 +20,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
 use crate::app::{self, StartError};
-use crate::client_addr::Peer;
 use crate::config::Config;
-use crate::consume::{ReadError, Start, TopicReader};
-use crate::ingest::FirstArrival;
-use crate::quarantine::Quarantined;
+use crate::edge::client_addr::Peer;
+use crate::kafka::consume::{ReadError, Start, TopicReader};
+use crate::pipeline::ingest::FirstArrival;
+use crate::pipeline::quarantine::Quarantined;
 
 /// One `hookgate redrive` run.
 #[derive(Debug)]

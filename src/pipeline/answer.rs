@@ -7,10 +7,10 @@ use http_body_util::Full;
 use serde::Serialize;
 
 use crate::dedup::ClaimError;
-use crate::locate::LocateError;
-use crate::publish::PublishError;
-use crate::reason::Reason;
-use crate::route::RouteError;
+use crate::kafka::publish::PublishError;
+use crate::pipeline::locate::LocateError;
+use crate::pipeline::reason::Reason;
+use crate::pipeline::route::RouteError;
 use crate::verify::{Handshake, MalformedBatch, Reply, VerifyError};
 
 /// A request turned away, with a message the sender can act on.

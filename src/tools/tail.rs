@@ -17,8 +17,8 @@ use std::io::Write;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Headers, Message};
 
-use crate::consume::{ReadError, Start, TopicReader};
-use crate::printable::Escaped;
+use crate::kafka::consume::{ReadError, Start, TopicReader};
+use crate::pipeline::printable::Escaped;
 
 /// What to read.
 #[derive(Debug, Clone)]

@@ -38,10 +38,11 @@ pub fn tls_config(ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(path) = ca {
-        let certs = crate::tls::read_certificates(path).map_err(|message| ClientError::Ca {
-            path: path.to_owned(),
-            message,
-        })?;
+        let certs =
+            crate::edge::tls::read_certificates(path).map_err(|message| ClientError::Ca {
+                path: path.to_owned(),
+                message,
+            })?;
         let (_added, ignored) = roots.add_parsable_certificates(certs);
         if ignored > 0 {
             return Err(ClientError::Ca {

@@ -32,10 +32,10 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use serde::Deserialize;
 
-use crate::client_addr::ClientAddr;
-use crate::metrics::QuarantineMetrics;
-use crate::reason::{QuarantineDrop, Reason};
-use crate::trace::TraceParent;
+use crate::edge::client_addr::ClientAddr;
+use crate::ops::metrics::QuarantineMetrics;
+use crate::pipeline::reason::{QuarantineDrop, Reason};
+use crate::pipeline::trace::TraceParent;
 use crate::verify::VerifierKind;
 
 /// Prefix of the Kafka headers that carry the request's own headers. `:` is
@@ -177,7 +177,7 @@ pub fn topic_settings(config: &QuarantineConfig) -> Vec<(&'static str, String)> 
 }
 
 /// The replica's cap on quarantine bytes a second, shared by every source's
-/// quarantine (one per [`crate::source::Sources`]).
+/// quarantine (one per [`crate::pipeline::source::Sources`]).
 #[derive(Debug)]
 pub struct ReplicaCap {
     bytes: DefaultDirectRateLimiter,
@@ -365,7 +365,7 @@ impl Quarantine {
             .key(source.as_bytes())
             .payload(&held.body[..kept])
             .headers(headers)
-            .timestamp(crate::clock::unix_millis(refused.received_at));
+            .timestamp(crate::ops::clock::unix_millis(refused.received_at));
         match enqueue(record) {
             Ok(Some(delivery)) => {
                 let metrics = self.metrics.clone();

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use crate::client_addr::IpSet;
+use crate::config::secret;
 use crate::config::{Config, FieldError, KeyMode};
-use crate::locate::Locator;
-use crate::metrics::{self, SourceMetrics};
-use crate::quarantine::{Quarantine, ReplicaCap, SecretPlace};
-use crate::rate_limit::RateLimit;
-use crate::route::{EVENT_PLACEHOLDER, Route};
-use crate::secret;
+use crate::edge::client_addr::IpSet;
+use crate::ops::metrics::{self, SourceMetrics};
+use crate::pipeline::locate::Locator;
+use crate::pipeline::quarantine::{Quarantine, ReplicaCap, SecretPlace};
+use crate::pipeline::rate_limit::RateLimit;
+use crate::pipeline::route::{EVENT_PLACEHOLDER, Route};
 use crate::verify::{DEFAULT_TOLERANCE, SchemeOptions, Verifier, VerifierKind};
 
 /// A configured source's name, as it appears in metrics, logs and Kafka headers.

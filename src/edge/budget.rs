@@ -12,8 +12,8 @@ use dashmap::DashMap;
 use metrics::Gauge;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::client_addr::ClientKey;
 use crate::config::ServerConfig;
+use crate::edge::client_addr::ClientKey;
 
 /// The limits of one gateway, and what its requests hold now.
 #[derive(Debug)]
@@ -90,12 +90,12 @@ impl Budget {
             requests_per_client: config.max_requests_in_flight_per_client,
             body_bytes_per_client: config.max_buffered_body_bytes_per_client,
             ipv6_prefix: config.ipv6_client_prefix,
-            held_bytes: crate::metrics::body_bytes_held(),
+            held_bytes: crate::ops::metrics::body_bytes_held(),
         }
     }
 
     /// The key `client`'s share is counted under.
-    pub(crate) fn key(&self, client: crate::client_addr::ClientAddr) -> ClientKey {
+    pub(crate) fn key(&self, client: crate::edge::client_addr::ClientAddr) -> ClientKey {
         ClientKey::of(client, self.ipv6_prefix)
     }
 

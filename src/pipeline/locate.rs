@@ -407,7 +407,9 @@ mod tests {
     impl Reason for LocateError {
         /// Through the one mapping the gateway uses.
         fn reason(self) -> &'static str {
-            crate::error::Rejection::from(self).reason.as_str()
+            crate::pipeline::answer::Rejection::from(self)
+                .reason
+                .as_str()
         }
     }
 

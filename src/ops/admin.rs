@@ -16,7 +16,7 @@ use hyper_util::server::conn::auto;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-use crate::health::Health;
+use crate::ops::health::Health;
 
 /// How often histograms are compacted between scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);

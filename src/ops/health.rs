@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::publish::Publisher;
+use crate::kafka::publish::Publisher;
 
 /// Whether hookgate can accept webhooks: the broker probe of [`Health::watch`]
 /// and the dedup topic's reader keep it up to date.
@@ -105,7 +105,7 @@ impl Health {
     /// The dedup index is loaded; it stays so for the life of the process.
     pub fn dedup_loaded(&self) {
         self.dedup_loaded.store(true, Ordering::Relaxed);
-        crate::metrics::dedup_loaded();
+        crate::ops::metrics::dedup_loaded();
         self.show_readiness();
     }
 
@@ -115,7 +115,7 @@ impl Health {
             .ready_gauge
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        crate::metrics::ready(self.is_ready());
+        crate::ops::metrics::ready(self.is_ready());
     }
 
     /// Asks the cluster for metadata every `every`, off the async threads (the
@@ -142,7 +142,7 @@ impl Health {
                     publisher.last_error()
                 };
                 let was = health.broker_reachable.swap(reachable, Ordering::Relaxed);
-                crate::metrics::broker_reachable(reachable);
+                crate::ops::metrics::broker_reachable(reachable);
                 health.show_readiness();
                 if was != reachable || std::mem::take(&mut first) {
                     match (reachable, health.requires_kafka) {

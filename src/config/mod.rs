@@ -1,6 +1,8 @@
 //! Typed configuration: defaults, the TOML file, and validation that reports every
 //! problem at once, each naming its field. The only reader of the config file.
 
+pub mod secret;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
@@ -9,12 +11,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::client_addr::{Cidr, ForwardedHeader, IpSet, TrustedProxies};
-use crate::locate::Locator;
-use crate::quarantine::QuarantineConfig;
-use crate::rate_limit::RateLimitConfig;
-use crate::route::{EVENT_PLACEHOLDER, topic_for};
-use crate::tls::TlsConfig;
+use crate::edge::client_addr::{Cidr, ForwardedHeader, IpSet, TrustedProxies};
+use crate::edge::tls::TlsConfig;
+use crate::pipeline::locate::Locator;
+use crate::pipeline::quarantine::QuarantineConfig;
+use crate::pipeline::rate_limit::RateLimitConfig;
+use crate::pipeline::route::{EVENT_PLACEHOLDER, topic_for};
 use crate::verify::{HmacOptions, TokenOptions, VerifierKind};
 
 /// The whole configuration, as written in the TOML file.
@@ -147,7 +149,7 @@ impl Default for ServerConfig {
             max_requests_in_flight_per_client: 1_024,
             max_buffered_body_bytes: 256 * 1024 * 1024,
             max_buffered_body_bytes_per_client: 32 * 1024 * 1024,
-            ipv6_client_prefix: crate::client_addr::DEFAULT_IPV6_CLIENT_PREFIX,
+            ipv6_client_prefix: crate::edge::client_addr::DEFAULT_IPV6_CLIENT_PREFIX,
             idle_timeout: Duration::from_secs(30),
             http2_max_concurrent_streams: 100,
             max_header_bytes: 16 * 1024,
@@ -268,7 +270,7 @@ impl KafkaConfig {
             ("kafka.producer", &mut self.producer),
         ] {
             for (key, value) in properties.iter_mut() {
-                match crate::secret::resolve_setting(value, base_dir) {
+                match crate::config::secret::resolve_setting(value, base_dir) {
                     Ok(resolved) => *value = resolved,
                     Err(message) => errors.push(FieldError {
                         field: format!("{table}.\"{key}\""),
@@ -615,8 +617,8 @@ pub struct FieldError {
     pub message: String,
 }
 
-impl From<crate::tls::TlsError> for FieldError {
-    fn from(err: crate::tls::TlsError) -> Self {
+impl From<crate::edge::tls::TlsError> for FieldError {
+    fn from(err: crate::edge::tls::TlsError) -> Self {
         Self {
             field: err.field().to_owned(),
             message: err.to_string(),
@@ -667,7 +669,7 @@ pub const RESERVED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 impl Config {
     /// Reads and parses a config file, then checks every field that can be checked
-    /// without building sources (see [`crate::source::Sources::build`] for the rest).
+    /// without building sources (see [`crate::pipeline::source::Sources::build`] for the rest).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -683,7 +685,7 @@ impl Config {
         errors.extend(config.kafka.resolve_references(&base_dir));
         // A pod's name, say, from its environment: `env:POD_NAME`.
         if let Some(instance) = &mut config.dedup.instance_id {
-            match crate::secret::resolve_setting(instance, &base_dir) {
+            match crate::config::secret::resolve_setting(instance, &base_dir) {
                 Ok(resolved) => *instance = resolved.trim().to_owned(),
                 Err(message) => errors.push(FieldError {
                     field: "dedup.instance_id".into(),

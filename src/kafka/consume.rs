@@ -163,7 +163,7 @@ fn before(message: &impl Message, since: SystemTime) -> bool {
         Timestamp::CreateTime(ms) | Timestamp::LogAppendTime(ms) => ms,
         Timestamp::NotAvailable => return false,
     };
-    crate::clock::unix_millis(since) > millis
+    crate::ops::clock::unix_millis(since) > millis
 }
 
 #[cfg(test)]

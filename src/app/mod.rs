@@ -6,6 +6,8 @@
 //! and stops them in order. `main`, the integration tests and the benchmarks
 //! all start hookgate here.
 
+pub mod reload;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,14 +20,14 @@ use tokio::sync::oneshot;
 use crate::config::{Config, ConfigError, FieldError};
 use crate::dedup::Dedup;
 use crate::dedup::keeper::{Cluster, Keeper};
-use crate::embedded::EmbeddedKafka;
-use crate::health::Health;
-use crate::ingest::{Gateway, Live};
+use crate::edge::tls::{Tls, TlsError, TlsMaterial};
+use crate::kafka::embedded::EmbeddedKafka;
+use crate::kafka::publish::{KafkaPublisher, Publisher};
 use crate::kafka::{self, TopicSpec, TopicState};
-use crate::publish::{KafkaPublisher, Publisher};
-use crate::reason::Reload;
-use crate::source::Sources;
-use crate::tls::{Tls, TlsError, TlsMaterial};
+use crate::ops::health::Health;
+use crate::pipeline::ingest::{Gateway, Live};
+use crate::pipeline::reason::Reload;
+use crate::pipeline::source::Sources;
 
 /// Why hookgate could not start.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +139,7 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartE
         let server_config = config.server.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            crate::server::run(listener, gateway, &server_config, tls, async {
+            crate::edge::server::run(listener, gateway, &server_config, tls, async {
                 let _ = stopped.await;
             })
             .await;
@@ -196,7 +198,7 @@ impl App {
             Ok(restart_needed) => {
                 let pending = !restart_needed.is_empty();
                 self.restart_pending.store(pending, Ordering::Relaxed);
-                crate::metrics::config_reload(Reload::Applied, pending);
+                crate::ops::metrics::config_reload(Reload::Applied, pending);
                 if pending {
                     tracing::warn!(
                         needs_restart = %restart_needed.join(", "),
@@ -208,7 +210,7 @@ impl App {
                 Reload::Applied
             }
             Err(errors) => {
-                crate::metrics::config_reload(
+                crate::ops::metrics::config_reload(
                     Reload::Invalid,
                     self.restart_pending.load(Ordering::Relaxed),
                 );
@@ -232,8 +234,8 @@ impl App {
                 message: other.to_string(),
             }],
         })?;
-        let restart_needed = crate::reload::restart_needed(&self.config, &file);
-        let config = crate::reload::applied(&self.config, &file);
+        let restart_needed = crate::app::reload::restart_needed(&self.config, &file);
+        let config = crate::app::reload::applied(&self.config, &file);
         let live = self.running.gateway.live();
         let sources = Sources::rebuild(&config, Some(&live.sources))?;
         // Checked even when TLS waits for a restart: that restart must not
@@ -316,7 +318,7 @@ pub fn check_kafka_clients(config: &Config) -> Result<(), String> {
             _ => "kafka.client".to_owned(),
         }
     };
-    crate::publish::producer_config(&config.kafka, "")
+    crate::kafka::publish::producer_config(&config.kafka, "")
         .create::<BaseProducer>()
         .map_err(|err| format!("{}: {}", field(&err), kafka::redacted(&err)))?;
     kafka::client_config(&config.kafka, "")
@@ -390,14 +392,14 @@ fn start_pipeline(
         (Publisher::Kafka(kafka), dedup, Some(keeper))
     };
     let publisher = Arc::new(publisher);
-    crate::metrics::capacities(crate::metrics::Capacities {
+    crate::ops::metrics::capacities(crate::ops::metrics::Capacities {
         dedup_entries: config.dedup.max_entries,
         connections: config.server.max_connections,
         requests_in_flight: config.server.max_requests_in_flight,
         queue_messages: if config.kafka.is_null() {
             0
         } else {
-            crate::publish::producer_config(&config.kafka, bootstrap_servers)
+            crate::kafka::publish::producer_config(&config.kafka, bootstrap_servers)
                 .get("queue.buffering.max.messages")
                 .and_then(|max| max.parse().ok())
                 .unwrap_or(0)
@@ -411,7 +413,7 @@ fn start_pipeline(
             let mut every = tokio::time::interval(Duration::from_secs(1));
             loop {
                 every.tick().await;
-                crate::metrics::kafka_queue(publisher.queued());
+                crate::ops::metrics::kafka_queue(publisher.queued());
             }
         })
     };
@@ -445,7 +447,7 @@ fn planned_topics(config: &Config, sources: &Sources, topics: Vec<String>) -> Ve
         .into_iter()
         .map(|topic| {
             let settings = if quarantines.contains(&topic) {
-                crate::quarantine::topic_settings(&config.quarantine)
+                crate::pipeline::quarantine::topic_settings(&config.quarantine)
             } else {
                 Vec::new()
             };

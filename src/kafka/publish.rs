@@ -23,8 +23,8 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
 use crate::config::{KafkaConfig, KeyMode};
-use crate::event::Event;
 use crate::kafka::{LastError, Logged};
+use crate::pipeline::event::Event;
 
 /// Where Kafka stored an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ impl KafkaPublisher {
             .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
             .insert(header("hookgate-received-at", received_at.as_bytes()))
             .insert(header("traceparent", &traceparent));
-        if let Some(state) = crate::trace::tracestate(&event.trace, &event.headers) {
+        if let Some(state) = crate::pipeline::trace::tracestate(&event.trace, &event.headers) {
             headers = headers.insert(header("tracestate", &state));
         }
         if let Some(event_type) = event.event_type() {
@@ -140,7 +140,7 @@ impl KafkaPublisher {
                 headers = headers.insert(header(name.as_str(), value.as_bytes()));
             }
         }
-        let timestamp = crate::clock::unix_millis(event.received_at);
+        let timestamp = crate::ops::clock::unix_millis(event.received_at);
         let (topic, partition) = match destination {
             Destination::Events => (event.topic(), None),
             Destination::Intake {
@@ -251,7 +251,7 @@ impl KafkaPublisher {
             Ok(fresh) => {
                 let old = self.producer.0.swap(Arc::new(fresh));
                 self.timeouts_in_a_row.store(0, Ordering::Relaxed);
-                crate::metrics::producer_replaced();
+                crate::ops::metrics::producer_replaced();
                 tracing::warn!(reason = %why, "the Kafka producer could no longer produce; replaced it with a new one");
                 // Dropping a producer joins its threads: do it off the async
                 // workers, once the records it still holds have been reported.

@@ -19,10 +19,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::Full;
 use rdkafka::message::{Headers, Message, OwnedMessage};
 
-use crate::consume::{ReadError, Start, TopicReader};
-use crate::outbound::{self, ClientError, HttpsClient};
-use crate::quarantine::{FORWARDED_FROM, Quarantined, REDACTED};
-use crate::secret::Secret;
+use crate::config::secret::Secret;
+use crate::kafka::consume::{ReadError, Start, TopicReader};
+use crate::pipeline::quarantine::{FORWARDED_FROM, Quarantined, REDACTED};
+use crate::tools::outbound::{self, ClientError, HttpsClient};
 use crate::verify::{self, SchemeOptions, VerifierKind};
 
 /// One `hookgate forward` run.
@@ -305,13 +305,16 @@ impl Delivery {
 
     /// Replaces the provider's signature with one made with `secret`.
     fn resign(&mut self, kind: VerifierKind, secret: &Secret, url: &str) {
-        let id = self.id.clone().unwrap_or_else(crate::send::fresh_event_id);
+        let id = self
+            .id
+            .clone()
+            .unwrap_or_else(crate::tools::send::fresh_event_id);
         let options = SchemeOptions {
             hmac: None,
             public_url: Some(url),
             token: None,
         };
-        let now = crate::clock::now_seconds();
+        let now = crate::ops::clock::now_seconds();
         let Ok(signed) = verify::sign(kind, secret.expose(), &self.body, &id, now, options) else {
             return;
         };
