@@ -12,16 +12,12 @@ const LAYERS: [&str; 9] = [
 ];
 
 /// Arrows that run up today, (from, to), each with why it is still there.
-const RUNNING_UP: [(&str, &str, &str); 10] = [
-    (
-        "config",
-        "edge",
-        "the TLS and client-address settings are the edge's types",
-    ),
+const RUNNING_UP: [(&str, &str, &str); 7] = [
+    ("config", "edge", "the TLS settings are the edge's type"),
     (
         "config",
         "pipeline",
-        "source, quarantine and rate-limit settings are the pipeline's types",
+        "source, quarantine, rate-limit and client-address settings are the pipeline's types",
     ),
     (
         "config",
@@ -42,17 +38,6 @@ const RUNNING_UP: [(&str, &str, &str); 10] = [
         "kafka",
         "pipeline",
         "the producer takes the pipeline's Event and its trace context",
-    ),
-    ("ops", "kafka", "readiness probes the publisher"),
-    (
-        "ops",
-        "pipeline",
-        "metrics count by the pipeline's closed lists of reasons",
-    ),
-    (
-        "pipeline",
-        "edge",
-        "the client address and allowlists are the edge's types",
     ),
     (
         "verify",

@@ -12,7 +12,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
 
-use hookgate::edge::client_addr::{Cidr, ClientAddr, ForwardedHeader, IpSet, Peer, TrustedProxies};
+use hookgate::pipeline::client_addr::{Cidr, ClientAddr, ForwardedHeader, IpSet, Peer, TrustedProxies};
 use hookgate::pipeline::trace::{self, TraceParent};
 use libfuzzer_sys::fuzz_target;
 

@@ -25,8 +25,8 @@ use crate::kafka::embedded::EmbeddedKafka;
 use crate::kafka::publish::{KafkaPublisher, Publisher};
 use crate::kafka::{self, TopicSpec, TopicState};
 use crate::ops::health::Health;
+use crate::ops::reason::Reload;
 use crate::pipeline::ingest::{Gateway, Live};
-use crate::pipeline::reason::Reload;
 use crate::pipeline::source::Sources;
 
 /// Why hookgate could not start.
@@ -405,7 +405,7 @@ fn start_pipeline(
                 .unwrap_or(0)
         },
     });
-    let probe = health.watch(Arc::clone(&publisher), Duration::from_secs(2));
+    let probe = publisher.watch(Arc::clone(&health), Duration::from_secs(2));
     let sweeper = dedup.spawn_sweeper();
     let queue_sampler = {
         let publisher = Arc::clone(&publisher);

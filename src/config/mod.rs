@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::edge::client_addr::{Cidr, ForwardedHeader, IpSet, TrustedProxies};
 use crate::edge::tls::TlsConfig;
+use crate::pipeline::client_addr::{Cidr, ForwardedHeader, IpSet, TrustedProxies};
 use crate::pipeline::locate::Locator;
 use crate::pipeline::quarantine::QuarantineConfig;
 use crate::pipeline::rate_limit::RateLimitConfig;
@@ -149,7 +149,7 @@ impl Default for ServerConfig {
             max_requests_in_flight_per_client: 1_024,
             max_buffered_body_bytes: 256 * 1024 * 1024,
             max_buffered_body_bytes_per_client: 32 * 1024 * 1024,
-            ipv6_client_prefix: crate::edge::client_addr::DEFAULT_IPV6_CLIENT_PREFIX,
+            ipv6_client_prefix: crate::pipeline::client_addr::DEFAULT_IPV6_CLIENT_PREFIX,
             idle_timeout: Duration::from_secs(30),
             http2_max_concurrent_streams: 100,
             max_header_bytes: 16 * 1024,

@@ -34,13 +34,13 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::edge::client_addr::{ClientKey, Peer};
+use crate::pipeline::client_addr::{ClientKey, Peer};
 
 use crate::config::ServerConfig;
 use crate::edge::tls::Tls;
 use crate::ops::metrics;
+use crate::ops::reason::{ProtocolError, Refusal, TlsHandshake};
 use crate::pipeline::ingest::Gateway;
-use crate::pipeline::reason::{ProtocolError, Refusal, TlsHandshake};
 
 /// Open connections, in all and by client address.
 #[derive(Debug)]

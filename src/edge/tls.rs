@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::pipeline::reason::TlsHandshake;
+use crate::ops::reason::TlsHandshake;
 
 /// `[server.tls]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -24,7 +24,9 @@ use rdkafka::util::Timeout;
 
 use crate::config::{KafkaConfig, KeyMode};
 use crate::kafka::{LastError, Logged};
+use crate::ops::health::Health;
 use crate::pipeline::event::Event;
+use tokio::task::JoinHandle;
 
 /// Where Kafka stored an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,6 +348,28 @@ impl Publisher {
     /// The publisher that keeps nothing.
     pub fn null() -> Self {
         Self::Null(NullPublisher::default())
+    }
+
+    /// Asks the cluster for metadata every `every`, off the async threads
+    /// (the call blocks), and records in `health` whether it answered.
+    pub fn watch(self: &Arc<Self>, health: Arc<Health>, every: Duration) -> JoinHandle<()> {
+        let publisher = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let probe = Arc::clone(&publisher);
+                let reachable = tokio::task::spawn_blocking(move || probe.probe(every).is_ok())
+                    .await
+                    .unwrap_or(false);
+                let why = if reachable {
+                    None
+                } else {
+                    publisher.last_error()
+                };
+                health.record_probe(reachable, why, std::mem::take(&mut first));
+                tokio::time::sleep(every).await;
+            }
+        })
     }
 
     /// Publishes one event and waits for its acknowledgement.

@@ -7,11 +7,8 @@
 //! would be unready at once, and the load balancer would answer providers with
 //! its own 502, without `Retry-After`, instead of hookgate's 503.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use crate::kafka::publish::Publisher;
 
 /// Whether hookgate can accept webhooks: the broker probe of [`Health::watch`]
 /// and the dedup topic's reader keep it up to date.
@@ -118,47 +115,30 @@ impl Health {
         crate::ops::metrics::ready(self.is_ready());
     }
 
-    /// Asks the cluster for metadata every `every`, off the async threads (the
-    /// call blocks), and records whether it answered.
-    pub fn watch(
-        self: &Arc<Self>,
-        publisher: Arc<Publisher>,
-        every: Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        let health = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut first = true;
-            loop {
-                let probe = Arc::clone(&publisher);
-                let reachable = tokio::task::spawn_blocking(move || probe.probe(every).is_ok())
-                    .await
-                    .unwrap_or(false);
-                *health
-                    .kafka_problem
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = if reachable {
-                    None
-                } else {
-                    publisher.last_error()
-                };
-                let was = health.broker_reachable.swap(reachable, Ordering::Relaxed);
-                crate::ops::metrics::broker_reachable(reachable);
-                health.show_readiness();
-                if was != reachable || std::mem::take(&mut first) {
-                    match (reachable, health.requires_kafka) {
-                        (true, _) => tracing::info!("Kafka is reachable"),
-                        (false, true) => tracing::warn!(
-                            why = publisher.last_error().unwrap_or_default(),
-                            "Kafka is not reachable: not ready"
-                        ),
-                        (false, false) => tracing::warn!(
-                            why = publisher.last_error().unwrap_or_default(),
-                            "Kafka is not reachable: webhooks are answered 503 with Retry-After until it is"
-                        ),
-                    }
-                }
-                tokio::time::sleep(every).await;
+    /// Records the outcome of one look at the cluster: whether a broker
+    /// answered, and if not, what the client last said. `first` logs the
+    /// state even when it did not change.
+    pub fn record_probe(&self, reachable: bool, why: Option<String>, first: bool) {
+        *self
+            .kafka_problem
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            if reachable { None } else { why.clone() };
+        let was = self.broker_reachable.swap(reachable, Ordering::Relaxed);
+        crate::ops::metrics::broker_reachable(reachable);
+        self.show_readiness();
+        if was != reachable || first {
+            match (reachable, self.requires_kafka) {
+                (true, _) => tracing::info!("Kafka is reachable"),
+                (false, true) => tracing::warn!(
+                    why = why.unwrap_or_default(),
+                    "Kafka is not reachable: not ready"
+                ),
+                (false, false) => tracing::warn!(
+                    why = why.unwrap_or_default(),
+                    "Kafka is not reachable: webhooks are answered 503 with Retry-After until it is"
+                ),
             }
-        })
+        }
     }
 }

@@ -9,7 +9,7 @@ use metrics::{
     gauge, histogram,
 };
 
-use crate::pipeline::reason::{QuarantineDrop, Reason, Reload, TlsHandshake};
+use crate::ops::reason::{QuarantineDrop, Reason, Reload, TlsHandshake};
 
 pub const REQUESTS: &str = "hookgate_requests_total";
 pub const REJECTIONS: &str = "hookgate_rejections_total";
@@ -218,10 +218,10 @@ pub fn describe() {
     ] {
         counter!(counter).absolute(0);
     }
-    for refusal in crate::pipeline::reason::Refusal::ALL {
+    for refusal in crate::ops::reason::Refusal::ALL {
         counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).absolute(0);
     }
-    for error in crate::pipeline::reason::ProtocolError::ALL {
+    for error in crate::ops::reason::ProtocolError::ALL {
         counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).absolute(0);
     }
     for outcome in ["ok", "failed"] {
@@ -384,12 +384,12 @@ pub fn connections_open(open: usize) {
 }
 
 /// Counts a connection refused at once.
-pub fn connection_refused(refusal: crate::pipeline::reason::Refusal) {
+pub fn connection_refused(refusal: crate::ops::reason::Refusal) {
     counter!(CONNECTIONS_REFUSED, "reason" => refusal.as_str()).increment(1);
 }
 
 /// Counts a connection hyper ended for the client's broken HTTP.
-pub fn protocol_error(error: crate::pipeline::reason::ProtocolError) {
+pub fn protocol_error(error: crate::ops::reason::ProtocolError) {
     counter!(PROTOCOL_ERRORS, "reason" => error.as_str()).increment(1);
 }
 

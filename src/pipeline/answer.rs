@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::dedup::ClaimError;
 use crate::kafka::publish::PublishError;
+use crate::ops::reason::Reason;
 use crate::pipeline::locate::LocateError;
-use crate::pipeline::reason::Reason;
 use crate::pipeline::route::RouteError;
 use crate::verify::{Handshake, MalformedBatch, Reply, VerifyError};
 

@@ -32,9 +32,9 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use serde::Deserialize;
 
-use crate::edge::client_addr::ClientAddr;
 use crate::ops::metrics::QuarantineMetrics;
-use crate::pipeline::reason::{QuarantineDrop, Reason};
+use crate::ops::reason::{QuarantineDrop, Reason};
+use crate::pipeline::client_addr::ClientAddr;
 use crate::pipeline::trace::TraceParent;
 use crate::verify::VerifierKind;
 

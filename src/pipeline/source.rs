@@ -10,8 +10,8 @@ use http::HeaderName;
 
 use crate::config::secret;
 use crate::config::{Config, FieldError, KeyMode};
-use crate::edge::client_addr::IpSet;
 use crate::ops::metrics::{self, SourceMetrics};
+use crate::pipeline::client_addr::IpSet;
 use crate::pipeline::locate::Locator;
 use crate::pipeline::quarantine::{Quarantine, ReplicaCap, SecretPlace};
 use crate::pipeline::rate_limit::RateLimit;

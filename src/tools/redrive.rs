@@ -21,8 +21,8 @@ use http_body_util::{BodyExt, Full};
 
 use crate::app::{self, StartError};
 use crate::config::Config;
-use crate::edge::client_addr::Peer;
 use crate::kafka::consume::{ReadError, Start, TopicReader};
+use crate::pipeline::client_addr::Peer;
 use crate::pipeline::ingest::FirstArrival;
 use crate::pipeline::quarantine::Quarantined;
 

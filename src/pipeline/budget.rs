@@ -13,7 +13,7 @@ use metrics::Gauge;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::ServerConfig;
-use crate::edge::client_addr::ClientKey;
+use crate::pipeline::client_addr::ClientKey;
 
 /// The limits of one gateway, and what its requests hold now.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ impl Budget {
     }
 
     /// The key `client`'s share is counted under.
-    pub(crate) fn key(&self, client: crate::edge::client_addr::ClientAddr) -> ClientKey {
+    pub(crate) fn key(&self, client: crate::pipeline::client_addr::ClientAddr) -> ClientKey {
         ClientKey::of(client, self.ipv6_prefix)
     }
 
