@@ -664,9 +664,6 @@ fn dedup_topic_taken(topic: &str) -> String {
     )
 }
 
-/// Paths hookgate answers itself, which no source may take.
-pub const RESERVED_PATHS: [&str; 2] = ["/healthz", "/readyz"];
-
 impl Config {
     /// Reads and parses a config file, then checks every field that can be checked
     /// without building sources (see [`crate::pipeline::source::Sources::build`] for the rest).
@@ -1004,7 +1001,7 @@ impl Config {
                     &at("path"),
                     format!("{:?} must start with '/' and hold no query", source.path),
                 );
-            } else if RESERVED_PATHS.contains(&source.path.as_str()) {
+            } else if crate::ops::health::PATHS.contains(&source.path.as_str()) {
                 fail(
                     &at("path"),
                     format!("{} is reserved for health checks", source.path),

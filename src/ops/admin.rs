@@ -16,7 +16,7 @@ use hyper_util::server::conn::auto;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-use crate::ops::health::Health;
+use crate::ops::health::{self, Health};
 
 /// How often histograms are compacted between scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
@@ -104,7 +104,7 @@ impl Admin {
                     self.prometheus.render(),
                 )
             }
-            "/readyz" => {
+            health::READYZ => {
                 let readiness = self.health.get().map(|health| health.readiness());
                 let ready = readiness.as_ref().is_some_and(|r| r.ready);
                 let body = match readiness {
@@ -126,7 +126,7 @@ impl Admin {
                 };
                 respond(code, "application/json", body.to_string())
             }
-            "/healthz" => respond(
+            health::HEALTHZ => respond(
                 StatusCode::OK,
                 "application/json",
                 r#"{"status":"ok"}"#.into(),

@@ -7,6 +7,13 @@
 //! would be unready at once, and the load balancer would answer providers with
 //! its own 502, without `Retry-After`, instead of hookgate's 503.
 
+/// Liveness: answered while the process runs.
+pub const HEALTHZ: &str = "/healthz";
+/// Readiness: whether this replica belongs in the load balancer's rotation.
+pub const READYZ: &str = "/readyz";
+/// The paths hookgate answers itself on both ports; no source may take one.
+pub const PATHS: [&str; 2] = [HEALTHZ, READYZ];
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -659,11 +659,11 @@ impl Gateway {
             status: &'static str,
         }
         let (code, status) = match path {
-            "/healthz" => (StatusCode::OK, "ok"),
+            crate::ops::health::HEALTHZ => (StatusCode::OK, "ok"),
             // The webhook port says ready or not; the reasons, which name
             // topics and brokers, are on the metrics port only.
-            "/readyz" if self.health.is_ready() => (StatusCode::OK, "ready"),
-            "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            crate::ops::health::READYZ if self.health.is_ready() => (StatusCode::OK, "ready"),
+            crate::ops::health::READYZ => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             _ => return None,
         };
         Some(json(code, &HealthBody { status }))

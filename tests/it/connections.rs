@@ -10,22 +10,11 @@ use hookgate::verify::VerifierKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Process, client, send, topic, try_send};
+use super::{body_with_id, signed};
+use crate::harness::{client, github_gateway as gateway, send, try_send};
 
 const KIND: VerifierKind = VerifierKind::Github;
 const PATH: &str = "/webhooks/github";
-
-/// A broker and a hookgate process with `server` as more `[server]` keys.
-async fn gateway(test: &str, server: &str) -> (Broker, Process, tempfile::TempDir) {
-    let broker = Broker::start().await;
-    let events = topic(test);
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = source(dir.path(), "github", KIND, &events);
-    let process = Process::start_with_server(&broker.bootstrap(), server, "", &sources).await;
-    (broker, process, dir)
-}
 
 /// A connection to `to` from the loopback address `from`.
 async fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {

@@ -554,3 +554,23 @@ pub(crate) async fn try_get(client: &HttpClient, url: &str) -> Result<(u16, Stri
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
+
+/// tansu with one event topic, and hookgate serving a GitHub source on it as
+/// a process of its own, with `server` as more `[server]` keys.
+pub(crate) async fn github_gateway(
+    test: &str,
+    server: &str,
+) -> (Broker, Process, tempfile::TempDir) {
+    let broker = Broker::start().await;
+    let events = topic(test);
+    broker.create_topic(&events).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sources = crate::source(
+        dir.path(),
+        "github",
+        hookgate::verify::VerifierKind::Github,
+        &events,
+    );
+    let process = Process::start_with_server(&broker.bootstrap(), server, "", &sources).await;
+    (broker, process, dir)
+}

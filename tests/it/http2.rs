@@ -11,28 +11,12 @@ use hookgate::verify::VerifierKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Process, client, send, topic};
+use super::{body_with_id, signed};
+use crate::harness::{Process, client, github_gateway as gateway, send};
 
 const KIND: VerifierKind = VerifierKind::Github;
 
 const HTTP2_ERRORS: &str = "hookgate_protocol_errors_total{reason=\"http2_protocol\"}";
-
-/// hookgate with one GitHub source and `server` as more `[server]` keys.
-async fn gateway(test: &str, server: &str) -> (Broker, Process, tempfile::TempDir) {
-    let broker = Broker::start().await;
-    let events = topic(test);
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let gateway = Process::start_with_server(
-        &broker.bootstrap(),
-        server,
-        "",
-        &source(dir.path(), "github", KIND, &events),
-    )
-    .await;
-    (broker, gateway, dir)
-}
 
 /// A provider's delivery over HTTP/1.1 on a fresh connection, answered fast.
 async fn a_provider_is_still_served(gateway: &Process, id: &str) {
