@@ -1,9 +1,10 @@
 //! Keeps this replica's part of dedup running: makes the dedup topic (the
 //! changelog) and the intake topic, says on `/readyz` why while it cannot,
 //! then keeps a [`stage`](super::stage) in the group, starting a new one
-//! whenever the last lost every broker (a restarted broker may have lost
-//! its topics too, which are made again first).
+//! whenever the last lost every broker or the intake topic (a restarted
+//! broker may have lost its topics, which are made again first).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -14,7 +15,6 @@ use super::stage::{self, StageHandle, StageSettings};
 use super::topic;
 use crate::config::{DedupConfig, Transactions};
 use crate::ops::health::Health;
-use std::sync::Arc;
 
 /// What the keeper needs to know of the cluster.
 #[derive(Debug, Clone, Copy)]
