@@ -44,14 +44,17 @@ impl DedupKeys {
         self.routing().partition(partitions)
     }
 
-    /// The header value: 16 or 32 bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(32);
-        bytes.extend_from_slice(self.id.as_bytes());
-        if let Some(replay) = &self.replay {
-            bytes.extend_from_slice(replay.as_bytes());
+    /// The header value: 16 or 32 bytes, written into `buf` (no allocation:
+    /// the edge writes one per request).
+    pub fn encode<'b>(&self, buf: &'b mut [u8; 32]) -> &'b [u8] {
+        buf[..16].copy_from_slice(self.id.as_bytes());
+        match &self.replay {
+            Some(replay) => {
+                buf[16..].copy_from_slice(replay.as_bytes());
+                &buf[..]
+            }
+            None => &buf[..16],
         }
-        bytes
     }
 
     /// Reads a header value [`DedupKeys::encode`] wrote.
@@ -96,7 +99,7 @@ pub fn with_intake_headers(headers: OwnedHeaders, topic: &str, keys: &DedupKeys)
         })
         .insert(Header {
             key: KEYS_HEADER,
-            value: Some(&keys.encode()),
+            value: Some(keys.encode(&mut [0u8; 32])),
         })
 }
 
@@ -154,7 +157,7 @@ mod tests {
             replay: Some(hash(2)),
         };
         for keys in [plain, guarded] {
-            assert_eq!(DedupKeys::decode(&keys.encode()), Ok(keys));
+            assert_eq!(DedupKeys::decode(keys.encode(&mut [0u8; 32])), Ok(keys));
         }
         assert_eq!(plain.routing(), hash(1));
         assert_eq!(guarded.routing(), hash(2));
