@@ -226,7 +226,7 @@ impl App {
         }
     }
 
-    fn try_reload(&self, path: &Path) -> Result<Vec<&'static str>, Vec<FieldError>> {
+    fn try_reload(&self, path: &Path) -> Result<Vec<String>, Vec<FieldError>> {
         let file = Config::load(path).map_err(|err| match err {
             ConfigError::Invalid { errors, .. } => errors,
             other => vec![FieldError {

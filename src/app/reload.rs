@@ -9,7 +9,7 @@ use crate::config::{Config, ServerConfig};
 
 /// The settings `new` changes that take effect only after a restart, each
 /// named as in the file.
-pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
+pub fn restart_needed(running: &Config, new: &Config) -> Vec<String> {
     let mut fields = server_fields(&running.server, &new.server);
     for (section, changed) in [
         ("kafka", running.kafka != new.kafka),
@@ -26,7 +26,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         ("log", running.log != new.log),
     ] {
         if changed {
-            fields.push(section);
+            fields.push(section.to_owned());
         }
     }
     fields
@@ -51,112 +51,29 @@ pub fn applied(running: &Config, file: &Config) -> Config {
     }
 }
 
-fn server_fields(running: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
-    // Taken apart field by field: a new `[server]` setting does not compile
-    // until it is put on one side or the other here.
-    let ServerConfig {
-        listen,
-        max_body_bytes,
-        body_timeout,
-        header_timeout,
-        max_connections,
-        max_connections_per_client,
-        max_requests_in_flight,
-        max_requests_in_flight_per_client,
-        max_buffered_body_bytes,
-        max_buffered_body_bytes_per_client,
-        ipv6_client_prefix,
-        idle_timeout,
-        http2_max_concurrent_streams,
-        max_header_bytes,
-        max_headers,
-        http2_keep_alive_interval,
-        http2_keep_alive_timeout,
-        http2_max_pending_resets,
-        readiness_requires_kafka,
-        shutdown_grace,
-        workers,
-        tls,
-        trusted_proxies: _,
-        client_address_header: _,
-    } = new;
-    let mut fields = Vec::new();
-    let mut check = |name: &'static str, changed: bool| {
-        if changed {
-            fields.push(name);
-        }
+fn server_fields(running: &ServerConfig, new: &ServerConfig) -> Vec<String> {
+    // Compared setting by setting as the file spells them, so that a new
+    // `[server]` setting waits for a restart unless `ServerConfig::LIVE`
+    // names it.
+    let (
+        Ok(serde_json::Value::Object(running_settings)),
+        Ok(serde_json::Value::Object(new_settings)),
+    ) = (serde_json::to_value(running), serde_json::to_value(new))
+    else {
+        return vec!["server".to_owned()];
     };
-    check("server.listen", *listen != running.listen);
-    check(
-        "server.max_body_bytes",
-        *max_body_bytes != running.max_body_bytes,
-    );
-    check("server.body_timeout", *body_timeout != running.body_timeout);
-    check(
-        "server.header_timeout",
-        *header_timeout != running.header_timeout,
-    );
-    check(
-        "server.max_connections",
-        *max_connections != running.max_connections,
-    );
-    check(
-        "server.max_connections_per_client",
-        *max_connections_per_client != running.max_connections_per_client,
-    );
-    check(
-        "server.max_requests_in_flight",
-        *max_requests_in_flight != running.max_requests_in_flight,
-    );
-    check(
-        "server.max_requests_in_flight_per_client",
-        *max_requests_in_flight_per_client != running.max_requests_in_flight_per_client,
-    );
-    check(
-        "server.max_buffered_body_bytes",
-        *max_buffered_body_bytes != running.max_buffered_body_bytes,
-    );
-    check(
-        "server.max_buffered_body_bytes_per_client",
-        *max_buffered_body_bytes_per_client != running.max_buffered_body_bytes_per_client,
-    );
-    check(
-        "server.ipv6_client_prefix",
-        *ipv6_client_prefix != running.ipv6_client_prefix,
-    );
-    check("server.idle_timeout", *idle_timeout != running.idle_timeout);
-    check(
-        "server.http2_max_concurrent_streams",
-        *http2_max_concurrent_streams != running.http2_max_concurrent_streams,
-    );
-    check(
-        "server.max_header_bytes",
-        *max_header_bytes != running.max_header_bytes,
-    );
-    check("server.max_headers", *max_headers != running.max_headers);
-    check(
-        "server.http2_keep_alive_interval",
-        *http2_keep_alive_interval != running.http2_keep_alive_interval,
-    );
-    check(
-        "server.http2_keep_alive_timeout",
-        *http2_keep_alive_timeout != running.http2_keep_alive_timeout,
-    );
-    check(
-        "server.http2_max_pending_resets",
-        *http2_max_pending_resets != running.http2_max_pending_resets,
-    );
-    check(
-        "server.readiness_requires_kafka",
-        *readiness_requires_kafka != running.readiness_requires_kafka,
-    );
-    check(
-        "server.shutdown_grace",
-        *shutdown_grace != running.shutdown_grace,
-    );
-    check("server.workers", *workers != running.workers);
+    let mut fields: Vec<String> = new_settings
+        .iter()
+        .filter(|(name, value)| {
+            !ServerConfig::LIVE.contains(&name.as_str())
+                && running_settings.get(*name) != Some(value)
+        })
+        .map(|(name, _)| format!("server.{name}"))
+        .collect();
     // The listener speaks TLS or not from its start; the material is live.
-    check("server.tls", tls.is_some() != running.tls.is_some());
+    if running.tls.is_some() != new.tls.is_some() {
+        fields.push("server.tls".to_owned());
+    }
     fields
 }
 

@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use http::HeaderMap;
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One CIDR range (`192.30.252.0/22`, `2a0a:a440::/29`) or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl IpSet {
 }
 
 /// The header trusted proxies write the client's address to.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ForwardedHeader {
     /// `X-Forwarded-For: client, proxy1, proxy2`: what most load balancers write.

@@ -61,7 +61,7 @@ pub const FORWARDED_FROM: &str = "hookgate-forwarded-from";
 
 /// `[quarantine]`: what every source's quarantine may write, and how much
 /// the quarantine topic keeps.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuarantineConfig {
     /// Bytes of a body kept; the rest is cut off (and the record says so).
