@@ -95,6 +95,9 @@ impl Admin {
     }
 
     fn answer(&self, path: &str) -> Response<Full<Bytes>> {
+        if let Some((code, body)) = health::answer(self.health.get().map(Arc::as_ref), path, true) {
+            return respond(code, "application/json", body.to_string());
+        }
         match path {
             "/metrics" => {
                 self.process.collect();
@@ -104,33 +107,6 @@ impl Admin {
                     self.prometheus.render(),
                 )
             }
-            health::READYZ => {
-                let readiness = self.health.get().map(|health| health.readiness());
-                let ready = readiness.as_ref().is_some_and(|r| r.ready);
-                let body = match readiness {
-                    Some(readiness) => serde_json::json!({
-                        "status": if ready { "ready" } else { "not_ready" },
-                        "kafka_reachable": readiness.kafka_reachable,
-                        "dedup_loaded": readiness.dedup_loaded,
-                        "problems": readiness.problems,
-                    }),
-                    None => serde_json::json!({
-                        "status": "not_ready",
-                        "problems": ["starting"],
-                    }),
-                };
-                let code = if ready {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                respond(code, "application/json", body.to_string())
-            }
-            health::HEALTHZ => respond(
-                StatusCode::OK,
-                "application/json",
-                r#"{"status":"ok"}"#.into(),
-            ),
             _ => respond(
                 StatusCode::NOT_FOUND,
                 "application/json",

@@ -17,6 +17,47 @@ pub const PATHS: [&str; 2] = [HEALTHZ, READYZ];
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use http::StatusCode;
+
+/// What `path` answers when it is one of [`PATHS`]: `/healthz` always ok,
+/// `/readyz` ready or not (not ready while `health` is not known yet). With
+/// `details`, the reasons behind readiness, which name topics and brokers:
+/// for the metrics port only.
+pub fn answer(
+    health: Option<&Health>,
+    path: &str,
+    details: bool,
+) -> Option<(StatusCode, serde_json::Value)> {
+    match path {
+        HEALTHZ => Some((StatusCode::OK, serde_json::json!({ "status": "ok" }))),
+        READYZ => {
+            let readiness = health.map(Health::readiness);
+            let ready = readiness.as_ref().is_some_and(|r| r.ready);
+            let status = if ready { "ready" } else { "not_ready" };
+            let body = match readiness {
+                Some(readiness) if details => serde_json::json!({
+                    "status": status,
+                    "kafka_reachable": readiness.kafka_reachable,
+                    "dedup_loaded": readiness.dedup_loaded,
+                    "problems": readiness.problems,
+                }),
+                None if details => serde_json::json!({
+                    "status": status,
+                    "problems": ["starting"],
+                }),
+                _ => serde_json::json!({ "status": status }),
+            };
+            let code = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            Some((code, body))
+        }
+        _ => None,
+    }
+}
+
 /// Whether hookgate can accept webhooks: the broker probe of [`Health::watch`]
 /// and the dedup topic's reader keep it up to date.
 #[derive(Debug, Default)]

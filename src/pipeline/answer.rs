@@ -1,5 +1,7 @@
 //! The one place that maps what happened to a request onto a status code and a
-//! terse JSON body. Details go to the log once, in `ingest`.
+//! terse JSON body: the typed [`Answer`] the pipeline ends in, and the
+//! [`Rejection`] of a request turned away. Details go to the log once, in
+//! `ingest`.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -9,13 +11,80 @@ use serde::Serialize;
 use crate::dedup::ClaimError;
 use crate::kafka::publish::PublishError;
 use crate::ops::reason::Reason;
-use crate::pipeline::locate::LocateError;
+use crate::pipeline::locate::{EventId, LocateError};
 use crate::pipeline::route::RouteError;
 use crate::verify::{Handshake, MalformedBatch, Reply, VerifyError};
 
+/// The response every request gets.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// How the pipeline ended one request, before it is written as HTTP.
+#[derive(Debug)]
+pub enum Answer {
+    /// Its event is in Kafka, or repeats one that is (`duplicate`).
+    Stored { id: EventId, duplicate: bool },
+    /// Every event of a batch (Mandrill's) is in Kafka: how many were new,
+    /// how many repeats.
+    Batch {
+        events: usize,
+        accepted: usize,
+        duplicates: usize,
+    },
+    /// The provider checking the endpoint: answered, never published.
+    Handshake(Handshake),
+    /// `/healthz` or `/readyz`.
+    Health {
+        status: StatusCode,
+        body: serde_json::Value,
+    },
+    /// Turned away, with the reason it was counted by.
+    Refused(Rejection),
+}
+
+impl Answer {
+    /// The status code it is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Stored { .. } | Self::Batch { .. } | Self::Handshake(_) => StatusCode::OK,
+            Self::Health { status, .. } => *status,
+            Self::Refused(rejection) => rejection.reason.status(),
+        }
+    }
+
+    /// The response; `retry_after_secs` is sent with a retryable refusal
+    /// that names no wait of its own.
+    pub fn into_response(self, retry_after_secs: u32) -> HttpResponse {
+        match self {
+            Self::Stored { id, duplicate } => json(
+                StatusCode::OK,
+                &AcceptedBody {
+                    status: if duplicate { "duplicate" } else { "accepted" },
+                    id: id.as_str(),
+                },
+            ),
+            Self::Batch {
+                events,
+                accepted,
+                duplicates,
+            } => json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "status": "accepted",
+                    "events": events,
+                    "accepted": accepted,
+                    "duplicates": duplicates,
+                }),
+            ),
+            Self::Handshake(handshake) => handshake_response(handshake),
+            Self::Health { status, body } => json(status, &body),
+            Self::Refused(rejection) => rejection.to_response(retry_after_secs),
+        }
+    }
+}
+
 /// A request turned away, with a message the sender can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejection {
+pub struct Rejection {
     pub reason: Reason,
     pub message: String,
     /// `Retry-After` when this rejection knows better than the configured one.
@@ -111,12 +180,12 @@ struct ErrorBody<'a> {
 
 /// What an accepted or duplicate delivery is answered.
 #[derive(Serialize)]
-pub(crate) struct AcceptedBody<'a> {
-    pub(crate) status: &'static str,
-    pub(crate) id: &'a str,
+struct AcceptedBody<'a> {
+    status: &'static str,
+    id: &'a str,
 }
 
-pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
+fn json(status: StatusCode, body: &impl Serialize) -> Response<Full<Bytes>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
@@ -128,7 +197,7 @@ pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Full<B
 }
 
 /// A handshake's answer: 200 with what the provider expects.
-pub(crate) fn handshake_response(handshake: Handshake) -> Response<Full<Bytes>> {
+fn handshake_response(handshake: Handshake) -> Response<Full<Bytes>> {
     let mut response = match handshake.reply {
         Reply::Json(value) => json(StatusCode::OK, &value),
         Reply::Text(text) => {

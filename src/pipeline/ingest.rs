@@ -1,35 +1,41 @@
 //! The pipeline as one readable function: route → read body → verify → event id
-//! → claim → publish → commit or release → respond. Every request ends here in
-//! exactly one outcome, which is counted, logged once and answered.
+//! → claim → publish → commit or release → answer. Every request ends here in
+//! exactly one typed [`Answer`], which is counted and logged once. Reading
+//! the body, storing an event, and recording how a request ended are the
+//! jobs of the modules below.
+
+mod body;
+mod record;
+mod store;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{Method, Request};
+
+use self::body::{log_body, over_budget, read_body};
+use self::record::record_stored;
+use self::store::{RateSpend, locate};
 use crate::config::Config;
-use crate::dedup::intake::DedupKeys;
-use crate::dedup::{ClaimError, Claimed, Dedup, IdHash};
-use crate::kafka::publish::{Delivery, Destination, PublishError, Publisher};
+use crate::dedup::Dedup;
+use crate::kafka::publish::{Delivery, Publisher};
 use crate::ops::clock::unix_seconds;
-use crate::ops::health::Health;
-use crate::ops::metrics::{InFlight, SourceMetrics};
+use crate::ops::health::{self, Health};
+use crate::ops::metrics::InFlight;
 use crate::ops::reason::Reason;
-use crate::pipeline::answer::{AcceptedBody, Rejection, handshake_response, json};
-use crate::pipeline::budget::{Budget, OverBudget, Ticket};
+use crate::pipeline::answer::{Answer, Rejection};
+use crate::pipeline::budget::{Budget, Ticket};
 use crate::pipeline::client_addr::{ClientAddr, Peer, TrustedProxies};
-use crate::pipeline::event::Event;
 use crate::pipeline::locate::EventId;
-use crate::pipeline::quarantine::{self, Held, Refused};
+use crate::pipeline::quarantine::Held;
 use crate::pipeline::route::Routed;
 use crate::pipeline::source::{Source, Sources};
 use crate::pipeline::trace::TraceParent;
 use crate::verify::{Handshake, Verified};
-use arc_swap::ArcSwap;
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
 
-/// The response every request gets.
-pub type HttpResponse = Response<Full<Bytes>>;
+pub use crate::pipeline::answer::HttpResponse;
 
 /// Everything a request needs, shared by all connections.
 #[derive(Debug)]
@@ -196,6 +202,19 @@ impl Gateway {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.process(request)
+            .await
+            .into_response(self.retry_after_secs)
+    }
+
+    /// Takes one request through the pipeline to its typed answer, counted
+    /// and logged, before it is written as HTTP: what `hookgate redrive`
+    /// reads.
+    pub async fn process<B>(&self, request: Request<B>) -> Answer
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let _in_flight = InFlight::enter();
         let started = Instant::now();
         let path = request.uri().path();
@@ -224,8 +243,8 @@ impl Gateway {
             .filter(|_| self.receives_webhooks)
             .cloned();
         let Some(source) = source else {
-            if let Some(response) = self.health_check(path) {
-                return response;
+            if let Some((status, body)) = health::answer(Some(&self.health), path, false) {
+                return Answer::Health { status, body };
             }
             let failure = Failure::from(Rejection::new(
                 Reason::UnknownPath,
@@ -261,29 +280,24 @@ impl Gateway {
         match self.ingest(&source, request, &mut ticket, &arrival).await {
             Ok(Outcome::One(event)) => {
                 record_stored(&source, std::slice::from_ref(&event), &arrival);
-                let (status, id) = match &event {
-                    Stored::Accepted { id, .. } => ("accepted", id),
-                    Stored::Duplicate { id } => ("duplicate", id),
-                };
-                json(
-                    StatusCode::OK,
-                    &AcceptedBody {
-                        status,
-                        id: id.as_str(),
+                match event {
+                    Stored::Accepted { id, .. } => Answer::Stored {
+                        id,
+                        duplicate: false,
                     },
-                )
+                    Stored::Duplicate { id } => Answer::Stored {
+                        id,
+                        duplicate: true,
+                    },
+                }
             }
             Ok(Outcome::Batch(events)) => {
                 let (accepted, duplicates) = record_stored(&source, &events, &arrival);
-                json(
-                    StatusCode::OK,
-                    &serde_json::json!({
-                        "status": "accepted",
-                        "events": events.len(),
-                        "accepted": accepted,
-                        "duplicates": duplicates,
-                    }),
-                )
+                Answer::Batch {
+                    events: events.len(),
+                    accepted,
+                    duplicates,
+                }
             }
             Ok(Outcome::Handshake(handshake)) => {
                 source.metrics.handshake(started.elapsed());
@@ -294,7 +308,7 @@ impl Gateway {
                     note = handshake.note.as_deref().map(|note| tracing::field::display(crate::pipeline::printable::Escaped(note.as_bytes()))),
                     latency_ms = started.elapsed().as_secs_f64() * 1e3, "handshake answered"
                 );
-                handshake_response(handshake)
+                Answer::Handshake(handshake)
             }
             Err(failure) => self.reject(Some(&source), &source.metrics, failure, &arrival),
         }
@@ -432,461 +446,6 @@ impl Gateway {
             }
         }
     }
-
-    /// When Kafka's part of the answer must be over: it is bounded as a
-    /// whole (waiting for an earlier delivery of the event, its
-    /// acknowledgement). Refused until the intake and dedup topics exist:
-    /// the provider retries once hookgate is ready.
-    fn deadline(&self, id: Option<&EventId>) -> Result<tokio::time::Instant, Failure> {
-        if !self.health.is_dedup_loaded() {
-            return Err(Failure {
-                id: id.cloned(),
-                ..Rejection::new(
-                    Reason::NotReady,
-                    "hookgate is starting and has not made or checked its dedup topics yet; retry later",
-                )
-                .into()
-            });
-        }
-        Ok(tokio::time::Instant::now() + self.produce_timeout)
-    }
-
-    /// Claims one event's id, publishes it and commits the claim, all within
-    /// `deadline`; a fresh event spends the delivery's `rate`.
-    async fn store(
-        &self,
-        source: &Arc<Source>,
-        event: Located,
-        headers: HeaderMap,
-        arrival: &Arrival,
-        deadline: tokio::time::Instant,
-        rate: &RateSpend,
-    ) -> Result<Stored, Failure> {
-        let Located {
-            verified,
-            id,
-            routed,
-        } = event;
-        let with_id = |failure: Failure| Failure {
-            id: Some(id.clone()),
-            ..failure
-        };
-        let topic = Arc::clone(&routed.topic);
-        let id_key = IdHash::of(&source.name, &id);
-        let claim = match tokio::time::timeout_at(deadline, self.dedup.claim_key(id_key))
-            .await
-            .unwrap_or(Err(ClaimError::StillInFlight))
-            .map_err(|e| with_id(e.into()))?
-        {
-            Claimed::Duplicate => return Ok(Stored::Duplicate { id }),
-            Claimed::Fresh(claim) => claim,
-        };
-        // The same signed content under another id is a captured delivery
-        // sent again (for schemes that do not sign their id): not published.
-        let replay_key = source
-            .replay_guard
-            .then(|| IdHash::of_replay(&source.name, verified.replay_material()));
-        let replay_claim = if let Some(key) = replay_key {
-            match tokio::time::timeout_at(deadline, self.dedup.claim_key(key))
-                .await
-                .unwrap_or(Err(ClaimError::StillInFlight))
-                .map_err(|e| with_id(e.into()))?
-            {
-                Claimed::Duplicate => {
-                    tracing::warn!(
-                        source = %source.name, event_id = %id,
-                        "a delivery repeats the signed content of one already accepted under another event id: answered duplicate, not published"
-                    );
-                    return Ok(Stored::Duplicate { id });
-                }
-                Claimed::Fresh(replay_claim) => Some(replay_claim),
-            }
-        } else {
-            None
-        };
-        // Only now, with the event known to be fresh: a replayed delivery is
-        // answered duplicate above without spending the provider's rate, so
-        // replays cannot make its real deliveries wait. Both claims are
-        // released as they drop.
-        rate.spend(source)
-            .map_err(|rejection| with_id(rejection.into()))?;
-        let event = Event::new(
-            Arc::clone(source),
-            verified,
-            id.clone(),
-            routed,
-            headers,
-            arrival.received_at,
-            arrival.trace,
-        );
-        // Publish in a task of its own: if the provider hangs up, a record already
-        // handed to Kafka still ends in a commit or a release, never in limbo.
-        let publisher = Arc::clone(&self.publisher);
-        let intake = self.intake.clone();
-        let keys = DedupKeys {
-            id: id_key,
-            replay: replay_key,
-        };
-        let publishing = tokio::spawn(async move {
-            let destination = match &intake {
-                Some(intake) => Destination::Intake {
-                    topic: &intake.topic,
-                    partitions: intake.partitions,
-                    keys,
-                },
-                None => Destination::Events,
-            };
-            let delivery = match publisher.publish(&event, &destination).await {
-                Ok(delivery) => delivery,
-                Err(err) => {
-                    // Both claims are released as they drop.
-                    let detail = err.to_string();
-                    return Err((Rejection::from(err), detail));
-                }
-            };
-            claim.commit(event.received_at);
-            if let Some(replay_claim) = replay_claim {
-                replay_claim.commit(event.received_at);
-            }
-            Ok(delivery)
-        });
-        // At the deadline the provider is told to retry; the task goes on and
-        // still commits or releases the claim when Kafka answers.
-        let Ok(published) = tokio::time::timeout_at(deadline, publishing).await else {
-            return Err(Failure {
-                rejection: PublishError::TimedOut.into(),
-                id: Some(id),
-                detail: Some("Kafka did not acknowledge within kafka.produce_timeout".into()),
-                held: None,
-            });
-        };
-        match published {
-            Ok(Ok(delivery)) => Ok(Stored::Accepted {
-                id,
-                topic,
-                delivery,
-            }),
-            Ok(Err((rejection, detail))) => Err(Failure {
-                rejection,
-                id: Some(id),
-                detail: Some(detail),
-                held: None,
-            }),
-            Err(join) => Err(Failure {
-                rejection: Rejection::new(
-                    Reason::KafkaUnavailable,
-                    "the event could not be stored in Kafka; retry later",
-                ),
-                id: Some(id),
-                detail: Some(format!("publish task failed: {join}")),
-                held: None,
-            }),
-        }
-    }
-
-    fn reject(
-        &self,
-        source: Option<&Source>,
-        metrics: &SourceMetrics,
-        failure: Failure,
-        arrival: &Arrival,
-    ) -> HttpResponse {
-        let Failure {
-            rejection,
-            id,
-            detail,
-            held,
-        } = failure;
-        metrics.rejected(rejection.reason, arrival.started.elapsed());
-        let status = rejection.reason.status().as_u16();
-        let name = source.map_or(crate::ops::metrics::UNROUTED, |s| s.name.as_str());
-        let id = id.as_ref().map(EventId::as_str);
-        let latency_ms = arrival.started.elapsed().as_secs_f64() * 1e3;
-        let Arrival { client, trace, .. } = *arrival;
-        let trace_id = trace.trace_id();
-        if let (Some(source), Some(held)) = (source, held)
-            && let Some(quarantine) = &source.quarantine
-            && quarantine::keeps(rejection.reason)
-        {
-            quarantine.offer(
-                source.name.as_str(),
-                &held,
-                Refused {
-                    reason: rejection.reason,
-                    message: &rejection.message,
-                    event_id: id,
-                    client,
-                    from_trusted_proxy: arrival.from_trusted_proxy,
-                    trace,
-                    received_at: arrival.received_at,
-                },
-                |record| self.publisher.enqueue(record),
-            );
-        }
-        if status >= 500 {
-            tracing::error!(
-                source = name,
-                %client,
-                %trace_id,
-                event_id = id,
-                status,
-                reason = rejection.reason.as_str(),
-                detail,
-                latency_ms,
-                "rejected: {}",
-                rejection.message
-            );
-        } else {
-            tracing::warn!(
-                source = name,
-                %client,
-                %trace_id,
-                event_id = id,
-                status,
-                reason = rejection.reason.as_str(),
-                detail,
-                latency_ms,
-                "rejected: {}",
-                rejection.message
-            );
-        }
-        rejection.to_response(self.retry_after_secs)
-    }
-
-    fn health_check(&self, path: &str) -> Option<HttpResponse> {
-        #[derive(serde::Serialize)]
-        struct HealthBody {
-            status: &'static str,
-        }
-        let (code, status) = match path {
-            crate::ops::health::HEALTHZ => (StatusCode::OK, "ok"),
-            // The webhook port says ready or not; the reasons, which name
-            // topics and brokers, are on the metrics port only.
-            crate::ops::health::READYZ if self.health.is_ready() => (StatusCode::OK, "ready"),
-            crate::ops::health::READYZ => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
-            _ => return None,
-        };
-        Some(json(code, &HealthBody { status }))
-    }
-}
-
-/// A delivery's spending of its source's rate limit: once, by its first
-/// fresh event, whose verdict the other events of a batch share.
-#[derive(Debug, Default)]
-struct RateSpend(std::sync::OnceLock<Option<u32>>);
-
-impl RateSpend {
-    /// Takes the delivery's place in the source's rate, or says how many
-    /// seconds to wait.
-    fn spend(&self, source: &Source) -> Result<(), Rejection> {
-        let wait = self.0.get_or_init(|| {
-            let limit = source.rate_limit.as_ref()?;
-            let wait = limit.check().err()?;
-            Some(u32::try_from(wait.as_secs()).unwrap_or(u32::MAX).max(1))
-        });
-        match *wait {
-            None => Ok(()),
-            Some(secs) => Err(Rejection::new(
-                Reason::RateLimited,
-                format!("this source takes at most its configured rate; retry in {secs}s"),
-            )
-            .retry_after(secs)),
-        }
-    }
-}
-
-/// Counts and logs a delivery whose events are all in Kafka; its counts of
-/// events newly published and already held.
-fn record_stored(source: &Source, events: &[Stored], arrival: &Arrival) -> (usize, usize) {
-    let Arrival {
-        started,
-        client,
-        trace,
-        ..
-    } = *arrival;
-    let trace_id = trace.trace_id();
-    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-    let mut accepted = 0;
-    for event in events {
-        match event {
-            Stored::Accepted {
-                id,
-                topic,
-                delivery,
-            } => {
-                accepted += 1;
-                // Where the edge stored it: the intake topic, from which the
-                // dedup stage publishes it to `topic`.
-                tracing::info!(
-                    source = %source.name, %client, %trace_id, event_id = %id, status = 200, topic = %topic,
-                    intake_partition = delivery.partition, intake_offset = delivery.offset,
-                    latency_ms, "accepted"
-                );
-            }
-            Stored::Duplicate { id } => {
-                tracing::info!(
-                    source = %source.name, %client, %trace_id, event_id = %id, status = 200, latency_ms, "duplicate"
-                );
-            }
-        }
-    }
-    let duplicates = events.len() - accepted;
-    source
-        .metrics
-        .stored(accepted as u64, duplicates as u64, started.elapsed());
-    (accepted, duplicates)
-}
-
-/// An event's id and route, read from the delivery's headers and its body.
-fn locate(source: &Source, headers: &HeaderMap, verified: Verified) -> Result<Located, Failure> {
-    let id = source.event_id.extract(headers, verified.body())?;
-    match source.route.route(headers, verified.body()) {
-        Ok(routed) => Ok(Located {
-            verified,
-            id,
-            routed,
-        }),
-        Err(err) => Err(Failure {
-            id: Some(id),
-            ..err.into()
-        }),
-    }
-}
-
-/// Reads the whole body into one `Bytes`, refusing more than `limit` bytes: at
-/// once when `Content-Length` says so, and while streaming when it lied or was absent.
-async fn read_body<B>(
-    body: B,
-    headers: &HeaderMap,
-    limit: usize,
-    timeout: Duration,
-    ticket: &mut Ticket<'_>,
-) -> Result<Bytes, Rejection>
-where
-    B: http_body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let too_large = || {
-        Rejection::new(
-            Reason::BodyTooLarge,
-            format!("the body is larger than {limit} bytes"),
-        )
-    };
-    if let Some(declared) = declared_length(headers).filter(|len| *len > limit as u64) {
-        // Answering while the sender is still sending, then closing, makes the
-        // kernel reset the connection and the 413 is lost: the provider would
-        // retry forever. A body of moderate size is read and dropped first.
-        if declared <= limit as u64 + DRAIN_BUDGET {
-            let _ = tokio::time::timeout(timeout, discard(body)).await;
-        }
-        return Err(too_large());
-    }
-    let collect = async {
-        let mut body = std::pin::pin!(body);
-        let mut collected = Collected::default();
-        while let Some(frame) = body.as_mut().frame().await {
-            let frame = frame.map_err(|err| {
-                let err: Box<dyn std::error::Error + Send + Sync> = err.into();
-                Rejection::new(
-                    Reason::BodyUnreadable,
-                    format!("the body could not be read: {err}"),
-                )
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
-            if collected.len + data.len() > limit {
-                return Err(too_large());
-            }
-            // Charged as it arrives: what a body declares costs nothing.
-            ticket.charge(data.len()).map_err(over_budget)?;
-            collected.push(data);
-        }
-        Ok(collected.into_bytes())
-    };
-    tokio::time::timeout(timeout, collect)
-        .await
-        .unwrap_or_else(|_elapsed| {
-            Err(Rejection::new(
-                Reason::BodyTimeout,
-                format!("the body did not arrive within {}s", timeout.as_secs()),
-            ))
-        })
-}
-
-/// A body's frames as they arrive: one frame is kept as it came (no copy),
-/// several are joined.
-#[derive(Default)]
-struct Collected {
-    first: Option<Bytes>,
-    rest: Option<bytes::BytesMut>,
-    len: usize,
-}
-
-impl Collected {
-    fn push(&mut self, data: Bytes) {
-        self.len += data.len();
-        match (&self.first, &mut self.rest) {
-            (None, _) => self.first = Some(data),
-            (Some(first), None) => {
-                let mut joined = bytes::BytesMut::with_capacity(first.len() + data.len());
-                joined.extend_from_slice(first);
-                joined.extend_from_slice(&data);
-                self.rest = Some(joined);
-            }
-            (Some(_), Some(joined)) => joined.extend_from_slice(&data),
-        }
-    }
-
-    fn into_bytes(self) -> Bytes {
-        match (self.first, self.rest) {
-            (_, Some(joined)) => joined.freeze(),
-            (Some(first), None) => first,
-            (None, None) => Bytes::new(),
-        }
-    }
-}
-
-/// The body's length as `Content-Length` declares it.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<u64>().ok())
-}
-
-/// A fast 503 for a gateway, or a client, at one of its limits.
-fn over_budget(over: OverBudget) -> Rejection {
-    let reason = if over.is_the_clients() {
-        Reason::ClientLimit
-    } else {
-        Reason::Overloaded
-    };
-    Rejection::new(reason, over.message())
-}
-
-/// Bytes beyond the limit that are read and dropped so a 413 reaches the sender.
-const DRAIN_BUDGET: u64 = 1024 * 1024;
-
-/// Reads a body to its end without keeping it.
-async fn discard<B: http_body::Body>(body: B) {
-    let mut body = std::pin::pin!(body);
-    while let Some(Ok(_frame)) = body.as_mut().frame().await {}
-}
-
-/// The debug switch's log line: the body as text, up to 4 KiB, before it is
-/// verified, so a sender's signature problems can be seen.
-fn log_body(source: &Source, body: &Bytes) {
-    const SHOWN: usize = 4096;
-    let shown = &body[..body.len().min(SHOWN)];
-    tracing::info!(
-        source = %source.name,
-        bytes = body.len(),
-        truncated = body.len() > SHOWN,
-        // Escaped: an unverified body must not start a log line of its own.
-        body = %crate::pipeline::printable::Escaped(shown),
-        "request body (sources.log_bodies is on)"
-    );
 }
 
 #[cfg(test)]
@@ -897,6 +456,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
+    use http::HeaderMap;
     use crate::verify::{self, SchemeOptions, VerifierKind};
 
     const SECRET: &str = "ingest-test-secret";
