@@ -24,6 +24,7 @@ use crate::edge::tls::{Tls, TlsError, TlsMaterial};
 use crate::kafka::embedded::EmbeddedKafka;
 use crate::kafka::publish::{KafkaPublisher, Publisher};
 use crate::kafka::{self, TopicSpec, TopicState};
+use crate::ops::admin::Admin;
 use crate::ops::health::Health;
 use crate::ops::reason::Reload;
 use crate::pipeline::ingest::{Gateway, Live};
@@ -36,10 +37,85 @@ pub enum StartError {
     Sources(Vec<FieldError>),
     #[error("{field}: {0}", field = .0.field())]
     Tls(TlsError),
+    /// A librdkafka property this build cannot honour, named by its field.
+    #[error("{0}")]
+    KafkaClient(String),
+    #[error("{field} {addr}: cannot listen: {source}")]
+    Listen {
+        field: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("metrics: {0}")]
+    Metrics(String),
     #[error("cannot start the embedded Kafka: {0}")]
     Embedded(String),
     #[error("kafka: cannot create the event producer: {0}")]
     Producer(String),
+}
+
+impl StartError {
+    /// Whether the configuration file is at fault (exit code 2, as for every
+    /// problem `Config::load` finds), rather than the machine or Kafka.
+    pub fn is_config_error(&self) -> bool {
+        matches!(self, Self::Sources(_) | Self::Tls(_) | Self::KafkaClient(_))
+    }
+}
+
+/// What start-up builds from a configuration before anything runs, and what
+/// `check-config` checks: the sources with their secrets, the TLS
+/// certificate and key, and every Kafka client's properties.
+#[derive(Debug)]
+pub struct Checked {
+    pub sources: Sources,
+    tls: Option<Arc<Tls>>,
+}
+
+/// Every check start-up makes before it runs anything, for `serve` and
+/// `check-config` alike. Connects to nothing.
+pub fn check(config: &Config) -> Result<Checked, StartError> {
+    let sources = Sources::build(config).map_err(StartError::Sources)?;
+    let tls = match &config.server.tls {
+        Some(tls) => Some(Arc::new(
+            Tls::load(tls, &config.base_dir).map_err(StartError::Tls)?,
+        )),
+        None => None,
+    };
+    check_kafka_clients(config).map_err(StartError::KafkaClient)?;
+    Ok(Checked { sources, tls })
+}
+
+/// Binds `addr`, naming `field` if it cannot.
+async fn bind(field: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            field,
+            addr,
+            source,
+        })
+}
+
+/// `hookgate serve`'s start: the metrics port first (the recorder every
+/// series is registered with, and `/readyz` from the first moment), then
+/// the webhook port, then the gateway. Process-wide: the metrics recorder
+/// can be installed once.
+pub async fn launch(config: &Config) -> Result<App, StartError> {
+    let admin = if config.metrics.enabled {
+        let listener = bind("metrics.listen", config.metrics.listen).await?;
+        let admin = Admin::install().map_err(StartError::Metrics)?;
+        admin.serve(listener);
+        Some(admin)
+    } else {
+        None
+    };
+    let listener = bind("server.listen", config.server.listen).await?;
+    let mut app = start(config, listener).await?;
+    if let Some(admin) = &admin {
+        admin.watch(Arc::clone(app.health()));
+    }
+    app.admin = admin;
+    Ok(app)
 }
 
 /// Where events go: chosen once, from `kafka.brokers`.
@@ -92,38 +168,49 @@ impl Brokers {
 /// A running hookgate. Dropping it without [`App::shutdown`] stops the
 /// server but flushes nothing.
 pub struct App {
-    addr: SocketAddr,
     /// As started: what a reload compares with to tell what needs a restart.
     config: Config,
     tls: Option<Arc<Tls>>,
     restart_pending: AtomicBool,
     running: Running,
-    stop_server: oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
+    /// The webhook port; none for a pipeline assembled without one.
+    server: Option<Server>,
+    /// The metrics port, when [`launch`] started it.
+    admin: Option<Admin>,
     /// Last to go: the embedded cluster outlives the clients that use it.
     brokers: Brokers,
+}
+
+/// The webhook port's server task.
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.as_ref().map(|server| server.addr))
             .finish_non_exhaustive()
     }
 }
 
 /// Starts hookgate serving on `listener`. Nothing here waits for Kafka: until
-/// the dedup index is loaded `/readyz` says not ready and webhooks are
-/// answered 503. Needs a Tokio runtime, and the metrics recorder installed
+/// the dedup topics are made or checked `/readyz` says not ready and webhooks
+/// are answered 503. Needs a Tokio runtime, and the metrics recorder installed
 /// first if metrics are wanted (the sources register their series here).
 pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartError> {
-    let sources = Sources::build(config).map_err(StartError::Sources)?;
-    let tls = match &config.server.tls {
-        Some(tls) => Some(Arc::new(
-            Tls::load(tls, &config.base_dir).map_err(StartError::Tls)?,
-        )),
-        None => None,
-    };
+    let mut app = assemble(config).await?;
+    app.serve(listener);
+    Ok(app)
+}
+
+/// The pipeline and everything beside it, with no port open: requests go in
+/// through [`App::gateway`] (`hookgate redrive`, tests). [`App::serve`] opens
+/// the webhook port.
+pub async fn assemble(config: &Config) -> Result<App, StartError> {
+    let Checked { sources, tls } = check(config)?;
     let brokers = Brokers::choose(config, &sources)?;
     let bootstrap_servers = brokers.bootstrap_servers();
     let running = start_pipeline(
@@ -132,37 +219,44 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<App, StartE
         &bootstrap_servers,
         brokers.creates_topics(),
     )?;
-    let addr = listener.local_addr().unwrap_or(config.server.listen);
-    let (stop_server, stopped) = oneshot::channel::<()>();
-    let server = {
-        let gateway = Arc::clone(&running.gateway);
-        let server_config = config.server.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            crate::edge::server::run(listener, gateway, &server_config, tls, async {
-                let _ = stopped.await;
-            })
-            .await;
-        })
-    };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(listen = %addr, scheme, brokers = %bootstrap_servers, "hookgate is serving webhooks; ready once its dedup topics are made or checked");
     Ok(App {
-        addr,
         config: config.clone(),
         tls,
         restart_pending: AtomicBool::new(false),
         running,
-        stop_server,
-        server,
+        server: None,
+        admin: None,
         brokers,
     })
 }
 
 impl App {
-    /// Where webhooks are served.
+    /// Serves webhooks on `listener` until [`App::shutdown`].
+    pub fn serve(&mut self, listener: TcpListener) {
+        let addr = listener.local_addr().unwrap_or(self.config.server.listen);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let gateway = Arc::clone(&self.running.gateway);
+        let server_config = self.config.server.clone();
+        let tls = self.tls.clone();
+        let task = tokio::spawn(async move {
+            crate::edge::server::run(listener, gateway, &server_config, tls, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(listen = %addr, scheme, brokers = %self.bootstrap_servers(), "hookgate is serving webhooks; ready once its dedup topics are made or checked");
+        if let Some(old) = self.server.replace(Server { addr, stop, task }) {
+            let _ = old.stop.send(());
+        }
+    }
+
+    /// Where webhooks are served (the configured address while no port is
+    /// open).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server
+            .as_ref()
+            .map_or(self.config.server.listen, |server| server.addr)
     }
 
     /// Readiness, for `/readyz` on the metrics port and for tests.
@@ -283,13 +377,14 @@ impl App {
     pub async fn shutdown(self) {
         let Self {
             running,
-            stop_server,
             server,
             brokers,
             ..
         } = self;
-        let _ = stop_server.send(());
-        let _ = server.await;
+        if let Some(server) = server {
+            let _ = server.stop.send(());
+            let _ = server.task.await;
+        }
         running.shutdown().await;
         drop(brokers);
     }
@@ -299,7 +394,7 @@ impl App {
 /// the configured properties and no bootstrap servers, so that nothing
 /// connects: a property this build cannot honour (TLS, a SASL mechanism) or a
 /// misspelt one fails here, named, rather than at `serve`.
-pub fn check_kafka_clients(config: &Config) -> Result<(), String> {
+fn check_kafka_clients(config: &Config) -> Result<(), String> {
     use rdkafka::consumer::BaseConsumer;
     use rdkafka::producer::BaseProducer;
     if config.kafka.is_null() || config.kafka.is_embedded() {

@@ -145,7 +145,7 @@ struct StageContext {
     topic: String,
     changes: Mutex<Changes>,
     /// Every broker was unreachable: the stage ends, to be started anew
-    /// (`../shared/BROKER-NOTES.md`: a consumer that outlives a broker that
+    /// (a known failure with tansu: a consumer that outlives a broker that
     /// lost its topics can crash librdkafka).
     cluster_lost: AtomicBool,
 }
@@ -212,7 +212,7 @@ pub fn spawn(
         settings.transactions = Transactions::On;
     } else {
         settings.transactions = Transactions::Off;
-        // tansu gives static members nothing (`../shared/BROKER-NOTES.md`).
+        // tansu gives static members nothing (docs/kafka-broker.md).
         settings.instance_id = None;
     }
     let assignor = if transactional {

@@ -13,10 +13,11 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::ops::health::{self, Health};
+use crate::ops::metrics;
 
 /// How often histograms are compacted between scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
@@ -39,6 +40,20 @@ impl std::fmt::Debug for Admin {
 }
 
 impl Admin {
+    /// Installs the process-wide Prometheus recorder (latency histograms
+    /// with [`metrics::LATENCY_BUCKETS`]) and describes every series.
+    pub fn install() -> Result<Self, String> {
+        let prometheus = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &metrics::LATENCY_BUCKETS,
+            )
+            .and_then(|builder| builder.install_recorder())
+            .map_err(|err| format!("cannot install the Prometheus recorder: {err}"))?;
+        metrics::describe();
+        Ok(Self::new(prometheus))
+    }
+
     /// Describes the process metrics and starts the histogram upkeep.
     pub fn new(prometheus: PrometheusHandle) -> Self {
         let process = metrics_process::Collector::default();

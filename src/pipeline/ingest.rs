@@ -456,8 +456,8 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use http::HeaderMap;
     use crate::verify::{self, SchemeOptions, VerifierKind};
+    use http::HeaderMap;
 
     const SECRET: &str = "ingest-test-secret";
 

@@ -69,8 +69,6 @@ pub enum ForwardError {
     Client(#[from] ClientError),
     #[error("--to {0}: not an http:// or https:// URL")]
     NotHttp(String),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
     #[error("cannot write: {0}")]
     Output(#[from] std::io::Error),
     #[error(
@@ -102,16 +100,13 @@ const NOT_FORWARDED: [&str; 12] = [
 /// Forwards every record as the request says, writing one line per record.
 pub fn forward(
     request: &ForwardRequest<'_>,
+    runtime: &tokio::runtime::Handle,
     out: &mut impl Write,
 ) -> Result<Summary, ForwardError> {
     if !outbound::is_http(request.to) {
         return Err(ForwardError::NotHttp(request.to.to_owned()));
     }
     let http = outbound::client(request.ca)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ForwardError::Runtime)?;
     let mut reader = TopicReader::open(
         request.client.clone(),
         request.topic,

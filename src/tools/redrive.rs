@@ -7,21 +7,22 @@
 //! when it is re-driven (the record's `hookgate-received-at` too), so a
 //! request older than the dedup window is still remembered for a window.
 //!
-//! The pipeline is hookgate's own, started here in-process from the config
-//! file against the same Kafka cluster, with quarantining off (a request
-//! still refused is reported, not quarantined again).
+//! The pipeline is hookgate's own, assembled here in-process from the config
+//! file against the same Kafka cluster, with no port open and quarantining
+//! off (a request still refused is reported, not quarantined again); each
+//! request's typed answer is what is reported.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 use crate::app::{self, StartError};
 use crate::config::Config;
 use crate::kafka::consume::{ReadError, Start, TopicReader};
+use crate::pipeline::answer::Answer;
 use crate::pipeline::client_addr::Peer;
 use crate::pipeline::ingest::FirstArrival;
 use crate::pipeline::quarantine::Quarantined;
@@ -118,13 +119,10 @@ pub async fn redrive(
         .map_err(|err| RedriveError::Io(err.to_string()))??
     };
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|err| RedriveError::Io(format!("cannot bind a local port: {err}")))?;
     // An edge only: the running fleet's dedup stages decide, and a stage
     // here would only take their partitions away for a moment.
     config.dedup.role = crate::config::Role::Edge;
-    let pipeline = app::start(&config, listener).await?;
+    let pipeline = app::assemble(&config).await?;
     let waiting = Instant::now();
     while !pipeline.health().is_dedup_loaded() {
         if waiting.elapsed() > READY_WITHIN {
@@ -162,14 +160,38 @@ pub async fn redrive(
             )?;
             continue;
         }
-        let (status, word, id) = replay(&pipeline, &path, &quarantined).await;
-        match (status, word.as_str()) {
-            (200, "accepted") => summary.accepted += 1,
-            (200, "duplicate") => summary.duplicates += 1,
-            // A batch (Mandrill's) answers its counts.
-            (200, _) => summary.accepted += 1,
-            _ => *summary.still_refused.entry(word.clone()).or_default() += 1,
-        }
+        let answer = replay(&pipeline, &path, &quarantined).await;
+        let status = answer.as_ref().map_or(0, |answer| answer.status().as_u16());
+        let (word, id) = match &answer {
+            Some(Answer::Stored {
+                id,
+                duplicate: true,
+            }) => {
+                summary.duplicates += 1;
+                ("duplicate", id.as_str())
+            }
+            Some(Answer::Stored { id, .. }) => {
+                summary.accepted += 1;
+                ("accepted", id.as_str())
+            }
+            // A batch (Mandrill's): every event is in Kafka.
+            Some(Answer::Batch { .. } | Answer::Handshake(_) | Answer::Health { .. }) => {
+                summary.accepted += 1;
+                ("accepted", "")
+            }
+            Some(Answer::Refused(rejection)) => {
+                let word = rejection.reason.as_str();
+                *summary.still_refused.entry(word.to_owned()).or_default() += 1;
+                (word, "")
+            }
+            None => {
+                *summary
+                    .still_refused
+                    .entry("unreadable_record".to_owned())
+                    .or_default() += 1;
+                ("unreadable_record", "")
+            }
+        };
         writeln!(out, "{place} -> {status} {word} {id}")?;
         out.flush()?;
     }
@@ -204,11 +226,7 @@ pub async fn redrive(
 
 /// Hands one quarantined request to the pipeline as it first arrived; the
 /// status, the answer's `status` or `reason`, and the event id.
-async fn replay(
-    pipeline: &app::App,
-    path: &str,
-    quarantined: &Quarantined,
-) -> (u16, String, String) {
+async fn replay(pipeline: &app::App, path: &str, quarantined: &Quarantined) -> Option<Answer> {
     let uri = match &quarantined.query {
         Some(query) => format!("{path}?{query}"),
         None => path.to_owned(),
@@ -230,23 +248,6 @@ async fn replay(
             headers.insert("traceparent", trace);
         }
     }
-    let Ok(request) = request.body(Full::new(quarantined.body.clone())) else {
-        return (0, "unreadable_record".into(), String::new());
-    };
-    let response = pipeline.gateway().handle(request).await;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .unwrap_or_else(|_| Bytes::new());
-    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    let word = answer["status"]
-        .as_str()
-        .or(answer["reason"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let id = answer["id"].as_str().unwrap_or_default().to_owned();
-    (status, word, id)
+    let request = request.body(Full::new(quarantined.body.clone())).ok()?;
+    Some(pipeline.gateway().process(request).await)
 }
