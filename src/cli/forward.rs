@@ -85,7 +85,7 @@ pub(crate) fn run(args: Args) -> Outcome {
         timeout: args.timeout.into(),
     };
     let runtime = super::runtime(None)?;
-    match forwarding::forward(&request, runtime.handle(), &mut std::io::stdout().lock()) {
+    match forwarding::forward(&request, &runtime, &mut std::io::stdout().lock()) {
         Ok(summary) if summary.refused + summary.failed == 0 => Ok(()),
         Ok(_) => Err(Failure::Incomplete),
         Err(err) => Err(fail(err.to_string())),

@@ -100,7 +100,7 @@ const NOT_FORWARDED: [&str; 12] = [
 /// Forwards every record as the request says, writing one line per record.
 pub fn forward(
     request: &ForwardRequest<'_>,
-    runtime: &tokio::runtime::Handle,
+    runtime: &tokio::runtime::Runtime,
     out: &mut impl Write,
 ) -> Result<Summary, ForwardError> {
     if !outbound::is_http(request.to) {
