@@ -8,13 +8,14 @@
 //! verification that nothing else can construct and that the rest of the
 //! pipeline requires (`verifier`), handshakes (`handshake`), signing for
 //! `hookgate send` (`sign`), timestamp tolerance (`time`), and the shapes
-//! several providers are built from (`header`, `list`, `v0`, `token`, `mac`).
+//! several providers are built from (`header`, `list`, `v0`, `presented`, `mac`).
 
 mod handshake;
 mod header;
 mod headers;
 mod list;
 pub(crate) mod mac;
+mod presented;
 mod provider;
 mod scheme;
 mod sign;
@@ -32,7 +33,10 @@ pub(crate) mod test_support;
 /// (ending in a `PROVIDER` entry) and one line here.
 macro_rules! providers {
     ($($name:literal => $module:ident :: $kind:ident,)+) => {
-        $(mod $module;)+
+        /// The providers, one file each in `providers/`.
+        mod providers {
+            $(pub(super) mod $module;)+
+        }
 
         /// The signature schemes a source can use.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +59,7 @@ macro_rules! providers {
 
             fn provider(self) -> &'static Provider {
                 match self {
-                    $(Self::$kind => &$module::PROVIDER,)+
+                    $(Self::$kind => &providers::$module::PROVIDER,)+
                 }
             }
         }
@@ -117,9 +121,10 @@ use self::handshake::mentions;
 pub(crate) use self::handshake::{Challenge, echoable};
 pub use self::handshake::{Handshake, Reply};
 pub use self::headers::provider_headers;
-pub use self::hmac::HmacOptions;
 pub use self::mac::{Algorithm, Encoding};
 use self::provider::{BuildInput, Provider, SIGNS_NOTHING, SignInput};
+pub use self::providers::hmac::HmacOptions;
+pub use self::providers::token::TokenOptions;
 pub use self::scheme::{
     BuildError, DEFAULT_TOLERANCE, Defaults, MalformedBatch, SchemeOptions, VerifyError,
 };
@@ -127,7 +132,6 @@ pub(crate) use self::scheme::{ReplayMaterial, Scheme, SchemeHeader, Signed};
 use self::scheme::{parse_keys, require_public_url, verdict};
 pub use self::sign::{SignedDelivery, example_secret, sample, sign, verification_key};
 use self::time::{check_timestamp, check_timestamp_millis};
-pub use self::token::TokenOptions;
 pub use self::verifier::{Verified, Verifier};
 
 impl VerifierKind {

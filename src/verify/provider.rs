@@ -3,7 +3,7 @@
 //! provider departs from the usual (a key of its own, a sample event, an
 //! unsigned body). Each provider file ends in one.
 
-use super::token;
+use super::presented;
 use super::{BuildError, Defaults, Scheme, SchemeOptions, SignedDelivery};
 use crate::config::secret::Secret;
 
@@ -133,8 +133,8 @@ impl SignInput<'_> {
 
     /// The delivery of a sender that signs nothing and presents its token
     /// at `place` (a header, the query string, basic auth).
-    pub(super) fn presenting(&self, place: &token::Place) -> Result<SignedDelivery, String> {
-        let (headers, query) = token::present(place, self.secret);
+    pub(super) fn presenting(&self, place: &presented::Place) -> Result<SignedDelivery, String> {
+        let (headers, query) = presented::present(place, self.secret);
         Ok(SignedDelivery {
             headers,
             body: self.payload.to_vec(),
