@@ -3,6 +3,7 @@
 //! provider departs from the usual (a key of its own, a sample event, an
 //! unsigned body). Each provider file ends in one.
 
+use super::header::HeaderHmac;
 use super::presented;
 use super::{BuildError, Defaults, Scheme, SchemeOptions, SignedDelivery};
 use crate::config::secret::Secret;
@@ -12,11 +13,8 @@ use crate::config::secret::Secret;
 pub(crate) struct Provider {
     /// What the provider's documentation says about ids, headers and timestamps.
     pub(super) defaults: Defaults,
-    /// Its check, with a source's keys ready; a secret it cannot use is an
-    /// error, never a check that accepts everything.
-    pub(super) build: BuildFn,
-    /// A correctly signed delivery, for `hookgate send` and tests.
-    pub(super) sign: SignFn,
+    /// How a source's check is built and a delivery signed.
+    check: Check,
     /// The key a source configures to verify what `sign` signs with a secret:
     /// the secret itself for HMAC schemes, the public key for asymmetric ones.
     pub(super) verification_key: fn(&[u8]) -> Option<Vec<u8>>,
@@ -41,21 +39,72 @@ pub(super) const SIGNS_NOTHING: &str = "it signs nothing: whoever has seen one d
 
 pub(super) type BuildFn = fn(&BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors>;
 pub(super) type SignFn = fn(&SignInput<'_>) -> Result<SignedDelivery, String>;
+/// The headers a sender sends, given its signature header: where that goes
+/// among them and what the provider sends beside it (its event id, type).
+pub(super) type HeadersFn = fn(&SignInput<'_>, (String, String)) -> Vec<(String, String)>;
+
+/// How a provider's check is built and its deliveries signed.
+#[derive(Clone, Copy)]
+enum Check {
+    /// One HMAC of the body in one header: the check and the signature
+    /// follow from the shape, and only the headers sent beside it are the
+    /// provider's.
+    HeaderHmac {
+        shape: HeaderHmac,
+        headers: HeadersFn,
+    },
+    /// The provider's own: its check, with a source's keys ready (a secret
+    /// it cannot use is an error, never a check that accepts everything),
+    /// and a correctly signed delivery, for `hookgate send` and tests.
+    Own { build: BuildFn, sign: SignFn },
+}
 pub(super) type SampleFn = fn(&str, i64) -> serde_json::Value;
 
 impl Provider {
     /// A provider whose sources verify with the secret it signs with (the HMAC
     /// schemes), sent the generic sample event.
     pub(super) const fn shared_secret(defaults: Defaults, build: BuildFn, sign: SignFn) -> Self {
+        Self::with_check(defaults, Check::Own { build, sign })
+    }
+
+    /// A provider whose whole check is one HMAC of the body in one header,
+    /// as `shape` says: what differs between such providers is the shape
+    /// and the `headers` a sender sends around the signature.
+    pub(super) const fn header_hmac(
+        defaults: Defaults,
+        shape: HeaderHmac,
+        headers: HeadersFn,
+    ) -> Self {
+        Self::with_check(defaults, Check::HeaderHmac { shape, headers })
+    }
+
+    const fn with_check(defaults: Defaults, check: Check) -> Self {
         Self {
             defaults,
-            build,
-            sign,
+            check,
             verification_key: same_key,
             sample: None,
             example_secret: b"example-signing-secret",
             signs_body: true,
             unguarded_because: None,
+        }
+    }
+
+    /// A source's check, with its keys ready.
+    pub(super) fn build(&self, input: &BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors> {
+        match self.check {
+            Check::HeaderHmac { shape, .. } => Ok(Box::new(shape.scheme(input.secrets))),
+            Check::Own { build, .. } => build(input),
+        }
+    }
+
+    /// A correctly signed delivery.
+    pub(super) fn sign(&self, input: &SignInput<'_>) -> Result<SignedDelivery, String> {
+        match self.check {
+            Check::HeaderHmac { shape, headers } => {
+                input.with_headers(headers(input, shape.sign(input.secret, &[input.payload])))
+            }
+            Check::Own { sign, .. } => sign(input),
         }
     }
 

@@ -27,7 +27,7 @@ pub fn sign(
     now: i64,
     options: SchemeOptions<'_>,
 ) -> Result<SignedDelivery, String> {
-    (kind.provider().sign)(&SignInput {
+    kind.provider().sign(&SignInput {
         secret,
         payload,
         event_id,

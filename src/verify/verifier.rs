@@ -65,7 +65,7 @@ impl Verifier {
             options,
         };
         Ok(Self {
-            scheme: (kind.provider().build)(&input)?,
+            scheme: kind.provider().build(&input)?,
         })
     }
 

@@ -32,28 +32,37 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
-    vec![
-        ("X-Event-Key".into(), "repo:push".into()),
-        (
-            "X-Hook-UUID".into(),
-            "2bd5e3f0-6a0c-4f1e-9d3b-8c7a5e4f1b20".into(),
-        ),
-        ("X-Request-UUID".into(), event_id.into()),
-        ("X-Attempt-Number".into(), "1".into()),
-        SHAPE.sign(secret, &[body]),
-    ]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
-);
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |input, signature| {
+        vec![
+            ("X-Event-Key".into(), "repo:push".into()),
+            (
+                "X-Hook-UUID".into(),
+                "2bd5e3f0-6a0c-4f1e-9d3b-8c7a5e4f1b20".into(),
+            ),
+            ("X-Request-UUID".into(), input.event_id.into()),
+            ("X-Attempt-Number".into(), "1".into()),
+            signature,
+        ]
+    });
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The headers Bitbucket sends for `body`, signed with `secret`.
+    fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
+        crate::verify::sign(
+            crate::verify::VerifierKind::Bitbucket,
+            secret,
+            body,
+            event_id,
+            now,
+            crate::verify::SchemeOptions::default(),
+        )
+        .expect("signs")
+        .headers
+    }
 
     const SECRET: &[u8] = b"bitbucket-webhook-secret";
     const BODY: &[u8] = br#"{"push":{"changes":[{"new":{"type":"branch","name":"main","target":{"hash":"709d658dc5b6d6afcd46049c2f332ee3f515a67d"}}}]},"repository":{"full_name":"team/repo","uuid":"{b5b3c9a2-7f1e-4d2b-9a51-0c3e8f6d2a17}"},"actor":{"display_name":"Ada Lovelace"}}"#;
@@ -62,7 +71,7 @@ mod tests {
 
     #[test]
     fn signing_adds_the_providers_id_header() {
-        let signed = sign(SECRET, BODY, "0f3a7c9e-5b2d-4e8f-a1c6-d4b9e2f7a031");
+        let signed = sign(SECRET, BODY, "0f3a7c9e-5b2d-4e8f-a1c6-d4b9e2f7a031", 0);
         assert!(signed.contains(&(SIGNATURE.to_owned(), SIG.to_owned())));
         assert!(signed.contains(&(
             "X-Request-UUID".to_owned(),

@@ -27,19 +27,14 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
-    vec![
-        SHAPE.sign(secret, &[body]),
-        ("X-GitHub-Delivery".into(), event_id.into()),
-        ("X-GitHub-Event".into(), "ping".into()),
-    ]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
-);
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |input, signature| {
+        vec![
+            signature,
+            ("X-GitHub-Delivery".into(), input.event_id.into()),
+            ("X-GitHub-Event".into(), "ping".into()),
+        ]
+    });
 
 #[cfg(test)]
 mod tests {

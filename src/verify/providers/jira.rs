@@ -34,36 +34,48 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
-    vec![
-        ("X-Atlassian-Webhook-Identifier".into(), event_id.into()),
-        ("X-Atlassian-Webhook-Flow".into(), "Primary".into()),
-        SHAPE.sign(secret, &[body]),
-    ]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
-)
-.with_sample(|_id, now| {
-    serde_json::json!({
-        "timestamp": now * 1000,
-        "webhookEvent": "jira:issue_created",
-        "issue_event_type_name": "issue_created",
-        "user": { "accountId": "5b10a2844c20165700ede21g", "displayName": "hookgate" },
-        "issue": {
-            "id": "10002",
-            "key": "TEST-3",
-            "fields": { "summary": "hello from hookgate send" }
-        }
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |input, signature| {
+        vec![
+            (
+                "X-Atlassian-Webhook-Identifier".into(),
+                input.event_id.into(),
+            ),
+            ("X-Atlassian-Webhook-Flow".into(), "Primary".into()),
+            signature,
+        ]
     })
-});
+    .with_sample(|_id, now| {
+        serde_json::json!({
+            "timestamp": now * 1000,
+            "webhookEvent": "jira:issue_created",
+            "issue_event_type_name": "issue_created",
+            "user": { "accountId": "5b10a2844c20165700ede21g", "displayName": "hookgate" },
+            "issue": {
+                "id": "10002",
+                "key": "TEST-3",
+                "fields": { "summary": "hello from hookgate send" }
+            }
+        })
+    });
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The headers Jira sends for `body`, signed with `secret`.
+    fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
+        crate::verify::sign(
+            crate::verify::VerifierKind::Jira,
+            secret,
+            body,
+            event_id,
+            now,
+            crate::verify::SchemeOptions::default(),
+        )
+        .expect("signs")
+        .headers
+    }
 
     const SECRET: &[u8] = b"jira-webhook-secret";
     const BODY: &[u8] = br#"{"timestamp":1700000000000,"webhookEvent":"jira:issue_created","issue_event_type_name":"issue_created","issue":{"id":"10002","key":"TEST-3"}}"#;
@@ -72,7 +84,7 @@ mod tests {
 
     #[test]
     fn signing_adds_the_providers_id_header() {
-        let signed = sign(SECRET, BODY, "12345");
+        let signed = sign(SECRET, BODY, "12345", 0);
         assert!(signed.contains(&(SIGNATURE.to_owned(), SIG.to_owned())));
         assert!(signed.contains(&(
             "X-Atlassian-Webhook-Identifier".to_owned(),

@@ -33,18 +33,13 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |input, signature| {
     vec![
-        (EVENT_ID.into(), event_id.into()),
-        SHAPE.sign(secret, &[body]),
+        (EVENT_ID.into(), input.event_id.into()),
+        signature,
     ]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
-)
+    })
 .with_sample(|_id, now| {
     serde_json::json!({
         "entity": "event",
@@ -64,6 +59,20 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
 
+    /// The headers Razorpay sends for `body`, signed with `secret`.
+    fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
+        crate::verify::sign(
+            crate::verify::VerifierKind::Razorpay,
+            secret,
+            body,
+            event_id,
+            now,
+            crate::verify::SchemeOptions::default(),
+        )
+        .expect("signs")
+        .headers
+    }
+
     const SECRET: &[u8] = b"razorpay-webhook-secret";
     const BODY: &[u8] = br#"{"entity":"event","account_id":"acc_BFQ7uQEaa7j2z7","event":"payment.captured","contains":["payment"],"payload":{"payment":{"entity":{"id":"pay_DESlfW9H8K9uqM","amount":100,"currency":"INR"}}},"created_at":1700000000}"#;
     /// `printf '%s' "$BODY" | openssl dgst -sha256 -hmac razorpay-webhook-secret`
@@ -71,7 +80,7 @@ mod tests {
 
     #[test]
     fn signing_adds_the_providers_id_header() {
-        let signed = sign(SECRET, BODY, "Gb5kMCdcAZ8jJ8");
+        let signed = sign(SECRET, BODY, "Gb5kMCdcAZ8jJ8", 0);
         assert_eq!(
             signed,
             vec![

@@ -32,26 +32,20 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    vec![SHAPE.sign(secret, &[body])]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload)),
-)
-.with_sample(|id, _now| {
-    serde_json::json!({
-        "messageId": id,
-        "type": "track",
-        "event": "Order Completed",
-        "userId": "user_1",
-        "properties": { "orderId": "50314b8e9bcf000000000000", "total": 27.5 },
-        "timestamp": "2023-11-14T22:13:20.000Z",
-        "context": { "library": { "name": "hookgate", "version": "send" } }
-    })
-});
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |_, signature| vec![signature]).with_sample(
+        |id, _now| {
+            serde_json::json!({
+                "messageId": id,
+                "type": "track",
+                "event": "Order Completed",
+                "userId": "user_1",
+                "properties": { "orderId": "50314b8e9bcf000000000000", "total": 27.5 },
+                "timestamp": "2023-11-14T22:13:20.000Z",
+                "context": { "library": { "name": "hookgate", "version": "send" } }
+            })
+        },
+    );
 
 #[cfg(test)]
 mod tests {

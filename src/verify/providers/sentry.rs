@@ -33,24 +33,33 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
-    vec![
-        ("Request-ID".into(), event_id.into()),
-        ("Sentry-Hook-Resource".into(), "issue".into()),
-        ("Sentry-Hook-Timestamp".into(), now.to_string()),
-        SHAPE.sign(secret, &[body]),
-    ]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.event_id, input.now)),
-);
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |input, signature| {
+        vec![
+            ("Request-ID".into(), input.event_id.into()),
+            ("Sentry-Hook-Resource".into(), "issue".into()),
+            ("Sentry-Hook-Timestamp".into(), input.now.to_string()),
+            signature,
+        ]
+    });
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The headers Sentry sends for `body`, signed with `secret`.
+    fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
+        crate::verify::sign(
+            crate::verify::VerifierKind::Sentry,
+            secret,
+            body,
+            event_id,
+            now,
+            crate::verify::SchemeOptions::default(),
+        )
+        .expect("signs")
+        .headers
+    }
     use crate::config::secret::Secret;
     use crate::verify::VerifyError;
     use crate::verify::test_support::run;

@@ -28,19 +28,14 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Base64,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8], event_id: &str) -> Vec<(String, String)> {
-    vec![
-        SHAPE.sign(secret, &[body]),
-        ("X-Shopify-Webhook-Id".into(), event_id.into()),
-        ("X-Shopify-Topic".into(), "orders/create".into()),
-    ]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload, input.event_id)),
-);
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |input, signature| {
+        vec![
+            signature,
+            ("X-Shopify-Webhook-Id".into(), input.event_id.into()),
+            ("X-Shopify-Topic".into(), "orders/create".into()),
+        ]
+    });
 
 #[cfg(test)]
 mod tests {

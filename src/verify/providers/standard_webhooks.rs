@@ -7,7 +7,8 @@ use base64::Engine as _;
 use crate::config::secret::Secret;
 use crate::verify::mac::{Algorithm, Candidates, Encoding, Keys, Signature};
 use crate::verify::{
-    BuildError, Defaults, Provider, SchemeHeader, Signed, VerifyError, check_timestamp, verdict,
+    BuildError, BuildInput, Defaults, Provider, Scheme, SchemeHeader, Signed, VerifyError,
+    check_timestamp, verdict,
 };
 
 const ID: &str = "webhook-id";
@@ -145,31 +146,31 @@ fn sign_as(
 /// The secret of the Standard Webhooks specification's own examples.
 const EXAMPLE_SECRET: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| {
-        Ok(Box::new(StandardWebhooks::new(
-            input.secrets,
-            input.tolerance,
-        )?))
-    },
-    |input| {
+/// A source's check, whichever names its provider sends the scheme under.
+fn build(input: &BuildInput<'_>) -> Result<Box<dyn Scheme>, Vec<BuildError>> {
+    Ok(Box::new(StandardWebhooks::new(
+        input.secrets,
+        input.tolerance,
+    )?))
+}
+
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::shared_secret(DEFAULTS, build, |input| {
         input.with_headers(sign(
             input.secret,
             input.payload,
             input.event_id,
             input.now,
         )?)
-    },
-)
-.with_example_secret(EXAMPLE_SECRET);
+    })
+    .with_example_secret(EXAMPLE_SECRET);
 
 /// A provider that sends through Svix (Clerk, Resend, ...): this scheme under
 /// the `svix-*` names, its id Svix's message id and its type the body's
 /// `type`; each such provider adds its own sample event.
 pub(super) const fn svix_branded() -> Provider {
-    Provider {
-        defaults: Defaults {
+    Provider::shared_secret(
+        Defaults {
             event_id: "header:svix-id | header:webhook-id",
             event_type: Some("json:/type"),
             forward_headers: &[],
@@ -177,7 +178,8 @@ pub(super) const fn svix_branded() -> Provider {
             replay_guard: false,
             tolerance: None,
         },
-        sign: |input| {
+        build,
+        |input| {
             input.with_headers(sign_as(
                 [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE],
                 input.secret,
@@ -186,8 +188,8 @@ pub(super) const fn svix_branded() -> Provider {
                 input.now,
             )?)
         },
-        ..PROVIDER
-    }
+    )
+    .with_example_secret(EXAMPLE_SECRET)
 }
 
 #[cfg(test)]

@@ -28,15 +28,10 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Base64,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    vec![SHAPE.sign(secret, &[body])]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload)),
-)
+pub(in crate::verify) const PROVIDER: Provider =
+    Provider::header_hmac(DEFAULTS, SHAPE, |_, signature| {
+    vec![signature]
+    })
 .with_sample(|id, _now| {
     serde_json::json!({
         "event_id": id,

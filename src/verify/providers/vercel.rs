@@ -28,14 +28,10 @@ const SHAPE: HeaderHmac = HeaderHmac {
     encoding: Encoding::Hex,
 };
 
-pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
-    vec![SHAPE.sign(secret, &[body])]
-}
-
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
+pub(in crate::verify) const PROVIDER: Provider = Provider::header_hmac(
     DEFAULTS,
-    |input| Ok(Box::new(SHAPE.scheme(input.secrets))),
-    |input| input.with_headers(sign(input.secret, input.payload)),
+    SHAPE,
+    |_, signature| vec![signature],
 )
 .with_sample(|id, now| {
     serde_json::json!({
