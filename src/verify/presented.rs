@@ -156,30 +156,14 @@ pub(super) fn present(place: &Place, secret: &[u8]) -> (Vec<(String, String)>, O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
-
-    fn token(place: Place) -> Token {
-        Token::new(
-            &[
-                Secret::new(b"old-token".as_slice()),
-                Secret::new(b"new-token".as_slice()),
-            ],
-            place,
-        )
-    }
+    use crate::verify::test_support::{run_with_query, two_tokens as token};
 
     fn check(
         scheme: &Token,
         pairs: &[(&str, &str)],
         query: Option<&str>,
     ) -> Result<(), VerifyError> {
-        scheme.verify(Signed {
-            headers: &headers(pairs),
-            body: b"{}",
-            now: 0,
-            query,
-        })
+        run_with_query(scheme, pairs, query, b"{}", 0)
     }
 
     #[test]

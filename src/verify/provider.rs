@@ -4,6 +4,7 @@
 //! unsigned body). Each provider file ends in one.
 
 use super::header::HeaderHmac;
+use super::list::{ListFormat, TimestampedList, sign_timestamped};
 use super::presented;
 use super::{BuildError, Defaults, Scheme, SchemeOptions, SignedDelivery};
 use crate::config::secret::Secret;
@@ -53,6 +54,10 @@ enum Check {
         shape: HeaderHmac,
         headers: HeadersFn,
     },
+    /// A `key=value` list header with a timestamp and HMAC-SHA256
+    /// signatures, in this format: the check and the signature follow from
+    /// it.
+    TimestampedList(&'static ListFormat),
     /// The provider's own: its check, with a source's keys ready (a secret
     /// it cannot use is an error, never a check that accepts everything),
     /// and a correctly signed delivery, for `hookgate send` and tests.
@@ -78,6 +83,12 @@ impl Provider {
         Self::with_check(defaults, Check::HeaderHmac { shape, headers })
     }
 
+    /// A provider whose whole check is a timestamped list header in
+    /// `format` (Stripe's `t=…,v1=…`).
+    pub(super) const fn timestamped_list(defaults: Defaults, format: &'static ListFormat) -> Self {
+        Self::with_check(defaults, Check::TimestampedList(format))
+    }
+
     const fn with_check(defaults: Defaults, check: Check) -> Self {
         Self {
             defaults,
@@ -94,6 +105,11 @@ impl Provider {
     pub(super) fn build(&self, input: &BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors> {
         match self.check {
             Check::HeaderHmac { shape, .. } => Ok(Box::new(shape.scheme(input.secrets))),
+            Check::TimestampedList(format) => Ok(Box::new(TimestampedList::new(
+                input.secrets,
+                input.tolerance,
+                format,
+            ))),
             Check::Own { build, .. } => build(input),
         }
     }
@@ -104,6 +120,12 @@ impl Provider {
             Check::HeaderHmac { shape, headers } => {
                 input.with_headers(headers(input, shape.sign(input.secret, &[input.payload])))
             }
+            Check::TimestampedList(format) => input.with_headers(sign_timestamped(
+                input.secret,
+                input.payload,
+                input.now,
+                format,
+            )),
             Check::Own { sign, .. } => sign(input),
         }
     }

@@ -23,12 +23,35 @@ pub(crate) fn run(
     body: &[u8],
     now: i64,
 ) -> Result<(), super::VerifyError> {
+    run_with_query(scheme, pairs, None, body, now)
+}
+
+/// As [`run`], for a request whose URI had `query`.
+pub(crate) fn run_with_query(
+    scheme: &dyn super::Scheme,
+    pairs: &[(&str, &str)],
+    query: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), super::VerifyError> {
     scheme.verify(super::Signed {
         headers: &headers(pairs),
         body,
         now,
-        query: None,
+        query,
     })
+}
+
+/// A token check whose secrets are `old-token` and `new-token`, presented
+/// at `place`.
+pub(super) fn two_tokens(place: super::presented::Place) -> super::presented::Token {
+    super::presented::Token::new(
+        &[
+            crate::config::secret::Secret::new(b"old-token".as_slice()),
+            crate::config::secret::Secret::new(b"new-token".as_slice()),
+        ],
+        place,
+    )
 }
 
 /// Offers a scheme a request as a provider's unsigned check would come.
@@ -48,6 +71,26 @@ pub(crate) fn challenge(
             query,
         },
     })
+}
+
+/// The headers `kind`'s provider sends for `body`, signed with `secret`.
+pub(crate) fn signed_headers(
+    kind: super::VerifierKind,
+    secret: &[u8],
+    body: &[u8],
+    event_id: &str,
+    now: i64,
+) -> Vec<(String, String)> {
+    super::sign(
+        kind,
+        secret,
+        body,
+        event_id,
+        now,
+        super::SchemeOptions::default(),
+    )
+    .expect("signs")
+    .headers
 }
 
 pub(crate) fn owned(pairs: &[(String, String)]) -> HeaderMap {

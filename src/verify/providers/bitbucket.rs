@@ -49,19 +49,12 @@ pub(in crate::verify) const PROVIDER: Provider =
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::VerifierKind;
+    use crate::verify::test_support::signed_headers;
 
-    /// The headers Bitbucket sends for `body`, signed with `secret`.
+    /// What Bitbucket sends for `body`, signed with `secret`.
     fn sign(secret: &[u8], body: &[u8], event_id: &str, now: i64) -> Vec<(String, String)> {
-        crate::verify::sign(
-            crate::verify::VerifierKind::Bitbucket,
-            secret,
-            body,
-            event_id,
-            now,
-            crate::verify::SchemeOptions::default(),
-        )
-        .expect("signs")
-        .headers
+        signed_headers(VerifierKind::Bitbucket, secret, body, event_id, now)
     }
 
     const SECRET: &[u8] = b"bitbucket-webhook-secret";

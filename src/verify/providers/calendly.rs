@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::verify::list::{ListFormat, TimestampedList, sign_timestamped};
+use crate::verify::list::ListFormat;
 use crate::verify::mac::Encoding;
 use crate::verify::{Defaults, Provider};
 
@@ -29,29 +29,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: Some(Duration::from_secs(180)),
 };
 
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| {
-        Ok(Box::new(TimestampedList::new(
-            input.secrets,
-            input.tolerance,
-            &FORMAT,
-        )))
-    },
-    |input| {
-        input.with_headers(sign_timestamped(
-            input.secret,
-            input.payload,
-            input.now,
-            &FORMAT,
-        ))
-    },
-);
+pub(in crate::verify) const PROVIDER: Provider = Provider::timestamped_list(DEFAULTS, &FORMAT);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::secret::Secret;
+    use crate::verify::list::TimestampedList;
     use crate::verify::test_support::run;
 
     use crate::verify::VerifyError;

@@ -2,7 +2,7 @@
 //! `{t}.{body}` keyed by the whole `whsec_…` string. Several `v1` appear while a
 //! secret is being rolled; `v0` (test-mode legacy) is ignored.
 
-use crate::verify::list::{ListFormat, TimestampedList, sign_timestamped};
+use crate::verify::list::ListFormat;
 use crate::verify::mac::Encoding;
 use crate::verify::{Defaults, Provider};
 
@@ -26,29 +26,13 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     tolerance: None,
 };
 
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| {
-        Ok(Box::new(TimestampedList::new(
-            input.secrets,
-            input.tolerance,
-            &FORMAT,
-        )))
-    },
-    |input| {
-        input.with_headers(sign_timestamped(
-            input.secret,
-            input.payload,
-            input.now,
-            &FORMAT,
-        ))
-    },
-);
+pub(in crate::verify) const PROVIDER: Provider = Provider::timestamped_list(DEFAULTS, &FORMAT);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::secret::Secret;
+    use crate::verify::list::TimestampedList;
     use crate::verify::test_support::run;
 
     use crate::verify::VerifyError;

@@ -125,30 +125,15 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
 mod tests {
     use super::*;
     use crate::config::secret::Secret;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Scheme as _, Signed, VerifyError};
-
-    fn token(place: Place) -> Token {
-        Token::new(
-            &[
-                Secret::new(b"old-token".as_slice()),
-                Secret::new(b"new-token".as_slice()),
-            ],
-            place,
-        )
-    }
+    use crate::verify::VerifyError;
+    use crate::verify::test_support::{run_with_query, two_tokens as token};
 
     fn check(
         scheme: &Token,
         pairs: &[(&str, &str)],
         query: Option<&str>,
     ) -> Result<(), VerifyError> {
-        scheme.verify(Signed {
-            headers: &headers(pairs),
-            body: b"{}",
-            now: 0,
-            query,
-        })
+        run_with_query(scheme, pairs, query, b"{}", 0)
     }
 
     #[test]
