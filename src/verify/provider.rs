@@ -40,6 +40,7 @@ pub(super) const SIGNS_NOTHING: &str = "it signs nothing: whoever has seen one d
 
 pub(super) type BuildFn = fn(&BuildInput<'_>) -> Result<Box<dyn Scheme>, BuildErrors>;
 pub(super) type SignFn = fn(&SignInput<'_>) -> Result<SignedDelivery, String>;
+pub(super) type SampleFn = fn(&str, i64) -> serde_json::Value;
 /// The headers a sender sends, given its signature header: where that goes
 /// among them and what the provider sends beside it (its event id, type).
 pub(super) type HeadersFn = fn(&SignInput<'_>, (String, String)) -> Vec<(String, String)>;
@@ -63,7 +64,6 @@ enum Check {
     /// and a correctly signed delivery, for `hookgate send` and tests.
     Own { build: BuildFn, sign: SignFn },
 }
-pub(super) type SampleFn = fn(&str, i64) -> serde_json::Value;
 
 impl Provider {
     /// A provider whose sources verify with the secret it signs with (the HMAC
