@@ -14,7 +14,7 @@
 //! | [`app`] | the one start-up: chooses the broker, builds the sources, assembles the layers below and what runs beside them, reloads what may change live, stops it all |
 //! | [`edge`] | connections and their limits, HTTP/2 protections, timeouts, graceful shutdown, TLS |
 //! | [`pipeline`] | one request from its path to its answer: who sent it and what its body may hold, the source, the event id and type, the route, the quarantine, the answer, trace context |
-//! | [`verify`] | signature schemes: one file per provider and one line in its `providers!` table; handshakes; only it makes [`verify::Verified`] |
+//! | [`verify`] | signature schemes: one file per provider in `providers/` and one line in the `providers!` table; beside them the `Scheme` trait and the shapes several providers share, the runtime `Verifier`, handshakes, signing for `send`; only it makes [`verify::Verified`] |
 //! | [`dedup`] | the edge's recent ids; the intake record; the stage that owns intake partitions, their windows and the compacted topic they are rebuilt from |
 //! | [`kafka`] | settings every client shares, the idempotent producer, reading a topic from a point, the embedded cluster |
 //! | [`config`] | the file and its checks; [`config::secret`], the only reader of the environment and of secret files |
