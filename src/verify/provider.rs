@@ -29,7 +29,7 @@ pub(crate) struct Provider {
     /// is, nor for Mailgun, which signs a token beside the event.
     pub(super) signs_body: bool,
     /// Why a captured delivery sent again under a changed event id gets past
-    /// the replay guard, where it does (the README says the same); `None`:
+    /// the replay guard, where it does (docs/providers.md says the same); `None`:
     /// the id is signed, or the guard catches such a copy.
     pub(super) unguarded_because: Option<&'static str>,
 }
