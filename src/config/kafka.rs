@@ -33,14 +33,14 @@ pub struct KafkaConfig {
     produce_timeout: Option<Duration>,
     /// The same in milliseconds: the spelling before durations were written
     /// as durations, still read (with a warning) so old files keep working.
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     produce_timeout_ms: Option<u64>,
     /// `Retry-After` sent with a 503 or 409, in whole seconds. Read it with
     /// [`KafkaConfig::retry_after_secs`].
     #[serde(default, with = "humantime_serde")]
     retry_after: Option<Duration>,
     /// The same in seconds: the older spelling, still read with a warning.
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     retry_after_secs: Option<u32>,
     /// The producer's `client.id`.
     #[serde(default = "default_client_id")]

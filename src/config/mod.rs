@@ -7,6 +7,7 @@ mod dedup;
 mod kafka;
 mod log;
 mod metrics;
+mod reference;
 pub mod secret;
 mod server;
 mod source;

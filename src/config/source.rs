@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Parsed, Problems, topic_rule, valid_topic};
 use crate::pipeline::client_addr::Cidr;
@@ -15,7 +15,7 @@ use crate::pipeline::route::{EVENT_PLACEHOLDER, topic_for};
 use crate::verify::{HmacOptions, TokenOptions, VerifierKind};
 
 /// `[[sources]]`: one provider endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Names the source in metrics, logs and Kafka headers.
@@ -76,7 +76,7 @@ pub struct SourceConfig {
 }
 
 /// What keys a source's Kafka records.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyMode {
     /// The event id, so every copy of an event lands in one partition, in order.

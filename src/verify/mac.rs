@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::config::secret::Secret;
 
 /// The hash behind an HMAC scheme.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     Sha1,
@@ -22,7 +22,7 @@ pub enum Algorithm {
 }
 
 /// How a signature is written in its header.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     #[default]

@@ -158,6 +158,13 @@ impl FromStr for VerifierKind {
     }
 }
 
+/// Written as configuration names it.
+impl serde::Serialize for VerifierKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl<'de> Deserialize<'de> for VerifierKind {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;

@@ -20,7 +20,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 };
 
 /// How a generic HMAC source signs its requests.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HmacOptions {
     /// The header that carries the signature.

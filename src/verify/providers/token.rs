@@ -24,7 +24,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
 
 /// Where a `token` source's sender puts its secret. At most one of
 /// `header`, `query` and `basic`; none set means the `Authorization` header.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TokenOptions {
     /// A request header that carries the token (`X-Webhook-Token`).
