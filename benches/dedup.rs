@@ -20,6 +20,7 @@ use hookgate::dedup::{Claimed, Dedup, IdHash, record};
 use hookgate::pipeline::locate::EventId;
 use hookgate::pipeline::source::SourceName;
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::figures::{env_count, rss_bytes};
 use hookgate_testbed::signing::{signed, source};
 use hookgate_testbed::{Broker, GatewayBuilder, shared_kafka};
 use http_body_util::Full;
@@ -57,23 +58,6 @@ fn main() {
             runtime.block_on(delay(&bootstrap, 300));
         }
     }
-}
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("resident pages");
-    pages * 4096
 }
 
 /// Claims and commits `ids` distinct ids through the edge's own calls.

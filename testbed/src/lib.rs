@@ -2,12 +2,13 @@
 //! against: real brokers ([`Kafka`], shared by the run, and [`Broker`],
 //! tansu of a test's own), a [`Testbed`] of broker, event topic and folder,
 //! gateways built from it in this process or as processes of their own,
-//! deliveries signed as providers sign them, an HTTP client, a Kafka reader
-//! and the `hookgate` CLI.
+//! deliveries signed as providers sign them, an HTTP client, a Kafka reader,
+//! the `hookgate` CLI, and the figures benches measure with.
 
 mod bed;
 mod broker;
 pub mod cli;
+pub mod figures;
 mod gateway;
 pub mod http;
 mod kafka;
