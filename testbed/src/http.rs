@@ -40,22 +40,7 @@ pub async fn try_send(
     headers: &[(String, String)],
     body: impl Into<Bytes>,
 ) -> Result<Reply, String> {
-    let mut request = http::Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let request = request
-        .body(Full::new(body.into()))
-        .map_err(|e| e.to_string())?;
-    let response = client.request(request).await.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let (status, headers, bytes) = exchange(client, method, url, headers, body.into()).await?;
     let body =
         serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {bytes:?}"));
     Ok(Reply {
@@ -67,16 +52,31 @@ pub async fn try_send(
 
 /// A GET answered with its status and body text.
 pub async fn try_get(client: &HttpClient, url: &str) -> Result<(u16, String), String> {
-    let request = http::Request::get(url)
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
+    let (status, _, bytes) = exchange(client, "GET", url, &[], Bytes::new()).await?;
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// One request, and the answer's status, headers and whole body.
+async fn exchange(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+) -> Result<(u16, http::HeaderMap, Bytes), String> {
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
     let response = client.request(request).await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    Ok((status, headers, bytes))
 }

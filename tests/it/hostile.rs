@@ -1261,7 +1261,7 @@ async fn no_secret_reaches_a_log_line_a_metric_or_an_answer() {
     let (bed, sources) = bed_and_sources(&kinds).await;
     let gateway = bed
         .gateway()
-        .tables("[log]\nformat = \"json\"\n")
+        .log_format("json")
         .sources(&sources)
         .start_process()
         .await;

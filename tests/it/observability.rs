@@ -414,7 +414,7 @@ async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
     for format in ["logfmt", "json"] {
         let process = bed
             .gateway()
-            .tables(&format!("[log]\nformat = \"{format}\"\n"))
+            .log_format(format)
             .sources(&sources)
             .spawn_process();
         process.await_live().await;
@@ -474,7 +474,7 @@ async fn a_logged_body_cannot_forge_a_log_line_in_any_format() {
     for format in ["text", "logfmt", "json"] {
         let process = bed
             .gateway()
-            .tables(&format!("[log]\nformat = \"{format}\"\n"))
+            .log_format(format)
             .sources(&sources)
             .spawn_process();
         process.await_live().await;

@@ -75,6 +75,11 @@ impl GatewayBuilder {
         self.dedup(&format!("role = \"{role}\""))
     }
 
+    /// The `[log]` format: `text`, `logfmt` or `json`.
+    pub fn log_format(self, format: &str) -> Self {
+        self.tables(&format!("[log]\nformat = \"{format}\""))
+    }
+
     /// More tables (`[log]`, `[quarantine]`, `[kafka.client]`, a whole
     /// `[dedup]` when no [`GatewayBuilder::dedup`] keys are set).
     pub fn tables(mut self, toml: &str) -> Self {
