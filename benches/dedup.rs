@@ -11,20 +11,18 @@
 //! set `LOAD_IDS` (default 2,000,000) or `MEMORY_IDS` (default 10,000,000);
 //! `TRANSACTIONS=off` runs `delay` without Kafka transactions.
 
-#[path = "../tests/it/broker.rs"]
-#[allow(dead_code)]
-mod broker;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hookgate::app::{self, App};
-use hookgate::config::{Config, DedupConfig, Transactions};
+use hookgate::config::{DedupConfig, Transactions};
 use hookgate::dedup::stage::{self, StageSettings};
 use hookgate::dedup::{Claimed, Dedup, IdHash, record};
 use hookgate::pipeline::locate::EventId;
 use hookgate::pipeline::source::SourceName;
-use hookgate::verify::{self, VerifierKind};
+use hookgate::verify::VerifierKind;
+use hookgate_testbed::figures::{env_count, rss_bytes};
+use hookgate_testbed::signing::{signed, source};
+use hookgate_testbed::{Broker, GatewayBuilder, shared_kafka};
 use http_body_util::Full;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -48,10 +46,10 @@ fn main() {
     }
     if runs("load") || runs("delay") {
         let on_kafka = std::env::var("BROKER").is_ok_and(|b| b == "kafka");
-        let tansu = (!on_kafka).then(|| runtime.block_on(broker::Broker::start()));
+        let tansu = (!on_kafka).then(|| runtime.block_on(Broker::start()));
         let bootstrap = match &tansu {
             Some(tansu) => tansu.bootstrap(),
-            None => broker::Kafka::shared().bootstrap(),
+            None => shared_kafka!().bootstrap(),
         };
         if runs("load") {
             runtime.block_on(load(&bootstrap, env_count("LOAD_IDS", 2_000_000)));
@@ -60,23 +58,6 @@ fn main() {
             runtime.block_on(delay(&bootstrap, 300));
         }
     }
-}
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("resident pages");
-    pages * 4096
 }
 
 /// Claims and commits `ids` distinct ids through the edge's own calls.
@@ -245,28 +226,17 @@ async fn delay(bootstrap: &str, rounds: usize) {
     let events = unique("events");
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", bootstrap);
-    let dir = std::env::temp_dir().join(format!("hookgate-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("bench.secret"), "bench-secret").expect("secret");
-    let text = format!(
-        "[kafka]\nbrokers = \"{bootstrap}\"\n[metrics]\nenabled = false\n\
-         [dedup]\ntopic = \"{}\"\nintake_topic = \"{}\"\ngroup = \"{}\"\ntransactions = \"{}\"\n\
-         [[sources]]\nname = \"bench\"\npath = \"/bench\"\nverifier = \"github\"\n\
-         secrets = [\"file:bench.secret\"]\ntopic = \"{events}\"\n",
-        unique("dedup"),
-        unique("intake"),
-        unique("group"),
-        std::env::var("TRANSACTIONS").unwrap_or_else(|_| "auto".into()),
-    );
-    let mut config = Config::parse(&text).expect("config");
-    config.base_dir = dir.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let gateway: App = app::start(&config, listener).await.expect("start");
-    while !gateway.health().is_dedup_loaded() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let dir = tempfile::tempdir().expect("dir");
+    // The dedup stage's topics and group are named after the event topic.
+    let gateway = GatewayBuilder::new(bootstrap)
+        .dedup(&format!(
+            "transactions = \"{}\"",
+            std::env::var("TRANSACTIONS").unwrap_or_else(|_| "auto".into())
+        ))
+        .sources(&source(dir.path(), "bench", VerifierKind::Github, &events))
+        .without_logs()
+        .start()
+        .await;
     let consumer: BaseConsumer = client
         .clone()
         .set("group.id", unique("reader"))
@@ -284,7 +254,7 @@ async fn delay(bootstrap: &str, rounds: usize) {
     let mut delays = Vec::with_capacity(rounds);
     for n in 0..rounds {
         let id = format!("delay-{n}");
-        let response = gateway.gateway().handle(signed_request(&id)).await;
+        let response = gateway.app().gateway().handle(signed_request(&id)).await;
         assert_eq!(response.status(), 200, "{id} accepted");
         let answered = Instant::now();
         loop {
@@ -309,28 +279,16 @@ async fn delay(bootstrap: &str, rounds: usize) {
         at(0.99),
         at(1.0)
     );
-    gateway.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    gateway.stop().await;
 }
 
+/// A GitHub delivery of event `id` to the bench source, signed.
 fn signed_request(id: &str) -> http::Request<Full<Bytes>> {
     let body = format!("{{\"id\":\"{id}\"}}");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let headers = verify::sign(
-        VerifierKind::Github,
-        b"bench-secret",
-        body.as_bytes(),
-        id,
-        now,
-        verify::SchemeOptions::default(),
-    )
-    .expect("sign")
-    .headers;
-    let mut request = http::Request::builder().method("POST").uri("/bench");
-    for (name, value) in headers {
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/bench");
+    for (name, value) in signed(VerifierKind::Github, id, body.as_bytes()) {
         request = request.header(name, value);
     }
     request.body(Full::new(Bytes::from(body))).expect("request")

@@ -116,8 +116,9 @@ fn dedup(c: &mut Criterion) {
 
 fn request(c: &mut Criterion) {
     use bytes::Bytes;
-    use hookgate::config::Config;
-    use hookgate::verify::{self, SchemeOptions, VerifierKind};
+    use hookgate::verify::VerifierKind;
+    use hookgate_testbed::GatewayBuilder;
+    use hookgate_testbed::signing::{signed, source};
     use http_body_util::Full;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -125,55 +126,31 @@ fn request(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let dir = std::env::temp_dir().join(format!("hookgate-bench-request-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("bench.secret"), "bench-secret").expect("secret");
-    let text = "[kafka]\nbrokers = \"null\"\n[metrics]\nenabled = false\n\
-                [[sources]]\nname = \"bench\"\npath = \"/bench\"\nverifier = \"github\"\n\
-                secrets = [\"file:bench.secret\"]\ntopic = \"bench\"\n";
-    let mut config = Config::parse(text).expect("config");
-    config.base_dir = dir.clone();
-    let app = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        hookgate::app::start(&config, listener)
-            .await
-            .expect("start")
-    });
+    let dir = tempfile::tempdir().expect("dir");
+    let gateway = runtime.block_on(
+        GatewayBuilder::new("null")
+            .sources(&source(dir.path(), "bench", VerifierKind::Github, "bench"))
+            .without_logs()
+            .start(),
+    );
     let request = |id: &str| {
         let body = format!("{{\"id\":\"{id}\",\"pad\":\"{}\"}}", "x".repeat(1000));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64;
-        let signed = verify::sign(
-            VerifierKind::Github,
-            b"bench-secret",
-            body.as_bytes(),
-            id,
-            now,
-            SchemeOptions::default(),
-        )
-        .expect("sign");
-        let mut request = http::Request::post("/bench");
-        for (name, value) in signed.headers {
+        let mut request = http::Request::post("/webhooks/bench");
+        for (name, value) in signed(VerifierKind::Github, id, body.as_bytes()) {
             request = request.header(name, value);
         }
-        request
-            .body(Full::new(Bytes::from(signed.body)))
-            .expect("request")
+        request.body(Full::new(Bytes::from(body))).expect("request")
     };
     let mut group = c.benchmark_group("request/null_publisher");
-    let gateway = std::sync::Arc::clone(app.gateway());
+    let handler = std::sync::Arc::clone(gateway.app().gateway());
     let next = std::sync::Arc::new(AtomicU64::new(0));
     // The loop runs inside the runtime, as the server's connection tasks do;
     // each iteration also signs its request (about 1.5 µs, see the verify bench).
     let mut timed = |name: &str, duplicate: bool| {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let (gateway, next) = (
-                    std::sync::Arc::clone(&gateway),
+                let (handler, next) = (
+                    std::sync::Arc::clone(&handler),
                     std::sync::Arc::clone(&next),
                 );
                 let task = runtime.spawn(async move {
@@ -184,7 +161,7 @@ fn request(c: &mut Criterion) {
                         } else {
                             format!("evt_{}", next.fetch_add(1, Ordering::Relaxed))
                         };
-                        let response = gateway.handle(request(&id)).await;
+                        let response = handler.handle(request(&id)).await;
                         assert_eq!(response.status(), 200);
                     }
                     started.elapsed()
@@ -196,7 +173,6 @@ fn request(c: &mut Criterion) {
     timed("new_event_1KiB", false);
     timed("duplicate_1KiB", true);
     group.finish();
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 criterion_group!(benches, event_id, dedup, request);

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use dashmap::DashMap;
 use hookgate::dedup::window::{Fingerprint, Loader, PartitionWindow, Seen};
+use hookgate_testbed::figures::{env_count, rss_bytes};
 use nohash_hasher::BuildNoHashHasher;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -52,23 +53,6 @@ fn main() {
         lookup(&mut criterion, env_count("LOOKUP_IDS", 10_000_000));
         criterion.final_summary();
     }
-}
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("resident pages");
-    pages * 4096
 }
 
 /// The resident peak since the last [`reset_peak`], if the kernel tells.

@@ -4,18 +4,19 @@
 //! a header able to forge a record line unless `--raw`; `forward` and `tail`
 //! say in `--help` what they do with quarantined requests.
 
-use std::process::Command;
+use hookgate::verify::VerifierKind;
+use hookgate_testbed::Testbed;
+use hookgate_testbed::cli::{self, Ran};
+use hookgate_testbed::signing::{PUBLIC_URL, secret_for};
 
-pub(crate) fn hookgate(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(args)
-        .output()
-        .expect("hookgate runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// `hookgate ARGS…`: its exit code, standard output and standard error.
+fn hookgate(args: &[&str]) -> (i32, String, String) {
+    let Ran {
+        code,
+        stdout,
+        stderr,
+    } = cli::hookgate(args);
+    (code, stdout, stderr)
 }
 
 #[test]
@@ -89,30 +90,24 @@ fn help_documents_both_commands() {
 /// tail` of the topic it published to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_delivers_signed_events_and_tail_prints_them() {
-    use crate::harness::{Broker, Process, topic};
-    use hookgate::verify::VerifierKind;
-
-    let broker = Broker::start().await;
-    let events = topic("send");
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut sources = String::new();
+    let bed = Testbed::own_tansu("send").await;
+    let mut gateway = bed.gateway();
     for kind in [
         VerifierKind::Stripe,
         VerifierKind::Discord,
         VerifierKind::Square,
     ] {
-        sources += &super::source(dir.path(), kind.name(), kind, &events);
+        gateway = gateway.sources(&bed.source(kind.name(), kind));
     }
-    let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
+    let gateway = gateway.start_process().await;
 
     for kind in [
         VerifierKind::Stripe,
         VerifierKind::Discord,
         VerifierKind::Square,
     ] {
-        let secret = dir.path().join(format!("{}.signing", kind.name()));
-        std::fs::write(&secret, super::secret_for(kind)).expect("signing key");
+        let secret = bed.dir().join(format!("{}.signing", kind.name()));
+        std::fs::write(&secret, secret_for(kind)).expect("signing key");
         let url = gateway.url(&format!("/webhooks/{}", kind.name()));
         let id = format!("evt-sent-{}", kind.name());
         let (code, stdout, stderr) = hookgate(&[
@@ -124,7 +119,7 @@ async fn send_delivers_signed_events_and_tail_prints_them() {
             "--url",
             &url,
             "--public-url",
-            super::PUBLIC_URL,
+            PUBLIC_URL,
             "--id",
             &id,
             "--repeat",
@@ -152,19 +147,14 @@ async fn send_delivers_signed_events_and_tail_prints_them() {
     assert!(stdout.is_empty());
 
     // Published by the dedup stage shortly after the 2xx.
-    crate::harness::consume(
-        &broker.bootstrap(),
-        &events,
-        3,
-        std::time::Duration::from_millis(200),
-    )
-    .await;
+    bed.published(3, std::time::Duration::from_millis(200))
+        .await;
     let (code, stdout, stderr) = hookgate(&[
         "tail",
         "--brokers",
-        &broker.bootstrap(),
+        &bed.bootstrap(),
         "--topic",
-        &events,
+        &bed.events,
         "--from-beginning",
         "--no-follow",
     ]);
@@ -228,7 +218,7 @@ fn record_lines(printed: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_escapes_what_could_forge_a_record_line_unless_raw() {
-    use crate::harness::{Broker, topic};
+    use hookgate_testbed::{Broker, topic};
     use rdkafka::ClientConfig;
     use rdkafka::message::{Header, OwnedHeaders};
     use rdkafka::producer::{FutureProducer, FutureRecord};

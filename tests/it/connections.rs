@@ -7,11 +7,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::Testbed;
+use hookgate_testbed::http::{client, send, try_send};
+use hookgate_testbed::signing::{body_with_id, signed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-use super::{body_with_id, signed};
-use crate::harness::{client, github_gateway as gateway, send, try_send};
 
 const KIND: VerifierKind = VerifierKind::Github;
 const PATH: &str = "/webhooks/github";
@@ -41,7 +41,12 @@ async fn deliver(url: &str, id: &str) -> Result<(u16, String), String> {
 async fn sockets_that_say_nothing_lock_no_sender_out() {
     // Limits low enough that the sockets below fill them.
     let server = "header_timeout = \"3s\"\nmax_connections = 64\nmax_connections_per_client = 0";
-    let (_broker, gateway, _dir) = gateway("silent", server).await;
+    let bed = Testbed::own_tansu("silent").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server(server)
+        .start_process()
+        .await;
     let openers: [&[u8]; 3] = [b"", b"PRI * HTTP/2.0\r\n", b"POST /webhooks/github HT"];
     let mut held = Vec::new();
     for n in 0..99 {
@@ -118,7 +123,12 @@ async fn sockets_that_say_nothing_lock_no_sender_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_take_every_place() {
     let server = "max_connections_per_client = 10";
-    let (_broker, gateway, _dir) = gateway("per-client", server).await;
+    let bed = Testbed::own_tansu("per-client").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server(server)
+        .start_process()
+        .await;
     let flooder = Ipv4Addr::new(127, 0, 0, 2);
     // Connections are accepted in the order they were opened: the first ten
     // take the address's places, the next ten are answered 503 and closed.
@@ -184,7 +194,12 @@ async fn unfinished_body_to(to: SocketAddr, length: usize, sent: usize) -> TcpSt
 async fn requests_and_body_bytes_beyond_their_limits_get_a_fast_503() {
     let server =
         "max_body_bytes = 1000\nmax_buffered_body_bytes = 1500\nmax_requests_in_flight = 3";
-    let (_broker, gateway, _dir) = gateway("overload", server).await;
+    let bed = Testbed::own_tansu("overload").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server(server)
+        .start_process()
+        .await;
     let url = gateway.url(PATH);
     let client = client();
     let probe = |declared: usize| {
@@ -236,7 +251,8 @@ async fn a_declared_body_holds_nothing_until_it_arrives() {
     // The defaults: 256 MiB for bodies, 1 MiB each. 300 requests that
     // declare 1 MiB and send nothing would have taken every byte when a
     // body's declared length was reserved before it arrived.
-    let (_broker, gateway, _dir) = gateway("declared", "").await;
+    let bed = Testbed::own_tansu("declared").await;
+    let gateway = bed.gateway_for("github", KIND).start_process().await;
     let mut silent = Vec::new();
     for _ in 0..300 {
         silent.push(unfinished_body_to(gateway.addr, 1024 * 1024, 0).await);
@@ -261,7 +277,12 @@ async fn one_client_holds_no_more_than_its_share_of_requests_and_body_bytes() {
     let server = "max_body_bytes = 1000\nmax_buffered_body_bytes = 100000\n\
                   max_buffered_body_bytes_per_client = 2500\n\
                   max_requests_in_flight = 1000\nmax_requests_in_flight_per_client = 4";
-    let (_broker, gateway, _dir) = gateway("client-share", server).await;
+    let bed = Testbed::own_tansu("client-share").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server(server)
+        .start_process()
+        .await;
     let greedy = Ipv4Addr::new(127, 0, 0, 3);
     // Two bodies of 999 bytes that never finish: 1998 of the client's 2500.
     let mut held = Vec::new();

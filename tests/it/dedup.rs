@@ -19,17 +19,14 @@ use hookgate::dedup::{IdHash, record};
 use hookgate::pipeline::locate::EventId;
 use hookgate::pipeline::source::SourceName;
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::http::{client, send, try_get, try_send};
+use hookgate_testbed::signing::signed;
+use hookgate_testbed::{Process, Record, Testbed, create_topic, free_port, shared_kafka, topic};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-
-use super::{signed, source};
-use crate::broker::{Kafka, create_topic};
-use crate::harness::{
-    Broker, Hookgate, Process, Record, client, consume, free_port, send, topic, try_get, try_send,
-};
 
 const KIND: VerifierKind = VerifierKind::Github;
 const PATH: &str = "/webhooks/github";
@@ -126,56 +123,6 @@ fn assert_none_lost_none_twice(records: &[Record], acknowledged: &[String], what
     );
 }
 
-/// Where a dedup test runs: the shared Apache Kafka broker, an event topic
-/// and dedup and intake topics of its own, and a GitHub source on them.
-struct Bed {
-    kafka: &'static Kafka,
-    events: String,
-    dedup_topic: String,
-    sources: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Bed {
-    async fn new(test: &str) -> Self {
-        let kafka = Kafka::shared();
-        let events = topic(test);
-        kafka.create_topic(&events).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        Self {
-            kafka,
-            sources: source(dir.path(), "github", KIND, &events),
-            dedup_topic: format!("{events}.dedup"),
-            events,
-            _dir: dir,
-        }
-    }
-
-    fn bootstrap(&self) -> String {
-        self.kafka.bootstrap()
-    }
-
-    /// The `[dedup]` table with `more` settings (the harness names the
-    /// test's own topics and group).
-    fn dedup(&self, more: &str) -> String {
-        format!("[dedup]\n{more}")
-    }
-
-    async fn gateway(&self) -> Process {
-        self.gateway_with("").await
-    }
-
-    async fn gateway_with(&self, dedup: &str) -> Process {
-        Process::start(&self.bootstrap(), &self.dedup(dedup), &self.sources).await
-    }
-
-    /// What a consumer team reads from the event topic: at least `expected`
-    /// records, and whatever follows within `linger`.
-    async fn published(&self, expected: usize, linger: Duration) -> Vec<Record> {
-        consume(&self.bootstrap(), &self.events, expected, linger).await
-    }
-}
-
 /// Waits until the replicas' stages own and have loaded all `partitions`,
 /// each its even share (as Kafka's assignor gives them), for two looks in a
 /// row.
@@ -201,25 +148,19 @@ async fn await_shares(replicas: &[&Process], partitions: usize) {
     }
 }
 
-/// A tansu broker with one event topic, and the `[[sources]]` TOML of a
-/// GitHub source on it.
-async fn tansu_with_source(test: &str) -> (Broker, String, tempfile::TempDir) {
-    let broker = Broker::start().await;
-    let events = topic(test);
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = source(dir.path(), "github", KIND, &events);
-    (broker, sources, dir)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_sent_to_several_replicas_within_20_ms_are_published_once() {
-    let bed = Bed::new("fleet").await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "fleet").await;
     const PARTITIONS: usize = 12;
     let dedup = format!("partitions = {PARTITIONS}\n");
     let mut replicas = Vec::new();
     for _ in 0..4 {
-        replicas.push(bed.gateway_with(&dedup).await);
+        replicas.push(
+            bed.gateway_for("github", KIND)
+                .dedup(&dedup)
+                .start_process()
+                .await,
+        );
     }
     let all: Vec<&Process> = replicas.iter().collect();
     await_shares(&all, PARTITIONS).await;
@@ -287,13 +228,25 @@ async fn copies_sent_to_several_replicas_within_20_ms_are_published_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_that_crash_freeze_join_and_leave_under_load_lose_and_repeat_nothing() {
-    let bed = Bed::new("churn").await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "churn").await;
     const PARTITIONS: usize = 6;
     // Kafka's shortest session: a frozen replica's partitions move soon.
     let dedup = format!("partitions = {PARTITIONS}\nsession_timeout = \"6s\"\n");
-    let a = bed.gateway_with(&dedup).await;
-    let b = bed.gateway_with(&dedup).await;
-    let c = bed.gateway_with(&dedup).await;
+    let a = bed
+        .gateway_for("github", KIND)
+        .dedup(&dedup)
+        .start_process()
+        .await;
+    let b = bed
+        .gateway_for("github", KIND)
+        .dedup(&dedup)
+        .start_process()
+        .await;
+    let c = bed
+        .gateway_for("github", KIND)
+        .dedup(&dedup)
+        .start_process()
+        .await;
     await_shares(&[&a, &b, &c], PARTITIONS).await;
 
     // Senders deliver new ids, each to two of the replicas taking traffic,
@@ -358,7 +311,11 @@ async fn replicas_that_crash_freeze_join_and_leave_under_load_lose_and_repeat_no
     await_acks(at + 150).await;
     // C crashes; a new replica D joins and takes traffic; A leaves cleanly.
     c.kill();
-    let d = bed.gateway_with(&dedup).await;
+    let d = bed
+        .gateway_for("github", KIND)
+        .dedup(&dedup)
+        .start_process()
+        .await;
     *edges.lock().expect("lock") = vec![a.url(PATH), d.url(PATH)];
     let at = acked();
     await_acks(at + 150).await;
@@ -382,15 +339,23 @@ async fn replicas_that_crash_freeze_join_and_leave_under_load_lose_and_repeat_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_replica_and_a_dedup_replica_split_the_work() {
-    let bed = Bed::new("roles").await;
-    let stage = bed.gateway_with("role = \"dedup\"\n").await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "roles").await;
+    let stage = bed
+        .gateway_for("github", KIND)
+        .dedup("role = \"dedup\"\n")
+        .start_process()
+        .await;
     // A replica that only publishes takes no webhooks.
     let refused = deliver(&stage.url(PATH), "evt-role-refused").await;
     assert!(
         refused.starts_with("404") && refused.contains("dedup stage only"),
         "{refused}"
     );
-    let edge = bed.gateway_with("role = \"edge\"\n").await;
+    let edge = bed
+        .gateway_for("github", KIND)
+        .dedup("role = \"edge\"\n")
+        .start_process()
+        .await;
     let ids: Vec<String> = (0..20).map(|n| format!("evt-role-{n}")).collect();
     let answers = deliver_all(&edge.url(PATH), &ids, 10).await;
     assert!(answers.values().all(|a| a == "accepted"), "{answers:?}");
@@ -406,14 +371,14 @@ async fn an_edge_replica_and_a_dedup_replica_split_the_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_restart_is_not_published_again() {
-    let bed = Bed::new("restart").await;
-    let first = bed.gateway().await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "restart").await;
+    let first = bed.gateway_for("github", KIND).start_process().await;
     assert_eq!(deliver(&first.url(PATH), "evt-before").await, "accepted");
     // What the replica saw itself is answered `duplicate` at once.
     assert_eq!(deliver(&first.url(PATH), "evt-before").await, "duplicate");
     first.stop();
 
-    let second = bed.gateway().await;
+    let second = bed.gateway_for("github", KIND).start_process().await;
     assert_eq!(deliver(&second.url(PATH), "evt-before").await, "accepted");
     second.await_metric(DROPPED, 1.0).await;
     assert_eq!(deliver(&second.url(PATH), "evt-after").await, "accepted");
@@ -430,11 +395,11 @@ async fn a_retry_after_a_restart_is_not_published_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_older_than_the_window_are_published_again() {
-    let bed = Bed::new("window").await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "window").await;
     // Ids are kept in whole seconds: a window of 4 s holds an id for at
     // least 3 s, time enough for the first two deliveries on a loaded machine.
-    let window = bed.dedup("window = \"4s\"\n");
-    let gateway = Hookgate::start_with(&bed.bootstrap(), 5000, &window, &bed.sources).await;
+    let window = "window = \"4s\"\n";
+    let gateway = bed.gateway_for("github", KIND).dedup(window).start().await;
     let url = gateway.url(PATH);
     assert_eq!(deliver(&url, "evt-aging").await, "accepted");
     assert_eq!(deliver(&url, "evt-aging").await, "duplicate");
@@ -446,7 +411,7 @@ async fn ids_older_than_the_window_are_published_again() {
 
     // A replica started once that window passed too loads nothing for it.
     tokio::time::sleep(Duration::from_millis(4100)).await;
-    let replica = Hookgate::start_with(&bed.bootstrap(), 5000, &window, &bed.sources).await;
+    let replica = bed.gateway_for("github", KIND).dedup(window).start().await;
     assert_eq!(deliver(&replica.url(PATH), "evt-aging").await, "accepted");
     let records = bed.published(3, Duration::from_millis(500)).await;
     replica.stop().await;
@@ -455,9 +420,13 @@ async fn ids_older_than_the_window_are_published_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dedup_and_intake_topics_are_created_with_the_settings_they_need() {
-    let bed = Bed::new("topic").await;
-    let dedup = bed.dedup("window = \"90m\"\npartitions = 3\n");
-    let gateway = Hookgate::start_with(&bed.bootstrap(), 5000, &dedup, &bed.sources).await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "topic").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .dedup("window = \"90m\"\npartitions = 3\n")
+        .start()
+        .await;
+    let dedup_topic = format!("{}.dedup", bed.events);
 
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", bed.bootstrap());
@@ -466,7 +435,7 @@ async fn the_dedup_and_intake_topics_are_created_with_the_settings_they_need() {
     let described = admin
         .describe_configs(
             [
-                &ResourceSpecifier::Topic(&bed.dedup_topic),
+                &ResourceSpecifier::Topic(&dedup_topic),
                 &ResourceSpecifier::Topic(&intake),
             ],
             &AdminOptions::new().request_timeout(Some(Duration::from_secs(5))),
@@ -501,7 +470,7 @@ async fn the_dedup_and_intake_topics_are_created_with_the_settings_they_need() {
     );
 
     let consumer: BaseConsumer = client.create().expect("consumer");
-    for topic in [&bed.dedup_topic, &intake] {
+    for topic in [&dedup_topic, &intake] {
         let metadata = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(5))
             .expect("metadata");
@@ -512,13 +481,12 @@ async fn the_dedup_and_intake_topics_are_created_with_the_settings_they_need() {
     // A topic that exists with other settings is used, with a warning that
     // says what differs.
     let plain = topic("dedup-plain");
-    bed.kafka.create_topic(&plain).await;
-    let process = Process::start(
-        &bed.bootstrap(),
-        &format!("[dedup]\ntopic = \"{plain}\"\npartitions = 1\n"),
-        &bed.sources,
-    )
-    .await;
+    bed.kafka().create_topic(&plain).await;
+    let process = bed
+        .gateway_for("github", KIND)
+        .dedup(&format!("topic = \"{plain}\"\npartitions = 1\n"))
+        .start_process()
+        .await;
     let log = process.stop();
     assert!(
         log.contains("exists with settings other than hookgate's")
@@ -530,13 +498,14 @@ async fn the_dedup_and_intake_topics_are_created_with_the_settings_they_need() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older() {
-    let bed = Bed::new("compacted").await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "compacted").await;
+    let dedup_topic = format!("{}.dedup", bed.events);
     // The topic as hookgate makes it, with the window as its retention, and
     // segments and a cleaner quick enough for a test: Kafka deletes and
     // compacts for real here.
     create_topic(
         &bed.bootstrap(),
-        &bed.dedup_topic,
+        &dedup_topic,
         1,
         &[
             ("cleanup.policy", "compact,delete"),
@@ -548,7 +517,11 @@ async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older(
     )
     .await;
     let dedup = "window = \"20s\"\npartitions = 1\n";
-    let first = bed.gateway_with(dedup).await;
+    let first = bed
+        .gateway_for("github", KIND)
+        .dedup(dedup)
+        .start_process()
+        .await;
     let old: Vec<String> = (0..20).map(|n| format!("evt-old-{n}")).collect();
     assert_all_stored(&deliver_all(&first.url(PATH), &old, 10).await, "old");
     // Past the window, new ids: their records roll the segment that holds
@@ -564,7 +537,7 @@ async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older(
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (low, _high) = consumer
-            .fetch_watermarks(&bed.dedup_topic, 0, Duration::from_secs(5))
+            .fetch_watermarks(&dedup_topic, 0, Duration::from_secs(5))
             .expect("watermarks");
         if low > 0 {
             break;
@@ -577,7 +550,11 @@ async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older(
     }
 
     // A new replica loads what is left: every id in the window, nothing older.
-    let second = bed.gateway_with(dedup).await;
+    let second = bed
+        .gateway_for("github", KIND)
+        .dedup(dedup)
+        .start_process()
+        .await;
     assert_all_stored(&deliver_all(&second.url(PATH), &new, 10).await, "again");
     second.await_metric(DROPPED, new.len() as f64).await;
     assert_eq!(deliver(&second.url(PATH), "evt-old-0").await, "accepted");
@@ -593,9 +570,14 @@ async fn a_compacted_dedup_topic_keeps_every_id_in_the_window_and_nothing_older(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
-    let bed = Bed::new("damaged").await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "damaged").await;
+    let dedup_topic = format!("{}.dedup", bed.events);
     let dedup = "partitions = 1\n";
-    let first = bed.gateway_with(dedup).await;
+    let first = bed
+        .gateway_for("github", KIND)
+        .dedup(dedup)
+        .start_process()
+        .await;
     assert_eq!(deliver(&first.url(PATH), "evt-kept").await, "accepted");
     first.stop();
 
@@ -612,14 +594,18 @@ async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
     for (key, value) in damaged {
         producer
             .send(
-                FutureRecord::to(&bed.dedup_topic).key(key).payload(value),
+                FutureRecord::to(&dedup_topic).key(key).payload(value),
                 Duration::from_secs(5),
             )
             .await
             .expect("damaged record written");
     }
 
-    let second = bed.gateway_with(dedup).await;
+    let second = bed
+        .gateway_for("github", KIND)
+        .dedup(dedup)
+        .start_process()
+        .await;
     assert_eq!(deliver(&second.url(PATH), "evt-kept").await, "accepted");
     second.await_metric(DROPPED, 1.0).await;
     assert_eq!(
@@ -634,14 +620,15 @@ async fn a_damaged_dedup_record_is_skipped_with_a_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_broker_is_not_ready_and_says_why() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = source(dir.path(), "github", KIND, "it.nowhere");
-    let nowhere = format!("127.0.0.1:{}", free_port());
-    let process = Process::spawn(&nowhere, "[dedup]\ntopic = \"hookgate.dedup\"\n", &sources);
+    let bed = Testbed::unreachable(&format!("127.0.0.1:{}", free_port()), "nowhere").await;
+    let process = bed
+        .gateway_for("github", KIND)
+        .dedup("topic = \"hookgate.dedup\"")
+        .spawn_process();
     let client = client();
 
     // The reasons are on the metrics port, which is never exposed.
-    let details = format!("http://{}/readyz", process.metrics);
+    let details = process.metrics_url("/readyz");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let (status, body) = loop {
         match try_get(&client, &details).await {
@@ -692,8 +679,8 @@ async fn an_unreachable_broker_is_not_ready_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_under_load_loses_no_acknowledged_event_and_publishes_none_twice() {
-    let bed = Bed::new("crash").await;
-    let first = bed.gateway().await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "crash").await;
+    let first = bed.gateway_for("github", KIND).start_process().await;
     let url = first.url(PATH);
 
     // 16 senders deliver new events back to back until hookgate is killed.
@@ -745,7 +732,7 @@ async fn a_crash_under_load_loses_no_acknowledged_event_and_publishes_none_twice
     // The next replica publishes what the crashed one left, and every retry
     // of an acknowledged event is dropped: once Kafka gave up on the crashed
     // member (its session timeout, 10 s) and the partitions were loaded.
-    let second = bed.gateway().await;
+    let second = bed.gateway_for("github", KIND).start_process().await;
     assert_all_stored(
         &deliver_all(&second.url(PATH), &acknowledged, 16).await,
         "retries after kill -9",
@@ -762,8 +749,8 @@ async fn a_crash_under_load_loses_no_acknowledged_event_and_publishes_none_twice
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_and_new_replicas_publish_each_event_once() {
-    let bed = Bed::new("rounds").await;
-    let mut running = bed.gateway().await;
+    let bed = Testbed::shared_kafka(shared_kafka!(), "rounds").await;
+    let mut running = bed.gateway_for("github", KIND).start_process().await;
     // `scripts/dedup-rounds.sh` runs more rounds than CI does.
     let rounds: usize = std::env::var("HOOKGATE_DEDUP_ROUNDS")
         .ok()
@@ -784,9 +771,9 @@ async fn restarts_and_new_replicas_publish_each_event_once() {
         // Even rounds restart the gateway; odd ones start a replica beside it.
         let next = if round % 2 == 0 {
             running.stop();
-            bed.gateway().await
+            bed.gateway_for("github", KIND).start_process().await
         } else {
-            let replica = bed.gateway().await;
+            let replica = bed.gateway_for("github", KIND).start_process().await;
             running.stop();
             replica
         };
@@ -804,10 +791,10 @@ async fn restarts_and_new_replicas_publish_each_event_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_load_reads_past_a_lagging_high_watermark() {
-    let (broker, sources, _dir) = tansu_with_source("lagging").await;
+    let bed = Testbed::own_tansu("lagging").await;
     let config = DedupConfig::default();
     let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", broker.bootstrap());
+    client.set("bootstrap.servers", bed.bootstrap());
     hookgate::dedup::topic::ensure(&client, &config)
         .await
         .expect("dedup topic");
@@ -873,7 +860,11 @@ async fn the_load_reads_past_a_lagging_high_watermark() {
     );
 
     let dedup = "[dedup]\ntopic = \"hookgate.dedup\"\nintake_topic = \"hookgate.intake\"\ngroup = \"hookgate.dedup\"\n";
-    let gateway = Process::start(&broker.bootstrap(), dedup, &sources).await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .tables(dedup)
+        .start_process()
+        .await;
     assert_all_stored(
         &deliver_all(&gateway.url(PATH), &ids, 16).await,
         "ids past the reported high watermark",

@@ -11,23 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hookgate_testbed::http::{client, send, try_get};
+use hookgate_testbed::signing::github_signed_with;
+use hookgate_testbed::{Process, Testbed, cli};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-
-use super::github_signed_with;
-use crate::harness::{Broker, Process, client, consume, send, topic, try_get};
-
-/// A broker with the test's events topic, and a folder for its config file.
-async fn broker_with_topic(name: &str) -> (Broker, String, tempfile::TempDir) {
-    let broker = Broker::start().await;
-    let topic = topic(name);
-    broker.create_topic(&topic).await;
-    (broker, topic, tempfile::tempdir().expect("dir"))
-}
 
 /// A self-signed certificate for `localhost`, written as `NAME.crt` and
 /// `NAME.key` in `dir`; its DER, to trust and to recognise.
@@ -193,11 +185,17 @@ async fn reload(process: &Process, (series, n): (&str, f64)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
-    let (broker, topic, dir) = broker_with_topic("tls").await;
-    let ours = certificate(dir.path(), "server");
-    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
-    let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
-    let process = Process::spawn_in(dir, &broker.bootstrap(), &tls_table("server"), "", &sources);
+    let bed = Testbed::own_tansu("tls").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    let ours = certificate(dir, "server");
+    std::fs::write(dir.join("a.secret"), "secret-a").expect("secret");
+    let sources = github_source(dir, "github", &topic, &["a.secret"], "");
+    let process = bed
+        .gateway()
+        .server(&tls_table("server"))
+        .sources(&sources)
+        .files_in(dir)
+        .spawn_process();
     await_ready(&process).await;
 
     let mut sent = Vec::new();
@@ -220,13 +218,7 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
             sent.push(body);
         }
     }
-    let records = consume(
-        &broker.bootstrap(),
-        &topic,
-        sent.len(),
-        Duration::from_millis(200),
-    )
-    .await;
+    let records = bed.published(sent.len(), Duration::from_millis(200)).await;
     let mut landed: Vec<_> = records.into_iter().map(|r| r.payload).collect();
     landed.sort();
     sent.sort();
@@ -264,30 +256,28 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
 
     // `hookgate send` speaks https, trusting the certificate with --ca.
     let ca = process.dir().join("server.crt");
-    let secret_file = process.dir().join("a.secret");
+    let ca = ca.to_str().expect("utf-8 path");
+    let secret = format!("file:{}", process.dir().join("a.secret").display());
     let url = format!("https://localhost:{}/webhooks/github", process.addr.port());
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["send", "--provider", "github", "--url", &url, "--ca"])
-        .arg(&ca)
-        .arg("--secret")
-        .arg(format!("file:{}", secret_file.display()))
-        .output()
-        .expect("hookgate send runs");
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(printed.starts_with("HTTP 200 "), "{printed}");
+    let send = |more: &[&str]| {
+        let args = [
+            "send",
+            "--provider",
+            "github",
+            "--url",
+            &url,
+            "--secret",
+            &secret,
+        ];
+        cli::hookgate(&[&args[..], more].concat())
+    };
+    let output = send(&["--ca", ca]);
+    assert!(output.success(), "{}", output.printed());
+    assert!(output.stdout.starts_with("HTTP 200 "), "{}", output.stdout);
     // Without --ca the certificate is nobody's.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["send", "--provider", "github", "--url", &url, "--secret"])
-        .arg(format!("file:{}", secret_file.display()))
-        .output()
-        .expect("hookgate send runs");
-    assert!(!output.status.success());
-    let said = String::from_utf8_lossy(&output.stderr);
+    let output = send(&[]);
+    assert!(!output.success());
+    let said = &output.stderr;
     assert!(
         said.contains("cannot reach") && said.contains("UnknownIssuer"),
         "the reason is said: {said}"
@@ -297,13 +287,19 @@ async fn https_over_http1_and_h2_with_the_certificate_hookgate_was_given() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
-    let (broker, topic, dir) = broker_with_topic("tls-silent").await;
-    let ours = certificate(dir.path(), "server");
-    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
-    let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
+    let bed = Testbed::own_tansu("tls-silent").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    let ours = certificate(dir, "server");
+    std::fs::write(dir.join("a.secret"), "secret-a").expect("secret");
+    let sources = github_source(dir, "github", &topic, &["a.secret"], "");
     let server = "max_connections = 8\nmax_connections_per_client = 0\n\
                   [server.tls]\ncertificate = \"server.crt\"\nkey = \"server.key\"\nhandshake_timeout = \"3s\"\n";
-    let process = Process::spawn_in(dir, &broker.bootstrap(), server, "", &sources);
+    let process = bed
+        .gateway()
+        .server(server)
+        .sources(&sources)
+        .files_in(dir)
+        .spawn_process();
     await_ready(&process).await;
 
     // Every place taken by sockets that say nothing, or half a ClientHello.
@@ -354,13 +350,19 @@ async fn tls_sockets_that_never_finish_a_handshake_lock_no_sender_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
-    let (broker, topic, dir) = broker_with_topic("tls-reload").await;
-    let first = certificate(dir.path(), "first");
-    let second = certificate(dir.path(), "second");
-    let _third = certificate(dir.path(), "third");
-    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
-    let sources = github_source(dir.path(), "github", &topic, &["a.secret"], "");
-    let process = Process::spawn_in(dir, &broker.bootstrap(), &tls_table("first"), "", &sources);
+    let bed = Testbed::own_tansu("tls-reload").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    let first = certificate(dir, "first");
+    let second = certificate(dir, "second");
+    let _third = certificate(dir, "third");
+    std::fs::write(dir.join("a.secret"), "secret-a").expect("secret");
+    let sources = github_source(dir, "github", &topic, &["a.secret"], "");
+    let process = bed
+        .gateway()
+        .server(&tls_table("first"))
+        .sources(&sources)
+        .files_in(dir)
+        .spawn_process();
     await_ready(&process).await;
     let both = [first.clone(), second.clone()];
 
@@ -400,18 +402,19 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowlists_with_and_without_a_trusted_proxy() {
-    let (broker, topic, dir) = broker_with_topic("allow").await;
-    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
+    let bed = Testbed::own_tansu("allow").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    std::fs::write(dir.join("a.secret"), "secret-a").expect("secret");
     let sources = [
         github_source(
-            dir.path(),
+            dir,
             "github",
             &topic,
             &["a.secret"],
             "allow = [\"192.30.252.0/22\", \"2a0a:a440::/29\"]",
         ),
         github_source(
-            dir.path(),
+            dir,
             "local",
             &topic,
             &["a.secret"],
@@ -419,7 +422,12 @@ async fn allowlists_with_and_without_a_trusted_proxy() {
         ),
     ]
     .concat();
-    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &sources).await;
+    let process = bed
+        .gateway()
+        .sources(&sources)
+        .files_in(dir)
+        .start_process()
+        .await;
     let client = client();
     let post = |path: &'static str, id: &'static str, forwarded: Option<&'static str>| {
         let client = client.clone();
@@ -517,19 +525,19 @@ async fn allowlists_with_and_without_a_trusted_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
-    let (broker, topic, dir) = broker_with_topic("rotate").await;
-    std::fs::write(dir.path().join("old.secret"), "old-secret").expect("secret");
-    std::fs::write(dir.path().join("new.secret"), "new-secret").expect("secret");
-    let old_only = github_source(dir.path(), "github", &topic, &["old.secret"], "");
-    let both = github_source(
-        dir.path(),
-        "github",
-        &topic,
-        &["old.secret", "new.secret"],
-        "",
-    );
-    let new_only = github_source(dir.path(), "github", &topic, &["new.secret"], "");
-    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &old_only).await;
+    let bed = Testbed::own_tansu("rotate").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    std::fs::write(dir.join("old.secret"), "old-secret").expect("secret");
+    std::fs::write(dir.join("new.secret"), "new-secret").expect("secret");
+    let old_only = github_source(dir, "github", &topic, &["old.secret"], "");
+    let both = github_source(dir, "github", &topic, &["old.secret", "new.secret"], "");
+    let new_only = github_source(dir, "github", &topic, &["new.secret"], "");
+    let process = bed
+        .gateway()
+        .sources(&old_only)
+        .files_in(dir)
+        .start_process()
+        .await;
 
     // Four senders post without pause, signing with whatever the provider
     // signs with at that moment.
@@ -608,13 +616,9 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
     assert!(answers.len() >= 20, "traffic flowed: {}", answers.len());
 
     // Every one in Kafka; the old secret now refused.
-    let records = consume(
-        &broker.bootstrap(),
-        &topic,
-        answers.len(),
-        Duration::from_millis(300),
-    )
-    .await;
+    let records = bed
+        .published(answers.len(), Duration::from_millis(300))
+        .await;
     assert_eq!(records.len(), answers.len());
     let (headers, body) = github_signed_with(b"old-secret", "late");
     assert_eq!(
@@ -626,10 +630,16 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_reload_keeps_the_running_configuration() {
-    let (broker, topic, dir) = broker_with_topic("invalid-reload").await;
-    std::fs::write(dir.path().join("a.secret"), "secret-a").expect("secret");
-    let good = github_source(dir.path(), "github", &topic, &["a.secret"], "");
-    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &good).await;
+    let bed = Testbed::own_tansu("invalid-reload").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    std::fs::write(dir.join("a.secret"), "secret-a").expect("secret");
+    let good = github_source(dir, "github", &topic, &["a.secret"], "");
+    let process = bed
+        .gateway()
+        .sources(&good)
+        .files_in(dir)
+        .start_process()
+        .await;
     let url = process.url("/webhooks/github");
     let client = client();
 

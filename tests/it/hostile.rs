@@ -8,11 +8,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hookgate::verify::{self, VerifierKind};
+use hookgate_testbed::http::{client, try_get};
+use hookgate_testbed::signing::{
+    PUBLIC_URL, SCHEME_OPTIONS, add_content_type, body_with_id, delivery, now, secret_for, source,
+};
+use hookgate_testbed::{Testbed, topic};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-use super::{PUBLIC_URL, SCHEME_OPTIONS, body_with_id, delivery, now, secret_for, source};
-use crate::harness::{Broker, Process, topic};
 
 /// What a case expects back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +99,7 @@ fn signed_at(
         SCHEME_OPTIONS,
     )
     .expect("signs");
-    super::add_content_type(&mut signed.headers);
+    add_content_type(&mut signed.headers);
     signed
         .headers
         .into_iter()
@@ -1144,22 +1146,21 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-/// A broker and the `[[sources]]` of `kinds`, each on a topic of its own,
-/// their secrets in `dir`.
-async fn broker_and_sources(kinds: &[VerifierKind], dir: &std::path::Path) -> (Broker, String) {
-    let broker = Broker::start().await;
+/// A bed and the `[[sources]]` of `kinds`, each on a topic of its own,
+/// their secrets in the bed's folder.
+async fn bed_and_sources(kinds: &[VerifierKind]) -> (Testbed, String) {
+    let bed = Testbed::own_tansu("hostile").await;
     let mut sources = String::new();
     for &kind in kinds {
         let events = topic(kind.name());
-        broker.create_topic(&events).await;
-        sources += &source(dir, kind.name(), kind, &events);
+        bed.create_topic(&events).await;
+        sources += &source(bed.dir(), kind.name(), kind, &events);
     }
-    (broker, sources)
+    (bed, sources)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_a_clear_answer_and_is_counted() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let kinds = [
         VerifierKind::Github,
         VerifierKind::Stripe,
@@ -1171,7 +1172,7 @@ async fn hostile_input_gets_a_clear_answer_and_is_counted() {
         VerifierKind::Plaid,
         VerifierKind::HubSpot,
     ];
-    let (broker, sources) = broker_and_sources(&kinds, dir.path()).await;
+    let (bed, sources) = bed_and_sources(&kinds).await;
     // HubSpot was given a URL with a query: it belongs in public_url.
     let hubspot_source = "name = \"hubspot\"";
     let (before, after) = sources
@@ -1186,7 +1187,12 @@ async fn hostile_input_gets_a_clear_answer_and_is_counted() {
         )
     );
     let server = "max_body_bytes = 4096\nbody_timeout = \"1s\"\nheader_timeout = \"1s\"";
-    let gateway = Process::start_with_server(&broker.bootstrap(), server, "", &sources).await;
+    let gateway = bed
+        .gateway()
+        .server(server)
+        .sources(&sources)
+        .start_process()
+        .await;
 
     let cases = cases();
     assert!(cases.len() >= 60, "{} cases", cases.len());
@@ -1247,14 +1253,18 @@ fn leak(word: &str) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_log_line_a_metric_or_an_answer() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let kinds = [
         VerifierKind::Github,
         VerifierKind::Stripe,
         VerifierKind::Mailgun,
     ];
-    let (broker, sources) = broker_and_sources(&kinds, dir.path()).await;
-    let gateway = Process::start(&broker.bootstrap(), "[log]\nformat = \"json\"\n", &sources).await;
+    let (bed, sources) = bed_and_sources(&kinds).await;
+    let gateway = bed
+        .gateway()
+        .log_format("json")
+        .sources(&sources)
+        .start_process()
+        .await;
     let secret = secret_for(VerifierKind::Github);
     let mut answers = String::new();
     for kind in kinds {
@@ -1288,13 +1298,10 @@ async fn no_secret_reaches_a_log_line_a_metric_or_an_answer() {
             answers.push_str(&String::from_utf8_lossy(&answer));
         }
     }
-    let metrics = crate::harness::try_get(
-        &crate::harness::client(),
-        &format!("http://{}/metrics", gateway.metrics),
-    )
-    .await
-    .expect("metrics")
-    .1;
+    let metrics = try_get(&client(), &gateway.metrics_url("/metrics"))
+        .await
+        .expect("metrics")
+        .1;
     let log = gateway.stop();
     assert!(answers.contains("signature_mismatch") && log.contains("signature_mismatch"));
     for (what, text) in [("answers", &answers), ("metrics", &metrics), ("log", &log)] {

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::http::{client, send};
+use hookgate_testbed::signing::{body_with_id, signed};
+use hookgate_testbed::{Process, Testbed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-use super::{body_with_id, signed};
-use crate::harness::{Process, client, github_gateway as gateway, send};
 
 const KIND: VerifierKind = VerifierKind::Github;
 
@@ -57,7 +57,12 @@ fn h2_request(id: &str) -> http::Request<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_per_connection_are_bounded_and_a_delivery_over_h2_is_accepted() {
-    let (_broker, gateway, _dir) = gateway("h2-streams", "http2_max_concurrent_streams = 7").await;
+    let bed = Testbed::own_tansu("h2-streams").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server("http2_max_concurrent_streams = 7")
+        .start_process()
+        .await;
     let mut client = h2_client(&gateway).await.ready().await.expect("ready");
     let body = body_with_id("evt-h2");
     let (response, mut stream) = client
@@ -74,7 +79,12 @@ async fn streams_per_connection_are_bounded_and_a_delivery_over_h2_is_accepted()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_opened_and_reset_at_once_cost_the_attacker_its_connection() {
-    let (_broker, gateway, _dir) = gateway("h2-reset", "http2_max_pending_resets = 5").await;
+    let bed = Testbed::own_tansu("h2-reset").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server("http2_max_pending_resets = 5")
+        .start_process()
+        .await;
     let mut client = h2_client(&gateway).await;
     let mut refused = false;
     for n in 0..5_000 {
@@ -117,7 +127,12 @@ async fn a_header_block_that_never_ends_is_cut_off() {
     const HEADERS: u8 = 0x1;
     const SETTINGS: u8 = 0x4;
     const CONTINUATION: u8 = 0x9;
-    let (_broker, gateway, _dir) = gateway("h2-continuation", "max_header_bytes = 8192").await;
+    let bed = Testbed::own_tansu("h2-continuation").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server("max_header_bytes = 8192")
+        .start_process()
+        .await;
     let mut stream = TcpStream::connect(gateway.addr).await.expect("connect");
     let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     bytes.extend(frame(SETTINGS, 0, 0, &[]));
@@ -171,7 +186,12 @@ async fn idle_connections_that_answer_pings_give_their_place_back() {
     let server = "max_connections = 10\nmax_connections_per_client = 0\n\
                   header_timeout = \"2s\"\nidle_timeout = \"2s\"\n\
                   http2_keep_alive_interval = \"500ms\"";
-    let (_broker, gateway, _dir) = gateway("h2-idle", server).await;
+    let bed = Testbed::own_tansu("h2-idle").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server(server)
+        .start_process()
+        .await;
     let mut idle = Vec::new();
     for _ in 0..10 {
         let mut client = h2_client(&gateway).await.ready().await.expect("ready");

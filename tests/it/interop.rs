@@ -11,9 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookgate::verify::{self, VerifierKind};
-
-use super::{PUBLIC_URL, SCHEME_OPTIONS, body_with_id, secret_for, source};
-use crate::harness::{Broker, Process, client, installed, send, tools_dir, topic};
+use hookgate_testbed::http::{client, send};
+use hookgate_testbed::signing::{PUBLIC_URL, SCHEME_OPTIONS, body_with_id, secret_for};
+use hookgate_testbed::{Testbed, installed, tools_dir};
 
 /// One SDK, and how to drive it.
 struct Sdk {
@@ -152,11 +152,8 @@ fn tampered(body: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_verify_with_them() {
-    let broker = Broker::start().await;
-    let events = topic("interop");
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut sources = String::new();
+    let bed = Testbed::own_tansu("interop").await;
+    let mut gateway = bed.gateway();
     for kind in [
         VerifierKind::Stripe,
         VerifierKind::StandardWebhooks,
@@ -165,9 +162,9 @@ async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_veri
         VerifierKind::Twilio,
         VerifierKind::Github,
     ] {
-        sources += &source(dir.path(), kind.name(), kind, &events);
+        gateway = gateway.sources(&bed.source(kind.name(), kind));
     }
-    let gateway = Process::start(&broker.bootstrap(), "", &sources).await;
+    let gateway = gateway.start_process().await;
     let client = client();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -6,7 +6,7 @@
 //! aborted records from `read_committed` consumers, fence a second producer
 //! with the same `transactional.id`, and commit a group's offsets with the
 //! records. tansu 0.6 fails the first (one partition to several members) and
-//! has no transactions (`../shared/BROKER-NOTES.md`).
+//! has no transactions (docs/kafka-broker.md).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -15,15 +15,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hookgate_testbed::{Kafka, create_topic, send_signal, shared_kafka, tools_dir, topic};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-
-use crate::broker::{Kafka, create_topic, send_signal};
-use crate::harness::{tools_dir, topic};
 
 const PARTITIONS: i32 = 8;
 /// The broker's smallest (`group.min.session.timeout.ms`).
@@ -128,7 +126,7 @@ fn await_one_owner_each(members: &[&Member], what: &str) {
 
 #[test]
 fn a_group_gives_each_partition_to_exactly_one_member_through_joins_leaves_crashes_and_pauses() {
-    let kafka = Kafka::shared();
+    let kafka = shared_kafka!();
     let topic = topic("group");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(create_topic(&kafka.bootstrap(), &topic, PARTITIONS, &[]));
@@ -207,7 +205,7 @@ fn read_all(kafka: &Kafka, topic: &str, isolation: &str) -> Vec<String> {
 
 #[test]
 fn transactions_hide_aborted_records_fence_a_second_producer_and_commit_offsets_with_records() {
-    let kafka = Kafka::shared();
+    let kafka = shared_kafka!();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (input, output) = (topic("tx-in"), topic("tx-out"));
     runtime.block_on(create_topic(&kafka.bootstrap(), &input, 1, &[]));

@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::http::{client, send, try_get};
+use hookgate_testbed::signing::{body_with_id, secret_for, signed, source};
+use hookgate_testbed::{Process, Testbed, free_port, installed, tools_dir};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-
-use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Process, client, free_port, installed, send, topic, try_get};
 
 /// A Prometheus server scraping one target every second, stopped when dropped.
 struct Prometheus {
@@ -131,21 +131,15 @@ fn dashboard_queries() -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
-    let broker = Broker::start().await;
-    let events = topic("dashboard");
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let bed = Testbed::own_tansu("dashboard").await;
+    let events = &bed.events;
     let kind = VerifierKind::Github;
-    let gateway = Process::start(
-        &broker.bootstrap(),
-        "",
+    let gateway = bed
+        .gateway_for("github", kind)
         // Quarantining the forgeries below feeds the quarantine panels.
-        &format!(
-            "{}quarantine_topic = \"{events}.quarantine\"\n",
-            source(dir.path(), "github", kind, &events)
-        ),
-    )
-    .await;
+        .sources(&format!("quarantine_topic = \"{events}.quarantine\"\n"))
+        .start_process()
+        .await;
     let prometheus = Prometheus::start(gateway.metrics).await;
     let url = gateway.url("/webhooks/github");
     // Prometheus applies new targets after a few seconds: let it scrape the
@@ -286,7 +280,7 @@ fn docker_compose_is_valid_pins_every_image_and_publishes_only_the_webhook_port(
     );
 
     // Read as data, with the YAML parser check-jsonschema brings.
-    let output = Command::new(crate::harness::tools_dir().join("bin/python"))
+    let output = Command::new(tools_dir().join("bin/python"))
         .args([
             "-c",
             "import json, sys, ruamel.yaml; print(json.dumps(ruamel.yaml.YAML(typ='safe').load(open(sys.argv[1]))))",
@@ -392,18 +386,6 @@ fn every_dashboard_panel_has_a_unit_and_every_stat_thresholds() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// hookgate with no broker at `nowhere`, logging in `format`, once it
-/// answers `/healthz`.
-async fn logging_in(format: &str, nowhere: &str, sources: &str) -> Process {
-    let process = Process::spawn(nowhere, &format!("[log]\nformat = \"{format}\"\n"), sources);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while try_get(&client(), &process.url("/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "hookgate did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    process
-}
-
 /// Sends a signed GitHub delivery whose body carries `marker`; the answer does
 /// not matter here (there is no broker).
 async fn deliver_marked(process: &Process, name: &str, marker: &str) {
@@ -422,16 +404,20 @@ async fn deliver_marked(process: &Process, name: &str, marker: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let bed = Testbed::unreachable(&format!("127.0.0.1:{}", free_port()), "logs").await;
     let kind = VerifierKind::Github;
     let sources = format!(
         "{}log_bodies = true\n{}",
-        source(dir.path(), "loud", kind, "t.loud"),
-        source(dir.path(), "quiet", kind, "t.quiet")
+        source(bed.dir(), "loud", kind, "t.loud"),
+        source(bed.dir(), "quiet", kind, "t.quiet")
     );
-    let nowhere = format!("127.0.0.1:{}", free_port());
     for format in ["logfmt", "json"] {
-        let process = logging_in(format, &nowhere, &sources).await;
+        let process = bed
+            .gateway()
+            .log_format(format)
+            .sources(&sources)
+            .spawn_process();
+        process.await_live().await;
         deliver_marked(&process, "loud", "shown-body-marker").await;
         deliver_marked(&process, "quiet", "hidden-body-marker").await;
         let log = process.stop();
@@ -448,7 +434,7 @@ async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
             "{format}: the quiet source's body was logged: {log}"
         );
         assert!(
-            !log.contains(crate::secret_for(hookgate::verify::VerifierKind::Github)),
+            !log.contains(secret_for(VerifierKind::Github)),
             "{format}: a secret was logged"
         );
         let request_line = log
@@ -478,16 +464,20 @@ async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logged_body_cannot_forge_a_log_line_in_any_format() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let bed = Testbed::unreachable(&format!("127.0.0.1:{}", free_port()), "forged").await;
     let sources = format!(
         "{}log_bodies = true\n",
-        source(dir.path(), "loud", VerifierKind::Github, "t.loud")
+        source(bed.dir(), "loud", VerifierKind::Github, "t.loud")
     );
-    let nowhere = format!("127.0.0.1:{}", free_port());
     // Bodies are logged before they are verified: anyone can send this.
     let forged = "{\"id\":1}\n2026-12-05T00:00:00.000000Z  INFO hookgate: forged-line-marker\r\nts=2026-12-05T00:00:00Z level=info msg=forged-line-marker\n\u{1b}[2J";
     for format in ["text", "logfmt", "json"] {
-        let process = logging_in(format, &nowhere, &sources).await;
+        let process = bed
+            .gateway()
+            .log_format(format)
+            .sources(&sources)
+            .spawn_process();
+        process.await_live().await;
         let headers = [(
             "x-hub-signature-256".to_owned(),
             format!("sha256={}", "0".repeat(64)),

@@ -10,18 +10,18 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use hookgate::verify::{self, VerifierKind};
+use hookgate_testbed::cli::{self, Ran};
+use hookgate_testbed::http::{client, send};
+use hookgate_testbed::signing::{github_signed_with, now};
+use hookgate_testbed::{Record, Testbed, consume, topic};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use super::{github_signed_with, now};
-use crate::harness::{Broker, Process, client, consume, send, topic};
 
 const KIND: VerifierKind = VerifierKind::Github;
 
@@ -33,17 +33,9 @@ fn source(dir: &Path, secret_file: &str, topic: &str, quarantine: &str) -> Strin
     )
 }
 
-/// `hookgate ARGS…`, run to its end.
-fn hookgate(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(args)
-        .output()
-        .expect("hookgate runs")
-}
-
 /// `hookgate forward` of every record of `topic` from `from` to `to`, up to
 /// the end, with `more` arguments.
-fn forward(bootstrap: &str, topic: &str, to: &str, from: &str, more: &[&str]) -> Output {
+fn forward(bootstrap: &str, topic: &str, to: &str, from: &str, more: &[&str]) -> Ran {
     let args = [
         "forward",
         "--brokers",
@@ -56,18 +48,10 @@ fn forward(bootstrap: &str, topic: &str, to: &str, from: &str, more: &[&str]) ->
         from,
         "--no-follow",
     ];
-    hookgate(&[&args[..], more].concat())
+    cli::hookgate(&[&args[..], more].concat())
 }
 
-fn printed(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn header<'a>(record: &'a crate::harness::Record, name: &str) -> &'a str {
+fn header<'a>(record: &'a Record, name: &str) -> &'a str {
     record
         .headers
         .get(name)
@@ -77,16 +61,20 @@ fn header<'a>(record: &'a crate::harness::Record, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
-    let broker = Broker::start().await;
-    let (events, quarantine) = (topic("redrive-events"), topic("redrive-q"));
-    broker.create_topic(&events).await;
-    broker.create_topic(&quarantine).await;
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("wrong.secret"), "a-mistyped-secret").expect("secret");
-    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
-    let wrong = source(dir.path(), "wrong.secret", &events, &quarantine);
-    let right = source(dir.path(), "right.secret", &events, &quarantine);
-    let process = Process::start_in(dir, &broker.bootstrap(), "", "", &wrong).await;
+    let bed = Testbed::own_tansu("redrive-events").await;
+    let (events, quarantine) = (bed.events.clone(), topic("redrive-q"));
+    bed.create_topic(&quarantine).await;
+    let dir = bed.dir();
+    std::fs::write(dir.join("wrong.secret"), "a-mistyped-secret").expect("secret");
+    std::fs::write(dir.join("right.secret"), "the-providers-secret").expect("secret");
+    let wrong = source(dir, "wrong.secret", &events, &quarantine);
+    let right = source(dir, "right.secret", &events, &quarantine);
+    let process = bed
+        .gateway()
+        .sources(&wrong)
+        .files_in(dir)
+        .start_process()
+        .await;
     let url = process.url("/webhooks/github");
     // Made here without [quarantine]'s bounds: left as it is, and said so.
     process
@@ -113,13 +101,7 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
             3.0,
         )
         .await;
-    let kept = consume(
-        &broker.bootstrap(),
-        &quarantine,
-        3,
-        Duration::from_millis(200),
-    )
-    .await;
+    let kept = consume(&bed.bootstrap(), &quarantine, 3, Duration::from_millis(200)).await;
     assert_eq!(kept.len(), 3);
     for (record, body) in kept.iter().zip(&sent) {
         assert_eq!(&record.payload, body, "the body as it arrived");
@@ -136,11 +118,11 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     process.rewrite_config("", "", &right);
     let config = process.dir().join("hookgate.toml");
     let config = config.to_str().expect("utf-8");
-    let first = hookgate(&[
+    let first = cli::hookgate(&[
         "redrive", "--config", config, "--source", "github", "--since", "1h",
     ]);
-    let said = printed(&first);
-    assert!(first.status.success(), "{said}");
+    let said = first.printed();
+    assert!(first.success(), "{said}");
     assert!(
         said.contains("3 accepted, 0 duplicate(s), 0 still refused"),
         "{said}"
@@ -149,7 +131,7 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
         said.contains("signature_mismatch -> 200 accepted lost-0"),
         "{said}"
     );
-    let second = hookgate(&[
+    let second = cli::hookgate(&[
         "redrive",
         "--config",
         config,
@@ -158,12 +140,12 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
         "--reason",
         "signature_mismatch",
     ]);
-    let said = printed(&second);
-    assert!(second.status.success(), "{said}");
+    let said = second.printed();
+    assert!(second.success(), "{said}");
     // Handed to the intake again (this run's edge has not seen them); the
     // dedup stage, which has, drops them: each is in Kafka once.
     assert!(said.contains("0 still refused"), "{said}");
-    let published = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(1500)).await;
+    let published = consume(&bed.bootstrap(), &events, 3, Duration::from_millis(1500)).await;
     assert_eq!(published.len(), 3, "each re-driven event once");
     for record in &published {
         let first = kept
@@ -195,7 +177,7 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     process
         .await_metric("hookgate_dedup_dropped_total{source=\"github\"}", 1.0)
         .await;
-    let published = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(500)).await;
+    let published = consume(&bed.bootstrap(), &events, 3, Duration::from_millis(500)).await;
     assert_eq!(published.len(), 3, "the retry was not published");
 
     // Still wrong: reported, exit 1, nothing published.
@@ -210,9 +192,9 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
             4.0,
         )
         .await;
-    let third = hookgate(&["redrive", "--config", config, "--source", "github"]);
-    let said = printed(&third);
-    assert_eq!(third.status.code(), Some(1), "{said}");
+    let third = cli::hookgate(&["redrive", "--config", config, "--source", "github"]);
+    let said = third.printed();
+    assert_eq!(Some(third.code), Some(1), "{said}");
     // Handed to the intake (this run's edge has not seen them) and dropped
     // by the stage: still each in Kafka once.
     assert!(
@@ -222,22 +204,27 @@ async fn a_wrong_secret_quarantines_and_the_fixed_one_redrives_exactly_once() {
     process
         .await_metric("hookgate_dedup_dropped_total{source=\"github\"}", 7.0)
         .await;
-    let published = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(500)).await;
+    let published = consume(&bed.bootstrap(), &events, 3, Duration::from_millis(500)).await;
     assert_eq!(published.len(), 3, "nothing re-driven twice");
     process.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_deliveries_pass() {
-    let broker = Broker::start().await;
-    let (events, quarantine) = (topic("flood-events"), topic("flood-q"));
-    broker.create_topic(&events).await;
-    broker.create_topic(&quarantine).await;
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
-    let sources = source(dir.path(), "right.secret", &events, &quarantine);
+    let bed = Testbed::own_tansu("flood-events").await;
+    let (events, quarantine) = (bed.events.clone(), topic("flood-q"));
+    bed.create_topic(&quarantine).await;
+    let dir = bed.dir();
+    std::fs::write(dir.join("right.secret"), "the-providers-secret").expect("secret");
+    let sources = source(dir, "right.secret", &events, &quarantine);
     let budget = "[quarantine]\nper_second = 5\nburst = 10\nmax_body_bytes = 4096\nbytes_per_second = 65536\n";
-    let process = Process::start_in(dir, &broker.bootstrap(), "", budget, &sources).await;
+    let process = bed
+        .gateway()
+        .tables(budget)
+        .sources(&sources)
+        .files_in(dir)
+        .start_process()
+        .await;
     let url = process.url("/webhooks/github");
 
     let started = std::time::Instant::now();
@@ -298,7 +285,7 @@ async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_delive
         "{written} written in {elapsed:.1} s"
     );
     let kept = consume(
-        &broker.bootstrap(),
+        &bed.bootstrap(),
         &quarantine,
         written as usize,
         Duration::from_millis(500),
@@ -309,7 +296,7 @@ async fn a_flood_of_forgeries_stays_within_the_quarantine_budget_and_real_delive
         written,
         "the topic holds what the counter says"
     );
-    let published = consume(&broker.bootstrap(), &events, 20, Duration::from_millis(300)).await;
+    let published = consume(&bed.bootstrap(), &events, 20, Duration::from_millis(300)).await;
     assert_eq!(published.len(), 20, "every real delivery, nothing forged");
     process.stop();
 }
@@ -358,28 +345,30 @@ async fn capture() -> (SocketAddr, Captured) {
     (addr, seen)
 }
 
-/// A broker with the test's event topic, and hookgate with a GitHub source
-/// verifying with the provider's secret (`right.secret`) and quarantining to a
-/// topic of its own (which hookgate creates); `consumer.secret` beside them
-/// for re-signing. `extra` as more TOML. The event and quarantine topics.
-async fn forwarding(test: &str, extra: &str) -> (Broker, String, String, Process) {
-    let broker = Broker::start().await;
-    let (events, quarantine) = (
-        topic(&format!("{test}-events")),
-        topic(&format!("{test}-q")),
-    );
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("right.secret"), "the-providers-secret").expect("secret");
-    std::fs::write(dir.path().join("consumer.secret"), "the-consumers-secret").expect("secret");
-    let sources = source(dir.path(), "right.secret", &events, &quarantine);
-    let process = Process::start_in(dir, &broker.bootstrap(), "", extra, &sources).await;
-    (broker, events, quarantine, process)
+/// A bed for a GitHub source verifying with the provider's secret
+/// (`right.secret`) and quarantining to a topic of its own (which hookgate
+/// creates); `consumer.secret` beside them for re-signing. The bed, the
+/// quarantine topic and the source.
+async fn forwarding(test: &str) -> (Testbed, String, String) {
+    let bed = Testbed::own_tansu(&format!("{test}-events")).await;
+    let quarantine = topic(&format!("{test}-q"));
+    let dir = bed.dir();
+    std::fs::write(dir.join("right.secret"), "the-providers-secret").expect("secret");
+    std::fs::write(dir.join("consumer.secret"), "the-consumers-secret").expect("secret");
+    let sources = source(dir, "right.secret", &bed.events, &quarantine);
+    (bed, quarantine, sources)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() {
-    let (broker, events, _quarantine, process) = forwarding("forward", "").await;
+    let (bed, _quarantine, sources) = forwarding("forward").await;
+    let events = bed.events.clone();
+    let process = bed
+        .gateway()
+        .sources(&sources)
+        .files_in(bed.dir())
+        .start_process()
+        .await;
     let url = process.url("/webhooks/github");
 
     let sender_trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -398,7 +387,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
         );
         sent.push((headers, body));
     }
-    let records = consume(&broker.bootstrap(), &events, 3, Duration::from_millis(200)).await;
+    let records = consume(&bed.bootstrap(), &events, 3, Duration::from_millis(200)).await;
     let traced = records
         .iter()
         .find(|record| header(record, "hookgate-event-id") == "fwd-0")
@@ -425,10 +414,10 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
     // hookgate's own.
     let (target, seen) = capture().await;
     let to = format!("http://{target}/hook");
-    let bootstrap = broker.bootstrap();
+    let bootstrap = bed.bootstrap();
     let output = forward(&bootstrap, &events, &to, "beginning", &[]);
-    let said = printed(&output);
-    assert!(output.status.success(), "{said}");
+    let said = output.printed();
+    assert!(output.success(), "{said}");
     assert!(
         said.contains("forwarded 3 record(s)") && said.contains("3 answered 2xx"),
         "{said}"
@@ -479,7 +468,7 @@ async fn forward_delivers_byte_identical_bodies_and_traceparent_reaches_kafka() 
         "offset:0",
         &["--provider", "github", "--resign-secret", &secret],
     );
-    assert!(output.status.success(), "{}", printed(&output));
+    assert!(output.success(), "{}", output.printed());
     let seen = seen.lock().expect("lock");
     assert_eq!(seen.len(), 3);
     let verifier = verify::Verifier::build(
@@ -531,8 +520,15 @@ async fn topic_settings(bootstrap: &str, topic: &str) -> Vec<(String, Option<Str
 async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent() {
     let bounds = "[quarantine]\nretention = \"2d\"\nretention_bytes = 52428800\n";
     // The quarantine topic is hookgate's to create.
-    let (broker, _events, quarantine, process) = forwarding("bounded", bounds).await;
-    let bootstrap = broker.bootstrap();
+    let (bed, quarantine, sources) = forwarding("bounded").await;
+    let process = bed
+        .gateway()
+        .tables(bounds)
+        .sources(&sources)
+        .files_in(bed.dir())
+        .start_process()
+        .await;
+    let bootstrap = bed.bootstrap();
 
     // A forgery that tries to steer whoever it is forwarded to.
     let (mut headers, body) = github_signed_with(b"not-the-secret", "forged-1");
@@ -576,7 +572,7 @@ async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent()
     let (target, seen) = capture().await;
     let to = format!("http://{target}/hook");
     let output = forward(&bootstrap, &quarantine, &to, "beginning", &[]);
-    let said = printed(&output);
+    let said = output.printed();
     assert!(said.contains("forwarded 1 record(s)"), "{said}");
     {
         let seen = seen.lock().expect("lock");
@@ -616,9 +612,9 @@ async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent()
         &["--keep-query", "--header", "True-Client-IP"],
     );
     assert!(
-        printed(&output).contains("forwarded 1 record(s)"),
+        output.printed().contains("forwarded 1 record(s)"),
         "{}",
-        printed(&output)
+        output.printed()
     );
     {
         let seen = seen.lock().expect("lock");
@@ -638,8 +634,8 @@ async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent()
         "beginning",
         &["--provider", "github", "--resign-secret", &secret],
     );
-    let said = printed(&output);
-    assert_eq!(output.status.code(), Some(2), "{said}");
+    let said = output.printed();
+    assert_eq!(Some(output.code), Some(2), "{said}");
     assert!(said.contains("never verified"), "{said}");
     assert!(seen.lock().expect("lock").is_empty(), "nothing was sent");
     process.stop();
@@ -647,14 +643,19 @@ async fn a_quarantine_is_bounded_and_forward_sends_only_what_the_provider_sent()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_trusted_proxy_can_keep_a_request_out_of_the_quarantine() {
-    let broker = Broker::start().await;
-    let (events, quarantine) = (topic("fwd-trust-events"), topic("fwd-trust-q"));
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("gw.secret"), "the-gateways-secret").expect("secret");
-    let sources = source(dir.path(), "gw.secret", &events, &quarantine);
+    let bed = Testbed::own_tansu("fwd-trust-events").await;
+    let (events, quarantine) = (bed.events.clone(), topic("fwd-trust-q"));
+    let dir = bed.dir();
+    std::fs::write(dir.join("gw.secret"), "the-gateways-secret").expect("secret");
+    let sources = source(dir, "gw.secret", &events, &quarantine);
     let server = "trusted_proxies = [\"127.0.0.2\"]";
-    let process = Process::start_in(dir, &broker.bootstrap(), server, "", &sources).await;
+    let process = bed
+        .gateway()
+        .server(server)
+        .sources(&sources)
+        .files_in(dir)
+        .start_process()
+        .await;
     // A forgery that claims to come from `hookgate forward`.
     let forged = |n: usize| {
         let (mut headers, body) = github_signed_with(b"a-forgers-secret", &format!("forged-{n}"));
@@ -678,13 +679,7 @@ async fn only_a_trusted_proxy_can_keep_a_request_out_of_the_quarantine() {
             1.0,
         )
         .await;
-    let kept = consume(
-        &broker.bootstrap(),
-        &quarantine,
-        1,
-        Duration::from_millis(200),
-    )
-    .await;
+    let kept = consume(&bed.bootstrap(), &quarantine, 1, Duration::from_millis(200)).await;
     assert!(String::from_utf8_lossy(&kept[0].payload).contains("forged-0"));
     assert_eq!(header(&kept[0], "http:hookgate-forwarded-from"), "q/0/1");
 

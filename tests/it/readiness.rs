@@ -6,13 +6,13 @@
 use std::time::{Duration, Instant};
 
 use hookgate::verify::VerifierKind;
-
-use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Process, client, send, topic, try_get};
+use hookgate_testbed::http::{client, send, try_get};
+use hookgate_testbed::signing::{body_with_id, signed};
+use hookgate_testbed::{Process, Testbed};
 
 /// The metrics port's `/readyz`, parsed.
 async fn details(process: &Process) -> serde_json::Value {
-    let url = format!("http://{}/readyz", process.metrics);
+    let url = process.metrics_url("/readyz");
     let (_, body) = try_get(&client(), &url)
         .await
         .expect("metrics port answers");
@@ -21,24 +21,18 @@ async fn details(process: &Process) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kafka_outage_keeps_replicas_in_rotation_unless_configured_otherwise() {
-    let broker = Broker::start().await;
-    let events = topic("readiness");
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = source(dir.path(), "github", VerifierKind::Github, &events);
-    let tolerant = Process::start(&broker.bootstrap(), "", &sources).await;
-    let strict = Process::start_with_server(
-        &broker.bootstrap(),
-        "readiness_requires_kafka = true",
-        "",
-        &sources,
-    )
-    .await;
+    let bed = Testbed::own_tansu("readiness").await;
+    let replica = bed.gateway_for("github", VerifierKind::Github);
+    let tolerant = replica.clone().start_process().await;
+    let strict = replica
+        .server("readiness_requires_kafka = true")
+        .start_process()
+        .await;
     for process in [&tolerant, &strict] {
         assert_eq!(process.metric("hookgate_ready").await, 1.0);
     }
 
-    broker.signal("-STOP");
+    bed.tansu().signal("-STOP");
     let deadline = Instant::now() + Duration::from_secs(15);
     for process in [&tolerant, &strict] {
         while details(process).await["kafka_reachable"] != false {
@@ -79,7 +73,7 @@ async fn a_kafka_outage_keeps_replicas_in_rotation_unless_configured_otherwise()
     assert_eq!(reply.status, 503, "{:?}", reply.body);
     assert!(reply.headers.contains_key("retry-after"));
 
-    broker.signal("-CONT");
+    bed.tansu().signal("-CONT");
     strict.await_metric("hookgate_ready", 1.0).await;
     tolerant.stop();
     strict.stop();

@@ -8,26 +8,9 @@
 use std::time::Duration;
 
 use hookgate::verify::VerifierKind;
-
-use super::{SCHEME_OPTIONS, body_with_id, delivery, now, secret_for, signed, source};
-use crate::harness::{Broker, Hookgate, client, consume, send, topic};
-
-/// A broker and hookgate with one source of `kind`, with `extra` TOML lines
-/// added to the source; returns the source's URL and topic.
-async fn gateway(
-    test: &str,
-    kind: VerifierKind,
-    extra: &str,
-) -> (Broker, Hookgate, String, String, tempfile::TempDir) {
-    let broker = Broker::start().await;
-    let events = topic(test);
-    broker.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sources = source(dir.path(), kind.name(), kind, &events) + extra;
-    let gateway = Hookgate::start(&broker.bootstrap(), 5000, &sources).await;
-    let url = gateway.url(&format!("/webhooks/{}", kind.name()));
-    (broker, gateway, url, events, dir)
-}
+use hookgate_testbed::Testbed;
+use hookgate_testbed::http::{client, send};
+use hookgate_testbed::signing::{SCHEME_OPTIONS, body_with_id, delivery, now, secret_for, signed};
 
 /// GitHub's headers for `body`, with the delivery id replaced by `id`.
 fn github_headers_with_id(body: &[u8], signed_as: &str, id: &str) -> Vec<(String, String)> {
@@ -46,7 +29,9 @@ fn github_headers_with_id(body: &[u8], signed_as: &str, id: &str) -> Vec<(String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_captured_github_delivery_under_a_new_id_is_not_published_again() {
     let kind = VerifierKind::Github;
-    let (broker, gateway, url, events, _dir) = gateway("replay-github", kind, "").await;
+    let bed = Testbed::own_tansu("replay-github").await;
+    let gateway = bed.gateway_for(kind.name(), kind).start().await;
+    let url = gateway.url(&format!("/webhooks/{}", kind.name()));
     let client = client();
     let body = body_with_id("evt-original");
     let original = github_headers_with_id(&body, "evt-original", "evt-original");
@@ -62,14 +47,16 @@ async fn a_captured_github_delivery_under_a_new_id_is_not_published_again() {
         );
     }
     gateway.stop().await;
-    let records = consume(&broker.bootstrap(), &events, 1, Duration::from_secs(1)).await;
+    let records = bed.published(1, Duration::from_secs(1)).await;
     assert_eq!(records.len(), 1, "published once: {records:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mailgun_signature_block_with_new_event_data_is_not_published() {
     let kind = VerifierKind::Mailgun;
-    let (broker, gateway, url, events, _dir) = gateway("replay-mailgun", kind, "").await;
+    let bed = Testbed::own_tansu("replay-mailgun").await;
+    let gateway = bed.gateway_for(kind.name(), kind).start().await;
+    let url = gateway.url(&format!("/webhooks/{}", kind.name()));
     let client = client();
     let signed = delivery(kind, "evt-real", &body_with_id("evt-real"));
     let reply = send(&client, "POST", &url, &signed.headers, signed.body.clone()).await;
@@ -88,7 +75,7 @@ async fn a_mailgun_signature_block_with_new_event_data_is_not_published() {
         reply.body
     );
     gateway.stop().await;
-    let records = consume(&broker.bootstrap(), &events, 1, Duration::from_secs(1)).await;
+    let records = bed.published(1, Duration::from_secs(1)).await;
     assert_eq!(records.len(), 1, "published once: {records:?}");
 }
 
@@ -117,7 +104,9 @@ async fn only_the_original_is_published(
     original: Request,
     copies: Vec<Request>,
 ) {
-    let (broker, gateway, url, events, _dir) = gateway(test, kind, "").await;
+    let bed = Testbed::own_tansu(test).await;
+    let gateway = bed.gateway_for(kind.name(), kind).start().await;
+    let url = gateway.url(&format!("/webhooks/{}", kind.name()));
     let client = client();
     let (query, headers, body) = original;
     let reply = send(&client, "POST", &format!("{url}{query}"), &headers, body).await;
@@ -132,7 +121,7 @@ async fn only_the_original_is_published(
         );
     }
     gateway.stop().await;
-    let records = consume(&broker.bootstrap(), &events, 1, Duration::from_secs(1)).await;
+    let records = bed.published(1, Duration::from_secs(1)).await;
     assert_eq!(records.len(), 1, "published once: {records:?}");
 }
 
@@ -231,8 +220,13 @@ async fn a_captured_linear_delivery_under_a_new_id_or_event_is_not_published_aga
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_without_the_replay_guard_publishes_the_same_body_under_each_id() {
     let kind = VerifierKind::Github;
-    let (broker, gateway, url, events, _dir) =
-        gateway("replay-off", kind, "replay_guard = false\n").await;
+    let bed = Testbed::own_tansu("replay-off").await;
+    let gateway = bed
+        .gateway_for(kind.name(), kind)
+        .sources("replay_guard = false\n")
+        .start()
+        .await;
+    let url = gateway.url(&format!("/webhooks/{}", kind.name()));
     let client = client();
     let body = body_with_id("evt-same-body");
     for id in ["evt-a", "evt-b"] {
@@ -241,6 +235,6 @@ async fn a_source_without_the_replay_guard_publishes_the_same_body_under_each_id
         assert_eq!(reply.body["status"], "accepted", "{id}");
     }
     gateway.stop().await;
-    let records = consume(&broker.bootstrap(), &events, 2, Duration::from_secs(1)).await;
+    let records = bed.published(2, Duration::from_secs(1)).await;
     assert_eq!(records.len(), 2);
 }

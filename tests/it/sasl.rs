@@ -6,23 +6,21 @@
 //! broker's reason on the metrics port; and a mechanism the build lacks fails
 //! `check-config`.
 
-use std::process::Command;
-
 use hookgate::verify::VerifierKind;
-
-use super::{body_with_id, signed, source};
-use crate::broker::{KAFKA_PASSWORD, KAFKA_USER, Kafka};
-use crate::harness::{Broker, Process, client, send, topic, try_get};
+use hookgate_testbed::http::{client, send, try_get};
+use hookgate_testbed::signing::{body_with_id, signed};
+use hookgate_testbed::{
+    Broker, Brokers, GatewayBuilder, KAFKA_PASSWORD, KAFKA_USER, Testbed, cli, shared_kafka,
+};
 
 const PASSWORD: &str = "scram-password-never-shown";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_settings() {
-    let kafka = Kafka::shared();
-    let events = topic("sasl-ok");
-    kafka.create_topic(&events).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let password = dir.path().join("kafka.password");
+    let kafka = shared_kafka!();
+    let bed = Testbed::shared_kafka(kafka, "sasl-ok").await;
+    let events = bed.events.clone();
+    let password = bed.dir().join("kafka.password");
     std::fs::write(&password, format!("{KAFKA_PASSWORD}\n")).expect("password file");
     let client_table = format!(
         "[kafka.client]\n\"security.protocol\" = \"sasl_ssl\"\n\
@@ -32,12 +30,11 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
         password.display(),
         kafka.ca().display()
     );
-    let gateway = Process::start(
-        &kafka.sasl_ssl_bootstrap(),
-        &client_table,
-        &source(dir.path(), "github", VerifierKind::Github, &events),
-    )
-    .await;
+    let gateway = GatewayBuilder::new(kafka.sasl_ssl_bootstrap())
+        .tables(&client_table)
+        .sources(&bed.source("github", VerifierKind::Github))
+        .start_process()
+        .await;
     let body = body_with_id("evt-over-scram");
     let reply = send(
         &client(),
@@ -50,15 +47,10 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
     assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
 
     // Published by the dedup stage shortly after the 2xx.
-    crate::harness::consume(
-        &kafka.bootstrap(),
-        &events,
-        1,
-        std::time::Duration::from_millis(200),
-    )
-    .await;
+    bed.published(1, std::time::Duration::from_millis(200))
+        .await;
     let tail_of = |topic: &str| {
-        let mut tail = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+        let mut tail = cli::hookgate_command();
         tail.args(["tail", "--topic", topic, "--from-beginning", "--no-follow"]);
         tail
     };
@@ -66,7 +58,7 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
     // TLS and login.
     let tail = tail_of(&events)
         .arg("--config")
-        .arg(gateway.dir().join("hookgate.toml"))
+        .arg(gateway.config_path())
         .output()
         .expect("tail runs");
     let printed = String::from_utf8_lossy(&tail.stdout);
@@ -105,9 +97,10 @@ async fn a_scram_login_over_tls_publishes_and_tail_reads_back_with_the_same_sett
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_scram_login_keeps_hookgate_unready_and_says_why() {
+    // Its topics cannot be made without the login: the bed only knows where it is.
     let broker = Broker::start_with(None, &["--authentication"]).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let password = dir.path().join("kafka.password");
+    let bed = Testbed::new(Brokers::At(broker.bootstrap()), "sasl").await;
+    let password = bed.dir().join("kafka.password");
     std::fs::write(&password, PASSWORD).expect("password file");
     let client_table = format!(
         "[kafka.client]\n\"security.protocol\" = \"sasl_plaintext\"\n\
@@ -115,11 +108,10 @@ async fn a_refused_scram_login_keeps_hookgate_unready_and_says_why() {
          \"sasl.password\" = \"file:{}\"\n",
         password.display()
     );
-    let gateway = Process::spawn(
-        &broker.bootstrap(),
-        &client_table,
-        &source(dir.path(), "github", VerifierKind::Github, &topic("sasl")),
-    );
+    let gateway = bed
+        .gateway_for("github", VerifierKind::Github)
+        .tables(&client_table)
+        .spawn_process();
     let details = gateway.await_kafka_problem("SASL").await;
     assert_eq!(details["status"], "not_ready", "{details}");
     assert!(!details.to_string().contains(PASSWORD), "{details}");
@@ -144,13 +136,10 @@ fn a_sasl_mechanism_this_build_lacks_fails_check_config() {
          secrets = [\"file:github.secret\"]\ntopic = \"webhooks.github\"\n",
     )
     .expect("config");
-    let output = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .output()
-        .expect("check-config runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let config_path = config.to_str().expect("utf-8 path");
+    let output = cli::hookgate(&["check-config", "--config", config_path]);
+    let stderr = &output.stderr;
+    assert_eq!(output.code, 2, "{stderr}");
     assert!(
         stderr.contains("kafka.client") && stderr.contains("GSSAPI"),
         "{stderr}"
@@ -167,15 +156,7 @@ fn a_sasl_mechanism_this_build_lacks_fails_check_config() {
         text.replace("\"sasl.mechanisms\" = \"GSSAPI\"", scram),
     )
     .expect("config");
-    let output = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .output()
-        .expect("check-config runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(!String::from_utf8_lossy(&output.stdout).contains(PASSWORD));
+    let output = cli::hookgate(&["check-config", "--config", config_path]);
+    assert!(output.success(), "{}", output.stderr);
+    assert!(!output.stdout.contains(PASSWORD));
 }

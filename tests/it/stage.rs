@@ -10,12 +10,10 @@ use hookgate::config::Transactions;
 use hookgate::dedup::IdHash;
 use hookgate::dedup::intake::{self, DedupKeys};
 use hookgate::dedup::stage::{self, StageHandle, StageSettings};
+use hookgate_testbed::{Broker, consume, create_topic, shared_kafka, topic};
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-
-use crate::broker::{Kafka, create_topic};
-use crate::harness::{Broker, consume, topic};
 
 const PARTITIONS: i32 = 4;
 
@@ -29,7 +27,7 @@ struct Topics {
 
 /// On the shared Apache Kafka.
 async fn topics(test: &str) -> Topics {
-    topics_on(&Kafka::shared().bootstrap(), test).await
+    topics_on(&shared_kafka!().bootstrap(), test).await
 }
 
 async fn topics_on(bootstrap: &str, test: &str) -> Topics {

@@ -10,12 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::http::{client, send, try_get};
+use hookgate_testbed::signing::{body_with_id, signed, source};
+use hookgate_testbed::{Broker, GatewayBuilder, free_port, installed, topic};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-
-use super::{body_with_id, signed, source};
-use crate::harness::{Broker, Process, client, free_port, installed, send, topic, try_get};
 
 const KIND: VerifierKind = VerifierKind::Github;
 const KEY_PASSPHRASE: &str = "client-key-passphrase";
@@ -176,12 +176,7 @@ async fn tls_broker() -> TlsBroker {
     make_certificates(dir.path());
     let tls_port = free_port();
     let broker = Broker::start_with(Some(tls_port), &[]).await;
-    let broker_port: u16 = broker
-        .bootstrap()
-        .rsplit_once(':')
-        .and_then(|(_, port)| port.parse().ok())
-        .expect("broker port");
-    let stunnel = Stunnel::start(dir.path(), tls_port, broker_port).await;
+    let stunnel = Stunnel::start(dir.path(), tls_port, broker.port()).await;
     TlsBroker {
         _broker: broker,
         _stunnel: stunnel,
@@ -195,12 +190,11 @@ async fn hookgate_publishes_over_tls_with_a_client_certificate() {
     let tls = tls_broker().await;
     let events = topic("tls");
     let dir = tls.dir.path();
-    let gateway = Process::start(
-        &tls.bootstrap,
-        &tls_client(dir, "ca.pem", true),
-        &source(dir, "github", KIND, &events),
-    )
-    .await;
+    let gateway = GatewayBuilder::new(&tls.bootstrap)
+        .tables(&tls_client(dir, "ca.pem", true))
+        .sources(&source(dir, "github", KIND, &events))
+        .start_process()
+        .await;
     let body = body_with_id("evt-tls");
     let reply = send(
         &client(),
@@ -264,7 +258,10 @@ async fn a_wrong_ca_or_a_missing_client_certificate_keeps_hookgate_unready() {
         ),
         (tls_client(dir, "ca.pem", false), "certificate required"),
     ] {
-        let gateway = Process::spawn(&tls.bootstrap, &client_table, &sources);
+        let gateway = GatewayBuilder::new(&tls.bootstrap)
+            .tables(&client_table)
+            .sources(&sources)
+            .spawn_process();
         let details = gateway.await_kafka_problem(expected_in_log).await;
         assert_eq!(details["status"], "not_ready", "{details}");
         let (status, _) = try_get(&client(), &gateway.url("/readyz"))
