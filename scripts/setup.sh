@@ -19,6 +19,8 @@ PYTHON_SDKS="stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 slack-sdk==3.47.
 # Consumer-group members the Kafka tests start, kill and freeze (librdkafka
 # 2.12.1 in the wheel: the version hookgate links).
 PYTHON_SDKS="$PYTHON_SDKS confluent-kafka==2.12.1"
+# What a consumer team reads CloudEvents records with (the Kafka binding).
+PYTHON_SDKS="$PYTHON_SDKS cloudevents==2.2.0"
 NODE_SDKS="@octokit/webhooks-methods@6.0.0"
 
 missing=()

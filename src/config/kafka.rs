@@ -64,6 +64,36 @@ pub struct KafkaConfig {
     /// librdkafka properties for the event producer only, passed through as they are.
     #[serde(default)]
     pub producer: BTreeMap<String, String>,
+    /// The metadata headers of every source's records, unless a source says
+    /// otherwise (`[[sources]] headers`).
+    #[serde(default)]
+    pub headers: HeaderStyle,
+}
+
+/// Which metadata headers a record carries beside the provider's own.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderStyle {
+    /// hookgate's own: `hookgate-source`, `hookgate-event-id`, ….
+    #[default]
+    Hookgate,
+    /// The CloudEvents Kafka binding, binary mode: `ce_specversion`,
+    /// `ce_id`, `ce_source`, `ce_type`, `ce_time`, `ce_traceparent`.
+    Cloudevents,
+    /// Both.
+    Both,
+}
+
+impl HeaderStyle {
+    /// Whether hookgate's own headers are written.
+    pub fn hookgate(self) -> bool {
+        self != Self::Cloudevents
+    }
+
+    /// Whether the CloudEvents headers are written.
+    pub fn cloudevents(self) -> bool {
+        self != Self::Hookgate
+    }
 }
 
 fn default_true() -> bool {

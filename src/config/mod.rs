@@ -20,7 +20,9 @@ use serde::Deserialize;
 pub use self::dedup::{
     DEDUP_BYTES_PER_ID, DEDUP_LOAD_IDS_PER_SEC, DedupConfig, Role, Transactions,
 };
-pub use self::kafka::{EMBEDDED_BROKERS, KafkaConfig, NULL_BROKERS, RESERVED_PRODUCER_PROPERTIES};
+pub use self::kafka::{
+    EMBEDDED_BROKERS, HeaderStyle, KafkaConfig, NULL_BROKERS, RESERVED_PRODUCER_PROPERTIES,
+};
 pub use self::log::{LogConfig, LogFormat};
 pub use self::metrics::MetricsConfig;
 pub use self::server::ServerConfig;
@@ -297,7 +299,49 @@ mod tests {
         assert_eq!(config.kafka.produce_timeout(), Duration::from_millis(2500));
         assert_eq!(config.kafka.retry_after_secs(), 5);
         assert_eq!(config.dedup.window, Duration::from_secs(72 * 3600));
-        assert_eq!(config.sources[0].key, KeyMode::EventId);
+        // Unset: the scheme's entity (GitHub's repository).
+        assert!(config.sources[0].key.is_none());
+    }
+
+    #[test]
+    fn a_source_keys_its_records_by_event_id_by_nothing_or_by_a_place_in_the_delivery() {
+        let with_key = |key: &str| {
+            Config::parse(&MINIMAL.replace(
+                "topic = \"webhooks.github\"",
+                &format!("topic = \"webhooks.github\"\nkey = \"{key}\""),
+            ))
+            .expect("parses")
+        };
+        let key = |key: &str| {
+            with_key(key).sources[0]
+                .key
+                .as_ref()
+                .and_then(|k| k.value().cloned())
+        };
+        assert_eq!(key("event-id"), Some(KeyMode::EventId));
+        assert_eq!(key("event_id"), Some(KeyMode::EventId));
+        assert_eq!(key("none"), Some(KeyMode::None));
+        assert!(matches!(
+            key("json:/data/object/id"),
+            Some(KeyMode::Entity(_))
+        ));
+        assert!(matches!(key("header:X-Entity"), Some(KeyMode::Entity(_))));
+        let errors = with_key("entity").validate();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "sources[0].key");
+        assert!(
+            errors[0].message.contains("event-id, none"),
+            "{}",
+            errors[0].message
+        );
+        assert!(matches!(
+            KeyMode::default_for(crate::verify::VerifierKind::Stripe),
+            KeyMode::Entity(_)
+        ));
+        assert_eq!(
+            KeyMode::default_for(crate::verify::VerifierKind::Hmac),
+            KeyMode::EventId
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Parsed, Problems, topic_rule, valid_topic};
+use super::{HeaderStyle, Parsed, Problems, topic_rule, valid_topic};
 use crate::pipeline::client_addr::Cidr;
 use crate::pipeline::locate::Locator;
 use crate::pipeline::rate_limit::RateLimitConfig;
@@ -52,8 +52,10 @@ pub struct SourceConfig {
     /// or `body-sha256`.
     pub event_id: Option<Parsed<Locator>>,
     /// The Kafka record key.
-    #[serde(default)]
-    pub key: KeyMode,
+    /// The Kafka record key: `event-id`, `none`, or a place in the delivery
+    /// (`json:/data/object/id`, `header:NAME`); the scheme's entity where it
+    /// names one, else the event id.
+    pub key: Option<Parsed<KeyMode>>,
     /// Overrides the scheme's list of provider headers copied to Kafka headers.
     pub forward_headers: Option<Vec<Parsed<http::HeaderName>>>,
     /// Options of the `hmac` verifier.
@@ -73,17 +75,48 @@ pub struct SourceConfig {
     /// was already accepted within the dedup window as a duplicate, whatever
     /// its event id; the scheme's default where unset.
     pub replay_guard: Option<bool>,
+    /// The metadata headers of this source's records; `kafka.headers` where
+    /// unset.
+    pub headers: Option<HeaderStyle>,
 }
 
-/// What keys a source's Kafka records.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+/// What keys a source's Kafka records, and so which events share a
+/// partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum KeyMode {
     /// The event id, so every copy of an event lands in one partition, in order.
     #[default]
     EventId,
     /// No key: records spread over partitions.
     None,
+    /// What this place in the delivery holds (an object's, a repository's
+    /// id), so one entity's events share a partition; the event id where a
+    /// delivery lacks it.
+    Entity(Locator),
+}
+
+impl KeyMode {
+    /// The scheme's entity where it names one, else the event id.
+    pub fn default_for(kind: VerifierKind) -> Self {
+        kind.defaults()
+            .partition_key
+            .and_then(|spec| Locator::parse(spec).ok())
+            .map_or(Self::EventId, Self::Entity)
+    }
+}
+
+impl std::str::FromStr for KeyMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "event-id" | "event_id" => Ok(Self::EventId),
+            "none" => Ok(Self::None),
+            place => Locator::parse(place).map(Self::Entity).map_err(|err| {
+                format!("{place:?}: use event-id, none, or a place in the delivery (json:/pointer, header:NAME): {err}")
+            }),
+        }
+    }
 }
 
 /// Every problem with `[[sources]]`, each naming its field
@@ -229,6 +262,9 @@ pub(super) fn check(sources: &[SourceConfig], dedup_topic: &str, problems: &mut 
                     ),
                 );
             }
+        }
+        if let Some(message) = source.key.as_ref().and_then(Parsed::error) {
+            problems.add(&at("key"), message);
         }
         if let Some(message) = source.event_id.as_ref().and_then(Parsed::error) {
             problems.add(&at("event_id"), message);

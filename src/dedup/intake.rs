@@ -3,12 +3,13 @@
 //! publishes it once).
 //!
 //! It is the event's record as it will be published — body byte for byte,
-//! key, timestamp, hookgate's and the provider's headers — plus two headers
-//! of the intake's own, which the stage takes off again:
+//! key, timestamp, hookgate's and the provider's headers — plus three
+//! headers of the intake's own, which the stage takes off again:
 //!
 //! | header | value |
 //! |---|---|
 //! | `hookgate-intake-topic` | the event topic the stage publishes to |
+//! | `hookgate-intake-source` | the source's name, which the stage counts by (whatever headers the event itself carries) |
 //! | `hookgate-intake-keys` | the dedup keys: the id's 16-byte [`IdHash`], then the replay guard's when the source has it (16 or 32 bytes) |
 //!
 //! The record goes to the intake partition its routing key chooses: the
@@ -23,6 +24,8 @@ use super::IdHash;
 pub const TOPIC_HEADER: &str = "hookgate-intake-topic";
 /// The dedup keys of an intake record.
 pub const KEYS_HEADER: &str = "hookgate-intake-keys";
+/// The source an intake record came through.
+pub const SOURCE_HEADER: &str = "hookgate-intake-source";
 
 /// What the stage decides an event by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +93,21 @@ pub enum IntakeError {
     Topic,
 }
 
-/// The event's headers with the intake's two added.
-pub fn with_intake_headers(headers: OwnedHeaders, topic: &str, keys: &DedupKeys) -> OwnedHeaders {
+/// The event's headers with the intake's own added.
+pub fn with_intake_headers(
+    headers: OwnedHeaders,
+    source: &str,
+    topic: &str,
+    keys: &DedupKeys,
+) -> OwnedHeaders {
     headers
         .insert(Header {
             key: TOPIC_HEADER,
             value: Some(topic.as_bytes()),
+        })
+        .insert(Header {
+            key: SOURCE_HEADER,
+            value: Some(source.as_bytes()),
         })
         .insert(Header {
             key: KEYS_HEADER,
@@ -109,6 +121,8 @@ pub fn with_intake_headers(headers: OwnedHeaders, topic: &str, keys: &DedupKeys)
 pub struct Routed {
     pub topic: String,
     pub keys: DedupKeys,
+    /// The source's name; empty on a record that does not say.
+    pub source: String,
     pub headers: OwnedHeaders,
 }
 
@@ -116,6 +130,7 @@ pub struct Routed {
 pub fn route(headers: Option<&impl Headers>) -> Result<Routed, IntakeError> {
     let mut topic = None;
     let mut keys = None;
+    let mut source = None;
     let mut kept = OwnedHeaders::new();
     for header in headers.into_iter().flat_map(Headers::iter) {
         match header.key {
@@ -128,12 +143,18 @@ pub fn route(headers: Option<&impl Headers>) -> Result<Routed, IntakeError> {
                 topic = Some(name.to_owned());
             }
             KEYS_HEADER => keys = Some(DedupKeys::decode(header.value.unwrap_or_default())?),
+            SOURCE_HEADER => {
+                source = header
+                    .value
+                    .map(|value| String::from_utf8_lossy(value).into_owned());
+            }
             _ => kept = kept.insert(header),
         }
     }
     Ok(Routed {
         topic: topic.ok_or(IntakeError::Missing(TOPIC_HEADER))?,
         keys: keys.ok_or(IntakeError::Missing(KEYS_HEADER))?,
+        source: source.unwrap_or_default(),
         headers: kept,
     })
 }
@@ -179,10 +200,11 @@ mod tests {
                 key: "x-github-event",
                 value: Some(b"push"),
             });
-        let intake = with_intake_headers(event, "webhooks.github", &keys);
+        let intake = with_intake_headers(event, "github", "webhooks.github", &keys);
         let routed = route(Some(&intake)).expect("routed");
         assert_eq!(routed.topic, "webhooks.github");
         assert_eq!(routed.keys, keys);
+        assert_eq!(routed.source, "github");
         let names: Vec<&str> = routed.headers.iter().map(|h| h.key).collect();
         assert_eq!(names, ["hookgate-source", "x-github-event"]);
         let bare = OwnedHeaders::new().insert(Header {

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
@@ -665,7 +665,7 @@ impl Stage {
                 window.contains(Fingerprint::from(hash), received) || in_batch.contains(&hash)
             };
             if seen(keys.id) || keys.replay.is_some_and(seen) {
-                dropped.push(source_of(message.headers()));
+                dropped.push(routed.source);
                 continue;
             }
             in_batch.insert(keys.id);
@@ -693,7 +693,7 @@ impl Stage {
             fresh.push(Fresh {
                 partition,
                 keys,
-                source: source_of(message.headers()),
+                source: routed.source,
                 received,
                 received_at_millis: message.timestamp().to_millis(),
             });
@@ -867,15 +867,4 @@ fn offsets(topic: &str, next: &HashMap<i32, i64>) -> TopicPartitionList {
         let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
     }
     list
-}
-
-/// The `hookgate-source` header of an intake record, for the drop counter.
-fn source_of(headers: Option<&OwnedHeaders>) -> String {
-    headers
-        .into_iter()
-        .flat_map(Headers::iter)
-        .find(|header| header.key == "hookgate-source")
-        .and_then(|header| header.value)
-        .map(|value| String::from_utf8_lossy(value).into_owned())
-        .unwrap_or_default()
 }

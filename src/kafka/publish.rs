@@ -22,7 +22,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
-use crate::config::{KafkaConfig, KeyMode};
+use crate::config::KafkaConfig;
 use crate::kafka::{LastError, Logged};
 use crate::ops::health::Health;
 use crate::pipeline::event::Event;
@@ -94,6 +94,74 @@ impl std::fmt::Debug for KafkaPublisher {
     }
 }
 
+/// The record's headers: hookgate's own, the CloudEvents binding's, or both
+/// (the source's `headers`); trace context; the content type and the
+/// provider headers the source forwards.
+fn record_headers(event: &Event) -> OwnedHeaders {
+    let source = event.source();
+    let style = source.headers;
+    let received_at = humantime::format_rfc3339_millis(event.received_at).to_string();
+    let traceparent = event.trace.header_value();
+    let tracestate = crate::pipeline::trace::tracestate(&event.trace, &event.headers);
+    let mut headers = OwnedHeaders::new_with_capacity(12 + source.forward_headers.len());
+    if style.hookgate() {
+        headers = headers
+            .insert(header("hookgate-source", source.name.as_str().as_bytes()))
+            .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
+            .insert(header("hookgate-received-at", received_at.as_bytes()));
+        if let Some(event_type) = event.event_type() {
+            headers = headers.insert(header("hookgate-event-type", event_type.as_bytes()));
+        }
+    }
+    if style.cloudevents() {
+        // The CloudEvents Kafka protocol binding, binary mode: the value is
+        // the event's data as received, its attributes are `ce_` headers.
+        let event_type = match event.event_type() {
+            Some(routed) => Some(Box::<str>::from(routed)),
+            None => source
+                .event_type
+                .as_ref()
+                .and_then(|place| place.extract(&event.headers, event.body()).ok())
+                .map(|found| Box::<str>::from(found.as_str())),
+        };
+        let ce_source = format!(
+            "urn:hookgate:{}:{}",
+            source.kind.name(),
+            source.name.as_str()
+        );
+        headers = headers
+            .insert(header("ce_specversion", b"1.0"))
+            .insert(header("ce_id", event.id().as_str().as_bytes()))
+            .insert(header("ce_source", ce_source.as_bytes()))
+            // A provider that names no type: its scheme's name stands for it.
+            .insert(header(
+                "ce_type",
+                event_type
+                    .as_deref()
+                    .unwrap_or(source.kind.name())
+                    .as_bytes(),
+            ))
+            .insert(header("ce_time", received_at.as_bytes()))
+            .insert(header("ce_traceparent", &traceparent));
+        if let Some(state) = &tracestate {
+            headers = headers.insert(header("ce_tracestate", state));
+        }
+    }
+    headers = headers.insert(header("traceparent", &traceparent));
+    if let Some(state) = &tracestate {
+        headers = headers.insert(header("tracestate", state));
+    }
+    if let Some(content_type) = event.headers.get(http::header::CONTENT_TYPE) {
+        headers = headers.insert(header("content-type", content_type.as_bytes()));
+    }
+    for name in &source.forward_headers {
+        if let Some(value) = event.headers.get(name) {
+            headers = headers.insert(header(name.as_str(), value.as_bytes()));
+        }
+    }
+    headers
+}
+
 impl KafkaPublisher {
     /// Creates the producer. librdkafka connects lazily, so this succeeds while
     /// the brokers are down; requests are then answered 503 until they are back.
@@ -121,28 +189,9 @@ impl KafkaPublisher {
     ) -> Result<Delivery, PublishError> {
         let started = Instant::now();
         let source = event.source();
-        let received_at = humantime::format_rfc3339_millis(event.received_at).to_string();
-        let traceparent = event.trace.header_value();
-        let mut headers = OwnedHeaders::new_with_capacity(6 + source.forward_headers.len())
-            .insert(header("hookgate-source", source.name.as_str().as_bytes()))
-            .insert(header("hookgate-event-id", event.id().as_str().as_bytes()))
-            .insert(header("hookgate-received-at", received_at.as_bytes()))
-            .insert(header("traceparent", &traceparent));
-        if let Some(state) = crate::pipeline::trace::tracestate(&event.trace, &event.headers) {
-            headers = headers.insert(header("tracestate", &state));
-        }
-        if let Some(event_type) = event.event_type() {
-            headers = headers.insert(header("hookgate-event-type", event_type.as_bytes()));
-        }
-        if let Some(content_type) = event.headers.get(http::header::CONTENT_TYPE) {
-            headers = headers.insert(header("content-type", content_type.as_bytes()));
-        }
-        for name in &source.forward_headers {
-            if let Some(value) = event.headers.get(name) {
-                headers = headers.insert(header(name.as_str(), value.as_bytes()));
-            }
-        }
+        let headers = record_headers(event);
         let timestamp = crate::ops::clock::unix_millis(event.received_at);
+        let mut headers = headers;
         let (topic, partition) = match destination {
             Destination::Events => (event.topic(), None),
             Destination::Intake {
@@ -150,7 +199,12 @@ impl KafkaPublisher {
                 partitions,
                 keys,
             } => {
-                headers = crate::dedup::intake::with_intake_headers(headers, event.topic(), keys);
+                headers = crate::dedup::intake::with_intake_headers(
+                    headers,
+                    source.name.as_str(),
+                    event.topic(),
+                    keys,
+                );
                 (*topic, Some(keys.partition(*partitions)))
             }
         };
@@ -161,8 +215,8 @@ impl KafkaPublisher {
         if let Some(partition) = partition {
             record = record.partition(partition);
         }
-        if source.key == KeyMode::EventId {
-            record = record.key(event.id().as_str().as_bytes());
+        if let Some(key) = event.key() {
+            record = record.key(key);
         }
 
         // Never wait for room in a full queue: answering 503 at once is the

@@ -16,6 +16,7 @@ pub const REJECTIONS: &str = "hookgate_rejections_total";
 pub const ACCEPTED: &str = "hookgate_events_accepted_total";
 pub const DUPLICATES: &str = "hookgate_events_duplicate_total";
 pub const HANDSHAKES: &str = "hookgate_handshakes_total";
+pub const KEY_FALLBACKS: &str = "hookgate_partition_key_fallbacks_total";
 pub const REQUEST_DURATION: &str = "hookgate_request_duration_seconds";
 pub const PRODUCE_DURATION: &str = "hookgate_produce_duration_seconds";
 pub const IN_FLIGHT: &str = "hookgate_requests_in_flight";
@@ -64,6 +65,10 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
 pub fn describe() {
     describe_counter!(REQUESTS, "Requests answered, by source and status code.");
     describe_counter!(REJECTIONS, "Requests turned away, by source and reason.");
+    describe_counter!(
+        KEY_FALLBACKS,
+        "Events keyed by their event id because the delivery lacked the entity the source keys by."
+    );
     describe_counter!(ACCEPTED, "Events published to Kafka and acknowledged.");
     describe_counter!(
         DUPLICATES,
@@ -283,6 +288,7 @@ pub struct SourceMetrics {
     accepted: Counter,
     duplicates: Counter,
     handshakes: Counter,
+    key_fallbacks: Counter,
     rejected_status: Vec<Counter>,
     rejections: Vec<Counter>,
     request_duration: Histogram,
@@ -302,6 +308,7 @@ impl SourceMetrics {
             accepted: counter!(ACCEPTED, "source" => source.clone()),
             duplicates: counter!(DUPLICATES, "source" => source.clone()),
             handshakes: counter!(HANDSHAKES, "source" => source.clone()),
+            key_fallbacks: counter!(KEY_FALLBACKS, "source" => source.clone()),
             rejected_status: Reason::ALL
                 .iter()
                 .map(|reason| by_status(status_label(*reason)))
@@ -329,6 +336,11 @@ impl SourceMetrics {
         self.ok.increment(1);
         self.handshakes.increment(1);
         self.request_duration.record(elapsed);
+    }
+
+    /// An event keyed by its id: its delivery lacked the source's entity.
+    pub fn key_fell_back(&self) {
+        self.key_fallbacks.increment(1);
     }
 
     pub fn rejected(&self, reason: Reason, elapsed: Duration) {

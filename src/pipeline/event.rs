@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::HeaderMap;
 
+use crate::config::KeyMode;
 use crate::pipeline::locate::EventId;
 use crate::pipeline::route::Routed;
 use crate::pipeline::source::Source;
@@ -27,6 +28,9 @@ pub struct Event {
     pub(crate) routed: Routed,
     /// hookgate's span of the request, which its record continues.
     pub(crate) trace: TraceParent,
+    /// The entity the source keys its records by, where it does and the
+    /// delivery names one.
+    entity: Option<EventId>,
 }
 
 impl Event {
@@ -39,7 +43,20 @@ impl Event {
         received_at: SystemTime,
         trace: TraceParent,
     ) -> Self {
+        let entity = match &source.key {
+            KeyMode::Entity(place) => match place.extract(&headers, verified.body()) {
+                Ok(entity) => Some(entity),
+                Err(_) => {
+                    // Keyed by the event id instead: published all the same,
+                    // and counted, for a source whose key names the wrong place.
+                    source.metrics.key_fell_back();
+                    None
+                }
+            },
+            KeyMode::EventId | KeyMode::None => None,
+        };
         Self {
+            entity,
             source,
             id,
             body: verified.body().clone(),
@@ -58,6 +75,16 @@ impl Event {
     /// The provider's event type, when the source routes by it.
     pub fn event_type(&self) -> Option<&str> {
         self.routed.event_type.as_deref()
+    }
+
+    /// The Kafka record key: the entity the source keys by, else the event
+    /// id, or none where the source wants none.
+    pub fn key(&self) -> Option<&[u8]> {
+        match (&self.source.key, &self.entity) {
+            (KeyMode::None, _) => None,
+            (_, Some(entity)) => Some(entity.as_str().as_bytes()),
+            _ => Some(self.id.as_str().as_bytes()),
+        }
     }
 
     pub fn id(&self) -> &EventId {

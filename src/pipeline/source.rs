@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use crate::config::secret;
-use crate::config::{Config, FieldError, KeyMode};
+use crate::config::{Config, FieldError, HeaderStyle, KeyMode};
 use crate::ops::metrics::{self, SourceMetrics};
 use crate::pipeline::client_addr::IpSet;
 use crate::pipeline::locate::Locator;
@@ -56,6 +56,11 @@ pub struct Source {
     pub max_body_bytes: usize,
     pub event_id: Locator,
     pub key: KeyMode,
+    /// Where the provider names the event's type, whether or not the source
+    /// routes by it (for `ce_type`).
+    pub event_type: Option<Locator>,
+    /// Which metadata headers its records carry.
+    pub headers: HeaderStyle,
     pub forward_headers: Vec<HeaderName>,
     /// Shared with the source of the same name and limit before a reload.
     pub rate_limit: Option<Arc<RateLimit>>,
@@ -147,7 +152,10 @@ impl Sources {
                     .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
                     .collect(),
             };
+            let event_type = event_type_location(sc);
             let source = Source {
+                event_type,
+                headers: sc.headers.unwrap_or(config.kafka.headers),
                 name: SourceName::new(&sc.name),
                 kind: sc.verifier,
                 verifier,
@@ -155,7 +163,11 @@ impl Sources {
                 route: build_route(sc),
                 max_body_bytes: sc.max_body_bytes.unwrap_or(config.server.max_body_bytes),
                 event_id,
-                key: sc.key,
+                key: sc
+                    .key
+                    .as_ref()
+                    .and_then(|key| key.value().cloned())
+                    .unwrap_or_else(|| KeyMode::default_for(sc.verifier)),
                 forward_headers,
                 rate_limit: sc.rate_limit.as_ref().and_then(|limit| {
                     previous
@@ -258,16 +270,20 @@ impl Sources {
 }
 
 /// The source's route; `Config::validate` has checked the parts.
-fn build_route(sc: &crate::config::SourceConfig) -> Route {
-    let location = match &sc.event_type {
+/// Where the source's event type is: its `event_type`, else the scheme's.
+fn event_type_location(sc: &crate::config::SourceConfig) -> Option<Locator> {
+    match &sc.event_type {
         Some(parsed) => parsed.value().cloned(),
         None => sc
             .verifier
             .defaults()
             .event_type
             .and_then(|spec| Locator::parse(spec).ok()),
-    };
-    match location {
+    }
+}
+
+fn build_route(sc: &crate::config::SourceConfig) -> Route {
+    match event_type_location(sc) {
         Some(event_type) if sc.topic.contains(EVENT_PLACEHOLDER) => Route::by_event_type(
             &sc.topic,
             event_type,

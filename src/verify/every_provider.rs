@@ -242,6 +242,12 @@ mod tests {
                 crate::pipeline::locate::Locator::parse(defaults.event_id).is_ok(),
                 "{kind:?}"
             );
+            if let Some(partition_key) = defaults.partition_key {
+                assert!(
+                    crate::pipeline::locate::Locator::parse(partition_key).is_ok(),
+                    "{kind:?}"
+                );
+            }
             if let Some(event_type) = defaults.event_type {
                 assert!(
                     crate::pipeline::locate::Locator::parse(event_type).is_ok(),

@@ -88,6 +88,11 @@ pub struct Defaults {
     /// schemes whose event id is not signed, so that a captured delivery sent
     /// again under a new id is still a duplicate.
     pub replay_guard: bool,
+    /// Where the entity an event is about is (an object, a repository, a
+    /// workspace), in the `event_id` syntax: the Kafka key unless a source
+    /// sets its own, so one entity's events share a partition. `None`: the
+    /// event id.
+    pub partition_key: Option<&'static str>,
 }
 
 /// The tolerance for timestamped schemes unless a source sets its own.

@@ -3,12 +3,15 @@
 //! @octokit/webhooks-methods from npm) are accepted by a hookgate process and
 //! their tampered copies refused; and what `verify::sign` (the code behind
 //! `hookgate send`) produces verifies with those SDKs, tampered copies not.
-//! `scripts/setup.sh` installs the SDKs; the scripts are in `tests/interop/`.
+//! And a consumer team's side: records of a source with CloudEvents headers
+//! read back intact by the CloudEvents SDK for Python (the example consumer
+//! in `examples/consumers/`). `scripts/setup.sh` installs the SDKs; the
+//! scripts are in `tests/interop/`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookgate::verify::{self, VerifierKind};
 use hookgate_testbed::http::{client, send};
@@ -252,4 +255,116 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .expect("clock")
+}
+
+/// A consumer team's reading of CloudEvents records: the example consumer
+/// in `examples/consumers/`, on the CloudEvents SDK and confluent-kafka,
+/// against the broker, one JSON line per event.
+fn read_cloudevents(bootstrap: &str, topic: &str, count: usize) -> Vec<serde_json::Value> {
+    let python = tools_dir().join("bin/python");
+    assert!(
+        python.is_file(),
+        "the SDKs are not installed: run scripts/setup.sh"
+    );
+    let output = Command::new(python)
+        .arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/consumers/cloudevents_consumer.py"),
+        )
+        .args([bootstrap, topic, &count.to_string()])
+        .output()
+        .expect("the example consumer runs");
+    assert!(
+        output.status.success(),
+        "the example consumer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloudevents_sdk_reads_each_event_back_with_its_attributes_and_data() {
+    let bed = Testbed::own_tansu("cloudevents").await;
+    let only = hookgate_testbed::topic("cloudevents-only");
+    let both = hookgate_testbed::topic("cloudevents-both");
+    bed.create_topic(&only).await;
+    bed.create_topic(&both).await;
+    let kind = VerifierKind::Stripe;
+    let gateway = bed
+        .gateway()
+        .sources(&format!(
+            "{}headers = \"cloudevents\"\n",
+            hookgate_testbed::signing::source(bed.dir(), "ce-only", kind, &only)
+        ))
+        .sources(&format!(
+            "{}headers = \"both\"\n",
+            hookgate_testbed::signing::source(bed.dir(), "ce-both", kind, &both)
+        ))
+        .start()
+        .await;
+    let client = client();
+    let body = br#"{"id":"evt_ce_1","type":"charge.succeeded","data":{"object":{"id":"ch_CE","amount":1500}}}"#;
+    for path in ["/webhooks/ce-only", "/webhooks/ce-both"] {
+        let delivery = verify::sign(
+            kind,
+            secret_for(kind).as_bytes(),
+            body,
+            "evt_ce_1",
+            hookgate_testbed::signing::now(),
+            SCHEME_OPTIONS,
+        )
+        .expect("signs");
+        let mut headers = delivery.headers;
+        hookgate_testbed::signing::add_content_type(&mut headers);
+        let reply = send(&client, "POST", &gateway.url(path), &headers, body.to_vec()).await;
+        assert_eq!(reply.status, 200, "{path}: {:?}", reply.body);
+    }
+
+    for (topic, source) in [(&only, "ce-only"), (&both, "ce-both")] {
+        let bootstrap = bed.bootstrap();
+        let read = {
+            let topic = topic.clone();
+            tokio::task::spawn_blocking(move || read_cloudevents(&bootstrap, &topic, 1))
+                .await
+                .expect("reader")
+        };
+        let event = &read[0];
+        let attributes = &event["attributes"];
+        assert_eq!(attributes["specversion"], "1.0", "{event}");
+        assert_eq!(attributes["id"], "evt_ce_1", "{event}");
+        assert_eq!(
+            attributes["source"],
+            format!("urn:hookgate:stripe:{source}"),
+            "{event}"
+        );
+        assert_eq!(attributes["type"], "charge.succeeded", "{event}");
+        assert_eq!(attributes["datacontenttype"], "application/json", "{event}");
+        // The key is the entity, which the SDK reads as `partitionkey`.
+        assert_eq!(attributes["partitionkey"], "ch_CE", "{event}");
+        assert!(
+            attributes["time"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("20")),
+            "{event}"
+        );
+        let traceparent = attributes["traceparent"].as_str().expect("traceparent");
+        assert_eq!(traceparent.len(), 55, "{event}");
+        let sent: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+        assert_eq!(event["data"], sent, "{event}");
+    }
+    // The value is untouched and hookgate's own headers are there only with
+    // `both`.
+    let only_records =
+        hookgate_testbed::consume(&bed.bootstrap(), &only, 1, Duration::from_millis(200)).await;
+    let both_records =
+        hookgate_testbed::consume(&bed.bootstrap(), &both, 1, Duration::from_millis(200)).await;
+    assert_eq!(only_records[0].payload, body);
+    assert!(!only_records[0].headers.contains_key("hookgate-event-id"));
+    assert!(only_records[0].headers.contains_key("traceparent"));
+    assert_eq!(both_records[0].headers["hookgate-event-id"], b"evt_ce_1");
+    assert_eq!(both_records[0].headers["ce_id"], b"evt_ce_1");
+    gateway.stop().await;
 }

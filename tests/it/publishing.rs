@@ -322,3 +322,126 @@ async fn the_embedded_default_publishes_and_dedups_through_the_one_start_up() {
     assert_eq!(records.len(), 1, "published once");
     gateway.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_keyed_by_the_entity_so_one_objects_events_share_a_partition() {
+    let bed = Testbed::own_tansu("entity-keys").await;
+    let stripe_topic = topic("stripe-keys");
+    let tenant_topic = topic("tenant-keys");
+    bed.create_topic(&stripe_topic).await;
+    bed.create_topic(&tenant_topic).await;
+    // Stripe's default: the object the event is about. The hmac source
+    // names its own place, a header.
+    let gateway = bed
+        .gateway()
+        .sources(&source(
+            bed.dir(),
+            "stripe",
+            VerifierKind::Stripe,
+            &stripe_topic,
+        ))
+        .sources(&format!(
+            "{}key = \"header:X-Tenant\"\n",
+            source(bed.dir(), "tenant", VerifierKind::Hmac, &tenant_topic)
+        ))
+        .start()
+        .await;
+    let client = client();
+    let stripe_event = |id: &str, object: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"type\":\"charge.updated\",\"data\":{{\"object\":{{\"id\":\"{object}\"}}}}}}"
+        )
+    };
+    for (id, object) in [("evt_k1", "ch_A"), ("evt_k2", "ch_A"), ("evt_k3", "ch_B")] {
+        let body = stripe_event(id, object).into_bytes();
+        let headers = signed(VerifierKind::Stripe, id, &body);
+        let reply = send(
+            &client,
+            "POST",
+            &gateway.url("/webhooks/stripe"),
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(
+            (reply.status, &reply.body["id"]),
+            (200, &serde_json::json!(id))
+        );
+    }
+    // An object-less event is keyed by its id, and published all the same.
+    let body = br#"{"id":"evt_k4","type":"balance.available","data":{}}"#.to_vec();
+    let headers = signed(VerifierKind::Stripe, "evt_k4", &body);
+    let reply = send(
+        &client,
+        "POST",
+        &gateway.url("/webhooks/stripe"),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    let records = consume(
+        &bed.bootstrap(),
+        &stripe_topic,
+        4,
+        Duration::from_millis(300),
+    )
+    .await;
+    let keys: Vec<(String, String)> = records
+        .iter()
+        .map(|record| {
+            (
+                String::from_utf8_lossy(&record.headers["hookgate-event-id"]).into_owned(),
+                String::from_utf8_lossy(record.key.as_deref().unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect();
+    for (id, key) in [
+        ("evt_k1", "ch_A"),
+        ("evt_k2", "ch_A"),
+        ("evt_k3", "ch_B"),
+        ("evt_k4", "evt_k4"),
+    ] {
+        assert!(
+            keys.contains(&(id.to_owned(), key.to_owned())),
+            "{id} keyed {key}: {keys:?}"
+        );
+    }
+
+    for (id, tenant) in [("t-1", Some("acme")), ("t-2", None)] {
+        let body = body_with_id(id);
+        let mut headers = signed(VerifierKind::Hmac, id, &body);
+        if let Some(tenant) = tenant {
+            headers.push(("X-Tenant".into(), tenant.into()));
+        }
+        let reply = send(
+            &client,
+            "POST",
+            &gateway.url("/webhooks/tenant"),
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let records = consume(
+        &bed.bootstrap(),
+        &tenant_topic,
+        2,
+        Duration::from_millis(300),
+    )
+    .await;
+    // Without the header, the event id (the body's digest, for `hmac`).
+    assert!(
+        records.iter().any(|r| r.key.as_deref() == Some(b"acme")),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.key.as_deref() == Some(&r.headers["hookgate-event-id"][..])),
+        "{records:?}"
+    );
+    gateway.stop().await;
+}

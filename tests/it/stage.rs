@@ -93,6 +93,7 @@ async fn write_intake(topics: &Topics, ids: &[String], copies: usize) {
                         key: "hookgate-event-id",
                         value: Some(id.as_bytes()),
                     }),
+                "github",
                 &topics.events,
                 &keys,
             );

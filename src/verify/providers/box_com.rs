@@ -34,6 +34,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: Some(Duration::from_secs(600)),
+    partition_key: None,
 };
 
 #[derive(Debug)]

@@ -24,6 +24,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 #[derive(Debug)]

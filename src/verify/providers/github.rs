@@ -18,6 +18,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
+    // The repository (`repository.id`); events of an organisation or an
+    // app without one fall back to the event id.
+    partition_key: Some("json:/repository/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

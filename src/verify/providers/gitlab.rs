@@ -21,6 +21,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The token signs nothing: a captured delivery could come again under a new id.
     replay_guard: true,
     tolerance: None,
+    partition_key: None,
 };
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(

@@ -17,6 +17,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 /// How a generic HMAC source signs its requests.

@@ -42,6 +42,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: Some(Duration::from_secs(300)),
+    partition_key: None,
 };
 
 /// The percent-escapes HubSpot decodes in the URI before signing it; any

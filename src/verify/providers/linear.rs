@@ -28,6 +28,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: true,
     tolerance: Some(Duration::from_secs(60)),
+    // The issue, comment or project the event is about (`data.id`).
+    partition_key: Some("json:/data/id"),
 };
 
 #[derive(Deserialize)]

@@ -22,6 +22,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
+    partition_key: None,
 };
 
 #[derive(Debug)]

@@ -29,6 +29,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: true,
     tolerance: None,
+    partition_key: None,
 };
 
 #[derive(Deserialize)]

@@ -56,6 +56,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The event is the signed content, and its digest is its id.
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 #[derive(Debug)]

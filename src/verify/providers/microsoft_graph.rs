@@ -34,6 +34,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is the body's hash: a body sent again is a duplicate already.
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 #[derive(Deserialize)]

@@ -30,6 +30,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is inside the signed body.
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -31,6 +31,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The token signs nothing: a captured delivery could come again under a new id.
     replay_guard: true,
     tolerance: None,
+    partition_key: None,
 };
 
 /// The `token` check on `Authorization`, and Okta's verification request.

@@ -26,6 +26,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: Some(Duration::from_secs(5)),
+    partition_key: None,
 };
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::timestamped_list(DEFAULTS, &FORMAT);

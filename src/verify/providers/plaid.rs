@@ -50,6 +50,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id and the body's digest are both signed.
     replay_guard: false,
     tolerance: Some(std::time::Duration::from_secs(300)),
+    partition_key: None,
 };
 
 /// One verification key and the `kid` tokens name it by.

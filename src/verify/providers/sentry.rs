@@ -24,6 +24,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
+    partition_key: None,
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -19,6 +19,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
+    // The resource itself (an order, a product): Shopify's payload is the
+    // resource, its `id` at the top.
+    partition_key: Some("json:/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

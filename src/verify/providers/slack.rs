@@ -17,6 +17,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: None,
+    // The workspace (`team_id`): a workspace's events in order.
+    partition_key: Some("json:/team_id"),
 };
 
 #[derive(Deserialize)]

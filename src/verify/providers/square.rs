@@ -17,6 +17,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
+    // The object the event is about (`data.id`: a payment, an order).
+    partition_key: Some("json:/data/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

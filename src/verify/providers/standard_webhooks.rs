@@ -26,6 +26,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 #[derive(Debug)]
@@ -177,6 +178,7 @@ pub(super) const fn svix_branded() -> Provider {
             timestamped: true,
             replay_guard: false,
             tolerance: None,
+            partition_key: None,
         },
         build,
         |input| {

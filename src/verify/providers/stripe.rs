@@ -24,6 +24,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: None,
+    // The object the event is about (`data.object.id`: a charge, an
+    // invoice), so one object's events stay in order on one partition.
+    partition_key: Some("json:/data/object/id"),
 };
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::timestamped_list(DEFAULTS, &FORMAT);

@@ -20,6 +20,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // any id.
     replay_guard: true,
     tolerance: None,
+    partition_key: None,
 };
 
 /// Where a `token` source's sender puts its secret. At most one of

@@ -19,6 +19,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is inside the signed body: a replay under a new id cannot be made.
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

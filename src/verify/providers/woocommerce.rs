@@ -44,6 +44,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is a hash of the signed body.
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -26,6 +26,7 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: false,
     tolerance: None,
+    partition_key: None,
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {
