@@ -34,6 +34,8 @@ command -v stunnel4 >/dev/null 2>&1 || missing+=(stunnel4)
 # Apache Kafka 4 runs on Java 17 or newer; Maven fetches its jars.
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
 [ "${java_major:-0}" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
+# The Java consumer example is compiled and run by the tests.
+command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 for dev in libssl-dev libcurl4-openssl-dev; do
   dpkg-query -W -f='${Status}' "$dev" 2>/dev/null | grep -q "install ok installed" || missing+=("$dev")

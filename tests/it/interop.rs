@@ -3,9 +3,11 @@
 //! @octokit/webhooks-methods from npm) are accepted by a hookgate process and
 //! their tampered copies refused; and what `verify::sign` (the code behind
 //! `hookgate send`) produces verifies with those SDKs, tampered copies not.
-//! And a consumer team's side: records of a source with CloudEvents headers
-//! read back intact by the CloudEvents SDK for Python (the example consumer
-//! in `examples/consumers/`). `scripts/setup.sh` installs the SDKs; the
+//! And a consumer team's side: the example consumers in
+//! `examples/consumers/` against a broker, records of a source with
+//! CloudEvents headers read back intact by the CloudEvents SDK for Python,
+//! and a Java consumer on Apache Kafka's client reading committed records
+//! gets each event once. `scripts/setup.sh` installs the SDKs; the
 //! scripts are in `tests/interop/`.
 
 use std::io::Write;
@@ -366,5 +368,78 @@ async fn the_cloudevents_sdk_reads_each_event_back_with_its_attributes_and_data(
     assert!(only_records[0].headers.contains_key("traceparent"));
     assert_eq!(both_records[0].headers["hookgate-event-id"], b"evt_ce_1");
     assert_eq!(both_records[0].headers["ce_id"], b"evt_ce_1");
+    gateway.stop().await;
+}
+
+/// The Java consumer example in `examples/consumers/`, compiled and run
+/// against the broker with Apache Kafka's own client (the broker's jars):
+/// one line per record.
+fn read_with_java(bootstrap: &str, topic: &str, count: usize) -> Vec<String> {
+    // `kafka.sh install` fetches the jars once and names their folder.
+    let install = Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka.sh"))
+        .arg("install")
+        .output()
+        .expect("kafka.sh runs");
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let libs = PathBuf::from(String::from_utf8_lossy(&install.stdout).trim()).join("*");
+    let output = Command::new(installed("java", "JAVA"))
+        .arg("-cp")
+        .arg(libs)
+        .arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/consumers/HookgateConsumer.java"),
+        )
+        .args([bootstrap, topic, &count.to_string()])
+        .output()
+        .expect("java runs");
+    assert!(
+        output.status.success(),
+        "the Java consumer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_java_consumer_reading_committed_records_gets_each_event_once() {
+    let bed = Testbed::shared_kafka(hookgate_testbed::shared_kafka!(), "java-consumer").await;
+    let kind = VerifierKind::Github;
+    let gateway = bed.gateway_for("github", kind).start().await;
+    let client = client();
+    // Three events, the second delivered twice.
+    for id in ["evt-java-1", "evt-java-2", "evt-java-2", "evt-java-3"] {
+        let body = body_with_id(id);
+        let headers = hookgate_testbed::signing::signed(kind, id, &body);
+        let reply = send(
+            &client,
+            "POST",
+            &gateway.url("/webhooks/github"),
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{id}: {:?}", reply.body);
+    }
+    let bootstrap = bed.bootstrap();
+    let topic = bed.events.clone();
+    let lines = tokio::task::spawn_blocking(move || read_with_java(&bootstrap, &topic, 3))
+        .await
+        .expect("reader");
+    let mut ids: Vec<&str> = lines
+        .iter()
+        .map(|line| line.split('\t').nth(1).expect("an id column"))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["evt-java-1", "evt-java-2", "evt-java-3"], "{lines:?}");
+    // Nothing more: the copy was never published, committed or not.
+    let records = bed.published(3, Duration::from_millis(500)).await;
+    assert_eq!(records.len(), 3, "{records:?}");
     gateway.stop().await;
 }
