@@ -9,6 +9,7 @@
 # LINGER_MS set hookgate's server.workers and the producer's linger.ms;
 # HOOKGATE_BIN runs another hookgate binary (for A/B comparisons).
 # TLS=1 serves https with a certificate made here (openssl) and sends over it.
+# OTLP_ENDPOINT exports every request's spans there ([tracing] otlp_endpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -33,6 +34,9 @@ if [ "${TLS:-0}" = 1 ]; then
   scheme=https ca_args=(--ca "$work/tls.crt") curl_ca=(--cacert "$work/tls.crt")
   tls_table=$'[server.tls]\ncertificate = "tls.crt"\nkey = "tls.key"'
 fi
+tracing_table=""
+[ -n "${OTLP_ENDPOINT:-}" ] && tracing_table="[tracing]
+otlp_endpoint = \"$OTLP_ENDPOINT\""
 cat > "$work/hookgate.toml" <<TOML
 [server]
 listen = "127.0.0.1:$http_port"
@@ -46,6 +50,7 @@ producer = { "linger.ms" = "${LINGER_MS:-2}" }
 listen = "127.0.0.1:$metrics_port"
 [log]
 level = "warn"
+$tracing_table
 [[sources]]
 name = "load"
 path = "/webhooks/load"

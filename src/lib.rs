@@ -21,7 +21,7 @@
 //! | [`dedup`] | the edge's recent ids; the intake record; the stage that owns intake partitions, their windows and the compacted topic they are rebuilt from |
 //! | [`kafka`] | settings every client shares, the idempotent producer, reading a topic from a point, the embedded cluster |
 //! | [`config`] | the file, one module per section (its settings, defaults, checks and which a reload applies), and the checks between sections; [`config::secret`], the only reader of the environment and of secret files |
-//! | [`ops`] | metrics and the closed lists of reasons they count by, health and readiness, the metrics port, the clock, the throttle for repeated warnings |
+//! | [`ops`] | metrics and the closed lists of reasons they count by, health and readiness, the metrics port, span export over OTLP, the clock, the throttle for repeated warnings |
 //!
 //! Files never import each other in a circle. Between folders, the arrows
 //! that still run up this table (a layer reaching for a type that lives

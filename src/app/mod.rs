@@ -51,6 +51,8 @@ pub enum StartError {
     },
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("{0}")]
+    Tracing(String),
     #[error("cannot start the embedded Kafka: {0}")]
     Embedded(String),
     #[error("kafka: cannot create the event producer: {0}")]
@@ -61,7 +63,10 @@ impl StartError {
     /// Whether the configuration file is at fault (exit code 2, as for every
     /// problem `Config::load` finds), rather than the machine or Kafka.
     pub fn is_config_error(&self) -> bool {
-        matches!(self, Self::Sources(_) | Self::Tls(_) | Self::KafkaClient(_))
+        matches!(
+            self,
+            Self::Sources(_) | Self::Tls(_) | Self::KafkaClient(_) | Self::Tracing(_)
+        )
     }
 }
 
@@ -77,9 +82,10 @@ async fn bind(field: &'static str, addr: SocketAddr) -> Result<TcpListener, Star
 }
 
 /// `hookgate serve`'s start: the metrics port first (the recorder every
-/// series is registered with, and `/readyz` from the first moment), then
-/// the webhook port, then the gateway. Process-wide: the metrics recorder
-/// can be installed once.
+/// series is registered with, and `/readyz` from the first moment), the
+/// span exporter when `[tracing]` names a collector, then the webhook port,
+/// then the gateway. Process-wide: the recorder and the exporter can be
+/// installed once.
 pub async fn launch(config: &Config) -> Result<App, StartError> {
     let admin = if config.metrics.enabled {
         let listener = bind("metrics.listen", config.metrics.listen).await?;
@@ -89,6 +95,10 @@ pub async fn launch(config: &Config) -> Result<App, StartError> {
     } else {
         None
     };
+    if let Some(endpoint) = &config.tracing.otlp_endpoint {
+        crate::ops::spans::install(endpoint, &config.tracing.service_name)
+            .map_err(StartError::Tracing)?;
+    }
     let listener = bind("server.listen", config.server.listen).await?;
     let mut app = start(config, listener).await?;
     if let Some(admin) = &admin {
@@ -319,6 +329,8 @@ impl App {
             let _ = server.task.await;
         }
         running.shutdown().await;
+        // The last requests' spans, off the async workers.
+        let _ = tokio::task::spawn_blocking(crate::ops::spans::flush).await;
         drop(brokers);
     }
 }

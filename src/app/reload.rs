@@ -24,6 +24,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<String> {
         ),
         ("metrics", running.metrics != new.metrics),
         ("log", running.log != new.log),
+        ("tracing", running.tracing != new.tracing),
     ] {
         if changed {
             fields.push(section.to_owned());
@@ -47,6 +48,7 @@ pub fn applied(running: &Config, file: &Config) -> Config {
         dedup: running.dedup.clone(),
         metrics: running.metrics.clone(),
         log: running.log.clone(),
+        tracing: running.tracing.clone(),
         ..file.clone()
     }
 }

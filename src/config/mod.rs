@@ -11,6 +11,7 @@ mod reference;
 pub mod secret;
 mod server;
 mod source;
+mod tracing;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub use self::log::{LogConfig, LogFormat};
 pub use self::metrics::MetricsConfig;
 pub use self::server::ServerConfig;
 pub use self::source::{KeyMode, SourceConfig};
+pub use self::tracing::TracingConfig;
 use crate::pipeline::quarantine::QuarantineConfig;
 
 /// The whole configuration, as written in the TOML file.
@@ -44,6 +46,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub quarantine: QuarantineConfig,
+    #[serde(default)]
+    pub tracing: TracingConfig,
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
     /// The folder of the config file; `file:` secrets are relative to it.
@@ -231,6 +235,7 @@ impl Config {
         if self.metrics.enabled && self.metrics.listen == self.server.listen {
             problems.add("metrics.listen", "must differ from server.listen");
         }
+        self.tracing.check(&mut problems.within("tracing"));
         source::check(&self.sources, &self.dedup.topic, &mut problems);
         for (field, message) in self.quarantine.problems() {
             problems.within("quarantine").add(field, message);

@@ -118,6 +118,7 @@ fn settings(config: &Config) -> BTreeMap<&'static str, serde_json::Map<String, V
             to_value(serde_json::to_value(config.quarantine)),
         ),
         ("log", to_value(serde_json::to_value(&config.log))),
+        ("tracing", to_value(serde_json::to_value(&config.tracing))),
         (
             "sources",
             to_value(serde_json::to_value(&config.sources[0])),

@@ -38,6 +38,8 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
+
+use crate::ops::spans::Span;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
@@ -377,6 +379,8 @@ struct Fresh {
     received: u32,
     /// The intake record's timestamp: when the edge received the event.
     received_at_millis: Option<i64>,
+    /// The request's trace and span, when spans are exported.
+    trace: Option<([u8; 16], [u8; 8])>,
 }
 
 impl Stage {
@@ -610,6 +614,7 @@ impl Stage {
     /// Publishes a batch's new events, records their ids and commits.
     fn process(&mut self, batch: &[OwnedMessage]) {
         let now = unix_now();
+        let began = (std::time::SystemTime::now(), std::time::Instant::now());
         let mut fresh: Vec<Fresh> = Vec::new();
         let mut in_batch: HashSet<IdHash> = HashSet::new();
         let mut deliveries = Vec::new();
@@ -696,6 +701,17 @@ impl Stage {
                 source: routed.source,
                 received,
                 received_at_millis: message.timestamp().to_millis(),
+                trace: crate::ops::spans::enabled()
+                    .then(|| {
+                        message
+                            .headers()
+                            .into_iter()
+                            .flat_map(rdkafka::message::Headers::iter)
+                            .find(|header| header.key == "traceparent")
+                            .and_then(|header| header.value)
+                            .and_then(crate::ops::spans::ids_of)
+                    })
+                    .flatten(),
             });
         }
         let acks = self
@@ -803,6 +819,20 @@ impl Stage {
                     .unwrap_or(0),
                 )
             });
+            if let Some((trace_id, request_span)) = event.trace {
+                let mut span = Span::child(
+                    "dedup.publish",
+                    trace_id,
+                    request_span,
+                    began.0,
+                    began.1.elapsed(),
+                );
+                span.attributes.push(opentelemetry::KeyValue::new(
+                    "hookgate.source",
+                    event.source.clone(),
+                ));
+                crate::ops::spans::record(span);
+            }
             crate::ops::metrics::dedup_published(&event.source, delay);
         }
         for source in &dropped {

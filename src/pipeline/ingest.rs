@@ -124,7 +124,7 @@ impl<E: Into<Rejection>> From<E> for Failure {
 }
 
 /// When a request arrived, from whom, and in which trace.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Arrival {
     started: Instant,
     received_at: SystemTime,
@@ -135,6 +135,34 @@ struct Arrival {
     /// Whether the connection is a trusted proxy's.
     from_trusted_proxy: bool,
     trace: TraceParent,
+    /// The parts an exported trace shows, as they happen.
+    timings: Timings,
+}
+
+/// When the signature check and the Kafka acknowledgement began and how long
+/// they took, for the request's exported span (kept only while spans are
+/// exported).
+#[derive(Debug, Default)]
+struct Timings {
+    verify: std::sync::OnceLock<(SystemTime, Duration)>,
+    produce: std::sync::OnceLock<(SystemTime, Duration)>,
+}
+
+impl Timings {
+    /// Runs `work`, noting when it began and how long it took in `slot`
+    /// when spans are exported.
+    fn measure<T>(
+        slot: &std::sync::OnceLock<(SystemTime, Duration)>,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        if !crate::ops::spans::enabled() {
+            return work();
+        }
+        let (began, started) = (SystemTime::now(), Instant::now());
+        let done = work();
+        let _ = slot.set((began, started.elapsed()));
+        done
+    }
 }
 
 /// When a request handed back to the pipeline later (`hookgate redrive`)
@@ -235,6 +263,7 @@ impl Gateway {
                 .proxies
                 .trusts(request.extensions().get::<Peer>().copied()),
             trace: TraceParent::continue_or_start(request.headers()),
+            timings: Timings::default(),
         };
         let client = arrival.client;
         let source = live
@@ -395,10 +424,11 @@ impl Gateway {
         {
             return Ok(Outcome::Handshake(handshake));
         }
-        let verified =
+        let verified = Timings::measure(&arrival.timings.verify, || {
             source
                 .verifier
-                .verify_with_query(&parts.headers, parts.uri.query(), body, now)?;
+                .verify_with_query(&parts.headers, parts.uri.query(), body, now)
+        })?;
         if let Some(handshake) = source.verifier.handshake(&verified) {
             return Ok(Outcome::Handshake(handshake));
         }

@@ -14,6 +14,9 @@ pub struct TraceParent {
     trace_id: [u8; 16],
     /// hookgate's span: the parent of whatever a consumer does with the record.
     span_id: [u8; 8],
+    /// The sender's span when it sent one (zeros when not): the parent of
+    /// hookgate's in an exported trace.
+    parent_span_id: [u8; 8],
     flags: u8,
     /// Whether the sender's trace is continued (its `tracestate` goes along).
     continued: bool,
@@ -23,6 +26,7 @@ pub struct TraceParent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Incoming {
     trace_id: [u8; 16],
+    span_id: [u8; 8],
     flags: u8,
 }
 
@@ -44,6 +48,7 @@ impl TraceParent {
             Some(incoming) => Self {
                 trace_id: incoming.trace_id,
                 span_id,
+                parent_span_id: incoming.span_id,
                 flags: incoming.flags & 0x01,
                 continued: true,
             },
@@ -52,6 +57,7 @@ impl TraceParent {
             None => Self {
                 trace_id: trace.try_into().unwrap_or([1; 16]),
                 span_id,
+                parent_span_id: [0; 8],
                 flags: 0x01,
                 continued: false,
             },
@@ -60,6 +66,12 @@ impl TraceParent {
 
     /// The trace id, 32 lowercase hex digits when shown: what the log line
     /// carries (written only if the line is).
+    /// The ids as bytes, for export: the trace, hookgate's span, and the
+    /// sender's (zeros when none).
+    pub fn ids(&self) -> ([u8; 16], [u8; 8], [u8; 8]) {
+        (self.trace_id, self.span_id, self.parent_span_id)
+    }
+
     pub fn trace_id(&self) -> TraceId {
         TraceId(self.trace_id)
     }
@@ -154,6 +166,7 @@ fn parse(value: &str) -> Option<Incoming> {
     }
     Some(Incoming {
         trace_id,
+        span_id,
         flags: flag[0],
     })
 }

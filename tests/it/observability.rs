@@ -1,7 +1,9 @@
 //! What SREs see and run: every query of the Grafana dashboard answered with
 //! data by a real Prometheus scraping a real hookgate process, the metric names
 //! following Prometheus' conventions, and docker-compose.yml valid against the
-//! Compose schema with every image tag and port written out.
+//! Compose schema with every image tag and port written out; and each
+//! request's spans exported over OTLP to a receiver that decodes them, with
+//! the ids of the `traceparent` its Kafka record carries.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -504,4 +506,142 @@ async fn a_logged_body_cannot_forge_a_log_line_in_any_format() {
             "{format}: an escape reached the log"
         );
     }
+}
+
+/// An OTLP/HTTP traces receiver: every span of every export it is sent.
+async fn otlp_receiver() -> (
+    u16,
+    tokio::sync::mpsc::UnboundedReceiver<opentelemetry_proto::tonic::trace::v1::Span>,
+) {
+    use http_body_util::BodyExt;
+    use prost::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (spans, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let spans = spans.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let spans = spans.clone();
+                        async move {
+                            let body = request.into_body().collect().await?.to_bytes();
+                            let export = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(body)
+                            .expect("an OTLP protobuf export");
+                            for span in export
+                                .resource_spans
+                                .into_iter()
+                                .flat_map(|resource| resource.scope_spans)
+                                .flat_map(|scope| scope.spans)
+                            {
+                                let _ = spans.send(span);
+                            }
+                            Ok::<_, hyper::Error>(hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::new(),
+                            )))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (port, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_requests_spans_are_exported_with_the_ids_its_record_carries() {
+    let (port, mut received) = otlp_receiver().await;
+    let bed = Testbed::own_tansu("otlp").await;
+    let kind = VerifierKind::Github;
+    let gateway = bed
+        .gateway_for("github", kind)
+        .tables(&format!(
+            "[tracing]\notlp_endpoint = \"http://127.0.0.1:{port}/v1/traces\"\n"
+        ))
+        .start_process()
+        .await;
+    // The sender's own trace, which hookgate's span continues.
+    let sender_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let sender_span = "00f067aa0ba902b7";
+    let body = body_with_id("evt-otlp-1");
+    let mut headers = signed(kind, "evt-otlp-1", &body);
+    headers.push((
+        "traceparent".into(),
+        format!("00-{sender_trace}-{sender_span}-01"),
+    ));
+    let reply = send(
+        &client(),
+        "POST",
+        &gateway.url("/webhooks/github"),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    let records = bed.published(1, Duration::from_millis(200)).await;
+    let traceparent = String::from_utf8_lossy(&records[0].headers["traceparent"]).into_owned();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts[1], sender_trace, "{traceparent}");
+    let hookgate_span = hex::decode(parts[2]).expect("hex");
+
+    let mut spans = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while spans.len() < 4 && Instant::now() < deadline {
+        if let Ok(Some(span)) =
+            tokio::time::timeout(Duration::from_millis(500), received.recv()).await
+        {
+            spans.push(span);
+        }
+    }
+    let request = spans
+        .iter()
+        .find(|span| span.span_id == hookgate_span)
+        .unwrap_or_else(|| panic!("no span {traceparent} among {spans:#?}"));
+    assert_eq!(hex::encode(&request.trace_id), sender_trace);
+    assert_eq!(hex::encode(&request.parent_span_id), sender_span);
+    assert_eq!(request.name, "webhook github");
+    let attribute = |name: &str| {
+        request
+            .attributes
+            .iter()
+            .find(|kv| kv.key == name)
+            .and_then(|kv| kv.value.clone())
+            .and_then(|value| value.value)
+    };
+    assert_eq!(
+        attribute("hookgate.event_id"),
+        Some(
+            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                "evt-otlp-1".into()
+            )
+        )
+    );
+    assert_eq!(
+        attribute("hookgate.outcome"),
+        Some(
+            opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                "accepted".into()
+            )
+        )
+    );
+    let children: Vec<&str> = spans
+        .iter()
+        .filter(|span| span.parent_span_id == hookgate_span && span.trace_id == request.trace_id)
+        .map(|span| span.name.as_str())
+        .collect();
+    // The dedup stage's publication is a span of the request's trace too.
+    for child in ["verify", "kafka.acknowledgement", "dedup.publish"] {
+        assert!(children.contains(&child), "{child} not among {children:?}");
+    }
+    gateway.stop();
 }

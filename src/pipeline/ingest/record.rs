@@ -2,8 +2,13 @@
 //! stored delivery or of a refusal, and the quarantine's copy of a refused
 //! request for a source that keeps them.
 
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
+
 use super::{Arrival, Failure, Gateway, Stored};
+use crate::kafka::publish::Delivery;
 use crate::ops::metrics::SourceMetrics;
+use crate::ops::spans::{self, Span};
 use crate::pipeline::answer::Answer;
 use crate::pipeline::locate::EventId;
 use crate::pipeline::quarantine::{self, Refused};
@@ -28,8 +33,9 @@ impl Gateway {
         let name = source.map_or(crate::ops::metrics::UNROUTED, |s| s.name.as_str());
         let id = id.as_ref().map(EventId::as_str);
         let latency_ms = arrival.started.elapsed().as_secs_f64() * 1e3;
-        let Arrival { client, trace, .. } = *arrival;
+        let (client, trace) = (arrival.client, arrival.trace);
         let trace_id = trace.trace_id();
+        export_span(name, arrival, status, rejection.reason.as_str(), id, None);
         if let (Some(source), Some(held)) = (source, held)
             && let Some(quarantine) = &source.quarantine
             && quarantine::keeps(rejection.reason)
@@ -87,12 +93,7 @@ pub(super) fn record_stored(
     events: &[Stored],
     arrival: &Arrival,
 ) -> (usize, usize) {
-    let Arrival {
-        started,
-        client,
-        trace,
-        ..
-    } = *arrival;
+    let (started, client, trace) = (arrival.started, arrival.client, arrival.trace);
     let trace_id = trace.trace_id();
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut accepted = 0;
@@ -104,6 +105,14 @@ pub(super) fn record_stored(
                 delivery,
             } => {
                 accepted += 1;
+                export_span(
+                    source.name.as_str(),
+                    arrival,
+                    200,
+                    "accepted",
+                    Some(id.as_str()),
+                    Some((topic.as_ref(), delivery)),
+                );
                 // Where the edge stored it: the intake topic, from which the
                 // dedup stage publishes it to `topic`.
                 tracing::info!(
@@ -113,6 +122,14 @@ pub(super) fn record_stored(
                 );
             }
             Stored::Duplicate { id } => {
+                export_span(
+                    source.name.as_str(),
+                    arrival,
+                    200,
+                    "duplicate",
+                    Some(id.as_str()),
+                    None,
+                );
                 tracing::info!(
                     source = %source.name, %client, %trace_id, event_id = %id, status = 200, latency_ms, "duplicate"
                 );
@@ -124,4 +141,61 @@ pub(super) fn record_stored(
         .metrics
         .stored(accepted as u64, duplicates as u64, started.elapsed());
     (accepted, duplicates)
+}
+
+/// The request's span and its children (the signature check, the Kafka
+/// acknowledgement), for export: hookgate's span of the `traceparent` its
+/// record carries, under the sender's span when it sent one.
+pub(super) fn export_span(
+    source: &str,
+    arrival: &Arrival,
+    status: u16,
+    outcome: &str,
+    event_id: Option<&str>,
+    stored: Option<(&str, &Delivery)>,
+) {
+    if !spans::enabled() {
+        return;
+    }
+    let (trace_id, span_id, parent) = arrival.trace.ids();
+    let mut attributes = vec![
+        KeyValue::new("hookgate.source", source.to_owned()),
+        KeyValue::new("hookgate.outcome", outcome.to_owned()),
+        KeyValue::new("http.request.method", "POST"),
+        KeyValue::new("http.response.status_code", i64::from(status)),
+        KeyValue::new("client.address", arrival.client.to_string()),
+    ];
+    if let Some(id) = event_id {
+        attributes.push(KeyValue::new("hookgate.event_id", id.to_owned()));
+    }
+    if let Some((topic, delivery)) = stored {
+        attributes.push(KeyValue::new(
+            "messaging.destination.name",
+            topic.to_owned(),
+        ));
+        attributes.push(KeyValue::new(
+            "hookgate.intake.partition",
+            i64::from(delivery.partition),
+        ));
+        attributes.push(KeyValue::new("hookgate.intake.offset", delivery.offset));
+    }
+    spans::record(Span {
+        name: format!("webhook {source}").into(),
+        kind: SpanKind::Server,
+        trace_id,
+        span_id,
+        parent_span_id: parent,
+        start: arrival.received_at,
+        duration: arrival.started.elapsed(),
+        attributes,
+        failed: (status >= 400).then(|| outcome.to_owned()),
+    });
+    for (name, timing) in [
+        ("verify", arrival.timings.verify.get()),
+        ("kafka.acknowledgement", arrival.timings.produce.get()),
+    ] {
+        if let Some((start, duration)) = timing {
+            spans::record(Span::child(name, trace_id, span_id, *start, *duration));
+        }
+    }
 }

@@ -138,7 +138,12 @@ impl Gateway {
         });
         // At the deadline the provider is told to retry; the task goes on and
         // still commits or releases the claim when Kafka answers.
-        let Ok(published) = tokio::time::timeout_at(deadline, publishing).await else {
+        let began = (std::time::SystemTime::now(), std::time::Instant::now());
+        let published = tokio::time::timeout_at(deadline, publishing).await;
+        if crate::ops::spans::enabled() {
+            let _ = arrival.timings.produce.set((began.0, began.1.elapsed()));
+        }
+        let Ok(published) = published else {
             return Err(Failure {
                 rejection: PublishError::TimedOut.into(),
                 id: Some(id),
