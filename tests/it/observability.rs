@@ -643,5 +643,22 @@ async fn each_requests_spans_are_exported_with_the_ids_its_record_carries() {
     for child in ["verify", "kafka.acknowledgement", "dedup.publish"] {
         assert!(children.contains(&child), "{child} not among {children:?}");
     }
+    // The tree as the receiver got it, for whoever reads the test's output.
+    println!(
+        "{} {} span {} parent {}",
+        request.name,
+        hex::encode(&request.trace_id),
+        hex::encode(&request.span_id),
+        hex::encode(&request.parent_span_id)
+    );
+    for span in spans.iter().filter(|span| span.parent_span_id == hookgate_span) {
+        let took = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano);
+        println!(
+            "└── {} span {} ({} µs)",
+            span.name,
+            hex::encode(&span.span_id),
+            took / 1000
+        );
+    }
     gateway.stop();
 }

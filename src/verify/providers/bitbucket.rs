@@ -23,7 +23,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
-    partition_key: None,
+    // The repository (`repository.uuid`); workspace events without one
+    // fall back to the event id.
+    partition_key: Some("json:/repository/uuid"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

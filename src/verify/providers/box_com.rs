@@ -34,7 +34,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: Some(Duration::from_secs(600)),
-    partition_key: None,
+    // The file or folder (`source.id`).
+    partition_key: Some("json:/source/id"),
 };
 
 #[derive(Debug)]

@@ -21,7 +21,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is inside the signed body.
     replay_guard: false,
     tolerance: None,
-    partition_key: None,
+    // The charge (`event.data.id`).
+    partition_key: Some("json:/event/data/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -21,7 +21,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The token signs nothing: a captured delivery could come again under a new id.
     replay_guard: true,
     tolerance: None,
-    partition_key: None,
+    // The project (`project.id`); group and system events without one
+    // fall back to the event id.
+    partition_key: Some("json:/project/id"),
 };
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(

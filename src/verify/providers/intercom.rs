@@ -14,7 +14,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
-    partition_key: None,
+    // The conversation, contact or ticket (`data.item.id`).
+    partition_key: Some("json:/data/item/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -25,7 +25,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
-    partition_key: None,
+    // The issue (`issue.id`); events of other entities fall back to the
+    // event id.
+    partition_key: Some("json:/issue/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -30,7 +30,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is inside the signed body.
     replay_guard: false,
     tolerance: None,
-    partition_key: None,
+    // The page, database or comment (`entity.id`).
+    partition_key: Some("json:/entity/id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

@@ -26,7 +26,9 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: Some(Duration::from_secs(5)),
-    partition_key: None,
+    // The entity the notification is about (`data.id`: a subscription,
+    // a transaction).
+    partition_key: Some("json:/data/id"),
 };
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::timestamped_list(DEFAULTS, &FORMAT);

@@ -25,7 +25,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: false,
     replay_guard: true,
     tolerance: None,
-    partition_key: None,
+    // The incident or service the event is about (`event.data.id`).
+    partition_key: Some("json:/event/data/id"),
 };
 
 #[derive(Debug)]

@@ -50,7 +50,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id and the body's digest are both signed.
     replay_guard: false,
     tolerance: Some(std::time::Duration::from_secs(300)),
-    partition_key: None,
+    // The Item (`item_id`): one bank connection's events in order.
+    partition_key: Some("json:/item_id"),
 };
 
 /// One verification key and the `kid` tokens name it by.

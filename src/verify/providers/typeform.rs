@@ -19,7 +19,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     // The id is inside the signed body: a replay under a new id cannot be made.
     replay_guard: false,
     tolerance: None,
-    partition_key: None,
+    // The form (`form_response.form_id`): its responses in order.
+    partition_key: Some("json:/form_response/form_id"),
 };
 
 const SHAPE: HeaderHmac = HeaderHmac {

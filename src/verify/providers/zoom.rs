@@ -18,7 +18,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     timestamped: true,
     replay_guard: false,
     tolerance: None,
-    partition_key: None,
+    // The meeting, webinar or recording (`payload.object.id`).
+    partition_key: Some("json:/payload/object/id"),
 };
 
 #[derive(Deserialize)]
