@@ -271,6 +271,7 @@ pub fn spawn(
         last_poll: Instant::now(),
         stop: Arc::clone(&stop),
         counts: Arc::clone(&counts),
+        in_doubt: false,
     };
     let thread = std::thread::Builder::new()
         .name("hookgate-dedup-stage".into())
@@ -368,6 +369,10 @@ struct Stage {
     last_poll: Instant,
     stop: Arc<AtomicBool>,
     counts: Arc<StageCounts>,
+    /// A batch's transaction ended in doubt (its commit may have gone
+    /// through): this stage's windows may lack its ids, so it ends, and the
+    /// next one rebuilds them from what Kafka settled.
+    in_doubt: bool,
 }
 
 /// One event of a batch that will be published.
@@ -391,6 +396,11 @@ impl Stage {
                     "dedup stage: lost every Kafka broker, or the intake topic; leaving the group to rejoin once the topics are back"
                 );
                 self.abort();
+                return;
+            }
+            if self.in_doubt {
+                // Neither drained nor read again: the next stage starts
+                // from the offsets and ids Kafka committed.
                 return;
             }
             let batch = self.poll_batch();
@@ -765,7 +775,9 @@ impl Stage {
             .runtime
             .block_on(futures_util::future::join_all(writes));
         if self.settings.transactions == Transactions::On {
-            let committed = self
+            // Nothing is committed before `commit_transaction`: a failure
+            // up to there aborts, and the batch is read again.
+            let offsets_sent = self
                 .consumer
                 .group_metadata()
                 .ok_or_else(|| KafkaError::Global(rdkafka::types::RDKafkaErrorCode::State))
@@ -775,13 +787,28 @@ impl Stage {
                         &metadata,
                         Duration::from_secs(30),
                     )
-                })
-                .and_then(|()| self.producer.commit_transaction(Duration::from_secs(30)));
-            if let Err(err) = committed {
+                });
+            if let Err(err) = offsets_sent {
                 tracing::warn!(error = %err, "dedup stage: the batch's transaction did not commit; it is read again");
                 self.rewind(batch);
                 self.abort();
                 return;
+            }
+            match self.commit_transaction() {
+                Ok(()) => {}
+                Err(KafkaError::Transaction(err)) if err.txn_requires_abort() => {
+                    tracing::warn!(error = %err, "dedup stage: the batch's transaction did not commit; it is read again");
+                    self.rewind(batch);
+                    self.abort();
+                    return;
+                }
+                Err(err) => {
+                    // Reading the batch again with windows that lack its ids
+                    // would publish it twice if the commit went through.
+                    tracing::warn!(error = %err, "dedup stage: a batch's commit ended in doubt; the stage starts anew from what Kafka committed");
+                    self.in_doubt = true;
+                    return;
+                }
             }
             for _ in &written {
                 crate::ops::metrics::dedup_write(true);
@@ -842,6 +869,21 @@ impl Stage {
             .dropped
             .fetch_add(dropped.len() as u64, Ordering::Relaxed);
         self.report_entries();
+    }
+
+    /// Commits the batch's transaction, asking again while librdkafka says
+    /// the commit may be retried (a timeout, a coordinator moving).
+    fn commit_transaction(&self) -> Result<(), KafkaError> {
+        let mut attempts = 0;
+        loop {
+            match self.producer.commit_transaction(Duration::from_secs(30)) {
+                Err(KafkaError::Transaction(err)) if err.is_retriable() && attempts < 5 => {
+                    attempts += 1;
+                    tracing::warn!(error = %err, attempts, "dedup stage: committing a batch again");
+                }
+                other => return other,
+            }
+        }
     }
 
     fn abort(&self) {

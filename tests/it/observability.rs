@@ -651,8 +651,13 @@ async fn each_requests_spans_are_exported_with_the_ids_its_record_carries() {
         hex::encode(&request.span_id),
         hex::encode(&request.parent_span_id)
     );
-    for span in spans.iter().filter(|span| span.parent_span_id == hookgate_span) {
-        let took = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano);
+    for span in spans
+        .iter()
+        .filter(|span| span.parent_span_id == hookgate_span)
+    {
+        let took = span
+            .end_time_unix_nano
+            .saturating_sub(span.start_time_unix_nano);
         println!(
             "└── {} span {} ({} µs)",
             span.name,
