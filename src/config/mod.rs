@@ -27,7 +27,7 @@ pub use self::kafka::{
 pub use self::log::{LogConfig, LogFormat};
 pub use self::metrics::MetricsConfig;
 pub use self::server::ServerConfig;
-pub use self::source::{KeyMode, SourceConfig};
+pub use self::source::{KeyMissing, KeyMode, SourceConfig};
 pub use self::tracing::TracingConfig;
 use crate::pipeline::quarantine::QuarantineConfig;
 

@@ -56,6 +56,10 @@ pub struct SourceConfig {
     /// (`json:/data/object/id`, `header:NAME`); the scheme's entity where it
     /// names one, else the event id.
     pub key: Option<Parsed<KeyMode>>,
+    /// What a delivery that lacks the entity `key` names gets: keyed by
+    /// its event id (counted), or refused with 400 `missing_key`.
+    #[serde(default)]
+    pub key_missing: KeyMissing,
     /// Overrides the scheme's list of provider headers copied to Kafka headers.
     pub forward_headers: Option<Vec<Parsed<http::HeaderName>>>,
     /// Options of the `hmac` verifier.
@@ -93,6 +97,20 @@ pub enum KeyMode {
     /// id), so one entity's events share a partition; the event id where a
     /// delivery lacks it.
     Entity(Locator),
+}
+
+/// `key_missing`: what becomes of a delivery without its entity.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyMissing {
+    /// Published, keyed by its event id, and counted
+    /// (`hookgate_partition_key_fallbacks_total`).
+    #[default]
+    EventId,
+    /// Refused with 400 `missing_key` (and quarantined where the source
+    /// keeps refusals): for consumers that cannot take an entity's events
+    /// out of order.
+    Refuse,
 }
 
 impl KeyMode {

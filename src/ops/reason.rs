@@ -24,6 +24,9 @@ pub enum Reason {
     SignatureMismatch,
     MissingEventId,
     InvalidEventId,
+    /// The delivery lacks the entity its source keys records by, and the
+    /// source refuses such deliveries (`key_missing = "refuse"`).
+    MissingKey,
     MalformedBody,
     UnroutableEvent,
     StillInFlight,
@@ -38,7 +41,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 23] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
         Self::IpNotAllowed,
@@ -52,6 +55,7 @@ impl Reason {
         Self::SignatureMismatch,
         Self::MissingEventId,
         Self::InvalidEventId,
+        Self::MissingKey,
         Self::MalformedBody,
         Self::UnroutableEvent,
         Self::StillInFlight,
@@ -77,6 +81,7 @@ impl Reason {
             Self::StaleTimestamp => "stale_timestamp",
             Self::SignatureMismatch => "signature_mismatch",
             Self::MissingEventId => "missing_event_id",
+            Self::MissingKey => "missing_key",
             Self::InvalidEventId => "invalid_event_id",
             Self::MalformedBody => "malformed_body",
             Self::UnroutableEvent => "unroutable_event",
@@ -100,6 +105,7 @@ impl Reason {
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BodyUnreadable
             | Self::MissingEventId
+            | Self::MissingKey
             | Self::InvalidEventId
             | Self::MalformedBody
             | Self::UnroutableEvent => StatusCode::BAD_REQUEST,

@@ -43,20 +43,8 @@ impl Event {
         received_at: SystemTime,
         trace: TraceParent,
     ) -> Self {
-        let entity = match &source.key {
-            KeyMode::Entity(place) => match place.extract(&headers, verified.body()) {
-                Ok(entity) => Some(entity),
-                Err(_) => {
-                    // Keyed by the event id instead: published all the same,
-                    // and counted, for a source whose key names the wrong place.
-                    source.metrics.key_fell_back();
-                    None
-                }
-            },
-            KeyMode::EventId | KeyMode::None => None,
-        };
         Self {
-            entity,
+            entity: None,
             source,
             id,
             body: verified.body().clone(),
@@ -75,6 +63,12 @@ impl Event {
     /// The provider's event type, when the source routes by it.
     pub fn event_type(&self) -> Option<&str> {
         self.routed.event_type.as_deref()
+    }
+
+    /// Keyed by `entity` (what the source's `key` found in the delivery)
+    /// rather than by the event id.
+    pub fn keyed_by(self, entity: Option<EventId>) -> Self {
+        Self { entity, ..self }
     }
 
     /// The Kafka record key: the entity the source keys by, else the event

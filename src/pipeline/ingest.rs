@@ -99,6 +99,9 @@ struct Located {
     verified: Verified,
     id: EventId,
     routed: Routed,
+    /// The entity the source keys records by, where it does and the
+    /// delivery names one.
+    entity: Option<EventId>,
 }
 
 /// A rejection with what the log needs beyond the response.

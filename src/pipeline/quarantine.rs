@@ -208,6 +208,7 @@ pub fn keeps(reason: Reason) -> bool {
             | Reason::StaleTimestamp
             | Reason::SignatureMismatch
             | Reason::MissingEventId
+            | Reason::MissingKey
             | Reason::InvalidEventId
             | Reason::MalformedBody
             | Reason::UnroutableEvent

@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::HeaderName;
 
 use crate::config::secret;
-use crate::config::{Config, FieldError, HeaderStyle, KeyMode};
+use crate::config::{Config, FieldError, HeaderStyle, KeyMissing, KeyMode};
 use crate::ops::metrics::{self, SourceMetrics};
 use crate::pipeline::client_addr::IpSet;
 use crate::pipeline::locate::Locator;
@@ -56,6 +56,7 @@ pub struct Source {
     pub max_body_bytes: usize,
     pub event_id: Locator,
     pub key: KeyMode,
+    pub key_missing: KeyMissing,
     /// Where the provider names the event's type, whether or not the source
     /// routes by it (for `ce_type`).
     pub event_type: Option<Locator>,
@@ -168,6 +169,7 @@ impl Sources {
                     .as_ref()
                     .and_then(|key| key.value().cloned())
                     .unwrap_or_else(|| KeyMode::default_for(sc.verifier)),
+                key_missing: sc.key_missing,
                 forward_headers,
                 rate_limit: sc.rate_limit.as_ref().and_then(|limit| {
                     previous

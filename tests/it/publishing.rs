@@ -344,6 +344,10 @@ async fn records_are_keyed_by_the_entity_so_one_objects_events_share_a_partition
             "{}key = \"header:X-Tenant\"\n",
             source(bed.dir(), "tenant", VerifierKind::Hmac, &tenant_topic)
         ))
+        .sources(&format!(
+            "{}key = \"header:X-Tenant\"\nkey_missing = \"refuse\"\n",
+            source(bed.dir(), "strict", VerifierKind::Hmac, &tenant_topic)
+        ))
         .start()
         .await;
     let client = client();
@@ -432,6 +436,23 @@ async fn records_are_keyed_by_the_entity_so_one_objects_events_share_a_partition
         Duration::from_millis(300),
     )
     .await;
+    // A source that refuses deliveries without their entity.
+    let body = body_with_id("t-3");
+    let headers = signed(VerifierKind::Hmac, "t-3", &body);
+    let reply = send(
+        &client,
+        "POST",
+        &gateway.url("/webhooks/strict"),
+        &headers,
+        body,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, &reply.body["reason"]),
+        (400, &serde_json::json!("missing_key")),
+        "{:?}",
+        reply.body
+    );
     // Without the header, the event id (the body's digest, for `hmac`).
     assert!(
         records.iter().any(|r| r.key.as_deref() == Some(b"acme")),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::{Arrival, Failure, Gateway, Located, Stored};
+use crate::config::{KeyMissing, KeyMode};
 use crate::dedup::intake::DedupKeys;
 use crate::dedup::{ClaimError, Claimed, IdHash};
 use crate::kafka::publish::{Destination, PublishError};
@@ -52,6 +53,7 @@ impl Gateway {
             verified,
             id,
             routed,
+            entity,
         } = event;
         let with_id = |failure: Failure| Failure {
             id: Some(id.clone()),
@@ -104,7 +106,8 @@ impl Gateway {
             headers,
             arrival.received_at,
             arrival.trace,
-        );
+        )
+        .keyed_by(entity);
         // Publish in a task of its own: if the provider hangs up, a record already
         // handed to Kafka still ends in a commit or a release, never in limbo.
         let publisher = Arc::clone(&self.publisher);
@@ -208,15 +211,36 @@ pub(super) fn locate(
     verified: Verified,
 ) -> Result<Located, Failure> {
     let id = source.event_id.extract(headers, verified.body())?;
-    match source.route.route(headers, verified.body()) {
-        Ok(routed) => Ok(Located {
-            verified,
-            id,
-            routed,
-        }),
-        Err(err) => Err(Failure {
-            id: Some(id),
-            ..err.into()
-        }),
-    }
+    let with_id = |rejection: Rejection| Failure {
+        id: Some(id.clone()),
+        ..rejection.into()
+    };
+    let entity = match &source.key {
+        KeyMode::Entity(place) => match place.extract(headers, verified.body()) {
+            Ok(entity) => Some(entity),
+            Err(err) if source.key_missing == KeyMissing::Refuse => {
+                return Err(with_id(Rejection::new(
+                    Reason::MissingKey,
+                    format!("this source keys its events by what the delivery lacks: {err}"),
+                )));
+            }
+            Err(_) => {
+                // Keyed by the event id instead: published all the same,
+                // and counted, for a source whose key names the wrong place.
+                source.metrics.key_fell_back();
+                None
+            }
+        },
+        KeyMode::EventId | KeyMode::None => None,
+    };
+    let routed = source
+        .route
+        .route(headers, verified.body())
+        .map_err(|err| with_id(err.into()))?;
+    Ok(Located {
+        verified,
+        id,
+        routed,
+        entity,
+    })
 }
