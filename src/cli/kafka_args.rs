@@ -36,9 +36,7 @@ impl KafkaArgs {
             }
             None => (rdkafka::ClientConfig::new(), None),
         };
-        for (key, value) in &self.properties {
-            let value = hookgate::config::secret::resolve_setting(value, std::path::Path::new("."))
-                .map_err(|err| format!("--kafka-property {key}: {err}"))?;
+        for (key, value) in resolve_properties(&self.properties)? {
             client.set(key, value);
         }
         match self.brokers.clone().or(brokers) {
@@ -54,8 +52,23 @@ impl KafkaArgs {
     }
 }
 
+/// `--kafka-property` values, each `env:NAME` or `file:PATH` read from
+/// there; an error names the property, never a value.
+pub(crate) fn resolve_properties(
+    properties: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
+    properties
+        .iter()
+        .map(|(key, value)| {
+            hookgate::config::secret::resolve_setting(value, std::path::Path::new("."))
+                .map(|value| (key.clone(), value))
+                .map_err(|err| format!("--kafka-property {key}: {err}"))
+        })
+        .collect()
+}
+
 /// `KEY=VALUE`, split at the first `=`.
-fn parse_property(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_property(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => {
             Ok((key.trim().to_owned(), value.to_owned()))

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use hookgate::config::Config;
+use hookgate::config::{Config, RESERVED_PRODUCER_PROPERTIES};
 use hookgate::kafka::consume::Start;
 use hookgate::tools::redrive::{self as redriving, RedriveRequest};
 
@@ -26,15 +26,29 @@ pub(crate) struct Args {
     /// Only requests refused for this reason (signature_mismatch, …); repeatable.
     #[arg(long)]
     reason: Vec<String>,
+    /// A librdkafka property over the config's `[kafka.client]`, such as
+    /// `sasl.password=env:KAFKA_PASSWORD` (an operator's own credentials);
+    /// a value `env:NAME` or `file:PATH` is read from there. Repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE", value_parser = super::kafka_args::parse_property)]
+    properties: Vec<(String, String)>,
 }
 
 /// Sends the source's quarantined requests through the pipeline again.
 pub(crate) fn run(args: Args) -> Outcome {
     let fail = |message: String| Failure::Input(format!("hookgate redrive: {message}"));
-    let config = match Config::load(&args.config) {
+    let mut config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(err) => return Err(fail(err.to_string())),
     };
+    for (key, value) in super::kafka_args::resolve_properties(&args.properties).map_err(fail)? {
+        // The producer's guarantees rest on these, as in the file.
+        if RESERVED_PRODUCER_PROPERTIES.contains(&key.as_str()) {
+            return Err(fail(format!(
+                "--kafka-property {key}: is set by hookgate (idempotent, acks=all) and may not be overridden"
+            )));
+        }
+        config.kafka.client.insert(key, value);
+    }
     let start = match args.since.as_deref().map(str::parse::<Start>) {
         None => Start::Beginning,
         Some(Ok(start)) => start,

@@ -284,7 +284,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    const MINIMAL: &str = r#"
+    /// The smallest file: what each section requires, and nothing else.
+    pub(super) const MINIMAL: &str = r#"
         [kafka]
         brokers = "127.0.0.1:9092"
 

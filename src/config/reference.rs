@@ -9,22 +9,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::tests::MINIMAL;
 use super::{Config, ServerConfig};
 
 const REFERENCE: &str = include_str!("../../docs/configuration.md");
-
-/// The smallest file: what each section requires, and nothing else.
-const MINIMAL: &str = r#"
-    [kafka]
-    brokers = "embedded"
-
-    [[sources]]
-    name = "github"
-    path = "/webhooks/github"
-    verifier = "github"
-    secrets = ["env:GITHUB_WEBHOOK_SECRET"]
-    topic = "webhooks.github"
-"#;
 
 /// How a reload treats a setting, as the reference writes it.
 fn reload_class(section: &str, setting: &str) -> &'static str {

@@ -307,3 +307,39 @@ fn forward_and_tail_say_what_they_do_with_quarantined_requests() {
         "{stdout}"
     );
 }
+
+#[test]
+fn redrive_takes_kafka_properties_beside_the_file_and_names_a_bad_one() {
+    let (code, _, stderr) = hookgate(&[
+        "redrive",
+        "--config",
+        "examples/hookgate.toml",
+        "--source",
+        "github",
+        "--kafka-property",
+        "sasl.password=env:HOOKGATE_TEST_UNSET_PASSWORD",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--kafka-property sasl.password"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("HOOKGATE_TEST_UNSET_PASSWORD="),
+        "{stderr}"
+    );
+    let (code, _, stderr) = hookgate(&[
+        "redrive",
+        "--config",
+        "examples/hookgate.toml",
+        "--source",
+        "github",
+        "--kafka-property",
+        "acks=1",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--kafka-property acks: is set by hookgate"),
+        "{stderr}"
+    );
+}
