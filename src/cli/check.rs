@@ -53,6 +53,7 @@ fn print_summary(config: &Config, sources: &Sources) {
         config.kafka.brokers,
         config.kafka.produce_timeout()
     );
+    println!("  librdkafka: {}", hookgate::kafka::library());
     println!(
         "  dedup:   window {}, at most {} ids, topic {}",
         humantime::format_duration(config.dedup.window),

@@ -272,6 +272,18 @@ pub fn assign_all<C: ConsumerContext>(
     consumer.assign(&assignment)
 }
 
+/// The librdkafka this binary links and the features it was built with
+/// (`builtin.features`: `ssl`, `sasl_scram`, `sasl_oauthbearer`, `oidc`, …),
+/// so a build that lost one says so where it is checked.
+pub fn library() -> String {
+    let (_, version) = rdkafka::util::get_rdkafka_version();
+    let features = rdkafka::ClientConfig::new()
+        .create_native_config()
+        .and_then(|native| native.get("builtin.features"))
+        .unwrap_or_else(|_| "unknown features".to_owned());
+    format!("{version} ({features})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

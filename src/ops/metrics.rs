@@ -16,6 +16,7 @@ pub const REJECTIONS: &str = "hookgate_rejections_total";
 pub const ACCEPTED: &str = "hookgate_events_accepted_total";
 pub const DUPLICATES: &str = "hookgate_events_duplicate_total";
 pub const HANDSHAKES: &str = "hookgate_handshakes_total";
+pub const BUILD_INFO: &str = "hookgate_build_info";
 pub const KEY_FALLBACKS: &str = "hookgate_partition_key_fallbacks_total";
 pub const REQUEST_DURATION: &str = "hookgate_request_duration_seconds";
 pub const PRODUCE_DURATION: &str = "hookgate_produce_duration_seconds";
@@ -63,6 +64,11 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
 
 /// Gives each metric its help text.
 pub fn describe() {
+    describe_gauge!(
+        BUILD_INFO,
+        "1, labelled with the running hookgate's version."
+    );
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     describe_counter!(REQUESTS, "Requests answered, by source and status code.");
     describe_counter!(REJECTIONS, "Requests turned away, by source and reason.");
     describe_counter!(

@@ -343,3 +343,17 @@ fn redrive_takes_kafka_properties_beside_the_file_and_names_a_bad_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_config_names_the_kafka_features_the_binary_was_built_with() {
+    let (code, stdout, stderr) = hookgate(&["check-config", "--config", "examples/hookgate.toml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("librdkafka:"))
+        .unwrap_or_else(|| panic!("no librdkafka line in {stdout}"));
+    // `oidc` needs libcurl at build time: a build without it must show here.
+    for feature in ["ssl", "sasl_scram", "oidc"] {
+        assert!(line.contains(feature), "{feature} missing: {line}");
+    }
+}
