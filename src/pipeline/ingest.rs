@@ -158,13 +158,26 @@ impl Timings {
         slot: &std::sync::OnceLock<(SystemTime, Duration)>,
         work: impl FnOnce() -> T,
     ) -> T {
-        if !crate::ops::spans::enabled() {
-            return work();
-        }
-        let (began, started) = (SystemTime::now(), Instant::now());
+        let began = Self::begin();
         let done = work();
-        let _ = slot.set((began, started.elapsed()));
+        Self::end(slot, began);
         done
+    }
+
+    /// When a part begins, if spans are exported: no clock is read
+    /// otherwise.
+    fn begin() -> Option<(SystemTime, Instant)> {
+        crate::ops::spans::enabled().then(|| (SystemTime::now(), Instant::now()))
+    }
+
+    /// Notes in `slot` a part that [`Timings::begin`] saw begin.
+    fn end(
+        slot: &std::sync::OnceLock<(SystemTime, Duration)>,
+        began: Option<(SystemTime, Instant)>,
+    ) {
+        if let Some((at, started)) = began {
+            let _ = slot.set((at, started.elapsed()));
+        }
     }
 }
 

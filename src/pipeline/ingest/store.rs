@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use super::{Arrival, Failure, Gateway, Located, Stored};
+use super::{Arrival, Failure, Gateway, Located, Stored, Timings};
 use crate::config::{KeyMissing, KeyMode};
 use crate::dedup::intake::DedupKeys;
 use crate::dedup::{ClaimError, Claimed, IdHash};
@@ -141,11 +141,9 @@ impl Gateway {
         });
         // At the deadline the provider is told to retry; the task goes on and
         // still commits or releases the claim when Kafka answers.
-        let began = (std::time::SystemTime::now(), std::time::Instant::now());
+        let began = Timings::begin();
         let published = tokio::time::timeout_at(deadline, publishing).await;
-        if crate::ops::spans::enabled() {
-            let _ = arrival.timings.produce.set((began.0, began.1.elapsed()));
-        }
+        Timings::end(&arrival.timings.produce, began);
         let Ok(published) = published else {
             return Err(Failure {
                 rejection: PublishError::TimedOut.into(),
