@@ -344,6 +344,9 @@ for pdb in of_kind("PodDisruptionBudget"):
 for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
     port = container.get(probe, {}).get("httpGet", {}).get("port")
     check(port in ports or port in ports.values(), f"{probe} uses container port {port}")
+    # The webhook port's connection limit must not fail a probe under load.
+    check(port in ("metrics", ports.get("metrics")), f"{probe} asks the metrics port, outside the connection limit",
+          f"it asks {port}")
 
 # The config file: mounted where the command line reads it.
 args = container.get("args", []) + container.get("command", [])

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// Webhook ingestion gateway: verifies provider signatures, drops duplicates, and
 /// publishes each event to Kafka, answering 2xx only after Kafka acknowledged it.
 #[derive(Debug, Parser)]
-#[command(name = "hookgate", version)]
+#[command(name = "hookgate", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("HOOKGATE_COMMIT"), ")"))]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -90,6 +90,7 @@ pub async fn launch(config: &Config) -> Result<App, StartError> {
     let admin = if config.metrics.enabled {
         let listener = bind("metrics.listen", config.metrics.listen).await?;
         let admin = Admin::install().map_err(StartError::Metrics)?;
+        crate::kafka::statistics::describe();
         admin.serve(listener);
         Some(admin)
     } else {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hookgate::app;
 use hookgate::config::{Config, LogFormat, Role};
+use tracing_appender::non_blocking::{ErrorCounter, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use super::{Failure, Outcome};
@@ -36,7 +37,7 @@ async fn serve(config: Config, path: &Path) -> Outcome {
     // reloader may send one while hookgate is still starting.
     #[cfg(unix)]
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-    let _log_writer = init_logging(&config);
+    let (_log_writer, dropped_lines) = init_logging(&config);
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
@@ -50,6 +51,7 @@ async fn serve(config: Config, path: &Path) -> Outcome {
             Failure::Failed(format!("hookgate: {err}"))
         }
     })?;
+    tokio::spawn(report_dropped_lines(dropped_lines));
     #[cfg(unix)]
     serve_until_shutdown(&app, path, hangups).await;
     #[cfg(not(unix))]
@@ -59,9 +61,10 @@ async fn serve(config: Config, path: &Path) -> Outcome {
 }
 
 /// Logs go through a non-blocking writer that drops lines rather than stall
-/// requests when the output cannot keep up.
-fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+/// requests when the output cannot keep up; the counter says how many.
+fn init_logging(config: &Config) -> (WorkerGuard, ErrorCounter) {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let dropped = writer.error_counter();
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
@@ -76,7 +79,16 @@ fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
             .init(),
         LogFormat::Text => builder.init(),
     }
-    guard
+    (guard, dropped)
+}
+
+/// Copies the log writer's dropped-line count to its metric.
+async fn report_dropped_lines(dropped: ErrorCounter) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        hookgate::ops::metrics::log_lines_dropped(dropped.dropped_lines() as u64);
+    }
 }
 
 /// Waits for SIGINT or SIGTERM, reloading the configuration on each SIGHUP.

@@ -24,7 +24,7 @@ pub use self::dedup::{
 pub use self::kafka::{
     EMBEDDED_BROKERS, HeaderStyle, KafkaConfig, NULL_BROKERS, RESERVED_PRODUCER_PROPERTIES,
 };
-pub use self::log::{LogConfig, LogFormat};
+pub use self::log::{LogConfig, LogFormat, Sampling};
 pub use self::metrics::MetricsConfig;
 pub use self::server::ServerConfig;
 pub use self::source::{KeyMissing, KeyMode, SourceConfig};

@@ -4,6 +4,7 @@
 pub mod consume;
 pub(crate) mod embedded;
 pub mod publish;
+pub mod statistics;
 
 use std::sync::{Arc, Mutex};
 
@@ -52,6 +53,9 @@ pub struct Logged {
     /// Where the latest error goes, for `/readyz` to say why Kafka is
     /// unreachable (a refused certificate, a failed SASL login).
     last_error: Option<Arc<LastError>>,
+    /// Whether this client's statistics are hookgate's producer metrics
+    /// (one client only: every other client's are ignored).
+    statistics: bool,
 }
 
 impl Logged {
@@ -60,6 +64,14 @@ impl Logged {
         Self {
             last_error: Some(last_error),
             ..Self::default()
+        }
+    }
+
+    /// This context also reports the client's statistics as metrics.
+    pub fn reporting_statistics(self) -> Self {
+        Self {
+            statistics: true,
+            ..self
         }
     }
 }
@@ -74,6 +86,24 @@ impl ClientContext for Logged {
 
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         log_client_message(&self.throttle, level, facility, message);
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if self.statistics {
+            statistics::record(&statistics);
+        }
+    }
+
+    fn stats_raw(&self, raw: &[u8]) {
+        // Parsed only for the client that reports them.
+        if self.statistics {
+            match serde_json::from_slice(raw) {
+                Ok(parsed) => self.stats(parsed),
+                Err(err) => {
+                    tracing::debug!(error = %err, "librdkafka's statistics were not understood")
+                }
+            }
+        }
     }
 }
 

@@ -168,8 +168,7 @@ impl KafkaPublisher {
     pub fn new(config: &KafkaConfig, bootstrap_servers: &str) -> Result<Self, KafkaError> {
         let client_config = producer_config(config, bootstrap_servers);
         let last_error = Arc::new(LastError::default());
-        let producer =
-            client_config.create_with_context(Logged::recording(Arc::clone(&last_error)))?;
+        let producer = client_config.create_with_context(producer_context(&last_error))?;
         Ok(Self {
             producer: SharedProducer(Arc::new(ArcSwap::from_pointee(producer))),
             client_config,
@@ -301,9 +300,8 @@ impl KafkaPublisher {
         }
         match self
             .client_config
-            .create_with_context::<_, FutureProducer<Logged>>(Logged::recording(Arc::clone(
-                &self.last_error,
-            ))) {
+            .create_with_context::<_, FutureProducer<Logged>>(producer_context(&self.last_error))
+        {
             Ok(fresh) => {
                 let old = self.producer.0.swap(Arc::new(fresh));
                 self.timeouts_in_a_row.store(0, Ordering::Relaxed);
@@ -484,8 +482,20 @@ fn header<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {
 
 /// The producer's settings. Those hookgate's guarantees rest on are set last so
 /// nothing passed through can weaken them (config validation refuses them too).
+/// The event producer's context: its errors logged and kept for `/readyz`,
+/// its statistics reported as metrics.
+fn producer_context(last_error: &Arc<LastError>) -> Logged {
+    Logged::recording(Arc::clone(last_error)).reporting_statistics()
+}
+
 pub fn producer_config(config: &KafkaConfig, bootstrap_servers: &str) -> ClientConfig {
     let mut client = crate::kafka::client_config(config, bootstrap_servers);
+    if client.get("statistics.interval.ms").is_none() {
+        client.set(
+            "statistics.interval.ms",
+            crate::kafka::statistics::DEFAULT_INTERVAL_MS,
+        );
+    }
     client
         .set("compression.type", "lz4")
         .set("linger.ms", "2")

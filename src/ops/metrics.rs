@@ -53,6 +53,7 @@ pub const DEDUP_CAPACITY: &str = "hookgate_dedup_capacity_entries";
 pub const CONNECTIONS_MAX: &str = "hookgate_connections_max";
 pub const IN_FLIGHT_MAX: &str = "hookgate_requests_in_flight_max";
 pub const QUEUE_CAPACITY: &str = "hookgate_kafka_queue_capacity_messages";
+pub const LOG_LINES_DROPPED: &str = "hookgate_log_lines_dropped_total";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -66,9 +67,15 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
 pub fn describe() {
     describe_gauge!(
         BUILD_INFO,
-        "1, labelled with the running hookgate's version."
+        "1, labelled with the running hookgate's version and the commit it was built from."
     );
-    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION"), "commit" => env!("HOOKGATE_COMMIT"))
+        .set(1.0);
+    describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log's output could not keep up (the writer never stalls a request)."
+    );
+    counter!(LOG_LINES_DROPPED).absolute(0);
     describe_counter!(REQUESTS, "Requests answered, by source and status code.");
     describe_counter!(REJECTIONS, "Requests turned away, by source and reason.");
     describe_counter!(
@@ -535,6 +542,11 @@ pub fn dedup_published(source: &str, delay: Duration) {
 
 pub fn kafka_queue(messages: i32) {
     gauge!(QUEUE_MESSAGES).set(f64::from(messages));
+}
+
+/// The log writer's total of dropped lines so far.
+pub fn log_lines_dropped(total: u64) {
+    counter!(LOG_LINES_DROPPED).absolute(total);
 }
 
 pub fn broker_reachable(reachable: bool) {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 
 use self::body::{log_body, over_budget, read_body};
-use self::record::record_stored;
+use self::record::{StoredLog, record_stored};
 use self::store::{RateSpend, locate};
 use crate::config::Config;
 use crate::dedup::Dedup;
@@ -55,6 +55,8 @@ pub struct Gateway {
     /// False where `dedup.role = "dedup"`: every path but the health checks
     /// is answered 404.
     receives_webhooks: bool,
+    /// Which stored deliveries get a log line (`[log] accepted`).
+    stored_log: StoredLog,
 }
 
 /// The intake topic and its partition count, which the edge routes by.
@@ -212,6 +214,7 @@ impl Gateway {
             retry_after_secs: config.kafka.retry_after_secs(),
             budget: Budget::new(&config.server),
             receives_webhooks: config.dedup.role.receives_webhooks(),
+            stored_log: StoredLog::new(config.log.accepted),
             intake: (!config.kafka.is_null()).then(|| {
                 Arc::new(Intake {
                     topic: config.dedup.intake_topic.clone(),
@@ -324,7 +327,12 @@ impl Gateway {
         };
         match self.ingest(&source, request, &mut ticket, &arrival).await {
             Ok(Outcome::One(event)) => {
-                record_stored(&source, std::slice::from_ref(&event), &arrival);
+                record_stored(
+                    &source,
+                    std::slice::from_ref(&event),
+                    &arrival,
+                    &self.stored_log,
+                );
                 match event {
                     Stored::Accepted { id, .. } => Answer::Stored {
                         id,
@@ -337,7 +345,8 @@ impl Gateway {
                 }
             }
             Ok(Outcome::Batch(events)) => {
-                let (accepted, duplicates) = record_stored(&source, &events, &arrival);
+                let (accepted, duplicates) =
+                    record_stored(&source, &events, &arrival, &self.stored_log);
                 Answer::Batch {
                     events: events.len(),
                     accepted,

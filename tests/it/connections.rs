@@ -336,3 +336,46 @@ async fn read_answer(stream: &mut TcpStream) -> String {
     let n = read.expect("answered").expect("read");
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_on_the_metrics_port_answer_while_every_webhook_place_is_taken() {
+    // The manifests probe the metrics port: an overloaded webhook port must
+    // not fail a probe, or Kubernetes would take the replica out of the
+    // Service (or restart it) and move its load onto the others.
+    let server = "header_timeout = \"30s\"\nmax_connections = 16\nmax_connections_per_client = 0";
+    let bed = Testbed::own_tansu("probes").await;
+    let gateway = bed
+        .gateway_for("github", KIND)
+        .server(server)
+        .start_process()
+        .await;
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(TcpStream::connect(gateway.addr).await.expect("connect"));
+    }
+    gateway
+        .await_metric("hookgate_connections_open", 16.0)
+        .await;
+
+    // The webhook port is full: its own /healthz is refused...
+    let webhook = try_send(&client(), "GET", &gateway.url("/healthz"), &[], "").await;
+    assert!(
+        matches!(&webhook, Ok(reply) if reply.status == 503) || webhook.is_err(),
+        "{webhook:?}"
+    );
+    // ... while the probes' port answers both, again and again.
+    for _ in 0..20 {
+        let live = send(&client(), "GET", &gateway.metrics_url("/healthz"), &[], "").await;
+        assert_eq!(live.status, 200, "{:?}", live.body);
+        let ready = send(&client(), "GET", &gateway.metrics_url("/readyz"), &[], "").await;
+        assert_eq!(ready.status, 200, "{:?}", ready.body);
+    }
+    assert!(
+        gateway
+            .metric("hookgate_connections_refused_total{reason=\"connection_limit\"}")
+            .await
+            >= 1.0
+    );
+    drop(held);
+    gateway.stop();
+}

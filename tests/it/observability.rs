@@ -465,6 +465,45 @@ async fn logs_are_structured_and_show_bodies_only_where_switched_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_deliveries_are_logged_one_in_n_and_every_refusal_is_logged() {
+    let bed = Testbed::own_tansu("sampled").await;
+    let kind = VerifierKind::Github;
+    let process = bed
+        .gateway_for("github", kind)
+        .tables("[log]\nformat = \"logfmt\"\naccepted = \"1/5\"")
+        .start_process()
+        .await;
+    let url = process.url("/webhooks/github");
+    let client = client();
+    for n in 0..20 {
+        let id = format!("evt-sampled-{n}");
+        let body = body_with_id(&id);
+        let reply = send(&client, "POST", &url, &signed(kind, &id, &body), body).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    for n in 0..3 {
+        let id = format!("evt-forged-{n}");
+        let forged = send(
+            &client,
+            "POST",
+            &url,
+            &signed(kind, &id, b"{}"),
+            "{\"x\":1}",
+        )
+        .await;
+        assert_eq!(forged.status, 401);
+    }
+    let log = process.stop();
+    let lines = |word: &str| {
+        log.lines()
+            .filter(|l| l.contains(word) && l.contains("source=github"))
+            .count()
+    };
+    assert_eq!(lines("message=accepted "), 4, "one in five of 20: {log}");
+    assert_eq!(lines("signature_mismatch"), 3, "every refusal: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logged_body_cannot_forge_a_log_line_in_any_format() {
     let bed = Testbed::unreachable(&format!("127.0.0.1:{}", free_port()), "forged").await;
     let sources = format!(

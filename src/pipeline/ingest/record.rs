@@ -2,10 +2,14 @@
 //! stored delivery or of a refusal, and the quarantine's copy of a refused
 //! request for a source that keeps them.
 
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
 use super::{Arrival, Failure, Gateway, Stored};
+use crate::config::Sampling;
 use crate::kafka::publish::Delivery;
 use crate::ops::metrics::SourceMetrics;
 use crate::ops::spans::{self, Span};
@@ -13,6 +17,36 @@ use crate::pipeline::answer::Answer;
 use crate::pipeline::locate::EventId;
 use crate::pipeline::quarantine::{self, Refused};
 use crate::pipeline::source::Source;
+
+/// `[log] accepted` at work: which stored deliveries get their log line.
+/// Refusals are not sampled: each is logged.
+#[derive(Debug)]
+pub(super) struct StoredLog {
+    one_in: Option<NonZeroU64>,
+    seen: AtomicU64,
+}
+
+impl StoredLog {
+    pub(super) fn new(sampling: Sampling) -> Self {
+        Self {
+            one_in: sampling.one_in(),
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the next stored delivery gets its line: the first, and then
+    /// one in N, counted across every source and worker.
+    fn keep(&self) -> bool {
+        match self.one_in {
+            None => false,
+            Some(NonZeroU64::MIN) => true,
+            Some(n) => self
+                .seen
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(n.get()),
+        }
+    }
+}
 
 impl Gateway {
     pub(super) fn reject(
@@ -92,6 +126,7 @@ pub(super) fn record_stored(
     source: &Source,
     events: &[Stored],
     arrival: &Arrival,
+    log: &StoredLog,
 ) -> (usize, usize) {
     let (started, client, trace) = (arrival.started, arrival.client, arrival.trace);
     let trace_id = trace.trace_id();
@@ -115,11 +150,13 @@ pub(super) fn record_stored(
                 );
                 // Where the edge stored it: the intake topic, from which the
                 // dedup stage publishes it to `topic`.
-                tracing::info!(
+                if log.keep() {
+                    tracing::info!(
                     source = %source.name, %client, %trace_id, event_id = %id, status = 200, topic = %topic,
                     intake_partition = delivery.partition, intake_offset = delivery.offset,
                     latency_ms, "accepted"
-                );
+                    );
+                }
             }
             Stored::Duplicate { id } => {
                 export_span(
@@ -130,9 +167,11 @@ pub(super) fn record_stored(
                     Some(id.as_str()),
                     None,
                 );
-                tracing::info!(
-                    source = %source.name, %client, %trace_id, event_id = %id, status = 200, latency_ms, "duplicate"
-                );
+                if log.keep() {
+                    tracing::info!(
+                        source = %source.name, %client, %trace_id, event_id = %id, status = 200, latency_ms, "duplicate"
+                    );
+                }
             }
         }
     }

@@ -1,0 +1,160 @@
+//! librdkafka's own view of the event producer, as metrics: how full its
+//! queue is in messages and bytes, and per broker the round-trip time, the
+//! requests queued and awaiting an answer, whether it is up, and its errors.
+//! librdkafka emits the statistics every `statistics.interval.ms` on its own
+//! thread; nothing here runs on the request path.
+
+use metrics::{counter, gauge};
+use rdkafka::statistics::{Broker, Statistics};
+
+/// How often the event producer reports its statistics, unless
+/// `[kafka.client]` or `[kafka.producer]` sets `statistics.interval.ms`.
+pub const DEFAULT_INTERVAL_MS: &str = "5000";
+
+pub const QUEUE_BYTES: &str = "hookgate_kafka_queue_bytes";
+pub const QUEUE_CAPACITY_BYTES: &str = "hookgate_kafka_queue_capacity_bytes";
+pub const BROKER_UP: &str = "hookgate_kafka_broker_up";
+pub const BROKER_RTT_P99: &str = "hookgate_kafka_broker_rtt_p99_seconds";
+pub const BROKER_OUTBUF: &str = "hookgate_kafka_broker_requests_queued";
+pub const BROKER_WAITRESP: &str = "hookgate_kafka_broker_requests_awaiting_response";
+pub const BROKER_ERRORS: &str = "hookgate_kafka_broker_errors_total";
+
+/// Gives each series its help text and the queue's its first value.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_gauge!(
+        QUEUE_BYTES,
+        "Bytes of events queued in the event producer, waiting for Kafka's acknowledgement (librdkafka's msg_size)."
+    );
+    describe_gauge!(
+        QUEUE_CAPACITY_BYTES,
+        "The event producer's queue capacity in bytes (queue.buffering.max.kbytes)."
+    );
+    describe_gauge!(
+        BROKER_UP,
+        "1 while the event producer's connection to this broker is up, by broker (host:port/node id)."
+    );
+    describe_gauge!(
+        BROKER_RTT_P99,
+        "99th percentile of the broker's round-trip time over the last statistics interval, by broker."
+    );
+    describe_gauge!(
+        BROKER_OUTBUF,
+        "Requests waiting to be sent to the broker, by broker."
+    );
+    describe_gauge!(
+        BROKER_WAITRESP,
+        "Requests sent to the broker and not answered yet, by broker."
+    );
+    describe_counter!(
+        BROKER_ERRORS,
+        "Errors of the event producer's connection to a broker, by broker and kind (transmit, receive, timeout)."
+    );
+    gauge!(QUEUE_BYTES).set(0.0);
+}
+
+/// Reports one round of statistics.
+pub fn record(statistics: &Statistics) {
+    gauge!(QUEUE_BYTES).set(statistics.msg_size as f64);
+    gauge!(QUEUE_CAPACITY_BYTES).set(statistics.msg_size_max as f64);
+    for broker in statistics.brokers.values().filter(|b| is_real(b)) {
+        let name = broker.name.clone();
+        gauge!(BROKER_UP, "broker" => name.clone()).set(if broker.state == "UP" {
+            1.0
+        } else {
+            0.0
+        });
+        if let Some(rtt) = &broker.rtt {
+            // Microseconds; an interval without requests reports 0.
+            gauge!(BROKER_RTT_P99, "broker" => name.clone()).set(rtt.p99 as f64 / 1e6);
+        }
+        gauge!(BROKER_OUTBUF, "broker" => name.clone()).set(broker.outbuf_cnt as f64);
+        gauge!(BROKER_WAITRESP, "broker" => name.clone()).set(broker.waitresp_cnt as f64);
+        for (kind, total) in [
+            ("transmit", broker.txerrs),
+            ("receive", broker.rxerrs),
+            ("timeout", broker.req_timeouts),
+        ] {
+            // librdkafka keeps the totals; a replaced producer starts again
+            // from 0, which Prometheus reads as a counter reset.
+            counter!(BROKER_ERRORS, "broker" => name.clone(), "kind" => kind).absolute(total);
+        }
+    }
+}
+
+/// A broker of the cluster, not a bootstrap address before metadata named
+/// it (node id -1) nor a logical broker (the coordinator's alias).
+fn is_real(broker: &Broker) -> bool {
+    broker.nodeid >= 0 && broker.source != "logical"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape librdkafka 2.x emits, cut to what is read here.
+    const SAMPLE: &str = r#"{
+        "name": "hookgate#producer-1", "client_id": "hookgate", "type": "producer",
+        "ts": 1, "time": 1, "age": 1, "replyq": 0,
+        "msg_cnt": 3, "msg_size": 4096, "msg_max": 100000, "msg_size_max": 1073741824,
+        "simple_cnt": 0, "metadata_cache_cnt": 1,
+        "tx": 0, "tx_bytes": 0, "rx": 0, "rx_bytes": 0, "txmsgs": 0, "txmsg_bytes": 0,
+        "rxmsgs": 0, "rxmsg_bytes": 0,
+        "brokers": {
+            "localhost:9092/1": {"name": "localhost:9092/1", "nodeid": 1, "nodename": "localhost:9092",
+                "source": "learned", "state": "UP", "stateage": 1, "outbuf_cnt": 2, "outbuf_msg_cnt": 2,
+                "waitresp_cnt": 1, "waitresp_msg_cnt": 1, "tx": 9, "txbytes": 9, "txerrs": 4,
+                "txretries": 0, "txidle": 0, "rxidle": 0, "req_timeouts": 1, "rx": 9, "rxbytes": 9, "rxerrs": 0,
+                "rxcorriderrs": 0, "rxpartial": 0, "zbuf_grow": 0, "buf_grow": 0,
+                "req": {}, "toppars": {},
+                "rtt": {"min": 1, "max": 1, "avg": 1, "sum": 1, "cnt": 1, "stddev": 0,
+                        "hdrsize": 0, "p50": 1, "p75": 1, "p90": 1, "p95": 1, "p99": 2500,
+                        "p99_99": 1, "outofrange": 0}},
+            "localhost:9092/bootstrap": {"name": "localhost:9092/bootstrap", "nodeid": -1,
+                "nodename": "localhost:9092", "source": "configured", "state": "UP", "stateage": 1,
+                "outbuf_cnt": 0, "outbuf_msg_cnt": 0, "waitresp_cnt": 0, "waitresp_msg_cnt": 0,
+                "tx": 0, "txbytes": 0, "txerrs": 0, "txretries": 0, "txidle": 0, "rxidle": 0, "req_timeouts": 0, "rx": 0,
+                "rxbytes": 0, "rxerrs": 0, "rxcorriderrs": 0, "rxpartial": 0, "zbuf_grow": 0,
+                "buf_grow": 0, "req": {}, "toppars": {}}
+        },
+        "topics": {}
+    }"#;
+
+    #[test]
+    fn the_cluster_s_brokers_are_reported_and_bootstrap_addresses_are_not() {
+        let statistics: Statistics = serde_json::from_str(SAMPLE).expect("librdkafka's shape");
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || record(&statistics));
+        let seen: std::collections::HashMap<String, String> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let labels: Vec<String> = key
+                    .key()
+                    .labels()
+                    .map(|label| format!("{}={}", label.key(), label.value()))
+                    .collect();
+                (
+                    format!("{}{{{}}}", key.key().name(), labels.join(",")),
+                    format!("{value:?}"),
+                )
+            })
+            .collect();
+        let value = |series: &str| seen.get(series).cloned().unwrap_or_default();
+        assert_eq!(value("hookgate_kafka_queue_bytes{}"), "Gauge(4096.0)");
+        assert_eq!(
+            value("hookgate_kafka_broker_rtt_p99_seconds{broker=localhost:9092/1}"),
+            "Gauge(0.0025)"
+        );
+        assert_eq!(
+            value("hookgate_kafka_broker_errors_total{broker=localhost:9092/1,kind=transmit}"),
+            "Counter(4)"
+        );
+        assert!(
+            !seen.keys().any(|series| series.contains("bootstrap")),
+            "{seen:?}"
+        );
+    }
+}
