@@ -91,6 +91,7 @@ pub async fn launch(config: &Config) -> Result<App, StartError> {
         let listener = bind("metrics.listen", config.metrics.listen).await?;
         let admin = Admin::install().map_err(StartError::Metrics)?;
         crate::kafka::statistics::describe();
+        report_limits(config);
         admin.serve(listener);
         Some(admin)
     } else {
@@ -107,6 +108,26 @@ pub async fn launch(config: &Config) -> Result<App, StartError> {
     }
     app.admin = admin;
     Ok(app)
+}
+
+/// What the replica runs under that an alert reads ahead of time: its memory
+/// limit, and when the certificate it shows Kafka expires (the edge's is
+/// reported as it is loaded, and reloaded).
+fn report_limits(config: &Config) {
+    crate::ops::metrics::memory_limit(crate::ops::container::memory_limit().unwrap_or(0));
+    let client_certificate = config.kafka.client.get("ssl.certificate.location");
+    if let Some(path) = client_certificate.filter(|path| !path.trim().is_empty()) {
+        match crate::edge::tls::read_certificates(std::path::Path::new(path)) {
+            Ok(chain) => {
+                if let Some(expires_at) = crate::edge::tls::expiry(&chain) {
+                    crate::ops::metrics::certificate_expiry("kafka_client", expires_at);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(path = %path, "cannot read the Kafka client certificate to report its expiry: {err}")
+            }
+        }
+    }
 }
 
 /// A running hookgate. Dropping it without [`App::shutdown`] stops the

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
@@ -69,6 +69,8 @@ impl TlsError {
 pub struct TlsMaterial {
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
+    /// When the first certificate of the chain expires.
+    expires_at: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for TlsMaterial {
@@ -88,14 +90,17 @@ pub struct Tls {
 impl Tls {
     /// Reads and checks the certificate and key (paths relative to `base_dir`).
     pub fn load(config: &TlsConfig, base_dir: &Path) -> Result<Self, TlsError> {
+        let material = TlsMaterial::load(config, base_dir)?;
+        material.report_expiry();
         Ok(Self {
-            current: ArcSwap::from_pointee(TlsMaterial::load(config, base_dir)?),
+            current: ArcSwap::from_pointee(material),
         })
     }
 
     /// Offers new connections `material` (a renewed certificate); open
     /// connections keep theirs.
     pub fn install(&self, material: TlsMaterial) {
+        material.report_expiry();
         self.current.store(Arc::new(material));
     }
 
@@ -132,6 +137,7 @@ impl TlsMaterial {
             path: key.clone(),
             message: err.to_string(),
         })?;
+        let expires_at = expiry(&chain);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut server = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -150,8 +156,32 @@ impl TlsMaterial {
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             handshake_timeout: config.handshake_timeout,
+            expires_at,
         })
     }
+
+    fn report_expiry(&self) {
+        if let Some(expires_at) = self.expires_at {
+            crate::ops::metrics::certificate_expiry("edge", expires_at);
+        }
+    }
+}
+
+/// When the first certificate of `chain` to expire does: a chain is as good
+/// as its shortest-lived link. `None` if none can be read as X.509.
+pub fn expiry(chain: &[CertificateDer<'_>]) -> Option<SystemTime> {
+    use x509_cert::der::Decode;
+    chain
+        .iter()
+        .filter_map(|der| x509_cert::Certificate::from_der(der.as_ref()).ok())
+        .map(|certificate| {
+            certificate
+                .tbs_certificate
+                .validity
+                .not_after
+                .to_system_time()
+        })
+        .min()
 }
 
 /// The PEM certificates in a file (a chain, or authorities to trust); at

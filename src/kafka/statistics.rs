@@ -58,7 +58,9 @@ pub fn record(statistics: &Statistics) {
     gauge!(QUEUE_BYTES).set(statistics.msg_size as f64);
     gauge!(QUEUE_CAPACITY_BYTES).set(statistics.msg_size_max as f64);
     for broker in statistics.brokers.values().filter(|b| is_real(b)) {
-        let name = broker.name.clone();
+        // librdkafka's own name carries the protocol (`ssl://…`); the
+        // address and node id are what an operator looks the broker up by.
+        let name = format!("{}/{}", broker.nodename, broker.nodeid);
         gauge!(BROKER_UP, "broker" => name.clone()).set(if broker.state == "UP" {
             1.0
         } else {

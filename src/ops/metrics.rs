@@ -54,6 +54,8 @@ pub const CONNECTIONS_MAX: &str = "hookgate_connections_max";
 pub const IN_FLIGHT_MAX: &str = "hookgate_requests_in_flight_max";
 pub const QUEUE_CAPACITY: &str = "hookgate_kafka_queue_capacity_messages";
 pub const LOG_LINES_DROPPED: &str = "hookgate_log_lines_dropped_total";
+pub const CERTIFICATE_EXPIRY: &str = "hookgate_tls_certificate_expiry_timestamp_seconds";
+pub const MEMORY_LIMIT: &str = "hookgate_memory_limit_bytes";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -76,6 +78,14 @@ pub fn describe() {
         "Log lines dropped because the log's output could not keep up (the writer never stalls a request)."
     );
     counter!(LOG_LINES_DROPPED).absolute(0);
+    describe_gauge!(
+        CERTIFICATE_EXPIRY,
+        "When a certificate hookgate presents expires, in Unix seconds: `edge` ([server.tls]), `kafka_client` (ssl.certificate.location); the earliest of its chain."
+    );
+    describe_gauge!(
+        MEMORY_LIMIT,
+        "The memory this process may use before it is killed (its cgroup's limit), in bytes; 0 when there is none."
+    );
     describe_counter!(REQUESTS, "Requests answered, by source and status code.");
     describe_counter!(REJECTIONS, "Requests turned away, by source and reason.");
     describe_counter!(
@@ -542,6 +552,19 @@ pub fn dedup_published(source: &str, delay: Duration) {
 
 pub fn kafka_queue(messages: i32) {
     gauge!(QUEUE_MESSAGES).set(f64::from(messages));
+}
+
+/// When the certificate `which` hookgate presents expires.
+pub fn certificate_expiry(which: &'static str, expires_at: std::time::SystemTime) {
+    let seconds = expires_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64());
+    gauge!(CERTIFICATE_EXPIRY, "certificate" => which).set(seconds);
+}
+
+/// The memory limit the process runs under (0: none).
+pub fn memory_limit(bytes: u64) {
+    gauge!(MEMORY_LIMIT).set(bytes as f64);
 }
 
 /// The log writer's total of dropped lines so far.

@@ -3,14 +3,18 @@
 //! client certificate the test makes with the `openssl` command. hookgate
 //! publishes through it with the right CA and its certificate (its key's
 //! passphrase read from a `file:`), and stays unready, saying why, with a
-//! wrong CA or without a client certificate.
+//! wrong CA or without a client certificate. The operator's tools reach the
+//! same broker with the gateway's own file: the quarantine runbook (`tail`,
+//! then `redrive`) and `forward`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hookgate::verify::VerifierKind;
+use hookgate_testbed::cli;
 use hookgate_testbed::http::{client, send, try_get};
+use hookgate_testbed::signing::github_signed_with;
 use hookgate_testbed::signing::{body_with_id, signed, source};
 use hookgate_testbed::{Broker, GatewayBuilder, free_port, installed, topic};
 use rdkafka::ClientConfig;
@@ -274,4 +278,134 @@ async fn a_wrong_ca_or_a_missing_client_certificate_keeps_hookgate_unready() {
             "{expected_in_log:?} not in:\n{log}"
         );
     }
+}
+
+/// A GitHub source whose secret is read from `secret_file`, quarantining
+/// what it refuses.
+fn quarantining(dir: &Path, secret_file: &str, events: &str, quarantine: &str) -> String {
+    format!(
+        "[[sources]]\nname = \"github\"\npath = \"/webhooks/github\"\nverifier = \"github\"\n\
+         secrets = [\"file:{}\"]\ntopic = \"{events}\"\nquarantine_topic = \"{quarantine}\"\n",
+        dir.join(secret_file).display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quarantine_runbook_and_forward_reach_a_tls_broker_with_the_gateways_file() {
+    let tls = tls_broker().await;
+    let dir = tls.dir.path();
+    let (events, quarantine) = (topic("tls-runbook"), topic("tls-runbook-q"));
+    std::fs::write(dir.join("wrong.secret"), "a-mistyped-secret").expect("secret");
+    std::fs::write(dir.join("right.secret"), "the-providers-secret").expect("secret");
+    let client_table = tls_client(dir, "ca.pem", true);
+    let gateway = GatewayBuilder::new(&tls.bootstrap)
+        .tables(&client_table)
+        .sources(&quarantining(dir, "wrong.secret", &events, &quarantine))
+        .files_in(dir)
+        .start_process()
+        .await;
+
+    // What the replica reports of its TLS material and of the broker.
+    let expiry = gateway
+        .metric("hookgate_tls_certificate_expiry_timestamp_seconds{certificate=\"kafka_client\"}")
+        .await;
+    let in_two_days = hookgate_testbed::signing::now() as f64 + 2.0 * 86_400.0;
+    assert!(
+        (expiry - in_two_days).abs() < 86_400.0,
+        "the client certificate expires in 2 days, not at {expiry}"
+    );
+
+    // A delivery refused for a mistyped secret is kept in the quarantine.
+    let (headers, body) = github_signed_with(b"the-providers-secret", "tls-lost");
+    let url = gateway.url("/webhooks/github");
+    let reply = send(&client(), "POST", &url, &headers, body.clone()).await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    gateway
+        .await_metric(
+            "hookgate_quarantined_total{source=\"github\",outcome=\"written\"}",
+            1.0,
+        )
+        .await;
+
+    // 1. Look: `tail` with the gateway's file only (TLS, the client
+    // certificate, its key's passphrase from a file:).
+    let config = gateway.config_path().to_str().expect("utf-8").to_owned();
+    let tail = cli::hookgate(&[
+        "tail",
+        "--config",
+        &config,
+        "--topic",
+        &quarantine,
+        "--from-beginning",
+        "--no-follow",
+    ]);
+    let said = tail.printed();
+    assert!(tail.success(), "{said}");
+    assert!(said.contains("signature_mismatch"), "{said}");
+    assert!(said.contains("tls-lost"), "{said}");
+
+    // 2. Fix the secret in the file; re-drive: published once, over TLS.
+    gateway.rewrite_config(
+        "",
+        &client_table,
+        &quarantining(dir, "right.secret", &events, &quarantine),
+    );
+    let redrive = cli::hookgate(&["redrive", "--config", &config, "--source", "github"]);
+    let said = redrive.printed();
+    assert!(redrive.success(), "{said}");
+    assert!(said.contains("1 accepted"), "{said}");
+
+    // 3. `forward` reads the quarantine over TLS and delivers the request
+    // to the gateway, reloaded with the fixed secret: a copy of what was
+    // re-driven, so a duplicate.
+    gateway.hangup();
+    gateway
+        .await_metric("hookgate_config_reloads_total{outcome=\"applied\"}", 1.0)
+        .await;
+    let forward = cli::hookgate(&[
+        "forward",
+        "--config",
+        &config,
+        "--topic",
+        &quarantine,
+        "--from",
+        "beginning",
+        "--no-follow",
+        "--to",
+        &url,
+    ]);
+    let said = forward.printed();
+    assert!(forward.success(), "{said}");
+    assert!(said.contains("200"), "{said}");
+
+    // Without the file's TLS settings the same tool cannot read the topic,
+    // and says so instead of waiting for ever.
+    let plain = cli::hookgate(&[
+        "tail",
+        "--brokers",
+        &tls.bootstrap,
+        "--topic",
+        &quarantine,
+        "--from-beginning",
+        "--no-follow",
+    ]);
+    assert!(!plain.success(), "{}", plain.printed());
+
+    // librdkafka's statistics (every 5 s) name the broker it produces to.
+    let broker = format!("hookgate_kafka_broker_up{{broker=\"{}/", tls.bootstrap);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, metrics) = try_get(&client(), &gateway.metrics_url("/metrics"))
+            .await
+            .expect("metrics");
+        if metrics
+            .lines()
+            .any(|line| line.starts_with(&broker) && line.ends_with(" 1"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {broker}…}} 1 in:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    gateway.stop();
 }
