@@ -11,6 +11,7 @@
 mod check;
 pub mod reload;
 mod running;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;

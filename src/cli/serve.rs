@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use hookgate::app;
+use hookgate::app::{
+    self,
+    watch::{self, FileWatch},
+};
 use hookgate::config::{Config, LogFormat, Role};
 use tracing_appender::non_blocking::{ErrorCounter, WorkerGuard};
 use tracing_subscriber::EnvFilter;
@@ -53,7 +56,7 @@ async fn serve(config: Config, path: &Path) -> Outcome {
     })?;
     tokio::spawn(report_dropped_lines(dropped_lines));
     #[cfg(unix)]
-    serve_until_shutdown(&app, path, hangups).await;
+    serve_until_shutdown(&app, &config, path, hangups).await;
     #[cfg(not(unix))]
     shutdown_signal().await;
     app.shutdown().await;
@@ -91,27 +94,69 @@ async fn report_dropped_lines(dropped: ErrorCounter) {
     }
 }
 
-/// Waits for SIGINT or SIGTERM, reloading the configuration on each SIGHUP.
+/// Waits for SIGINT or SIGTERM, reloading the configuration on each SIGHUP
+/// and, with `server.reload_on_change`, when a file it reads changes.
 #[cfg(unix)]
 async fn serve_until_shutdown(
     app: &app::App,
+    config: &Config,
     path: &Path,
     hangups: std::io::Result<tokio::signal::unix::Signal>,
 ) {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let Ok(mut hangups) = hangups else {
-        tracing::warn!("cannot listen for SIGHUP: reloading needs a restart");
-        return shutdown.await;
+    let mut watch = if config.server.reload_on_change {
+        match FileWatch::new(watch::files(config, path)) {
+            Ok(watch) => Some(watch),
+            Err(err) => {
+                tracing::warn!("{err}: reloading needs SIGHUP");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut hangups = match hangups {
+        Ok(hangups) => Some(hangups),
+        Err(err) => {
+            tracing::warn!(
+                "cannot listen for SIGHUP ({err}): reloading needs a restart or a file change"
+            );
+            None
+        }
     };
     loop {
         tokio::select! {
             () = &mut shutdown => return,
-            Some(()) = hangups.recv() => {
+            Some(()) = hangup(hangups.as_mut()) => {
                 tracing::info!(config = %path.display(), "SIGHUP received: reloading the configuration");
-                app.reload(path);
+            }
+            changed = changed(watch.as_mut()) => {
+                let changed: Vec<String> = changed.iter().map(|file| file.display().to_string()).collect();
+                tracing::info!(files = %changed.join(", "), "a file of the configuration changed: reloading it");
             }
         }
+        app.reload(path);
+        // The reloaded file may name other secret files.
+        if let (Some(watch), Ok(reloaded)) = (watch.as_mut(), Config::load(path)) {
+            watch.watch(watch::files(&reloaded, path));
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn hangup(hangups: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+    match hangups {
+        Some(hangups) => hangups.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(unix)]
+async fn changed(watch: Option<&mut FileWatch>) -> Vec<std::path::PathBuf> {
+    match watch {
+        Some(watch) => watch.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -78,6 +78,9 @@ pub struct ServerConfig {
     /// On SIGTERM, how long requests in flight may take to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Reload when the config file, a source's `file:` secret or the TLS
+    /// certificate or key changes, as SIGHUP does.
+    pub reload_on_change: bool,
     /// Async worker threads; 0 means one per CPU core. librdkafka runs threads
     /// of its own beside them.
     pub workers: usize,
@@ -203,6 +206,7 @@ impl Default for ServerConfig {
             http2_max_pending_resets: 20,
             readiness_requires_kafka: false,
             shutdown_grace: Duration::from_secs(15),
+            reload_on_change: true,
             workers: 0,
             tls: None,
             trusted_proxies: Vec::new(),

@@ -161,6 +161,13 @@ impl ClientContext for StageContext {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
         self.logged.log(level, facility, message);
     }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        crate::ops::metrics::dedup_lag(crate::kafka::statistics::consumer_lag(
+            &statistics,
+            &self.topic,
+        ));
+    }
 }
 
 impl StageContext {
@@ -241,6 +248,13 @@ pub fn spawn(
             settings.session_timeout.as_millis().to_string(),
         )
         .set("fetch.wait.max.ms", "10");
+    if consumer_config.get("statistics.interval.ms").is_none() {
+        // For hookgate_dedup_lag_records.
+        consumer_config.set(
+            "statistics.interval.ms",
+            crate::kafka::statistics::DEFAULT_INTERVAL_MS,
+        );
+    }
     if let Some(instance) = &settings.instance_id {
         consumer_config.set("group.instance.id", instance);
     }

@@ -1,8 +1,9 @@
-//! librdkafka's own view of the event producer, as metrics: how full its
-//! queue is in messages and bytes, and per broker the round-trip time, the
-//! requests queued and awaiting an answer, whether it is up, and its errors.
-//! librdkafka emits the statistics every `statistics.interval.ms` on its own
-//! thread; nothing here runs on the request path.
+//! librdkafka's own view of hookgate's clients, as metrics: of the event
+//! producer, how full its queue is in messages and bytes, and per broker the
+//! round-trip time, the requests queued and awaiting an answer, whether it is
+//! up, and its errors; of the dedup stage's consumer, how far behind the
+//! intake it is. librdkafka emits the statistics every
+//! `statistics.interval.ms`; nothing here runs on the request path.
 
 use metrics::{counter, gauge};
 use rdkafka::statistics::{Broker, Statistics};
@@ -84,6 +85,19 @@ pub fn record(statistics: &Statistics) {
     }
 }
 
+/// Records of `topic` the consumer has not read yet, over the partitions it
+/// is assigned (those whose lag librdkafka knows).
+pub fn consumer_lag(statistics: &Statistics, topic: &str) -> u64 {
+    statistics.topics.get(topic).map_or(0, |topic| {
+        topic
+            .partitions
+            .values()
+            .filter(|partition| partition.partition >= 0 && partition.desired)
+            .map(|partition| u64::try_from(partition.consumer_lag).unwrap_or(0))
+            .sum()
+    })
+}
+
 /// A broker of the cluster, not a bootstrap address before metadata named
 /// it (node id -1) nor a logical broker (the coordinator's alias).
 fn is_real(broker: &Broker) -> bool {
@@ -158,5 +172,69 @@ mod tests {
             !seen.keys().any(|series| series.contains("bootstrap")),
             "{seen:?}"
         );
+    }
+
+    #[test]
+    fn the_consumer_s_lag_sums_its_assigned_partitions() {
+        let window = serde_json::json!({"min": 0, "max": 0, "avg": 0, "sum": 0, "cnt": 0,
+            "stddev": 0, "hdrsize": 0, "p50": 0, "p75": 0, "p90": 0, "p95": 0, "p99": 0,
+            "p99_99": 0, "outofrange": 0});
+        let partition = |id: i32, desired: bool, lag: i64| {
+            let mut fields = serde_json::Map::new();
+            for name in [
+                "broker",
+                "leader",
+                "msgq_cnt",
+                "msgq_bytes",
+                "xmit_msgq_cnt",
+                "xmit_msgq_bytes",
+                "fetchq_cnt",
+                "fetchq_size",
+                "query_offset",
+                "next_offset",
+                "app_offset",
+                "stored_offset",
+                "committed_offset",
+                "eof_offset",
+                "lo_offset",
+                "hi_offset",
+                "ls_offset",
+                "consumer_lag_stored",
+                "txmsgs",
+                "txbytes",
+                "rxmsgs",
+                "rxbytes",
+                "msgs",
+                "rx_ver_drops",
+                "msgs_inflight",
+                "next_ack_seq",
+                "next_err_seq",
+                "acked_msgid",
+            ] {
+                fields.insert(name.into(), 0.into());
+            }
+            fields.insert("partition".into(), id.into());
+            fields.insert("desired".into(), desired.into());
+            fields.insert("unknown".into(), false.into());
+            fields.insert("fetch_state".into(), "active".into());
+            fields.insert("consumer_lag".into(), lag.into());
+            (id.to_string(), serde_json::Value::Object(fields))
+        };
+        let mut statistics: serde_json::Value = serde_json::from_str(SAMPLE).expect("sample");
+        statistics["topics"]["hookgate.intake"] = serde_json::json!({
+            "topic": "hookgate.intake", "age": 0, "metadata_age": 0,
+            "batchsize": window, "batchcnt": window,
+            "partitions": serde_json::Map::from_iter([
+                partition(0, true, 120),
+                partition(1, true, -1),    // not known yet
+                partition(2, false, 900),  // another replica's
+                partition(-1, false, 0),   // librdkafka's unassigned queue
+                partition(3, true, 7),
+            ]),
+        });
+        let statistics: Statistics =
+            serde_json::from_value(statistics).expect("librdkafka's shape");
+        assert_eq!(consumer_lag(&statistics, "hookgate.intake"), 127);
+        assert_eq!(consumer_lag(&statistics, "another.topic"), 0);
     }
 }

@@ -56,6 +56,7 @@ pub const QUEUE_CAPACITY: &str = "hookgate_kafka_queue_capacity_messages";
 pub const LOG_LINES_DROPPED: &str = "hookgate_log_lines_dropped_total";
 pub const CERTIFICATE_EXPIRY: &str = "hookgate_tls_certificate_expiry_timestamp_seconds";
 pub const MEMORY_LIMIT: &str = "hookgate_memory_limit_bytes";
+pub const DEDUP_LAG: &str = "hookgate_dedup_lag_records";
 
 /// The `source` label of requests whose path matched no source.
 pub const UNROUTED: &str = "_unrouted";
@@ -82,6 +83,11 @@ pub fn describe() {
         CERTIFICATE_EXPIRY,
         "When a certificate hookgate presents expires, in Unix seconds: `edge` ([server.tls]), `kafka_client` (ssl.certificate.location); the earliest of its chain."
     );
+    describe_gauge!(
+        DEDUP_LAG,
+        "Intake records the dedup stage has not read yet on the partitions it owns (acknowledged, not yet published), from its consumer's statistics."
+    );
+    gauge!(DEDUP_LAG).set(0.0);
     describe_gauge!(
         MEMORY_LIMIT,
         "The memory this process may use before it is killed (its cgroup's limit), in bytes; 0 when there is none."
@@ -560,6 +566,11 @@ pub fn certificate_expiry(which: &'static str, expires_at: std::time::SystemTime
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |since| since.as_secs_f64());
     gauge!(CERTIFICATE_EXPIRY, "certificate" => which).set(seconds);
+}
+
+/// The dedup stage's lag behind the intake, in records.
+pub fn dedup_lag(records: u64) {
+    gauge!(DEDUP_LAG).set(records as f64);
 }
 
 /// The memory limit the process runs under (0: none).

@@ -1,8 +1,9 @@
 //! hookgate at the edge, as its own process: HTTPS with a certificate the
 //! test makes (rcgen), over HTTP/1.1 and HTTP/2; the certificate swapped by
 //! SIGHUP while a connection stays open; source allowlists with and without
-//! a trusted proxy; a secret rotated by SIGHUP under traffic; a reload that
-//! is refused and keeps the running configuration.
+//! a trusted proxy; a secret rotated under traffic, by SIGHUP and by
+//! rewriting its mounted file; a reload that is refused and keeps the
+//! running configuration.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -365,6 +366,14 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
         .spawn_process();
     await_ready(&process).await;
     let both = [first.clone(), second.clone()];
+    // rcgen's certificates are valid until 4096.
+    let expiry = process
+        .metric("hookgate_tls_certificate_expiry_timestamp_seconds{certificate=\"edge\"}")
+        .await;
+    assert!(
+        expiry > 4.0e9,
+        "the edge certificate's expiry (after 2096): {expiry}"
+    );
 
     let (stream, shown) = connect(process.addr, &both, b"http/1.1")
         .await
@@ -386,13 +395,21 @@ async fn a_reload_swaps_the_certificate_and_keeps_open_connections() {
         "the connection opened before the reload still serves"
     );
 
+    // Renewed in place, as cert-manager does (same file names, no
+    // SIGHUP): the file change reloads it.
+    let renewed = certificate(process.dir(), "second");
+    process.await_metric(applied(2.0).0, 2.0).await;
+    let all = [first.clone(), second.clone(), renewed.clone()];
+    let (_, shown) = connect(process.addr, &all, b"h2").await.expect("TLS");
+    assert_eq!(shown, renewed, "the renewed certificate, without a SIGHUP");
+
     // A certificate with another's key: refused, the running one stays.
     let dir = process.dir();
     std::fs::copy(dir.join("first.key"), dir.join("third.key")).expect("copy");
     process.rewrite_config(&tls_table("third"), "", &sources);
     reload(&process, invalid(1.0)).await;
-    let (_, shown) = connect(process.addr, &both, b"h2").await.expect("TLS");
-    assert_eq!(shown, second);
+    let (_, shown) = connect(process.addr, &all, b"h2").await.expect("TLS");
+    assert_eq!(shown, renewed);
     // The refusal names the field.
     process.await_log(&["server.tls"]).await;
     let (headers, body) = github_signed_with(b"secret-a", "still");
@@ -523,6 +540,106 @@ async fn allowlists_with_and_without_a_trusted_proxy() {
     process.stop();
 }
 
+/// Four senders posting signed deliveries without pause, each signing with
+/// whatever the provider signs with at that moment.
+struct Traffic {
+    signing: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    /// Senders whose request signed with the new secret was answered: from
+    /// then on they sign only with it.
+    on_new: Arc<AtomicUsize>,
+    senders: Vec<tokio::task::JoinHandle<Vec<(u16, serde_json::Value)>>>,
+}
+
+impl Traffic {
+    const SENDERS: usize = 4;
+
+    fn start(url: &str, secret: &[u8]) -> Self {
+        let signing = Arc::new(Mutex::new(secret.to_vec()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let on_new = Arc::new(AtomicUsize::new(0));
+        let senders = (0..Self::SENDERS)
+            .map(|sender| {
+                let (signing, stop, url) =
+                    (Arc::clone(&signing), Arc::clone(&stop), url.to_owned());
+                let (answered, on_new) = (Arc::clone(&answered), Arc::clone(&on_new));
+                let first = secret.to_vec();
+                tokio::spawn(async move {
+                    let client = client();
+                    let mut answers = Vec::new();
+                    let mut n = 0;
+                    let mut switched = false;
+                    while !stop.load(Ordering::Relaxed) {
+                        let secret = signing.lock().expect("lock").clone();
+                        let (headers, body) =
+                            github_signed_with(&secret, &format!("rotate-{sender}-{n}"));
+                        let reply = send(&client, "POST", &url, &headers, body).await;
+                        answers.push((reply.status, reply.body));
+                        answered.fetch_add(1, Ordering::Relaxed);
+                        if secret != first && !std::mem::replace(&mut switched, true) {
+                            on_new.fetch_add(1, Ordering::Relaxed);
+                        }
+                        n += 1;
+                    }
+                    answers
+                })
+            })
+            .collect();
+        Self {
+            signing,
+            stop,
+            answered,
+            on_new,
+            senders,
+        }
+    }
+
+    /// Waits until `count` more requests were answered, the traffic flowing.
+    async fn flows(&self, count: usize) {
+        let at_least = self.answered.load(Ordering::Relaxed) + count;
+        Self::reach(&self.answered, at_least).await;
+    }
+
+    /// The provider signs with `secret` from now on; returns once every
+    /// sender had a request signed with it answered.
+    async fn switch_to(&self, secret: &[u8]) {
+        *self.signing.lock().expect("lock") = secret.to_vec();
+        Self::reach(&self.on_new, Self::SENDERS).await;
+    }
+
+    async fn reach(count: &AtomicUsize, at_least: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count.load(Ordering::Relaxed) < at_least {
+            assert!(Instant::now() < deadline, "traffic stopped flowing");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the senders; asserts that every request was accepted and
+    /// returns how many there were.
+    async fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut answers = Vec::new();
+        for sender in self.senders {
+            answers.extend(sender.await.expect("sender"));
+        }
+        let failed: Vec<_> = answers
+            .iter()
+            .filter(|(status, _)| *status != 200)
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} of {} failed: {failed:?}",
+            failed.len(),
+            answers.len()
+        );
+        assert!(answers.len() >= 20, "traffic flowed: {}", answers.len());
+        answers.len()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
     let bed = Testbed::own_tansu("rotate").await;
@@ -534,98 +651,131 @@ async fn a_secret_rotated_by_sighup_under_traffic_fails_no_request() {
     let new_only = github_source(dir, "github", &topic, &["new.secret"], "");
     let process = bed
         .gateway()
+        // The file changes below apply by SIGHUP only.
+        .server("reload_on_change = false")
         .sources(&old_only)
         .files_in(dir)
         .start_process()
         .await;
-
-    // Four senders post without pause, signing with whatever the provider
-    // signs with at that moment.
-    let signing = Arc::new(Mutex::new(b"old-secret".to_vec()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicUsize::new(0));
-    // Senders whose request signed with the new secret was answered: from
-    // then on they sign only with it.
-    let on_new = Arc::new(AtomicUsize::new(0));
     let url = process.url("/webhooks/github");
-    let senders: Vec<_> = (0..4)
-        .map(|sender| {
-            let (signing, stop, url) = (Arc::clone(&signing), Arc::clone(&stop), url.clone());
-            let (answered, on_new) = (Arc::clone(&answered), Arc::clone(&on_new));
-            tokio::spawn(async move {
-                let client = client();
-                let mut answers = Vec::new();
-                let mut n = 0;
-                let mut switched = false;
-                while !stop.load(Ordering::Relaxed) {
-                    let secret = signing.lock().expect("lock").clone();
-                    let (headers, body) =
-                        github_signed_with(&secret, &format!("rotate-{sender}-{n}"));
-                    let reply = send(&client, "POST", &url, &headers, body).await;
-                    answers.push((reply.status, reply.body));
-                    answered.fetch_add(1, Ordering::Relaxed);
-                    if secret == b"new-secret" && !std::mem::replace(&mut switched, true) {
-                        on_new.fetch_add(1, Ordering::Relaxed);
-                    }
-                    n += 1;
-                }
-                answers
-            })
-        })
-        .collect();
-    // Waits until `count` reaches `at_least`, the traffic flowing meanwhile.
-    let flowing = |count: &Arc<AtomicUsize>, at_least: usize| {
-        let count = Arc::clone(count);
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while count.load(Ordering::Relaxed) < at_least {
-                assert!(Instant::now() < deadline, "traffic stopped flowing");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    };
+    let traffic = Traffic::start(&url, b"old-secret");
 
-    flowing(&answered, 8).await;
-    process.rewrite_config("", "", &both);
+    traffic.flows(8).await;
+    process.rewrite_config("reload_on_change = false", "", &both);
     reload(&process, applied(1.0)).await;
-    let before_switch = answered.load(Ordering::Relaxed);
-    flowing(&answered, before_switch + 8).await;
-    *signing.lock().expect("lock") = b"new-secret".to_vec();
+    traffic.flows(8).await;
     // The old secret is removed once the provider signs only with the new
     // one, as a rotation is done.
-    flowing(&on_new, 4).await;
-    process.rewrite_config("", "", &new_only);
+    traffic.switch_to(b"new-secret").await;
+    process.rewrite_config("reload_on_change = false", "", &new_only);
     reload(&process, applied(2.0)).await;
-    let after_rotation = answered.load(Ordering::Relaxed);
-    flowing(&answered, after_rotation + 8).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for sender in senders {
-        answers.extend(sender.await.expect("sender"));
-    }
-    let failed: Vec<_> = answers
-        .iter()
-        .filter(|(status, _)| *status != 200)
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {} failed: {failed:?}",
-        failed.len(),
-        answers.len()
-    );
-    assert!(answers.len() >= 20, "traffic flowed: {}", answers.len());
+    traffic.flows(8).await;
+    let sent = traffic.stop().await;
 
     // Every one in Kafka; the old secret now refused.
-    let records = bed
-        .published(answers.len(), Duration::from_millis(300))
-        .await;
-    assert_eq!(records.len(), answers.len());
+    let records = bed.published(sent, Duration::from_millis(300)).await;
+    assert_eq!(records.len(), sent);
     let (headers, body) = github_signed_with(b"old-secret", "late");
     assert_eq!(
         send(&client(), "POST", &url, &headers, body).await.status,
         401
     );
     process.stop();
+}
+
+/// A folder of secret files as Kubernetes mounts a Secret: each file a
+/// symlink through `..data`, which points at a timestamped folder; an update
+/// writes a new folder and renames a new `..data` over the old one, so every
+/// file changes at once and none is ever half written.
+struct MountedSecret {
+    dir: std::path::PathBuf,
+    version: usize,
+}
+
+impl MountedSecret {
+    fn new(dir: std::path::PathBuf, keys: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(&dir).expect("secret folder");
+        let mut mounted = Self { dir, version: 0 };
+        mounted.update(keys);
+        for (key, _) in keys {
+            std::os::unix::fs::symlink(format!("..data/{key}"), mounted.dir.join(key))
+                .expect("key symlink");
+        }
+        mounted
+    }
+
+    fn update(&mut self, keys: &[(&str, &str)]) {
+        self.version += 1;
+        let version = format!("..2026_12_05_{:02}", self.version);
+        std::fs::create_dir(self.dir.join(&version)).expect("version folder");
+        for (key, value) in keys {
+            std::fs::write(self.dir.join(&version).join(key), value).expect("key");
+        }
+        let staged = self.dir.join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &staged).expect("staged ..data");
+        std::fs::rename(&staged, self.dir.join("..data")).expect("swap ..data");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_rotated_in_its_mounted_file_under_traffic_fails_no_request() {
+    let bed = Testbed::own_tansu("rotate-file").await;
+    let (dir, topic) = (bed.dir(), bed.events.clone());
+    // The Secret's two keys: the secret in use, and the next one (the same
+    // until a rotation begins).
+    let mut secret = MountedSecret::new(
+        dir.join("secrets"),
+        &[("current", "old-secret"), ("next", "old-secret")],
+    );
+    let sources = github_source(
+        dir,
+        "github",
+        &topic,
+        &["secrets/current", "secrets/next"],
+        "",
+    );
+    let process = bed
+        .gateway()
+        .sources(&sources)
+        .files_in(dir)
+        .start_process()
+        .await;
+    let url = process.url("/webhooks/github");
+    let traffic = Traffic::start(&url, b"old-secret");
+
+    // No SIGHUP anywhere: the new Secret reaches the files, and hookgate.
+    traffic.flows(8).await;
+    secret.update(&[("current", "old-secret"), ("next", "new-secret")]);
+    process.await_metric(applied(1.0).0, 1.0).await;
+    traffic.flows(8).await;
+    traffic.switch_to(b"new-secret").await;
+    secret.update(&[("current", "new-secret"), ("next", "new-secret")]);
+    process.await_metric(applied(2.0).0, 2.0).await;
+    traffic.flows(8).await;
+    let sent = traffic.stop().await;
+
+    let records = bed.published(sent, Duration::from_millis(300)).await;
+    assert_eq!(records.len(), sent);
+    let (headers, body) = github_signed_with(b"old-secret", "late");
+    assert_eq!(
+        send(&client(), "POST", &url, &headers, body).await.status,
+        401
+    );
+    // A write that changes nothing reloads nothing.
+    secret.update(&[("current", "new-secret"), ("next", "new-secret")]);
+    tokio::time::sleep(watch_settled()).await;
+    assert_eq!(process.metric(applied(2.0).0).await, 2.0);
+    let log = process.stop();
+    assert!(log.contains("a file of the configuration changed"), "{log}");
+    assert!(
+        !log.contains("new-secret") && !log.contains("old-secret"),
+        "a secret was logged"
+    );
+}
+
+/// Longer than the watcher's settling time, with room for a busy machine.
+fn watch_settled() -> Duration {
+    hookgate::app::watch::SETTLE * 4
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
