@@ -5,11 +5,16 @@
 #     or apiVersion that version does not have);
 #  2. the ConfigMap that kustomization.yaml generates from hookgate.toml, the
 #     same way, and the TOML itself;
-#  3. kustomization.yaml and the ServiceMonitor (a Prometheus Operator CRD,
-#     absent from the core schemas) against small schemas written below;
+#  3. kustomization.yaml, the ServiceMonitor and the PrometheusRule (Prometheus
+#     Operator CRDs, absent from the core schemas) against small schemas
+#     written below;
 #  4. the references between them: selectors, port names, the config path,
-#     every env:NAME of hookgate.toml set from the Secret, the drain timing;
-#  5. hookgate.toml with `hookgate check-config`, when a hookgate binary is at
+#     every env:NAME of hookgate.toml set from the Secret and every file:
+#     secret a key of a whole Secret volume, the drain timing;
+#  5. the files scripts/generate-k8s.py writes: unchanged since (its --check),
+#     the PrometheusRule's groups those of deploy/alerts.yml, and the
+#     dashboard ConfigMap's hookgate.json grafana/dashboards/hookgate.json;
+#  6. hookgate.toml with `hookgate check-config`, when a hookgate binary is at
 #     hand: $HOOKGATE_BIN, else target/release or target/debug if built after
 #     the last change to the sources, else one on PATH; skipped, and said so,
 #     otherwise.
@@ -57,6 +62,7 @@ if [[ -z "$hookgate_bin" ]]; then
 fi
 
 exec "$VENV/bin/python" - deploy/k8s "$KUBERNETES_VERSION" "$hookgate_bin" "$skipped" <<'PY'
+import json
 import os
 import re
 import subprocess
@@ -116,6 +122,11 @@ SELECTOR = {
     "additionalProperties": False,
     "properties": {"matchLabels": LABELS, "matchExpressions": {"type": "array"}},
 }
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string"}, "labels": LABELS, "annotations": LABELS},
+}
 # ServiceMonitor (monitoring.coreos.com/v1): the fields of the Prometheus
 # Operator's CRD (0.93) at the levels used here, the types of those used.
 SERVICE_MONITOR = {
@@ -125,11 +136,7 @@ SERVICE_MONITOR = {
     "properties": {
         "apiVersion": {"const": "monitoring.coreos.com/v1"},
         "kind": {"const": "ServiceMonitor"},
-        "metadata": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {"name": {"type": "string"}, "labels": LABELS, "annotations": LABELS},
-        },
+        "metadata": METADATA,
         "spec": {
             "type": "object",
             "required": ["endpoints", "selector"],
@@ -178,6 +185,67 @@ SERVICE_MONITOR = {
         },
     },
 }
+# A rule of a PrometheusRule: the CRD's fields (0.93), and what every alert
+# of deploy/alerts.yml promises its on-call besides (docs/operations.md:
+# Alerts): a severity of page or ticket, and a runbook_url.
+RULE = {
+    "type": "object",
+    "required": ["expr"],
+    "additionalProperties": False,
+    "properties": {
+        "alert": {"type": "string", "minLength": 1},
+        "record": {"type": "string", "minLength": 1},
+        "expr": {"type": ["string", "integer"], "minLength": 1},
+        "for": {"type": "string", "pattern": DURATION},
+        "keep_firing_for": {"type": "string", "pattern": DURATION},
+        "labels": LABELS,
+        "annotations": LABELS,
+    },
+    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+    "if": {"required": ["alert"]},
+    "then": {
+        "required": ["labels", "annotations"],
+        "properties": {
+            "labels": {"required": ["severity"], "properties": {"severity": {"enum": ["page", "ticket"]}}},
+            "annotations": {"required": ["runbook_url"]},
+        },
+    },
+}
+# PrometheusRule (monitoring.coreos.com/v1): the CRD's fields (0.93), the
+# types of those used.
+PROMETHEUS_RULE = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PrometheusRule"},
+        "metadata": METADATA,
+        "spec": {
+            "type": "object",
+            "required": ["groups"],
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": {"type": "string", "pattern": DURATION},
+                            "rules": {"type": "array", "minItems": 1, "items": RULE},
+                            **{k: {} for k in ("labels", "limit", "partial_response_strategy", "query_offset")},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+CUSTOM_RESOURCES = {"ServiceMonitor": SERVICE_MONITOR, "PrometheusRule": PROMETHEUS_RULE}
 GENERATOR = {
     "type": "object",
     "required": ["name"],
@@ -255,9 +323,12 @@ for path in sorted(root.iterdir()):
             kustomization = document
             against(KUSTOMIZATION, document, f"{path}: Kustomization (schema above)")
         elif document["apiVersion"].startswith("monitoring.coreos.com/"):
-            against(SERVICE_MONITOR, document,
-                    f"{path}: {document['kind']}/{document.get('metadata', {}).get('name')} "
+            what = (f"{path}: {document['kind']}/{document.get('metadata', {}).get('name')} "
                     "(a CRD: schema above, not the core schemas)")
+            if document["kind"] in CUSTOM_RESOURCES:
+                against(CUSTOM_RESOURCES[document["kind"]], document, what)
+            else:
+                fail(f"{what}: no schema here for this kind")
             resources.append((path, document))
         else:
             core(document, path)
@@ -341,6 +412,19 @@ for pdb in of_kind("PodDisruptionBudget"):
     check(selects(pdb["spec"]["selector"].get("matchLabels"), pod_labels),
           f"PodDisruptionBudget {pdb['metadata']['name']} selects the hookgate pods")
 
+for policy in of_kind("NetworkPolicy"):
+    pname = policy["metadata"]["name"]
+    check(selects(policy["spec"]["podSelector"].get("matchLabels"), pod_labels),
+          f"NetworkPolicy {pname} selects the hookgate pods")
+    for rule in policy["spec"].get("ingress", []):
+        for port in rule.get("ports", []):
+            check(port.get("port") in ports or port.get("port") in ports.values(),
+                  f"NetworkPolicy {pname} names container port {port.get('port')}")
+            # The metrics port's /readyz names Kafka's problems: never open to all.
+            if port.get("port") in ("metrics", ports.get("metrics")):
+                check(bool(rule.get("from")), f"NetworkPolicy {pname} admits the metrics port from named peers only",
+                      "it is open to every pod")
+
 for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
     port = container.get(probe, {}).get("httpGet", {}).get("port")
     check(port in ports or port in ports.values(), f"{probe} uses container port {port}")
@@ -378,6 +462,22 @@ if config_text is not None:
             ok(f"env:{ref} of hookgate.toml is the pod's {source['fieldRef'].get('fieldPath')}")
         else:
             fail(f"env:{ref} of hookgate.toml: the container sets no {ref} from a Secret (secretKeyRef)")
+    # file:PATH secrets: each under a whole Secret volume (a subPath mount is
+    # never updated, so a rotated Secret would not reach hookgate), each a key
+    # the README's `kubectl create secret` makes.
+    readme = (root / "README.md").read_text()
+    created = set(re.findall(r"--from-file=([A-Za-z0-9_.-]+)=", readme))
+    secret_files = sorted(set(re.findall(r'"file:(/[^"]+)"', config_text)))
+    for path in secret_files:
+        mount = next((m for m in container.get("volumeMounts", [])
+                      if path.startswith(m["mountPath"].rstrip("/") + "/")), None)
+        volume = next((v for v in spec.get("volumes", []) if mount and v["name"] == mount["name"]), {})
+        key = path[len(mount["mountPath"].rstrip("/")) + 1:] if mount else None
+        if check("secret" in volume and not mount.get("subPath"),
+                 f"file:{path} of hookgate.toml is key {key} of Secret {volume.get('secret', {}).get('secretName')}, mounted whole",
+                 "not under a whole Secret volume (no subPath): a rotated Secret would never reach it"):
+            check(key in created, f"the README's create command makes key {key}",
+                  f"it makes {sorted(created)}")
     for section, port_name in (("server", "http"), ("metrics", "metrics")):
         listen = config.get(section, {}).get("listen", "")
         host, _, port = listen.rpartition(":")
@@ -406,8 +506,60 @@ if config_text is not None:
           "raise the memory with dedup.max_entries (deployment.yaml)")
 else:
     references = []
+    secret_files = []
 
-# --- 5: hookgate's own check of the config ------------------------------------
+# --- 5: the files generated from others ---------------------------------------
+
+print("files written by scripts/generate-k8s.py")
+result = subprocess.run([sys.executable, "scripts/generate-k8s.py", "--check"],
+                        capture_output=True, text=True)
+check(result.returncode == 0, "scripts/generate-k8s.py --check: they match their sources",
+      "; ".join(result.stderr.strip().splitlines()))
+
+
+def rules_by_name(groups):
+    """Each rule of `groups` by (group, alert or record name)."""
+    found = {}
+    for group in groups or []:
+        for rule in group.get("rules") or []:
+            found[(group.get("name"), rule.get("alert") or rule.get("record"))] = rule
+    return found
+
+
+alerts_file = root.parent / "alerts.yml"
+rules = of_kind("PrometheusRule")
+if check(len(rules) == 1, "one PrometheusRule", f"found {len(rules)}"):
+    try:
+        source = yaml.load(alerts_file.read_text(), Loader=StrictLoader) or {}
+    except yaml.YAMLError as error:
+        fail(f"{alerts_file}: not valid YAML: {error}")
+    else:
+        ours, theirs = rules[0].get("spec", {}).get("groups"), source.get("groups")
+        mine, wanted = rules_by_name(ours), rules_by_name(theirs)
+        differ = sorted(f"{g}/{n}" for g, n in mine.keys() | wanted.keys() if mine.get((g, n)) != wanted.get((g, n)))
+        check(ours == theirs,
+              f"PrometheusRule {rules[0]['metadata']['name']}: its {len(mine)} rules are those of {alerts_file}",
+              f"differ: {', '.join(differ) or 'the groups (order or settings)'}")
+
+dashboard_file = Path("grafana/dashboards/hookgate.json")
+dashboards = [r for r in of_kind("ConfigMap") if r["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+if check(len(dashboards) == 1, 'one ConfigMap labelled grafana_dashboard: "1"', f"found {len(dashboards)}"):
+    dashboard = dashboards[0]
+    dname = dashboard["metadata"]["name"]
+    text = dashboard.get("data", {}).get("hookgate.json")
+    try:
+        json.loads(text)
+        ok(f"ConfigMap {dname}: hookgate.json is JSON")
+    except (TypeError, json.JSONDecodeError) as error:
+        fail(f"ConfigMap {dname}: hookgate.json is not JSON: {error}")
+    check(text == dashboard_file.read_text(), f"ConfigMap {dname}: hookgate.json is {dashboard_file}, verbatim")
+    # kubectl apply keeps the whole object in an annotation, and the API
+    # server refuses more than 256 KiB of annotations.
+    size = len(json.dumps(dashboard))
+    check(size < 262144, f"ConfigMap {dname}: {size} bytes fit kubectl apply's 256 KiB annotation",
+          "too large for `kubectl apply`: apply it with --server-side")
+
+# --- 6: hookgate's own check of the config ------------------------------------
 
 print("hookgate check-config")
 if not hookgate_bin:
@@ -417,8 +569,19 @@ elif config_text is not None:
     # Placeholders for the Secret's values: the check needs them set, never real.
     placeholder = "whsec_" + "dmFsaWRhdGUtazhzLXBsYWNlaG9sZGVyLXNlY3JldA=="
     run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **{r: placeholder for r in references}}
-    result = subprocess.run([hookgate_bin, "check-config", "--config", str(config_file)],
-                            env=run_env, capture_output=True, text=True)
+    import tempfile
+    with tempfile.TemporaryDirectory() as scratch:
+        # The Secret's files, written with placeholders where the config reads them.
+        checked_text = config_text
+        for path in secret_files:
+            stand_in = Path(scratch) / path.lstrip("/")
+            stand_in.parent.mkdir(parents=True, exist_ok=True)
+            stand_in.write_text(placeholder)
+            checked_text = checked_text.replace(f'"file:{path}"', f'"file:{stand_in}"')
+        checked = Path(scratch) / "hookgate.toml"
+        checked.write_text(checked_text)
+        result = subprocess.run([hookgate_bin, "check-config", "--config", str(checked)],
+                                env=run_env, capture_output=True, text=True)
     if check(result.returncode == 0, f"{hookgate_bin} check-config --config {config_file}",
              (result.stderr or result.stdout).strip()):
         for line in result.stdout.strip().splitlines():
