@@ -46,7 +46,7 @@ pub fn source(dir: &Path, name: &str, kind: VerifierKind, topic: &str) -> String
 /// A JSON body carrying `id` where every scheme's default looks for it, with
 /// spacing and non-ASCII text a re-serialiser would change.
 pub fn body_with_id(id: &str) -> Vec<u8> {
-    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"eventId\":\"{id}\", \"event\": {{ \"id\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
+    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"eventId\":\"{id}\", \"hash\":\"{id}\", \"action\": {{ \"id\": \"{id}\" }}, \"data\": {{ \"id\": \"{id}\" }}, \"event\": {{ \"id\": \"{id}\", \"triggerUuid\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
 }
 
 /// A GitHub delivery of a fresh event `id`, signed with `secret` (not the
@@ -78,6 +78,46 @@ pub fn delivery(kind: VerifierKind, id: &str, payload: &[u8]) -> verify::SignedD
     .expect("signs");
     add_content_type(&mut delivery.headers);
     delivery
+}
+
+/// What hookgate publishes of `delivery` (signed for `kind` with its
+/// example secret): its body, or each event of a batch the scheme splits
+/// (Mandrill's, GoCardless's, Adyen's, …) as the exact bytes it had.
+pub fn published_events(kind: VerifierKind, delivery: &verify::SignedDelivery) -> Vec<Vec<u8>> {
+    use hookgate::config::secret::Secret;
+    let key = verify::verification_key(kind, secret_for(kind).as_bytes()).expect("key");
+    let verifier = verify::Verifier::build(
+        kind,
+        &[Secret::new(key)],
+        verify::DEFAULT_TOLERANCE,
+        SCHEME_OPTIONS,
+    )
+    .expect("builds");
+    let headers = header_map(&delivery.headers);
+    let body = bytes::Bytes::from(delivery.body.clone());
+    let verified = verifier
+        .verify_with_query(&headers, delivery.query.as_deref(), body, now())
+        .expect("the delivery verifies");
+    match verifier.split(&verified) {
+        Some(events) => events
+            .expect("a readable batch")
+            .iter()
+            .map(|event| event.body().to_vec())
+            .collect(),
+        None => vec![verified.body().to_vec()],
+    }
+}
+
+/// `headers` as a request carries them.
+pub fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            http::HeaderValue::from_str(value).expect("header value"),
+        );
+    }
+    map
 }
 
 /// A JSON `Content-Type` for the schemes whose signing sets none; one the
