@@ -24,6 +24,7 @@ fn verifiers() -> &'static Vec<Verifier> {
             hmac: None,
             public_url: Some("https://hooks.example.com/webhooks"),
             token: None,
+            verify_token: None,
         };
         VerifierKind::ALL
             .iter()

@@ -383,6 +383,7 @@ async fn send(
         hmac: None,
         public_url: Some(&plan.public_url),
         token: None,
+        verify_token: None,
     };
     let delivery = verify::sign(plan.kind, plan.secret.expose(), payload, id, now, options)?;
     let url = match &delivery.query {

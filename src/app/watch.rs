@@ -1,5 +1,5 @@
 //! Reload on file change: the config file, every `file:` secret of the
-//! sources and the TLS certificate and key are watched, and a change to any
+//! sources (and Meta's verify token) and the TLS certificate and key are watched, and a change to any
 //! of them reloads the configuration as SIGHUP does (all or nothing).
 //!
 //! Folders are watched, not files: editors and Kubernetes replace a file by
@@ -35,6 +35,7 @@ pub fn files(config: &Config, path: &Path) -> Vec<PathBuf> {
             source
                 .secrets
                 .iter()
+                .chain(&source.verify_token)
                 .filter_map(|secret| secret.strip_prefix("file:"))
                 .map(|file| config.base_dir.join(file)),
         );

@@ -77,6 +77,7 @@ pub(crate) fn run(args: Args) -> Outcome {
             hmac: None,
             public_url: Some(public_url.as_deref().unwrap_or(url)),
             token: None,
+            verify_token: None,
         },
         ca: ca.as_deref(),
         timeout: timeout.into(),

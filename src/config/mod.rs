@@ -487,6 +487,39 @@ mod tests {
     }
 
     #[test]
+    fn a_scheme_setting_belongs_to_its_schemes_only() {
+        let source = |name: &str, verifier: &str, more: &str| {
+            format!(
+                "[[sources]]\nname = \"{name}\"\npath = \"/{name}\"\nverifier = \"{verifier}\"\n\
+                 secrets = [\"env:X\"]\ntopic = \"{name}\"\n{more}\n"
+            )
+        };
+        let text = format!(
+            "[kafka]\nbrokers = \"b:9092\"\n{}{}{}{}",
+            source("meta", "meta", "verify_token = \"env:T\""),
+            source("gh", "github", "verify_token = \"env:T\""),
+            source(
+                "bc",
+                "bigcommerce",
+                "[sources.token]\nheader = \"X-Hook-Token\""
+            ),
+            source("st", "stripe", "[sources.token]\nheader = \"X-Hook-Token\""),
+        );
+        let errors = Config::parse(&text).expect("parses").validate();
+        let said: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "sources[1].verify_token: only used with verifier = \"meta\", not \"github\"",
+                "sources[3].token: only used with verifier = \"token\" or \"bigcommerce\", not \"stripe\"",
+            ]
+        );
+    }
+
+    #[test]
     fn no_route_of_a_source_can_reach_the_dedup_topic() {
         let text = "[kafka]\nbrokers = \"b:9092\"\n[[sources]]\nname = \"s\"\npath = \"/s\"\nverifier = \"github\"\nsecrets = [\"env:X\"]\ntopic = \"hookgate.{event}\"\nevents = [\"push\", \"dedup\"]\nfallback_topic = \"hookgate.dedup\"\n";
         let errors = Config::parse(text).expect("parses").validate();

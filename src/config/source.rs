@@ -69,6 +69,9 @@ pub struct SourceConfig {
     /// The URL the provider was given for this source, for schemes that sign
     /// it (Square): as the provider sees it, before any proxy.
     pub public_url: Option<String>,
+    /// `env:NAME` or `file:PATH`: the token a provider's verification
+    /// request presents (Meta's Verify Token, typed into its App Dashboard).
+    pub verify_token: Option<String>,
     /// Requests a second this source accepts; unlimited if unset.
     pub rate_limit: Option<RateLimitConfig>,
     /// Log each request's body (up to 4 KiB), for debugging a sender. Bodies
@@ -266,16 +269,29 @@ pub(super) fn check(sources: &[SourceConfig], dedup_topic: &str, problems: &mut 
                 format!("{url:?} must be an absolute http:// or https:// URL"),
             );
         }
-        for (table, set, owner) in [
-            ("hmac", source.hmac.is_some(), VerifierKind::Hmac),
-            ("token", source.token.is_some(), VerifierKind::Token),
+        for (setting, set, owners) in [
+            ("hmac", source.hmac.is_some(), &[VerifierKind::Hmac][..]),
+            (
+                "token",
+                source.token.is_some(),
+                &[VerifierKind::Token, VerifierKind::BigCommerce][..],
+            ),
+            (
+                "verify_token",
+                source.verify_token.is_some(),
+                &[VerifierKind::Meta][..],
+            ),
         ] {
-            if set && source.verifier != owner {
+            if set && !owners.contains(&source.verifier) {
+                let owners: Vec<String> = owners
+                    .iter()
+                    .map(|owner| format!("{:?}", owner.name()))
+                    .collect();
                 problems.add(
-                    &at(table),
+                    &at(setting),
                     format!(
-                        "only used with verifier = {:?}, not {:?}",
-                        owner.name(),
+                        "only used with verifier = {}, not {:?}",
+                        owners.join(" or "),
                         source.verifier.name()
                     ),
                 );

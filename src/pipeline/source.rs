@@ -111,6 +111,19 @@ impl Sources {
             if secrets.len() != sc.secrets.len() {
                 continue;
             }
+            let verify_token = match sc.verify_token.as_deref() {
+                Some(reference) => match secret::resolve(reference, &config.base_dir) {
+                    Ok(token) => Some(token),
+                    Err(err) => {
+                        errors.push(FieldError {
+                            field: at("verify_token"),
+                            message: err.to_string(),
+                        });
+                        continue;
+                    }
+                },
+                None => None,
+            };
             let defaults = sc.verifier.defaults();
             let tolerance: Duration = sc
                 .tolerance
@@ -120,6 +133,7 @@ impl Sources {
                 hmac: sc.hmac.as_ref(),
                 public_url: sc.public_url.as_deref(),
                 token: sc.token.as_ref(),
+                verify_token: verify_token.as_ref(),
             };
             let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, options) {
                 Ok(verifier) => verifier,

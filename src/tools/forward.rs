@@ -308,6 +308,7 @@ impl Delivery {
             hmac: None,
             public_url: Some(url),
             token: None,
+            verify_token: None,
         };
         let now = crate::ops::clock::now_seconds();
         let Ok(signed) = verify::sign(kind, secret.expose(), &self.body, &id, now, options) else {

@@ -156,6 +156,7 @@ mod tests {
                 hmac: None,
                 public_url: Some(public_url),
                 token: None,
+                verify_token: None,
             };
             let request = SendRequest {
                 kind,

@@ -22,6 +22,7 @@ mod tests {
                 hmac: Some(&options),
                 public_url: Some("https://hooks.example.com/in"),
                 token: None,
+                verify_token: None,
             };
             let verifier =
                 Verifier::build(kind, &[Secret::new(key)], DEFAULT_TOLERANCE, scheme_options)
@@ -156,6 +157,7 @@ mod tests {
             hmac: Some(&options),
             public_url: Some("https://hooks.example.com/in"),
             token: None,
+            verify_token: None,
         };
         let now = 1_700_000_000;
         let payload = br#"{"id":"evt_1","event_id":"evt_1","eventId":"evt_1","messageId":"evt_1","event":{"id":"evt_1"},"action":{"id":"evt_1"},"data":{"id":"evt_1"},"type":"Issue","webhookTimestamp":1700000000000}"#;

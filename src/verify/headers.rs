@@ -31,6 +31,7 @@ pub fn provider_headers(kind: VerifierKind) -> Vec<HeaderName> {
         hmac: None,
         public_url: Some("https://hooks.example.com/webhook"),
         token: None,
+        verify_token: None,
     };
     let signed = sign(kind, example_secret(kind), &payload, id, now, options)
         .map(|delivery| delivery.headers)

@@ -109,6 +109,7 @@ providers! {
     "dropbox" => dropbox::Dropbox,
     "microsoft-graph" => microsoft_graph::MicrosoftGraph,
     "okta" => okta::Okta,
+    "meta" => meta::Meta,
     "zendesk" => zendesk::Zendesk,
     "docusign" => docusign::DocuSign,
     "workos" => workos::WorkOs,

@@ -67,6 +67,9 @@ pub struct SchemeOptions<'a> {
     pub public_url: Option<&'a str>,
     /// The `token` scheme's place for the token.
     pub token: Option<&'a TokenOptions>,
+    /// The token a provider's verification request must present (Meta's
+    /// `hub.verify_token`); `None`: such requests are not answered.
+    pub verify_token: Option<&'a Secret>,
 }
 
 /// A scheme's built-in choices, each overridable per source.

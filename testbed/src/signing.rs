@@ -14,6 +14,7 @@ pub const SCHEME_OPTIONS: verify::SchemeOptions<'static> = verify::SchemeOptions
     hmac: None,
     public_url: Some(PUBLIC_URL),
     token: None,
+    verify_token: None,
 };
 
 /// Seconds since the epoch, as signatures carry them.
