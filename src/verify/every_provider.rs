@@ -160,7 +160,7 @@ mod tests {
             verify_token: None,
         };
         let now = 1_700_000_000;
-        let payload = br#"{"id":"evt_1","event_id":"evt_1","eventId":"evt_1","messageId":"evt_1","event":{"id":"evt_1"},"action":{"id":"evt_1"},"data":{"id":"evt_1"},"type":"Issue","webhookTimestamp":1700000000000}"#;
+        let payload = br#"{"id":"evt_1","event_id":"evt_1","eventId":"evt_1","messageId":"evt_1","event":{"id":"evt_1"},"action":{"id":"evt_1"},"data":{"id":"evt_1"},"meta":{"id":"evt_1"},"type":"Issue","webhookTimestamp":1700000000000}"#;
         let mut unguarded = Vec::new();
         for kind in VerifierKind::ALL {
             let secret = example_secret(kind);

@@ -89,6 +89,24 @@ impl Provider {
         Self::with_check(defaults, Check::TimestampedList(format))
     }
 
+    /// A sender that signs nothing and sends HTTP basic auth credentials
+    /// (`user:password` in the URL it was given): the `token` check in its
+    /// place, as weak as a token.
+    pub(super) const fn basic_auth(defaults: Defaults) -> Self {
+        Self::shared_secret(
+            defaults,
+            |input| {
+                Ok(Box::new(presented::Token::new(
+                    input.secrets,
+                    presented::Place::basic(),
+                )))
+            },
+            |input| input.presenting(&presented::Place::basic()),
+        )
+        .without_body_signature()
+        .unguarded_because(SIGNS_NOTHING)
+    }
+
     const fn with_check(defaults: Defaults, check: Check) -> Self {
         Self {
             defaults,

@@ -47,7 +47,7 @@ pub fn source(dir: &Path, name: &str, kind: VerifierKind, topic: &str) -> String
 /// A JSON body carrying `id` where every scheme's default looks for it, with
 /// spacing and non-ASCII text a re-serialiser would change.
 pub fn body_with_id(id: &str) -> Vec<u8> {
-    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"eventId\":\"{id}\", \"hash\":\"{id}\", \"action\": {{ \"id\": \"{id}\" }}, \"data\": {{ \"id\": \"{id}\" }}, \"event\": {{ \"id\": \"{id}\", \"triggerUuid\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
+    format!("{{ \"id\" : \"{id}\",\n  \"event_id\":\"{id}\", \"messageId\":\"{id}\", \"eventId\":\"{id}\", \"hash\":\"{id}\", \"action\": {{ \"id\": \"{id}\" }}, \"data\": {{ \"id\": \"{id}\" }}, \"meta\": {{ \"id\": \"{id}\" }}, \"event\": {{ \"id\": \"{id}\", \"triggerUuid\": \"{id}\" }}, \"text\": \"h\\u00e9llo  wörld\" , \"n\": 1.50, \"webhookTimestamp\": {} }}\n", now() * 1000).into_bytes()
 }
 
 /// A GitHub delivery of a fresh event `id`, signed with `secret` (not the

@@ -145,6 +145,21 @@ fn split(body: &[u8]) -> Result<Vec<Bytes>, MalformedBatch> {
 }
 
 /// Meta signs the body as sent.
+/// `payload` as Meta delivers it: a delivery already, or one entry of a
+/// Page's delivery (for `hookgate send` with a body of one's own).
+fn as_delivery(payload: &[u8]) -> Vec<u8> {
+    let is_delivery = serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .is_some_and(|value| {
+            value.get("object").is_some() && value.get("entry").is_some_and(serde_json::Value::is_array)
+        });
+    if is_delivery {
+        payload.to_vec()
+    } else {
+        [br#"{"object":"page","entry":["#.as_slice(), payload.trim_ascii(), b"]}"].concat()
+    }
+}
+
 pub(super) fn sign(secret: &[u8], body: &[u8]) -> Vec<(String, String)> {
     vec![SHAPE.sign(secret, &[body])]
 }
@@ -157,7 +172,14 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
             input.options.verify_token,
         )))
     },
-    |input| input.with_headers(sign(input.secret, input.payload)),
+    |input| {
+        let body = as_delivery(input.payload);
+        Ok(crate::verify::SignedDelivery {
+            headers: sign(input.secret, &body),
+            body,
+            query: None,
+        })
+    },
 )
 // An app secret is 32 hex digits, as the App Dashboard shows it.
 .with_example_secret(b"5f3b8a1c9e2d4f6a7b8c9d0e1f2a3b4c")

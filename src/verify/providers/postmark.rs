@@ -14,7 +14,6 @@
 //!
 //! Source: https://postmarkapp.com/developer/webhooks/webhooks-overview
 
-use crate::verify::presented::{Place, Token};
 use crate::verify::{Defaults, Provider};
 
 pub(super) const DEFAULTS: Defaults = Defaults {
@@ -29,14 +28,8 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     partition_key: Some("json:/MessageID"),
 };
 
-pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
-    DEFAULTS,
-    |input| Ok(Box::new(Token::new(input.secrets, Place::basic()))),
-    |input| input.presenting(&Place::basic()),
-)
-.without_body_signature()
-.unguarded_because(crate::verify::SIGNS_NOTHING)
-.with_example_secret(b"postmark-hooks:Wq7vK2pX9sLm4Tz")
+pub(in crate::verify) const PROVIDER: Provider = Provider::basic_auth(DEFAULTS)
+    .with_example_secret(b"postmark-hooks:Wq7vK2pX9sLm4Tz")
 .with_sample(|id, _now| {
     serde_json::json!({
         "RecordType": "Delivery",
@@ -54,6 +47,7 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::presented::{Place, Token};
     use crate::config::secret::Secret;
     use crate::verify::VerifyError;
     use crate::verify::test_support::run;

@@ -38,13 +38,63 @@ pub(super) struct StandardWebhooks {
     svix: [SchemeHeader; 3],
 }
 
+/// How a sender turns its secret into the HMAC key: senders that follow the
+/// scheme differ here, and only here.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum KeyForm {
+    /// The specification's: the base64 after `whsec_`.
+    Base64,
+    /// OpenAI's SDKs: the base64 after `whsec_`; a secret without the
+    /// prefix, its bytes as they are.
+    Base64OrBytes,
+    /// Polar's: endpoints made since 2026-09-08 key the base64 after
+    /// `whsec_`, older ones the whole secret's bytes; both are tried.
+    Base64AndBytes,
+}
+
+impl KeyForm {
+    fn keys(self, text: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let standard = decode_secret(text);
+        match self {
+            Self::Base64 => standard.map(|key| vec![key]),
+            Self::Base64OrBytes if text.starts_with(b"whsec_") => standard.map(|key| vec![key]),
+            Self::Base64OrBytes => (!text.is_empty()).then(|| vec![text.to_vec()]),
+            Self::Base64AndBytes => {
+                let keys: Vec<Vec<u8>> = standard
+                    .into_iter()
+                    .chain((!text.is_empty()).then(|| text.to_vec()))
+                    .collect();
+                (!keys.is_empty()).then_some(keys)
+            }
+        }
+    }
+
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::Base64 => "a Standard Webhooks secret is `whsec_` followed by base64",
+            Self::Base64OrBytes | Self::Base64AndBytes => {
+                "the secret is empty, or `whsec_` not followed by base64"
+            }
+        }
+    }
+}
+
 impl StandardWebhooks {
     pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Result<Self, Vec<BuildError>> {
-        let keys = crate::verify::parse_keys(
-            secrets,
-            decode_secret,
-            "a Standard Webhooks secret is `whsec_` followed by base64",
-        )?;
+        Self::with_keys(secrets, tolerance, KeyForm::Base64)
+    }
+
+    /// The check for a sender whose keys come from its secrets as `form` says.
+    pub(super) fn with_keys(
+        secrets: &[Secret],
+        tolerance: u64,
+        form: KeyForm,
+    ) -> Result<Self, Vec<BuildError>> {
+        let keys: Vec<Vec<u8>> =
+            crate::verify::parse_keys(secrets, |text| form.keys(text), form.refusal())?
+                .into_iter()
+                .flatten()
+                .collect();
         Ok(Self {
             keys: Keys::new(Algorithm::Sha256, keys.iter().map(Vec::as_slice)),
             tolerance,
@@ -155,8 +205,12 @@ fn build(input: &BuildInput<'_>) -> Result<Box<dyn Scheme>, Vec<BuildError>> {
     )?))
 }
 
-pub(in crate::verify) const PROVIDER: Provider =
-    Provider::shared_secret(DEFAULTS, build, |input| {
+pub(in crate::verify) const PROVIDER: Provider = branded(DEFAULTS, build);
+
+/// A provider that sends this scheme under its own name (OpenAI, Polar,
+/// Replicate): its defaults, and `build` for how its secret becomes keys.
+pub(super) const fn branded(defaults: Defaults, build: crate::verify::provider::BuildFn) -> Provider {
+    Provider::shared_secret(defaults, build, |input| {
         input.with_headers(sign(
             input.secret,
             input.payload,
@@ -164,7 +218,8 @@ pub(in crate::verify) const PROVIDER: Provider =
             input.now,
         )?)
     })
-    .with_example_secret(EXAMPLE_SECRET);
+    .with_example_secret(EXAMPLE_SECRET)
+}
 
 /// A provider that sends through Svix (Clerk, Resend, ...): this scheme under
 /// the `svix-*` names, its id Svix's message id and its type the body's
