@@ -46,7 +46,6 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::basic_auth(DEFAULTS)
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::verify::presented::{Place, Token};
     use crate::config::secret::Secret;
     use crate::verify::VerifyError;
