@@ -13,7 +13,7 @@
 //!
 //! | folder | owns |
 //! |---|---|
-//! | [`tools`] | the commands beside the gateway: `send`, `tail`, `forward`, `redrive`, their HTTP client |
+//! | [`tools`] | the commands beside the gateway: `send`, `tail`, `forward`, `redrive` |
 //! | [`app`] | the one start-up: checks the configuration as `check-config` does, opens the metrics port, chooses the broker, builds the sources, assembles the layers below and what runs beside them (with or without a webhook port), reloads what may change live, stops it all |
 //! | [`edge`] | connections and their limits, HTTP/2 protections, timeouts, graceful shutdown, TLS |
 //! | [`pipeline`] | one request from its path to its typed answer: who sent it and what its body may hold, reading the body, the source, the event id and type, the route, storing the event, the quarantine, recording the outcome, the answer as HTTP, trace context |
@@ -21,7 +21,7 @@
 //! | [`dedup`] | the edge's recent ids; the intake record; the stage that owns intake partitions, their windows and the compacted topic they are rebuilt from |
 //! | [`kafka`] | settings every client shares, the idempotent producer, reading a topic from a point, the embedded cluster |
 //! | [`config`] | the file, one module per section (its settings, defaults, checks and which a reload applies), and the checks between sections; [`config::secret`], the only reader of the environment and of secret files |
-//! | [`ops`] | metrics and the closed lists of reasons they count by, health and readiness, the metrics port, span export over OTLP, the clock, the throttle for repeated warnings |
+//! | [`ops`] | metrics and the closed lists of reasons they count by, health and readiness, the metrics port, span export over OTLP, the outbound HTTPS client and PEM reader, the clock, the throttle for repeated warnings |
 //!
 //! Files never import each other in a circle. Between folders, the arrows
 //! that still run up this table (a layer reaching for a type that lives

@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let connector = match hookgate::tools::outbound::connector(cli.ca.as_deref(), false) {
+    let connector = match hookgate::ops::https::connector(cli.ca.as_deref(), false) {
         Ok(connector) => connector,
         Err(err) => {
             eprintln!("{err}");

@@ -15,7 +15,7 @@ use hookgate::pipeline::locate::Locator;
 use hookgate::verify::{self, SchemeOptions, VerifierKind};
 
 use crate::ledger::Ledger;
-use hookgate::tools::outbound::HttpsConnector;
+use hookgate::ops::https::HttpsConnector;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -417,13 +417,13 @@ async fn send(
     let response = client
         .request(request)
         .await
-        .map_err(|err| hookgate::tools::outbound::describe(&err))?;
+        .map_err(|err| hookgate::ops::https::describe(&err))?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|err| hookgate::tools::outbound::describe(&err))?
+        .map_err(|err| hookgate::ops::https::describe(&err))?
         .to_bytes();
     let accepted = body.windows(10).any(|w| w == b"\"accepted\"");
     Ok((status, accepted, key))

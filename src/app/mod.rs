@@ -118,7 +118,7 @@ fn report_limits(config: &Config) {
     crate::ops::metrics::memory_limit(crate::ops::container::memory_limit().unwrap_or(0));
     let client_certificate = config.kafka.client.get("ssl.certificate.location");
     if let Some(path) = client_certificate.filter(|path| !path.trim().is_empty()) {
-        match crate::edge::tls::read_certificates(std::path::Path::new(path)) {
+        match crate::ops::https::read_certificates(std::path::Path::new(path)) {
             Ok(chain) => {
                 if let Some(expires_at) = crate::edge::tls::expiry(&chain) {
                     crate::ops::metrics::certificate_expiry("kafka_client", expires_at);

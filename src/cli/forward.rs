@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use hookgate::kafka::consume::Start;
+use hookgate::ops::https;
 use hookgate::tools::forward::{self as forwarding, ForwardRequest};
-use hookgate::tools::outbound;
 use hookgate::verify::VerifierKind;
 
 use super::kafka_args::KafkaArgs;
@@ -52,7 +52,7 @@ pub(crate) struct Args {
     ca: Option<PathBuf>,
     /// How long each delivery may wait for its answer before it is reported
     /// without one and the next is sent (30s, 2m).
-    #[arg(long, default_value_t = outbound::DEFAULT_TIMEOUT.into(), value_parser = outbound::parse_timeout)]
+    #[arg(long, default_value_t = https::DEFAULT_TIMEOUT.into(), value_parser = https::parse_timeout)]
     timeout: humantime::Duration,
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use hookgate::tools::outbound;
+use hookgate::ops::https;
 use hookgate::tools::send::{self as sending, SendRequest};
 use hookgate::verify::{SchemeOptions, VerifierKind};
 
@@ -39,7 +39,7 @@ pub(crate) struct Args {
     #[arg(long)]
     public_url: Option<String>,
     /// How long each delivery may wait for its answer (30s, 2m).
-    #[arg(long, default_value_t = outbound::DEFAULT_TIMEOUT.into(), value_parser = outbound::parse_timeout)]
+    #[arg(long, default_value_t = https::DEFAULT_TIMEOUT.into(), value_parser = https::parse_timeout)]
     timeout: humantime::Duration,
 }
 

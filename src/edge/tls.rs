@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::ops::https::read_certificates;
 use crate::ops::reason::TlsHandshake;
 
 /// `[server.tls]`.
@@ -182,18 +183,6 @@ pub fn expiry(chain: &[CertificateDer<'_>]) -> Option<SystemTime> {
                 .to_system_time()
         })
         .min()
-}
-
-/// The PEM certificates in a file (a chain, or authorities to trust); at
-/// least one.
-pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certificates = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| format!("cannot read PEM certificates: {err}"))?;
-    if certificates.is_empty() {
-        return Err("holds no PEM certificate".to_owned());
-    }
-    Ok(certificates)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod clock;
 pub mod container;
 pub mod health;
+pub mod https;
 pub mod metrics;
 pub mod reason;
 pub mod spans;

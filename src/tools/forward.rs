@@ -21,8 +21,8 @@ use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use crate::config::secret::Secret;
 use crate::kafka::consume::{ReadError, Start, TopicReader};
+use crate::ops::https::{self as outbound, ClientError, HttpsClient};
 use crate::pipeline::quarantine::{FORWARDED_FROM, Quarantined, REDACTED};
-use crate::tools::outbound::{self, ClientError, HttpsClient};
 use crate::verify::{self, SchemeOptions, VerifierKind};
 
 /// One `hookgate forward` run.

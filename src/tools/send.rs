@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use crate::config::secret::Secret;
-use crate::tools::outbound::{self, ClientError};
+use crate::ops::https::{self as outbound, ClientError};
 use crate::verify::{self, SchemeOptions, SignedDelivery, VerifierKind};
 
 /// One `hookgate send` run.

@@ -1,8 +1,10 @@
-//! The HTTP client of hookgate's tools (`send`, `forward`; the load
-//! generator uses its connector): `http://` and `https://` URLs, HTTP/1.1 or
-//! HTTP/2 as the server offers by ALPN. TLS is rustls, trusting the system's certificate
-//! authorities plus, with `--ca`, one more (a private CA, or a test
-//! certificate).
+//! hookgate's outbound HTTP client, for its tools (`send`, `forward`; the
+//! load generator uses its connector) and for the signing certificates some
+//! providers name by URL: `http://` and `https://` URLs, HTTP/1.1 or HTTP/2 as
+//! the server offers by ALPN. TLS is rustls, trusting the system's
+//! certificate authorities plus, where one is given, one more (a private CA,
+//! or a test certificate); and the PEM reader every certificate file goes
+//! through.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 /// How long a request may wait for its whole answer unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,11 +42,10 @@ pub fn tls_config(ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(path) = ca {
-        let certs =
-            crate::edge::tls::read_certificates(path).map_err(|message| ClientError::Ca {
-                path: path.to_owned(),
-                message,
-            })?;
+        let certs = read_certificates(path).map_err(|message| ClientError::Ca {
+            path: path.to_owned(),
+            message,
+        })?;
         let (_added, ignored) = roots.add_parsable_certificates(certs);
         if ignored > 0 {
             return Err(ClientError::Ca {
@@ -56,6 +59,18 @@ pub fn tls_config(ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// The PEM certificates in a file (a chain, or authorities to trust); at
+/// least one.
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| format!("cannot read PEM certificates: {err}"))?;
+    if certificates.is_empty() {
+        return Err("holds no PEM certificate".to_owned());
+    }
+    Ok(certificates)
 }
 
 /// Connections for `http://` and `https://` URLs; over TLS, offering `h2`
