@@ -25,6 +25,8 @@ fn verifiers() -> &'static Vec<Verifier> {
             public_url: Some("https://hooks.example.com/webhooks"),
             token: None,
             verify_token: None,
+            certificates: None,
+            confirm_subscriptions: false,
         };
         VerifierKind::ALL
             .iter()

@@ -384,6 +384,8 @@ async fn send(
         public_url: Some(&plan.public_url),
         token: None,
         verify_token: None,
+        certificates: None,
+        confirm_subscriptions: false,
     };
     let delivery = verify::sign(plan.kind, plan.secret.expose(), payload, id, now, options)?;
     let url = match &delivery.query {

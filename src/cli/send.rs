@@ -78,6 +78,8 @@ pub(crate) fn run(args: Args) -> Outcome {
             public_url: Some(public_url.as_deref().unwrap_or(url)),
             token: None,
             verify_token: None,
+            certificates: None,
+            confirm_subscriptions: false,
         },
         ca: ca.as_deref(),
         timeout: timeout.into(),

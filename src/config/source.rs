@@ -72,6 +72,13 @@ pub struct SourceConfig {
     /// `env:NAME` or `file:PATH`: the token a provider's verification
     /// request presents (Meta's Verify Token, typed into its App Dashboard).
     pub verify_token: Option<String>,
+    /// Where the signing certificates of `sns` and `paypal` come from:
+    /// other hosts, a CA to trust when fetching, or pinned certificates.
+    pub certificates: Option<crate::verify::CertificateOptions>,
+    /// `sns`: confirm a subscription by visiting its `SubscribeURL` (only
+    /// for the topics the source's secrets name).
+    #[serde(default)]
+    pub confirm_subscriptions: bool,
     /// Requests a second this source accepts; unlimited if unset.
     pub rate_limit: Option<RateLimitConfig>,
     /// Log each request's body (up to 4 KiB), for debugging a sender. Bodies
@@ -280,6 +287,16 @@ pub(super) fn check(sources: &[SourceConfig], dedup_topic: &str, problems: &mut 
                 "verify_token",
                 source.verify_token.is_some(),
                 &[VerifierKind::Meta][..],
+            ),
+            (
+                "certificates",
+                source.certificates.is_some(),
+                &[VerifierKind::Sns, VerifierKind::PayPal][..],
+            ),
+            (
+                "confirm_subscriptions",
+                source.confirm_subscriptions,
+                &[VerifierKind::Sns][..],
             ),
         ] {
             if set && !owners.contains(&source.verifier) {

@@ -38,10 +38,12 @@ pub enum Reason {
     /// The client holds its whole share of requests in flight or of body
     /// bytes; other clients are served.
     ClientLimit,
+    /// The delivery's signing certificate (named by URL) is being fetched.
+    CertificatePending,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 23] = [
+    pub const ALL: [Reason; 24] = [
         Self::UnknownPath,
         Self::MethodNotAllowed,
         Self::IpNotAllowed,
@@ -65,6 +67,7 @@ impl Reason {
         Self::RecordTooLarge,
         Self::Overloaded,
         Self::ClientLimit,
+        Self::CertificatePending,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Reason {
             Self::RecordTooLarge => "record_too_large",
             Self::Overloaded => "overloaded",
             Self::ClientLimit => "client_limit",
+            Self::CertificatePending => "certificate_pending",
         }
     }
 
@@ -118,7 +122,8 @@ impl Reason {
             | Self::QueueFull
             | Self::KafkaUnavailable
             | Self::Overloaded
-            | Self::ClientLimit => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::ClientLimit
+            | Self::CertificatePending => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -133,6 +138,7 @@ impl Reason {
                 | Self::KafkaUnavailable
                 | Self::Overloaded
                 | Self::ClientLimit
+                | Self::CertificatePending
         )
     }
 

@@ -117,6 +117,7 @@ impl From<VerifyError> for Rejection {
             }
             VerifyError::StaleTimestamp => Reason::StaleTimestamp,
             VerifyError::Mismatch => Reason::SignatureMismatch,
+            VerifyError::CertificatePending => Reason::CertificatePending,
         };
         Self::new(reason, err.to_string())
     }

@@ -124,6 +124,10 @@ impl Sources {
                 },
                 None => None,
             };
+            let certificates = sc
+                .certificates
+                .as_ref()
+                .map(|options| options.relative_to(&config.base_dir));
             let defaults = sc.verifier.defaults();
             let tolerance: Duration = sc
                 .tolerance
@@ -134,6 +138,8 @@ impl Sources {
                 public_url: sc.public_url.as_deref(),
                 token: sc.token.as_ref(),
                 verify_token: verify_token.as_ref(),
+                certificates: certificates.as_ref(),
+                confirm_subscriptions: sc.confirm_subscriptions,
             };
             let verifier = match Verifier::build(sc.verifier, &secrets, tolerance, options) {
                 Ok(verifier) => verifier,

@@ -309,6 +309,8 @@ impl Delivery {
             public_url: Some(url),
             token: None,
             verify_token: None,
+            certificates: None,
+            confirm_subscriptions: false,
         };
         let now = crate::ops::clock::now_seconds();
         let Ok(signed) = verify::sign(kind, secret.expose(), &self.body, &id, now, options) else {

@@ -152,11 +152,18 @@ mod tests {
         for kind in VerifierKind::ALL {
             let signing = verify::example_secret(kind);
             let secret = Secret::new(signing);
+            // What `hookgate send` signs with, for the schemes that sign with a certificate.
+            let example_certificate = crate::verify::CertificateOptions {
+                pinned: vec![crate::verify::example_signer::certificate_path()],
+                ..crate::verify::CertificateOptions::default()
+            };
             let options = SchemeOptions {
                 hmac: None,
                 public_url: Some(public_url),
                 token: None,
                 verify_token: None,
+                certificates: Some(&example_certificate),
+                confirm_subscriptions: false,
             };
             let request = SendRequest {
                 kind,

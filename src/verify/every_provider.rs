@@ -18,11 +18,18 @@ mod tests {
         for kind in VerifierKind::ALL {
             let secret_text = example_secret(kind);
             let key = verification_key(kind, secret_text).expect("a verification key");
+            // What `hookgate send` signs with, for the schemes that sign with a certificate.
+            let example_certificate = crate::verify::CertificateOptions {
+                pinned: vec![crate::verify::example_signer::certificate_path()],
+                ..crate::verify::CertificateOptions::default()
+            };
             let scheme_options = SchemeOptions {
                 hmac: Some(&options),
                 public_url: Some("https://hooks.example.com/in"),
                 token: None,
                 verify_token: None,
+                certificates: Some(&example_certificate),
+                confirm_subscriptions: false,
             };
             let verifier =
                 Verifier::build(kind, &[Secret::new(key)], DEFAULT_TOLERANCE, scheme_options)
@@ -153,11 +160,18 @@ mod tests {
     #[test]
     fn every_unsigned_event_id_is_guarded_or_its_gap_documented() {
         let options = HmacOptions::default();
+        // What `hookgate send` signs with, for the schemes that sign with a certificate.
+        let example_certificate = crate::verify::CertificateOptions {
+            pinned: vec![crate::verify::example_signer::certificate_path()],
+            ..crate::verify::CertificateOptions::default()
+        };
         let scheme_options = SchemeOptions {
             hmac: Some(&options),
             public_url: Some("https://hooks.example.com/in"),
             token: None,
             verify_token: None,
+            certificates: Some(&example_certificate),
+            confirm_subscriptions: false,
         };
         let now = 1_700_000_000;
         let payload = br#"{"id":"evt_1","event_id":"evt_1","eventId":"evt_1","messageId":"evt_1","event":{"id":"evt_1"},"action":{"id":"evt_1"},"data":{"id":"evt_1"},"meta":{"id":"evt_1"},"type":"Issue","webhookTimestamp":1700000000000}"#;

@@ -32,6 +32,8 @@ pub fn provider_headers(kind: VerifierKind) -> Vec<HeaderName> {
         public_url: Some("https://hooks.example.com/webhook"),
         token: None,
         verify_token: None,
+        certificates: None,
+        confirm_subscriptions: false,
     };
     let signed = sign(kind, example_secret(kind), &payload, id, now, options)
         .map(|delivery| delivery.headers)

@@ -8,8 +8,11 @@
 //! verification that nothing else can construct and that the rest of the
 //! pipeline requires (`verifier`), handshakes (`handshake`), signing for
 //! `hookgate send` (`sign`), timestamp tolerance (`time`), and the shapes
-//! several providers are built from (`header`, `list`, `v0`, `presented`, `mac`).
+//! several providers are built from (`header`, `list`, `v0`, `presented`, `mac`),
+//! and the certificates of providers that name theirs by URL (`certificates`).
 
+pub(crate) mod certificates;
+pub mod example_signer;
 mod handshake;
 mod header;
 mod headers;
@@ -131,6 +134,8 @@ providers! {
     "openai" => openai::OpenAi,
     "polar" => polar::Polar,
     "replicate" => replicate::Replicate,
+    "sns" => sns::Sns,
+    "paypal" => paypal::PayPal,
     "twitch" => twitch::Twitch,
     "x" => x::X,
     "adyen" => adyen::Adyen,
@@ -141,6 +146,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, de};
 
+pub use self::certificates::CertificateOptions;
 #[cfg(test)]
 use self::handshake::MAX_ECHO_LEN;
 use self::handshake::mentions;

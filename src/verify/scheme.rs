@@ -70,6 +70,13 @@ pub struct SchemeOptions<'a> {
     /// The token a provider's verification request must present (Meta's
     /// `hub.verify_token`); `None`: such requests are not answered.
     pub verify_token: Option<&'a Secret>,
+    /// Where the certificates of schemes that name theirs by URL come from
+    /// (SNS, PayPal), its paths resolved; `None`: fetched from the
+    /// provider's hosts.
+    pub certificates: Option<&'a super::CertificateOptions>,
+    /// Whether SNS subscription confirmations are confirmed by visiting
+    /// their `SubscribeURL`.
+    pub confirm_subscriptions: bool,
 }
 
 /// A scheme's built-in choices, each overridable per source.
@@ -117,6 +124,10 @@ pub enum VerifyError {
     StaleTimestamp,
     #[error("signature does not match")]
     Mismatch,
+    /// The delivery names a signing certificate hookgate has not fetched
+    /// yet: it is fetched now, and the retry is checked with it.
+    #[error("the signing certificate is being fetched: retry shortly")]
+    CertificatePending,
 }
 
 /// A verified delivery that should carry a batch of events but whose batch

@@ -15,6 +15,8 @@ pub const SCHEME_OPTIONS: verify::SchemeOptions<'static> = verify::SchemeOptions
     public_url: Some(PUBLIC_URL),
     token: None,
     verify_token: None,
+    certificates: None,
+    confirm_subscriptions: false,
 };
 
 /// Seconds since the epoch, as signatures carry them.
@@ -37,11 +39,40 @@ pub fn source(dir: &Path, name: &str, kind: VerifierKind, topic: &str) -> String
     let file = dir.join(format!("{name}.secret"));
     let key = verify::verification_key(kind, secret_for(kind).as_bytes()).expect("key");
     std::fs::write(&file, key).expect("secret file");
+    // The schemes that sign with a certificate verify the example signer's.
+    let certificates = if signs_with_a_certificate(kind) {
+        format!(
+            "certificates = {{ pinned = [\"{}\"] }}\n",
+            example_certificate().display()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"{}\"\nsecrets = [\"file:{}\"]\ntopic = \"{topic}\"\npublic_url = \"{PUBLIC_URL}\"\n",
+        "[[sources]]\nname = \"{name}\"\npath = \"/webhooks/{name}\"\nverifier = \"{}\"\nsecrets = [\"file:{}\"]\ntopic = \"{topic}\"\npublic_url = \"{PUBLIC_URL}\"\n{certificates}",
         kind.name(),
         file.display()
     )
+}
+
+/// Whether `kind` names a signing certificate by URL (SNS, PayPal).
+pub fn signs_with_a_certificate(kind: VerifierKind) -> bool {
+    matches!(kind, VerifierKind::Sns | VerifierKind::PayPal)
+}
+
+/// The example signer's certificate, written once to a file to pin.
+pub fn example_certificate() -> std::path::PathBuf {
+    static WRITTEN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    WRITTEN
+        .get_or_init(|| {
+            let path = std::env::temp_dir().join(format!(
+                "hookgate-example-signer-{}.pem",
+                std::process::id()
+            ));
+            std::fs::write(&path, verify::example_signer::CERTIFICATE).expect("certificate file");
+            path
+        })
+        .clone()
 }
 
 /// A JSON body carrying `id` where every scheme's default looks for it, with
@@ -87,11 +118,19 @@ pub fn delivery(kind: VerifierKind, id: &str, payload: &[u8]) -> verify::SignedD
 pub fn published_events(kind: VerifierKind, delivery: &verify::SignedDelivery) -> Vec<Vec<u8>> {
     use hookgate::config::secret::Secret;
     let key = verify::verification_key(kind, secret_for(kind).as_bytes()).expect("key");
+    let certificates = verify::CertificateOptions {
+        pinned: vec![example_certificate()],
+        ..verify::CertificateOptions::default()
+    };
+    let options = verify::SchemeOptions {
+        certificates: Some(&certificates),
+        ..SCHEME_OPTIONS
+    };
     let verifier = verify::Verifier::build(
         kind,
         &[Secret::new(key)],
         verify::DEFAULT_TOLERANCE,
-        SCHEME_OPTIONS,
+        options,
     )
     .expect("builds");
     let headers = header_map(&delivery.headers);

@@ -77,11 +77,12 @@ async fn every_verifier_lands_in_kafka_byte_identical_with_key_and_headers() {
             [event] => event.clone(),
             other => panic!("{kind:?}: one event expected, {} published", other.len()),
         };
-        let content_type = if kind == VerifierKind::Mandrill {
-            &b"application/x-www-form-urlencoded"[..]
-        } else {
-            &b"application/json"[..]
-        };
+        // As the sender sent it.
+        let content_type = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value.as_bytes())
+            .expect("a content type");
         let reply = send(&client, "POST", &gateway.url(&path), &headers, body.clone()).await;
         let want_id = expected_id(kind, &id, &published, &headers);
         assert_eq!(reply.status, 200, "{kind:?}: {:?}", reply.body);
