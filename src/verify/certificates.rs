@@ -332,7 +332,9 @@ impl Fetcher {
         if pending.contains(&job) {
             return true;
         }
-        if self.budget.check().is_err() {
+        // Only a verified delivery asks for a visit: the budget is for the
+        // certificate URLs any request can name.
+        if matches!(job, Job::Certificate(_)) && self.budget.check().is_err() {
             if let Some(suppressed) = self.throttle.allow() {
                 tracing::warn!(url = %job.url(), suppressed, "certificate fetch budget spent: the delivery is answered 503 and fetched on a later retry");
             }

@@ -57,7 +57,7 @@ pub async fn try_get(client: &HttpClient, url: &str) -> Result<(u16, String), St
 }
 
 /// One request, and the answer's status, headers and whole body.
-async fn exchange(
+pub async fn exchange(
     client: &HttpClient,
     method: &str,
     url: &str,

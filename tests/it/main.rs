@@ -3,6 +3,7 @@
 //! a consumer that reads what downstream teams would read. What they run
 //! against is the `hookgate-testbed` crate; each module covers one area.
 
+mod certificates;
 mod cli;
 mod connections;
 mod dedup;

@@ -210,7 +210,7 @@ impl crate::verify::Scheme for Sns {
                     format!("confirming the subscription to {topic}: visiting {url}")
                 } else {
                     format!(
-                        "the subscription to {topic} is not confirmed: its SubscribeURL is not SNS's, or the fetch budget is spent (a retry tries again): {url}"
+                        "the subscription to {topic} is not confirmed: its SubscribeURL is not SNS's ({url})"
                     )
                 };
                 Some(Handshake::empty("sns_subscription_confirmation").noting(note))
