@@ -16,6 +16,7 @@ TANSU_VERSION=0.6.0
 CHECK_JSONSCHEMA_VERSION=0.39.0
 TOOLS="${HOOKGATE_TOOLS:-$HOME/.cache/hookgate/tools}"
 PYTHON_SDKS="stripe==16.1.0 standardwebhooks==1.1.0 svix==2.9.1 slack-sdk==3.47.0 twilio==9.13.0"
+PYTHON_SDKS="$PYTHON_SDKS Adyen==16.0.0 gocardless-pro==3.22.0 polar-sdk==1.0.2 telnyx==4.189.0 pynacl==1.5.0"
 # Consumer-group members the Kafka tests start, kill and freeze (librdkafka
 # 2.12.1 in the wheel: the version hookgate links).
 PYTHON_SDKS="$PYTHON_SDKS confluent-kafka==2.12.1"

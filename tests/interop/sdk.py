@@ -1,8 +1,11 @@
 """Signs and verifies webhook deliveries with the providers' own Python SDKs,
 for hookgate's interop test (tests/it/interop.rs).
 
-    sdk.py sign PROVIDER SECRET URL ID < payload        -> {"headers": {...}, "query": ...}
-    sdk.py verify PROVIDER SECRET URL < delivery.json   -> exit 0 if the SDK accepts it
+    sdk.py sign PROVIDER SECRET URL ID < payload        -> {"headers": {...}, "query": ..., "body": ...}
+    sdk.py verify PROVIDER KEY URL < delivery.json      -> exit 0 if the SDK accepts it
+
+"body" is there only where the SDK signs inside the body (Adyen). KEY is
+what the SDK verifies with: the secret, or a public key (Telnyx).
 
 A delivery is {"headers": {...}, "body": "...", "query": "..." or null}.
 """
@@ -13,7 +16,13 @@ import sys
 import time
 import urllib.parse
 
+import Adyen.util
+import gocardless_pro.errors
+import gocardless_pro.webhooks
+import polar.v2026_10.webhooks
+import polar.webhooks
 import stripe
+import telnyx.lib.webhook_verification
 from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
@@ -52,6 +61,23 @@ def sign(provider, secret, url, event_id, body):
     raise SystemExit(f"unknown provider {provider}")
 
 
+def sign_in_body(provider, secret, event_id):
+    """The delivery of a provider whose SDK signs inside the body."""
+    if provider == "adyen":
+        item = {
+            "pspReference": event_id,
+            "merchantAccountCode": "HookgateTest",
+            "merchantReference": "order/1001:a\\b",
+            "amount": {"currency": "EUR", "value": 1130},
+            "eventCode": "AUTHORISATION",
+            "success": "true",
+            "eventDate": "2026-11-30T12:00:00+01:00",
+        }
+        item["additionalData"] = {"hmacSignature": Adyen.util.generate_notification_sig(item, secret).decode()}
+        return json.dumps({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]})
+    return None
+
+
 def verify(provider, secret, url, delivery):
     headers = {k.lower(): v for k, v in delivery["headers"].items()}
     body = delivery["body"]
@@ -77,6 +103,23 @@ def verify(provider, secret, url, delivery):
                 return validator.validate(url + "?" + query, body, headers["x-twilio-signature"])
             params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
             return validator.validate(url, params, headers["x-twilio-signature"])
+        elif provider == "adyen":
+            items = json.loads(body)["notificationItems"]
+            if not items:
+                return False
+            # The SDK checks one item at a time, as Adyen signs them.
+            return all(
+                Adyen.util.is_valid_hmac_notification(item["NotificationRequestItem"], secret) for item in items
+            )
+        elif provider == "gocardless":
+            gocardless_pro.webhooks.parse(body, secret, headers["webhook-signature"])
+        elif provider == "polar":
+            try:
+                polar.v2026_10.webhooks.validate_event(body, headers, secret)
+            except polar.webhooks.PolarWebhookUnknownTypeError:
+                pass  # the signature verified; the test's event is of no Polar type
+        elif provider == "telnyx":
+            telnyx.lib.webhook_verification.verify_webhook_signature(body.encode(), headers, secret)
         else:
             raise SystemExit(f"unknown provider {provider}")
     except (KeyError, ValueError, stripe.SignatureVerificationError, Exception) as err:  # noqa: BLE001
@@ -88,7 +131,12 @@ def verify(provider, secret, url, delivery):
 def main():
     command, provider, secret, url = sys.argv[1:5]
     if command == "sign":
-        headers, query = sign(provider, secret, url, sys.argv[5], sys.stdin.read())
+        payload = sys.stdin.read()
+        body = sign_in_body(provider, secret, sys.argv[5])
+        if body is not None:
+            json.dump({"headers": {"Content-Type": "application/json"}, "query": None, "body": body}, sys.stdout)
+            return
+        headers, query = sign(provider, secret, url, sys.argv[5], payload)
         json.dump({"headers": headers, "query": query}, sys.stdout)
     elif command == "verify":
         sys.exit(0 if verify(provider, secret, url, json.load(sys.stdin)) else 1)

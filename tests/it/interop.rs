@@ -1,8 +1,9 @@
 //! Interop with the providers' own code: deliveries signed by their official
-//! SDKs (stripe, standardwebhooks, svix, slack_sdk, twilio from PyPI;
+//! SDKs (stripe, standardwebhooks, svix, slack_sdk, twilio, Adyen from PyPI;
 //! @octokit/webhooks-methods from npm) are accepted by a hookgate process and
 //! their tampered copies refused; and what `verify::sign` (the code behind
-//! `hookgate send`) produces verifies with those SDKs, tampered copies not.
+//! `hookgate send`) produces verifies with those SDKs and with the
+//! verify-only ones (gocardless-pro, polar-sdk, telnyx), tampered copies not.
 //! And a consumer team's side: the example consumers in
 //! `examples/consumers/` against a broker, records of a source with
 //! CloudEvents headers read back intact by the CloudEvents SDK for Python,
@@ -27,18 +28,23 @@ struct Sdk {
     python_name: Option<&'static str>,
     /// A body in the shape the SDK signs.
     form: bool,
+    /// Whether the SDK can sign (some only verify: the provider holds the
+    /// key, or its SDK has no signer).
+    signs: bool,
 }
 
-const SDKS: [Sdk; 8] = [
+const SDKS: [Sdk; 12] = [
     Sdk {
         kind: VerifierKind::Stripe,
         python_name: Some("stripe"),
         form: false,
+        signs: true,
     },
     Sdk {
         kind: VerifierKind::StandardWebhooks,
         python_name: Some("standard-webhooks"),
         form: false,
+        signs: true,
     },
     // A Svix-branded delivery (svix-* headers only) to a Standard Webhooks
     // source, and hookgate's webhook-* signature checked by Svix's SDK.
@@ -46,32 +52,65 @@ const SDKS: [Sdk; 8] = [
         kind: VerifierKind::StandardWebhooks,
         python_name: Some("svix"),
         form: false,
+        signs: true,
     },
     // Clerk sends through Svix; what hookgate signs as Clerk, Svix's SDK verifies.
     Sdk {
         kind: VerifierKind::Clerk,
         python_name: Some("svix"),
         form: false,
+        signs: true,
     },
     Sdk {
         kind: VerifierKind::Slack,
         python_name: Some("slack"),
         form: false,
+        signs: true,
     },
     Sdk {
         kind: VerifierKind::Twilio,
         python_name: Some("twilio"),
         form: false,
+        signs: true,
     },
     Sdk {
         kind: VerifierKind::Twilio,
         python_name: Some("twilio"),
         form: true,
+        signs: true,
     },
     Sdk {
         kind: VerifierKind::Github,
         python_name: None,
         form: false,
+        signs: true,
+    },
+    // Adyen's library signs each item of a notification and checks them.
+    Sdk {
+        kind: VerifierKind::Adyen,
+        python_name: Some("adyen"),
+        form: false,
+        signs: true,
+    },
+    // These only verify what hookgate signs as their provider.
+    Sdk {
+        kind: VerifierKind::GoCardless,
+        python_name: Some("gocardless"),
+        form: false,
+        signs: false,
+    },
+    Sdk {
+        kind: VerifierKind::Polar,
+        python_name: Some("polar"),
+        form: false,
+        signs: false,
+    },
+    // Telnyx holds its private key: its SDK verifies with the public one.
+    Sdk {
+        kind: VerifierKind::Telnyx,
+        python_name: Some("telnyx"),
+        form: false,
+        signs: false,
     },
 ];
 
@@ -124,6 +163,13 @@ fn run_sdk(sdk: &Sdk, args: &[&str], input: &[u8]) -> (bool, String) {
 }
 
 fn payload(sdk: &Sdk, id: &str) -> Vec<u8> {
+    if sdk.kind == VerifierKind::Adyen {
+        // Adyen signs eight fields of an item: the test's must be among them.
+        return format!(
+            r#"{{"pspReference":"{id}","merchantAccountCode":"HookgateTest","merchantReference":"order-1001","amount":{{"currency":"EUR","value":1130}},"eventCode":"AUTHORISATION","success":"true"}}"#
+        )
+        .into_bytes();
+    }
     if sdk.form {
         format!("MessageSid={id}&From=%2B15005550006&Body=Hello+%C3%A9+world%21&To=%2B15005550001")
             .into_bytes()
@@ -133,7 +179,7 @@ fn payload(sdk: &Sdk, id: &str) -> Vec<u8> {
 }
 
 /// `sdk.py` and `github.mjs` arguments before the per-command ones.
-fn head_args(sdk: &Sdk, command: &'static str, secret: &'static str) -> Vec<String> {
+fn head_args(sdk: &Sdk, command: &'static str, secret: &str) -> Vec<String> {
     let mut args = vec![command.to_owned()];
     if let Some(name) = sdk.python_name {
         args.push(name.to_owned());
@@ -145,7 +191,15 @@ fn head_args(sdk: &Sdk, command: &'static str, secret: &'static str) -> Vec<Stri
     args
 }
 
+/// `body` with one signed byte changed (Adyen signs only some fields: its
+/// event code).
 fn tampered(body: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    if text.contains("AUTHORISATION") {
+        return text
+            .replacen("AUTHORISATION", "AUTHORISATIOn", 1)
+            .into_bytes();
+    }
     let mut body = body.to_vec();
     let at = body
         .iter()
@@ -166,6 +220,7 @@ async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_veri
         VerifierKind::Slack,
         VerifierKind::Twilio,
         VerifierKind::Github,
+        VerifierKind::Adyen,
     ] {
         gateway = gateway.sources(&bed.source(kind.name(), kind));
     }
@@ -179,42 +234,16 @@ async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_veri
     for (n, sdk) in SDKS.iter().enumerate() {
         let label = format!("{:?}{}", sdk.kind, if sdk.form { " (form)" } else { "" });
         let secret = secret_for(sdk.kind);
-
-        // The SDK signs; hookgate accepts the delivery and refuses a tampered copy.
-        let id = format!("evt-sdk-{n}-{nanos}");
-        let body = payload(sdk, &id);
-        let mut args = head_args(sdk, "sign", secret);
-        args.push(id.clone());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, stdout) = run_sdk(sdk, &args, &body);
-        assert!(ok, "{label}: the SDK did not sign: {stdout}");
-        let signed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON from the SDK");
-        let mut headers: Vec<(String, String)> = signed["headers"]
-            .as_object()
-            .expect("headers")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-            .collect();
-        if sdk.kind == VerifierKind::Github {
-            headers.push(("X-GitHub-Delivery".into(), id.clone()));
+        if sdk.signs {
+            sdk_signs_hookgate_accepts(
+                &gateway,
+                &client,
+                sdk,
+                &label,
+                &format!("evt-sdk-{n}-{nanos}"),
+            )
+            .await;
         }
-        let mut url = gateway.url(&format!("/webhooks/{}", sdk.kind.name()));
-        if let Some(query) = signed["query"].as_str() {
-            url = format!("{url}?{query}");
-        }
-        let reply = send(&client, "POST", &url, &headers, body.clone()).await;
-        assert_eq!(
-            (reply.status, reply.body["status"].as_str()),
-            (200, Some("accepted")),
-            "{label}: {:?}",
-            reply.body
-        );
-        let forged = send(&client, "POST", &url, &headers, tampered(&body)).await;
-        assert_eq!(
-            forged.status, 401,
-            "{label}: a tampered copy got {:?}",
-            forged.body
-        );
 
         // hookgate signs; the SDK verifies the delivery and rejects a tampered copy.
         let id = format!("evt-hg-{n}-{nanos}");
@@ -239,7 +268,12 @@ async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_veri
             })
             .to_string()
         };
-        let args = head_args(sdk, "verify", secret);
+        // What the SDK verifies with: the secret, or the public key.
+        let key = String::from_utf8(
+            verify::verification_key(sdk.kind, secret.as_bytes()).expect("a key"),
+        )
+        .expect("a key in text");
+        let args = head_args(sdk, "verify", &key);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (accepted, said) = run_sdk(sdk, &args, as_json(&delivery.body).as_bytes());
         assert!(
@@ -250,6 +284,54 @@ async fn deliveries_signed_by_the_providers_sdks_are_accepted_and_hookgates_veri
         assert!(!accepted, "{label}: the SDK accepted a tampered copy");
     }
     gateway.stop();
+}
+
+/// The SDK signs; hookgate accepts the delivery and refuses a tampered copy.
+async fn sdk_signs_hookgate_accepts(
+    gateway: &hookgate_testbed::Process,
+    client: &hookgate_testbed::http::HttpClient,
+    sdk: &Sdk,
+    label: &str,
+    id: &str,
+) {
+    let secret = secret_for(sdk.kind);
+    let id = id.to_owned();
+    let mut body = payload(sdk, &id);
+    let mut args = head_args(sdk, "sign", secret);
+    args.push(id.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, stdout) = run_sdk(sdk, &args, &body);
+    assert!(ok, "{label}: the SDK did not sign: {stdout}");
+    let signed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON from the SDK");
+    if let Some(signed_body) = signed["body"].as_str() {
+        body = signed_body.as_bytes().to_vec();
+    }
+    let mut headers: Vec<(String, String)> = signed["headers"]
+        .as_object()
+        .expect("headers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    if sdk.kind == VerifierKind::Github {
+        headers.push(("X-GitHub-Delivery".into(), id.clone()));
+    }
+    let mut url = gateway.url(&format!("/webhooks/{}", sdk.kind.name()));
+    if let Some(query) = signed["query"].as_str() {
+        url = format!("{url}?{query}");
+    }
+    let reply = send(&client, "POST", &url, &headers, body.clone()).await;
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str()),
+        (200, Some("accepted")),
+        "{label}: {:?}",
+        reply.body
+    );
+    let forged = send(&client, "POST", &url, &headers, tampered(&body)).await;
+    assert_eq!(
+        forged.status, 401,
+        "{label}: a tampered copy got {:?}",
+        forged.body
+    );
 }
 
 fn now() -> i64 {
