@@ -319,14 +319,14 @@ async fn sdk_signs_hookgate_accepts(
     if let Some(query) = signed["query"].as_str() {
         url = format!("{url}?{query}");
     }
-    let reply = send(&client, "POST", &url, &headers, body.clone()).await;
+    let reply = send(client, "POST", &url, &headers, body.clone()).await;
     assert_eq!(
         (reply.status, reply.body["status"].as_str()),
         (200, Some("accepted")),
         "{label}: {:?}",
         reply.body
     );
-    let forged = send(&client, "POST", &url, &headers, tampered(&body)).await;
+    let forged = send(client, "POST", &url, &headers, tampered(&body)).await;
     assert_eq!(
         forged.status, 401,
         "{label}: a tampered copy got {:?}",
