@@ -136,6 +136,8 @@ providers! {
     "replicate" => replicate::Replicate,
     "sns" => sns::Sns,
     "paypal" => paypal::PayPal,
+    "mux" => mux::Mux,
+    "lemon-squeezy" => lemon_squeezy::LemonSqueezy,
     "twitch" => twitch::Twitch,
     "x" => x::X,
     "adyen" => adyen::Adyen,

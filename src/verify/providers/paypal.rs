@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::verify::certificates::{Certificates, Hash, Unavailable, UrlRule};
 use crate::verify::{
-    Defaults, Provider, ReplayMaterial, SchemeHeader, Signed, SignedDelivery, VerifyError, verdict,
+    Defaults, Provider, ReplayMaterial, SchemeHeader, Signed, SignedDelivery, VerifyError,
 };
 
 const TRANSMISSION_ID: &str = "PAYPAL-TRANSMISSION-ID";
@@ -102,7 +102,7 @@ impl crate::verify::Scheme for PayPal {
                 return Ok(ReplayMaterial::Digest(Sha256::digest(&signed).into()));
             }
         }
-        verdict(false).map(|()| ReplayMaterial::Body)
+        Err(VerifyError::Mismatch)
     }
 }
 

@@ -44,6 +44,11 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     partition_key: Some("json:/TopicArn"),
 };
 
+/// A field a confirmation signs, which it must carry.
+fn required<'a>(field: &'a Option<String>, name: &'static str) -> Result<&'a str, VerifyError> {
+    field.as_deref().ok_or(VerifyError::MalformedField(name))
+}
+
 /// `sns.<region>.amazonaws.com` or `.amazonaws.com.cn` (China), a region
 /// such as `us-east-1`, `us-gov-west-1`, `cn-north-1`: narrower than AWS's
 /// own validators' `sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com`, which also
@@ -127,9 +132,9 @@ impl Message {
             "SubscriptionConfirmation" | "UnsubscribeConfirmation" => vec![
                 ("Message", Some(&self.message)),
                 ("MessageId", Some(&self.message_id)),
-                ("SubscribeURL", Some(self.required(&self.subscribe_url)?)),
+                ("SubscribeURL", Some(required(&self.subscribe_url, "SubscribeURL")?)),
                 ("Timestamp", Some(&self.timestamp)),
-                ("Token", Some(self.required(&self.token)?)),
+                ("Token", Some(required(&self.token, "Token")?)),
                 ("TopicArn", Some(&self.topic_arn)),
                 ("Type", Some(&self.kind)),
             ],
@@ -145,12 +150,6 @@ impl Message {
             }
         }
         Ok(signed)
-    }
-
-    fn required<'a>(&self, field: &'a Option<String>) -> Result<&'a str, VerifyError> {
-        field
-            .as_deref()
-            .ok_or(VerifyError::MalformedField("SubscribeURL"))
     }
 
     fn hash(&self) -> Result<Hash, VerifyError> {
