@@ -20,10 +20,17 @@ fn main() {
 }
 
 fn commit() -> String {
+    // A commit is a word: whatever else would end up as a cargo directive.
+    let word = |text: &str| -> String {
+        text.trim()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect()
+    };
     if let Ok(commit) = env::var("HOOKGATE_COMMIT")
-        && !commit.trim().is_empty()
+        && !word(&commit).is_empty()
     {
-        return commit.trim().to_owned();
+        return word(&commit);
     }
     Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
@@ -31,7 +38,7 @@ fn commit() -> String {
         .ok()
         .filter(|out| out.status.success())
         .and_then(|out| String::from_utf8(out.stdout).ok())
-        .map(|commit| commit.trim().to_owned())
+        .map(|commit| word(&commit))
         .filter(|commit| !commit.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
 }
@@ -46,9 +53,12 @@ fn require_oidc() {
     };
     let config = Path::new(&root).join("config.h");
     println!("cargo:rerun-if-changed={}", config.display());
-    let Ok(text) = std::fs::read_to_string(&config) else {
-        return;
-    };
+    let text = std::fs::read_to_string(&config).unwrap_or_else(|err| {
+        panic!(
+            "cannot read {} to check that librdkafka was built with libcurl: {err}",
+            config.display()
+        )
+    });
     if !text.contains("#define WITH_OAUTHBEARER_OIDC 1") {
         panic!(
             "librdkafka was configured without libcurl, so this build would have no \

@@ -83,12 +83,15 @@ impl FileWatch {
     }
 
     /// Watches `files` from now on, in place of the previous set (a reload
-    /// may name other secret files).
+    /// may name other secret files). A file watched already keeps the
+    /// content last seen of it, so that a write during the reload is still
+    /// news to the next look; a new one is read now.
     pub fn watch(&mut self, files: Vec<PathBuf>) {
+        let mut before = std::mem::take(&mut self.seen);
         self.seen = files
             .into_iter()
             .map(|file| {
-                let content = fingerprint(&file);
+                let content = before.remove(&file).unwrap_or_else(|| fingerprint(&file));
                 (file, content)
             })
             .collect();
@@ -119,7 +122,15 @@ impl FileWatch {
                         return changed;
                     }
                 }
-                Some(Err(err)) => tracing::warn!("watching the configuration's files: {err}"),
+                // A lost event (the kernel's queue overflowed) may hide a
+                // change: look at every file.
+                Some(Err(err)) => {
+                    tracing::warn!("watching the configuration's files: {err}");
+                    let changed = self.look();
+                    if !changed.is_empty() {
+                        return changed;
+                    }
+                }
                 // The debouncer is owned here and lives as long: never.
                 None => std::future::pending::<()>().await,
             }

@@ -44,6 +44,17 @@ async fn serve(config: Config, path: &Path) -> Outcome {
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
+    // Before the files are first read, so that a change while hookgate
+    // starts is seen.
+    let watch = config
+        .server
+        .reload_on_change
+        .then(|| FileWatch::new(watch::files(&config, path)))
+        .and_then(|watch| {
+            watch
+                .map_err(|err| tracing::warn!("{err}: reloading needs SIGHUP"))
+                .ok()
+        });
     let app = app::launch(&config).await.map_err(|err| {
         // A source whose secret cannot be read is a configuration error,
         // like those `Config::load` finds.
@@ -56,7 +67,7 @@ async fn serve(config: Config, path: &Path) -> Outcome {
     })?;
     tokio::spawn(report_dropped_lines(dropped_lines));
     #[cfg(unix)]
-    serve_until_shutdown(&app, &config, path, hangups).await;
+    serve_until_shutdown(&app, watch, path, hangups).await;
     #[cfg(not(unix))]
     shutdown_signal().await;
     app.shutdown().await;
@@ -99,23 +110,12 @@ async fn report_dropped_lines(dropped: ErrorCounter) {
 #[cfg(unix)]
 async fn serve_until_shutdown(
     app: &app::App,
-    config: &Config,
+    mut watch: Option<FileWatch>,
     path: &Path,
     hangups: std::io::Result<tokio::signal::unix::Signal>,
 ) {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let mut watch = if config.server.reload_on_change {
-        match FileWatch::new(watch::files(config, path)) {
-            Ok(watch) => Some(watch),
-            Err(err) => {
-                tracing::warn!("{err}: reloading needs SIGHUP");
-                None
-            }
-        }
-    } else {
-        None
-    };
     let mut hangups = match hangups {
         Ok(hangups) => Some(hangups),
         Err(err) => {

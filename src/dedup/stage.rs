@@ -140,6 +140,58 @@ struct Changes {
     revoked: Vec<i32>,
 }
 
+/// The changelog loader's context: logs as every client does, and keeps
+/// each partition's last stable offset and high watermark from librdkafka's
+/// statistics, which tell an open transaction (the one short of the other).
+#[derive(Default)]
+struct LoaderContext {
+    logged: Logged,
+    topic: String,
+    /// Per partition, as last reported: whether everything up to the log's
+    /// end is stable and handed to the reader, and when.
+    ends: Mutex<HashMap<i32, (bool, Instant)>>,
+}
+
+impl ClientContext for LoaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.logged.error(error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        self.logged.log(level, facility, message);
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
+        for partition in topic.partitions.values().filter(|p| p.partition >= 0) {
+            // No open transaction (its last stable offset at its high
+            // watermark), fetched to there, nothing fetched left to hand over.
+            let settled = partition.ls_offset >= 0
+                && partition.ls_offset == partition.hi_offset
+                && partition.next_offset >= partition.hi_offset
+                && partition.fetchq_cnt == 0;
+            ends.insert(partition.partition, (settled, now));
+        }
+    }
+}
+
+impl ConsumerContext for LoaderContext {}
+
+impl LoaderContext {
+    /// Whether `partition` was settled in statistics reported after `since`.
+    fn settled_since(&self, partition: i32, since: Instant) -> bool {
+        self.ends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&partition)
+            .is_some_and(|&(settled, at)| settled && at > since)
+    }
+}
+
 /// The stage consumer's context: logs as every client does, and notes
 /// rebalances.
 struct StageContext {
@@ -537,7 +589,7 @@ impl Stage {
     /// reports to a `read_committed` reader; without, a marker of this load's
     /// own (some brokers report a high watermark short of the log's end).
     fn load(&self, partitions: &[i32]) -> Result<Vec<(i32, PartitionWindow)>, String> {
-        let reader: BaseConsumer = self
+        let reader: BaseConsumer<LoaderContext> = self
             .client
             .clone()
             .set("group.id", format!("{}.loader", self.settings.group))
@@ -545,7 +597,12 @@ impl Stage {
             .set("isolation.level", isolation(&self.settings))
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10")
-            .create()
+            // For LoaderContext's view of open transactions.
+            .set("statistics.interval.ms", "100")
+            .create_with_context(LoaderContext {
+                topic: self.settings.changelog_topic.clone(),
+                ..LoaderContext::default()
+            })
             .map_err(|err| err.to_string())?;
         let topic = &self.settings.changelog_topic;
         let mut assignment = TopicPartitionList::new();
@@ -587,6 +644,8 @@ impl Stage {
             );
         }
         let mut open: HashSet<i32> = partitions.iter().copied().collect();
+        // Partitions read to their last stable offset, and since when.
+        let mut at_stable_end: HashMap<i32, Instant> = HashMap::new();
         let started = Instant::now();
         let mut records = 0u64;
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -600,6 +659,8 @@ impl Stage {
                 Some(Ok(message)) => {
                     let partition = message.partition();
                     records += 1;
+                    // Read on: its end is the next end-of-partition.
+                    at_stable_end.remove(&partition);
                     match record::parse(message.key(), message.payload()) {
                         Ok(Content::Ids(ids)) => {
                             if let Some(loader) = loaders.get_mut(&partition) {
@@ -621,11 +682,26 @@ impl Stage {
                 Some(Err(KafkaError::PartitionEOF(partition)))
                     if self.settings.transactions == Transactions::On =>
                 {
-                    open.remove(&partition);
+                    at_stable_end.insert(partition, Instant::now());
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
                 Some(Err(err)) => return Err(err.to_string()),
             }
+            // A read_committed reader's end is the last stable offset: short
+            // of the log's end while a transaction is open, such as the one
+            // of the previous owner's last batch when it froze mid-commit.
+            // Its ids must be in the window before this owner reads the
+            // intake, or the second copy of an id it published is published
+            // again: a partition is read once no transaction is open in it
+            // (the last one committed, read on, or aborted).
+            at_stable_end.retain(|&partition, &mut since| {
+                if reader.context().settled_since(partition, since) {
+                    open.remove(&partition);
+                    false
+                } else {
+                    true
+                }
+            });
         }
         crate::ops::metrics::dedup_load(records, started.elapsed());
         let now = unix_now();

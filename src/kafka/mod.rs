@@ -53,9 +53,10 @@ pub struct Logged {
     /// Where the latest error goes, for `/readyz` to say why Kafka is
     /// unreachable (a refused certificate, a failed SASL login).
     last_error: Option<Arc<LastError>>,
-    /// Whether this client's statistics are hookgate's producer metrics
-    /// (one client only: every other client's are ignored).
-    statistics: bool,
+    /// This client's statistics become hookgate's producer metrics (one
+    /// client only: every other client's are ignored), with the totals it
+    /// reported last.
+    statistics: Option<statistics::Totals>,
 }
 
 impl Logged {
@@ -70,7 +71,7 @@ impl Logged {
     /// This context also reports the client's statistics as metrics.
     pub fn reporting_statistics(self) -> Self {
         Self {
-            statistics: true,
+            statistics: Some(statistics::Totals::default()),
             ..self
         }
     }
@@ -89,14 +90,14 @@ impl ClientContext for Logged {
     }
 
     fn stats(&self, statistics: rdkafka::Statistics) {
-        if self.statistics {
-            statistics::record(&statistics);
+        if let Some(totals) = &self.statistics {
+            statistics::record(&statistics, totals);
         }
     }
 
     fn stats_raw(&self, raw: &[u8]) {
         // Parsed only for the client that reports them.
-        if self.statistics {
+        if self.statistics.is_some() {
             match serde_json::from_slice(raw) {
                 Ok(parsed) => self.stats(parsed),
                 Err(err) => {

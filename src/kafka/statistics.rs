@@ -54,8 +54,27 @@ pub fn describe() {
     gauge!(QUEUE_BYTES).set(0.0);
 }
 
+/// What a client reported last of its running totals, so that each round
+/// adds what is new: librdkafka's totals start again at 0 in a replaced
+/// producer, and a counter must not lose what the old one counted.
+#[derive(Debug, Default)]
+pub struct Totals(std::sync::Mutex<std::collections::HashMap<(String, &'static str), u64>>);
+
+impl Totals {
+    /// How much `total` grew since the last round (all of it after a reset).
+    fn growth(&self, broker: &str, kind: &'static str, total: u64) -> u64 {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let before = last.insert((broker.to_owned(), kind), total).unwrap_or(0);
+        if total >= before {
+            total - before
+        } else {
+            total
+        }
+    }
+}
+
 /// Reports one round of statistics.
-pub fn record(statistics: &Statistics) {
+pub fn record(statistics: &Statistics, totals: &Totals) {
     gauge!(QUEUE_BYTES).set(statistics.msg_size as f64);
     gauge!(QUEUE_CAPACITY_BYTES).set(statistics.msg_size_max as f64);
     for broker in statistics.brokers.values().filter(|b| is_real(b)) {
@@ -78,22 +97,30 @@ pub fn record(statistics: &Statistics) {
             ("receive", broker.rxerrs),
             ("timeout", broker.req_timeouts),
         ] {
-            // librdkafka keeps the totals; a replaced producer starts again
-            // from 0, which Prometheus reads as a counter reset.
-            counter!(BROKER_ERRORS, "broker" => name.clone(), "kind" => kind).absolute(total);
+            let growth = totals.growth(&name, kind, total);
+            counter!(BROKER_ERRORS, "broker" => name.clone(), "kind" => kind).increment(growth);
         }
     }
 }
 
 /// Records of `topic` the consumer has not read yet, over the partitions it
-/// is assigned (those whose lag librdkafka knows).
+/// is assigned (those whose lag librdkafka knows). From the stored offset,
+/// which follows what the consumer has read: the committed one stays where
+/// the partition was assigned when offsets are committed by a transaction.
 pub fn consumer_lag(statistics: &Statistics, topic: &str) -> u64 {
     statistics.topics.get(topic).map_or(0, |topic| {
         topic
             .partitions
             .values()
             .filter(|partition| partition.partition >= 0 && partition.desired)
-            .map(|partition| u64::try_from(partition.consumer_lag).unwrap_or(0))
+            .map(|partition| {
+                let lag = if partition.consumer_lag_stored >= 0 {
+                    partition.consumer_lag_stored
+                } else {
+                    partition.consumer_lag
+                };
+                u64::try_from(lag).unwrap_or(0)
+            })
             .sum()
     })
 }
@@ -141,7 +168,7 @@ mod tests {
         let statistics: Statistics = serde_json::from_str(SAMPLE).expect("librdkafka's shape");
         let recorder = metrics_util::debugging::DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
-        metrics::with_local_recorder(&recorder, || record(&statistics));
+        metrics::with_local_recorder(&recorder, || record(&statistics, &Totals::default()));
         let seen: std::collections::HashMap<String, String> = snapshotter
             .snapshot()
             .into_vec()
@@ -217,7 +244,13 @@ mod tests {
             fields.insert("desired".into(), desired.into());
             fields.insert("unknown".into(), false.into());
             fields.insert("fetch_state".into(), "active".into());
-            fields.insert("consumer_lag".into(), lag.into());
+            // The stored offset's lag is the one read; the committed one's
+            // stays where a transactional consumer was assigned.
+            fields.insert("consumer_lag_stored".into(), lag.into());
+            fields.insert(
+                "consumer_lag".into(),
+                (if lag < 0 { -1 } else { 5000 }).into(),
+            );
             (id.to_string(), serde_json::Value::Object(fields))
         };
         let mut statistics: serde_json::Value = serde_json::from_str(SAMPLE).expect("sample");

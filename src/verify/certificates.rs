@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -34,6 +34,8 @@ const QUEUED: usize = 16;
 const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
 /// How long one fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a URL whose fetch failed is not fetched again.
+const FAILED_BACKOFF: Duration = Duration::from_secs(60);
 
 /// `[sources.certificates]`: where a source's certificates come from.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -122,8 +124,15 @@ pub(crate) struct Certificates {
     /// Hosts a source fetches from instead of the provider's.
     hosts: Vec<String>,
     pinned: Vec<Arc<RsaKey>>,
-    cache: Arc<Mutex<Cache>>,
     fetcher: Fetcher,
+}
+
+/// The certificates fetched so far, by URL, for every source: a provider's
+/// certificates are public, and kept here they outlive a reload (which
+/// builds every source's check anew) instead of being fetched again.
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
 }
 
 impl std::fmt::Debug for Certificates {
@@ -187,13 +196,11 @@ impl Certificates {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let cache = Arc::new(Mutex::new(Cache::default()));
         Ok(Self {
             rule,
             hosts: options.hosts,
             pinned,
-            fetcher: Fetcher::new(Arc::clone(&cache), options.ca),
-            cache,
+            fetcher: Fetcher::new(options.ca),
         })
     }
 
@@ -205,18 +212,11 @@ impl Certificates {
         if !self.pinned.is_empty() {
             return Ok(Keys::Pinned(&self.pinned));
         }
-        if !self.allows(url, path) {
-            return Err(Unavailable::NotAllowed);
-        }
-        if let Some(key) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(url)
-        {
+        let url = self.allowed(url, path).ok_or(Unavailable::NotAllowed)?;
+        if let Some(key) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&url) {
             return Ok(Keys::Fetched(key));
         }
-        self.fetcher.ask(Job::Certificate(url.to_owned()));
+        self.fetcher.ask(Job::Certificate(url));
         Err(Unavailable::Pending)
     }
 
@@ -224,29 +224,57 @@ impl Certificates {
     /// confirmation), if `rule`'s path and this source's hosts allow it;
     /// whether it will.
     pub(crate) fn visit(&self, url: &str, rule: UrlRule) -> bool {
-        self.allows(url, rule.path) && self.fetcher.ask(Job::Visit(url.to_owned()))
-    }
-
-    /// An https URL without credentials, to an allowed host, with a path
-    /// `path` allows.
-    fn allows(&self, url: &str, path: fn(&str) -> bool) -> bool {
+        // A query is what a confirmation link is made of: checked as the
+        // rule's path, kept as it is.
         let Ok(uri) = url.parse::<http::Uri>() else {
             return false;
         };
-        let Some(authority) = uri.authority() else {
-            return false;
-        };
-        if uri.scheme_str() != Some("https") || authority.as_str().contains('@') {
-            return false;
+        let without_query = format!(
+            "{}://{}{}",
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority()
+                .map(http::uri::Authority::as_str)
+                .unwrap_or_default(),
+            uri.path()
+        );
+        self.allowed(&without_query, rule.path).is_some()
+            && !url.contains('#')
+            && self.fetcher.ask(Job::Visit(url.to_owned()))
+    }
+
+    /// The URL as it is kept and fetched (`https://host/path`, the host in
+    /// lower case), if it is an https URL without credentials, query,
+    /// fragment or port, to an allowed host, with a path `path` allows. One
+    /// certificate has one such URL, so a request cannot name it anew to
+    /// make it fetched again.
+    fn allowed(&self, url: &str, path: fn(&str) -> bool) -> Option<String> {
+        let uri = url.parse::<http::Uri>().ok()?;
+        let authority = uri.authority()?;
+        if uri.scheme_str() != Some("https")
+            || authority.as_str().contains('@')
+            || uri.query().is_some()
+            || url.contains('#')
+        {
+            return None;
         }
+        let host = authority.host().to_ascii_lowercase();
         let host_allowed = if self.hosts.is_empty() {
-            authority.port().is_none() && (self.rule.host)(&authority.host().to_ascii_lowercase())
+            !authority.as_str().contains(':') && (self.rule.host)(&host)
         } else {
             self.hosts
                 .iter()
-                .any(|host| host.eq_ignore_ascii_case(authority.as_str()))
+                .any(|allowed| allowed.eq_ignore_ascii_case(authority.as_str()))
         };
-        host_allowed && path(uri.path())
+        let canonical = if self.hosts.is_empty() {
+            format!("https://{host}{}", uri.path())
+        } else {
+            format!(
+                "https://{}{}",
+                authority.as_str().to_ascii_lowercase(),
+                uri.path()
+            )
+        };
+        (host_allowed && path(uri.path())).then_some(canonical)
     }
 }
 
@@ -267,8 +295,15 @@ struct Cache {
 }
 
 impl Cache {
-    fn get(&self, url: &str) -> Option<Arc<RsaKey>> {
-        self.keys.get(url).cloned()
+    /// The key at `url`, now the last to be dropped.
+    fn get(&mut self, url: &str) -> Option<Arc<RsaKey>> {
+        let key = self.keys.get(url).cloned()?;
+        if let Some(at) = self.order.iter().position(|kept| kept == url)
+            && let Some(used) = self.order.remove(at)
+        {
+            self.order.push_back(used);
+        }
+        Some(key)
     }
 
     fn insert(&mut self, url: String, key: RsaKey) {
@@ -303,34 +338,56 @@ impl Job {
 /// Fetches a source's certificates one at a time on a task of its own,
 /// started with the first job.
 struct Fetcher {
-    cache: Arc<Mutex<Cache>>,
     ca: Option<PathBuf>,
     budget: DefaultDirectRateLimiter,
-    /// Jobs asked for and not done: each is done once however often asked.
-    pending: Arc<Mutex<HashSet<Job>>>,
     jobs: OnceLock<Option<mpsc::Sender<Job>>>,
     throttle: Throttle,
 }
 
+/// Jobs asked for and not done, across sources (each is done once however
+/// often asked), and URLs whose fetch failed lately.
+#[derive(Default)]
+struct Pending {
+    jobs: HashSet<Job>,
+    failed: HashMap<String, Instant>,
+}
+
+fn pending() -> &'static Mutex<Pending> {
+    static PENDING: OnceLock<Mutex<Pending>> = OnceLock::new();
+    PENDING.get_or_init(Mutex::default)
+}
+
 impl Fetcher {
-    fn new(cache: Arc<Mutex<Cache>>, ca: Option<PathBuf>) -> Self {
+    fn new(ca: Option<PathBuf>) -> Self {
         let per_minute = NonZeroU32::new(FETCHES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
         Self {
-            cache,
             ca,
             budget: RateLimiter::direct(Quota::per_minute(per_minute)),
-            pending: Arc::default(),
             jobs: OnceLock::new(),
             throttle: Throttle::default(),
         }
     }
 
-    /// Queues `job` unless it is pending already or the budget is spent;
-    /// whether it was queued or is pending.
+    /// Queues `job` unless it is pending already, failed lately, or the
+    /// budget is spent; whether it was queued or is pending.
     fn ask(&self, job: Job) -> bool {
-        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        if pending.contains(&job) {
+        let mut pending = pending().lock().unwrap_or_else(|p| p.into_inner());
+        if pending.jobs.contains(&job) {
             return true;
+        }
+        if let Job::Certificate(url) = &job
+            && pending
+                .failed
+                .get(url)
+                .is_some_and(|at| at.elapsed() < FAILED_BACKOFF)
+        {
+            return false;
+        }
+        let Some(jobs) = self.jobs.get_or_init(|| self.start()) else {
+            return false;
+        };
+        if jobs.capacity() == 0 {
+            return false;
         }
         // Only a verified delivery asks for a visit: the budget is for the
         // certificate URLs any request can name.
@@ -340,57 +397,57 @@ impl Fetcher {
             }
             return false;
         }
-        let Some(jobs) = self.jobs.get_or_init(|| self.start()) else {
-            return false;
-        };
         if jobs.try_send(job.clone()).is_err() {
             return false;
         }
-        pending.insert(job);
+        pending.jobs.insert(job);
         true
     }
 
     /// The worker, on the runtime of the request that first needs it.
     fn start(&self) -> Option<mpsc::Sender<Job>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let client = match crate::ops::https::client(self.ca.as_deref()) {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::error!("cannot fetch provider certificates: {err}");
+                return None;
+            }
+        };
         let (sender, mut receiver) = mpsc::channel::<Job>(QUEUED);
-        let (cache, pending, ca) = (
-            Arc::clone(&self.cache),
-            Arc::clone(&self.pending),
-            self.ca.clone(),
-        );
         runtime.spawn(async move {
-            let client = match crate::ops::https::client(ca.as_deref()) {
-                Ok(client) => client,
-                Err(err) => {
-                    tracing::error!("cannot fetch provider certificates: {err}");
-                    return;
-                }
-            };
             while let Some(job) = receiver.recv().await {
                 let fetched = fetch(&client, job.url()).await;
-                match (&job, fetched) {
+                let failed = match (&job, fetched) {
                     (Job::Certificate(url), Ok(pem)) => match RsaKey::from_pem(&pem) {
                         Ok(key) => {
                             tracing::info!(%url, "provider certificate fetched");
-                            cache
+                            cache()
                                 .lock()
                                 .unwrap_or_else(|p| p.into_inner())
                                 .insert(url.clone(), key);
+                            false
                         }
                         Err(err) => {
-                            tracing::warn!(%url, "the provider certificate is unusable: {err}")
+                            tracing::warn!(%url, "the provider certificate is unusable: {err}");
+                            true
                         }
                     },
                     (Job::Visit(url), Ok(_)) => {
                         tracing::info!(%url, "visited for the provider (subscription confirmed)");
+                        false
                     }
-                    (job, Err(err)) => tracing::warn!(url = %job.url(), "cannot fetch: {err}"),
+                    (job, Err(err)) => {
+                        tracing::warn!(url = %job.url(), "cannot fetch: {err}");
+                        true
+                    }
+                };
+                let mut pending = pending().lock().unwrap_or_else(|p| p.into_inner());
+                pending.jobs.remove(&job);
+                if let (true, Job::Certificate(url)) = (failed, &job) {
+                    pending.failed.retain(|_, at| at.elapsed() < FAILED_BACKOFF);
+                    pending.failed.insert(url.clone(), Instant::now());
                 }
-                pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&job);
             }
         });
         Some(sender)
@@ -398,20 +455,30 @@ impl Fetcher {
 }
 
 /// GETs `url`: its body, if it answered 200 with at most
-/// [`MAX_CERTIFICATE_BYTES`].
+/// [`MAX_CERTIFICATE_BYTES`] (read no further) within [`FETCH_TIMEOUT`].
 async fn fetch(client: &crate::ops::https::HttpsClient, url: &str) -> Result<Bytes, String> {
+    use http_body_util::BodyExt;
     let request = http::Request::get(url)
         .header(http::header::USER_AGENT, "hookgate")
         .body(Full::new(Bytes::new()))
         .map_err(|err| err.to_string())?;
-    let (status, body) = crate::ops::https::exchange(client, request, FETCH_TIMEOUT).await?;
-    if status != 200 {
-        return Err(format!("answered {status}"));
-    }
-    if body.len() > MAX_CERTIFICATE_BYTES {
-        return Err(format!("{} bytes: too large for a certificate", body.len()));
-    }
-    Ok(body)
+    let answered = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|err| crate::ops::https::describe(&err))?;
+        if response.status() != http::StatusCode::OK {
+            return Err(format!("answered {}", response.status()));
+        }
+        http_body_util::Limited::new(response.into_body(), MAX_CERTIFICATE_BYTES)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(|err| format!("the answer: {err}"))
+    };
+    tokio::time::timeout(FETCH_TIMEOUT, answered)
+        .await
+        .map_err(|_| "no answer in time".to_owned())?
 }
 
 #[cfg(test)]
@@ -426,7 +493,8 @@ mod tests {
     #[test]
     fn only_https_urls_to_the_rule_s_hosts_and_paths_are_allowed() {
         let certificates = Certificates::new(RULE, None).expect("builds");
-        let allows = |certificates: &Certificates, url: &str| certificates.allows(url, RULE.path);
+        let allows =
+            |certificates: &Certificates, url: &str| certificates.allowed(url, RULE.path).is_some();
         assert!(allows(&certificates, "https://certs.example.com/a.pem"));
         for refused in [
             "http://certs.example.com/a.pem",
@@ -435,6 +503,9 @@ mod tests {
             "https://certs.example.com.evil.test/a.pem",
             "https://certs.example.com/a.txt",
             "https://evil.test/certs.example.com/a.pem",
+            "https://certs.example.com/a.pem?again=1",
+            "https://certs.example.com/a.pem#again",
+            "https://certs.example.com:/a.pem",
             "not a url",
         ] {
             assert!(!allows(&certificates, refused), "{refused}");
@@ -445,6 +516,11 @@ mod tests {
             ..CertificateOptions::default()
         };
         let mirrored = Certificates::new(RULE, Some(&options)).expect("builds");
+        // One certificate, one URL: a request cannot name it anew.
+        assert_eq!(
+            certificates.allowed("https://CERTS.example.com/a.pem", RULE.path),
+            certificates.allowed("https://certs.example.com/a.pem", RULE.path)
+        );
         assert!(allows(&mirrored, "https://127.0.0.1:8443/a.pem"));
         assert!(!allows(&mirrored, "https://certs.example.com/a.pem"));
     }
@@ -472,6 +548,12 @@ mod tests {
         assert_eq!(cache.keys.len(), CACHED);
         assert!(cache.get("u0").is_none());
         assert!(cache.get(&format!("u{}", CACHED + 2)).is_some());
+        // A certificate in use is kept while others come and go.
+        assert!(cache.get("u3").is_some());
+        for n in 0..CACHED - 1 {
+            cache.insert(format!("v{n}"), RsaKey::from_pem(pem).expect("key"));
+        }
+        assert!(cache.get("u3").is_some());
     }
 
     #[test]

@@ -11,11 +11,14 @@
 //! PayPal signs the body only through its CRC-32, which anyone can match with
 //! a body of their own: whoever captured a delivery could send another body
 //! under its headers. The replay guard is on and remembers the signed string,
-//! so such a copy is a duplicate for the dedup window; after it, it is not
-//! (docs/providers.md says so).
+//! so such a copy is a duplicate for the dedup window; and the signed
+//! transmission time must be within 72 hours (PayPal retries for 3 days), so
+//! that captured headers expire with the default window.
 //!
 //! Source: <https://developer.paypal.com/api/rest/webhooks/rest/>,
 //! PayPal's SDKs' `WebhookEvent.verify` (paypalrestsdk, rest-api-sdk-java)
+
+use std::time::Duration;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -35,10 +38,10 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     event_id: "json:/id",
     event_type: Some("json:/event_type"),
     forward_headers: &[TRANSMISSION_ID, TRANSMISSION_TIME],
-    timestamped: false,
+    timestamped: true,
     // The body is signed only through a CRC: see above.
     replay_guard: true,
-    tolerance: None,
+    tolerance: Some(Duration::from_secs(72 * 3600)),
     // The capture, order or subscription the event is about.
     partition_key: Some("json:/resource/id"),
 };
@@ -52,8 +55,10 @@ pub(crate) const CERTIFICATES: UrlRule = UrlRule {
         )
     },
     path: |path| {
-        path.strip_prefix("/v1/notifications/certs/")
-            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+        path.strip_prefix("/v1/notifications/certs/CERT-")
+            .is_some_and(|name| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
     },
 };
 
@@ -63,6 +68,8 @@ pub(super) struct PayPal {
     webhook_ids: Vec<Box<[u8]>>,
     certificates: Certificates,
     headers: [SchemeHeader; 5],
+    /// Seconds the transmission time may be from now.
+    tolerance: u64,
 }
 
 impl PayPal {
@@ -84,6 +91,16 @@ impl crate::verify::Scheme for PayPal {
         let (id, time, signature, url) = (id?, time?, signature?, url?);
         if algorithm? != b"SHA256withRSA" {
             return Err(VerifyError::MalformedHeader(AUTH_ALGO));
+        }
+        let sent = std::str::from_utf8(time)
+            .ok()
+            .and_then(|time| {
+                time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .ok_or(VerifyError::MalformedHeader(TRANSMISSION_TIME))?;
+        if sent.unix_timestamp().abs_diff(request.now) > self.tolerance {
+            return Err(VerifyError::StaleTimestamp);
         }
         let signature = base64::engine::general_purpose::STANDARD
             .decode(signature)
@@ -150,6 +167,7 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
             certificates: Certificates::new(CERTIFICATES, input.options.certificates)?,
             headers: [TRANSMISSION_ID, TRANSMISSION_TIME, SIGNATURE, CERT_URL, AUTH_ALGO]
                 .map(SchemeHeader::new),
+            tolerance: input.tolerance,
         }))
     },
     |input| sign(input.secret, input.payload, input.event_id, input.now),
@@ -202,8 +220,13 @@ mod tests {
             certificates: Certificates::new(CERTIFICATES, options).expect("builds"),
             headers: [TRANSMISSION_ID, TRANSMISSION_TIME, SIGNATURE, CERT_URL, AUTH_ALGO]
                 .map(SchemeHeader::new),
+            tolerance: 72 * 3600,
         }
     }
+
+    /// When the made delivery and PayPal's sandbox one were sent.
+    const SENT: i64 = 1_796_040_001;
+    const SANDBOX_SENT: i64 = 1_475_679_460;
 
     /// `Name: value` lines, the request line and framing headers skipped.
     fn headers(text: &str) -> Vec<(&str, &str)> {
@@ -216,22 +239,30 @@ mod tests {
     #[test]
     fn paypal_s_own_signature_and_the_made_one_verify() {
         let sandbox = paypal(&[SANDBOX_WEBHOOK_ID], Some(&pinned("published/CERT-360caa42-fca2a594-a5cafa77.pem")));
-        assert_eq!(run(&sandbox, &headers(SANDBOX_HEADERS), SANDBOX_BODY, 0), Ok(()));
+        assert_eq!(
+            run(&sandbox, &headers(SANDBOX_HEADERS), SANDBOX_BODY, SANDBOX_SENT),
+            Ok(())
+        );
         let made = paypal(&[b"another-webhook", WEBHOOK_ID], Some(&pinned("cert.pem")));
-        assert_eq!(run(&made, &headers(HEADERS), BODY, 0), Ok(()));
+        assert_eq!(run(&made, &headers(HEADERS), BODY, SENT), Ok(()));
+        // Captured headers expire: 72 hours after they were sent.
+        assert_eq!(
+            run(&made, &headers(HEADERS), BODY, SENT + 72 * 3600 + 1),
+            Err(VerifyError::StaleTimestamp)
+        );
     }
 
     #[test]
     fn another_webhook_a_changed_body_or_another_algorithm_is_refused() {
         let made = paypal(&[WEBHOOK_ID], Some(&pinned("cert.pem")));
         let elsewhere = paypal(&[b"ANOTHERWEBHOOK"], Some(&pinned("cert.pem")));
-        assert_eq!(run(&elsewhere, &headers(HEADERS), BODY, 0), Err(VerifyError::Mismatch));
-        assert_eq!(run(&made, &headers(HEADERS), TAMPERED, 0), Err(VerifyError::Mismatch));
+        assert_eq!(run(&elsewhere, &headers(HEADERS), BODY, SENT), Err(VerifyError::Mismatch));
+        assert_eq!(run(&made, &headers(HEADERS), TAMPERED, SENT), Err(VerifyError::Mismatch));
         let sha1: Vec<(&str, &str)> = headers(HEADERS)
             .into_iter()
             .map(|(name, value)| if name == AUTH_ALGO { (name, "SHA1withRSA") } else { (name, value) })
             .collect();
-        assert_eq!(run(&made, &sha1, BODY, 0), Err(VerifyError::MalformedHeader(AUTH_ALGO)));
+        assert_eq!(run(&made, &sha1, BODY, SENT), Err(VerifyError::MalformedHeader(AUTH_ALGO)));
         assert_eq!(run(&made, &[], BODY, 0), Err(VerifyError::MissingHeader(TRANSMISSION_ID)));
     }
 
@@ -240,7 +271,7 @@ mod tests {
         let made = paypal(&[WEBHOOK_ID], Some(&pinned("cert.pem")));
         let headers = crate::verify::test_support::headers(&headers(HEADERS));
         let replay = |body: &[u8]| {
-            made.verify_replay(Signed { headers: &headers, body, now: 0, query: None })
+            made.verify_replay(Signed { headers: &headers, body, now: SENT, query: None })
                 .map(|material| format!("{material:?}"))
         };
         // What the CRC leaves open: the forged body verifies...
@@ -254,7 +285,7 @@ mod tests {
     fn certificates_come_only_from_paypal_s_api_hosts() {
         let fetching = paypal(&[WEBHOOK_ID], None);
         assert_eq!(
-            run(&fetching, &headers(HEADERS), BODY, 0),
+            run(&fetching, &headers(HEADERS), BODY, SENT),
             Err(VerifyError::CertificatePending)
         );
         let elsewhere: Vec<(&str, &str)> = headers(HEADERS)
@@ -268,7 +299,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            run(&fetching, &elsewhere, BODY, 0),
+            run(&fetching, &elsewhere, BODY, SENT),
             Err(VerifyError::MalformedHeader(CERT_URL))
         );
     }
@@ -286,6 +317,6 @@ mod tests {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
-        assert_eq!(run(&scheme, &headers, &delivery.body, 0), Ok(()));
+        assert_eq!(run(&scheme, &headers, &delivery.body, 1_700_000_000), Ok(()));
     }
 }
