@@ -13,10 +13,8 @@
 //! (`customerio-node`, `verifyRequestSignature`) reads it.
 
 use crate::config::secret::Secret;
-use crate::verify::mac::{Algorithm, Encoding, Keys, Signature};
-use crate::verify::{
-    Defaults, Provider, SchemeHeader, Signed, VerifyError, check_timestamp, verdict,
-};
+use crate::verify::v0::{V0, V0Headers};
+use crate::verify::{Defaults, Provider};
 
 const SIGNATURE: &str = "X-CIO-Signature";
 const TIMESTAMP: &str = "X-CIO-Timestamp";
@@ -33,55 +31,25 @@ pub(super) const DEFAULTS: Defaults = Defaults {
     partition_key: Some("json:/data/delivery_id | json:/data/customer_id"),
 };
 
-#[derive(Debug)]
-pub(super) struct CustomerIo {
-    keys: Keys,
-    tolerance: u64,
-    signature: SchemeHeader,
-    timestamp: SchemeHeader,
-}
+/// Slack's scheme under Customer.io's names, the signature bare.
+const HEADERS: V0Headers = V0Headers {
+    signature: SIGNATURE,
+    timestamp: TIMESTAMP,
+    prefix: "",
+};
 
-impl CustomerIo {
-    pub(super) fn new(secrets: &[Secret], tolerance: u64) -> Self {
-        Self {
-            keys: Keys::from_secrets(Algorithm::Sha256, secrets),
-            tolerance,
-            signature: SchemeHeader::new(SIGNATURE),
-            timestamp: SchemeHeader::new(TIMESTAMP),
-        }
-    }
-}
-
-impl crate::verify::Scheme for CustomerIo {
-    fn verify(&self, request: Signed<'_>) -> Result<(), VerifyError> {
-        let signature = Signature::decode(self.signature.required(request.headers)?, Encoding::Hex)
-            .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
-        let timestamp = self.timestamp.required(request.headers)?;
-        check_timestamp(timestamp, request.now, self.tolerance, TIMESTAMP)?;
-        verdict(
-            self.keys
-                .verify_one(&[b"v0:", timestamp, b":", request.body], signature),
-        )
-    }
+pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
+    V0::new(secrets, tolerance, &HEADERS)
 }
 
 /// The two headers Customer.io sends with `body` at `now`.
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    let timestamp = now.to_string();
-    let mac = crate::verify::mac::sign(
-        Algorithm::Sha256,
-        secret,
-        &[b"v0:", timestamp.as_bytes(), b":", body],
-    );
-    vec![
-        (SIGNATURE.into(), hex::encode(mac)),
-        (TIMESTAMP.into(), timestamp),
-    ]
+    crate::verify::v0::sign(secret, body, now, &HEADERS)
 }
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
     DEFAULTS,
-    |input| Ok(Box::new(CustomerIo::new(input.secrets, input.tolerance))),
+    |input| Ok(Box::new(scheme(input.secrets, input.tolerance))),
     |input| input.with_headers(sign(input.secret, input.payload, input.now)),
 )
 .with_sample(|id, now| {
@@ -105,6 +73,7 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::VerifyError;
     use crate::verify::test_support::run;
 
     const SECRET: &[u8] = b"cio-webhook-signing-secret";
@@ -121,7 +90,7 @@ mod tests {
         now: i64,
     ) -> Result<(), VerifyError> {
         let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
-        run(&CustomerIo::new(&secrets, 300), pairs, body, now)
+        run(&scheme(&secrets, 300), pairs, body, now)
     }
 
     #[test]

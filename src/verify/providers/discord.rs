@@ -131,8 +131,8 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::test_support::headers;
-    use crate::verify::{Reply, Scheme as _};
+    use crate::verify::test_support::run;
+    use crate::verify::Reply;
 
     /// `openssl genpkey -algorithm ed25519`; the raw public key in hex.
     const PUBLIC: &str = "d191302a9a1d27db122c554a6c97c0ab4ecfd9eb8190abd9d27a193b2d2e2965";
@@ -142,15 +142,8 @@ mod tests {
     const SIG: &str = "1ad3df4580c339f298b08b382c40891a7d8bbe7d1295ce4d0650afd321054d6a399b2221b3f2a83decd2f8b06aef854fa158677481b70cba6ba26c7549335407";
 
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
-        Discord::new(&[Secret::new(PUBLIC.as_bytes())], 300)
-            .expect("key")
-            .verify(Signed {
-                headers: &headers,
-                body,
-                now,
-                query: None,
-            })
+        let scheme = Discord::new(&[Secret::new(PUBLIC.as_bytes())], 300).expect("key");
+        run(&scheme, &[(SIGNATURE, signature), (TIMESTAMP, timestamp)], body, now)
     }
 
     #[test]

@@ -137,8 +137,7 @@ pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::Scheme as _;
-    use crate::verify::test_support::headers;
+    use crate::verify::test_support::run;
 
     /// `openssl ecparam -name prime256v1 -genkey`, then
     /// `openssl ec -pubout -outform DER | base64`.
@@ -150,15 +149,8 @@ mod tests {
     const SIG: &str = "MEUCIHyIhlkAFRblL4REjyFE9tQ0P+t8FsGhSBhftBkGcqfJAiEAyGPN1S5ULVJh38L7/Z/B+k5A7Cm1zPueUT6/A9tp3Is=";
 
     fn check(signature: &str, timestamp: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let headers = headers(&[(SIGNATURE, signature), (TIMESTAMP, timestamp)]);
-        SendGrid::new(&[Secret::new(PUBLIC.as_bytes())], 300)
-            .expect("key")
-            .verify(Signed {
-                headers: &headers,
-                body,
-                now,
-                query: None,
-            })
+        let scheme = SendGrid::new(&[Secret::new(PUBLIC.as_bytes())], 300).expect("key");
+        run(&scheme, &[(SIGNATURE, signature), (TIMESTAMP, timestamp)], body, now)
     }
 
     #[test]

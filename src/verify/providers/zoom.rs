@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::config::secret::Secret;
-use crate::verify::v0::V0;
+use crate::verify::v0::{V0, V0Headers};
 use crate::verify::{Defaults, Handshake, Provider};
 
 const SIGNATURE: &str = "x-zm-signature";
@@ -52,12 +52,18 @@ pub(super) fn handshake(scheme: &V0, body: &[u8]) -> Option<Handshake> {
     ))
 }
 
+const HEADERS: V0Headers = V0Headers {
+    signature: SIGNATURE,
+    timestamp: TIMESTAMP,
+    prefix: "v0=",
+};
+
 pub(super) fn scheme(secrets: &[Secret], tolerance: u64) -> V0 {
-    V0::new(secrets, tolerance, SIGNATURE, TIMESTAMP)
+    V0::new(secrets, tolerance, &HEADERS)
 }
 
 pub(super) fn sign(secret: &[u8], body: &[u8], now: i64) -> Vec<(String, String)> {
-    crate::verify::v0::sign(secret, body, now, SIGNATURE, TIMESTAMP)
+    crate::verify::v0::sign(secret, body, now, &HEADERS)
 }
 
 pub(in crate::verify) const PROVIDER: Provider = Provider::shared_secret(
