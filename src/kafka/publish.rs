@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -53,8 +53,7 @@ pub enum PublishError {
 
 /// The current event producer: a replacement (made when the last one could
 /// no longer produce) is seen by every request at once.
-#[derive(Clone)]
-struct SharedProducer(Arc<ArcSwap<FutureProducer<Logged>>>);
+struct SharedProducer(ArcSwap<FutureProducer<Logged>>);
 
 impl SharedProducer {
     /// The producer in use now.
@@ -78,6 +77,9 @@ pub struct KafkaPublisher {
     replacing: Mutex<()>,
     /// Deliveries timed out since the last success.
     timeouts_in_a_row: AtomicU32,
+    /// A request is asking the cluster whether the producer is stuck: the
+    /// others that time out meanwhile need not ask too.
+    checking_cluster: AtomicBool,
     produce_timeout: Duration,
     /// The producer's latest client error, kept across replacements.
     last_error: Arc<LastError>,
@@ -170,10 +172,11 @@ impl KafkaPublisher {
         let last_error = Arc::new(LastError::default());
         let producer = client_config.create_with_context(producer_context(&last_error))?;
         Ok(Self {
-            producer: SharedProducer(Arc::new(ArcSwap::from_pointee(producer))),
+            producer: SharedProducer(ArcSwap::from_pointee(producer)),
             client_config,
             replacing: Mutex::new(()),
             timeouts_in_a_row: AtomicU32::new(0),
+            checking_cluster: AtomicBool::new(false),
             produce_timeout: config.produce_timeout(),
             last_error,
         })
@@ -277,24 +280,28 @@ impl KafkaPublisher {
     }
 
     /// Whether `producer`'s own client gets metadata from a broker: if so, its
-    /// timeouts are the producer's fault, not the cluster's.
+    /// timeouts are the producer's fault, not the cluster's. One request asks
+    /// at a time (on a blocking thread); the others count as not knowing.
     async fn cluster_answers(&self, producer: &Arc<FutureProducer<Logged>>) -> bool {
+        if self.checking_cluster.swap(true, Ordering::AcqRel) {
+            return false;
+        }
         let producer = Arc::clone(producer);
-        tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(None, Duration::from_secs(1))
-                .is_ok()
+        let answers = tokio::task::spawn_blocking(move || {
+            metadata_answered(&producer, Duration::from_secs(1)).is_ok()
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false);
+        self.checking_cluster.store(false, Ordering::Release);
+        answers
     }
 
     fn replace(&self, broken: &Arc<FutureProducer<Logged>>, why: String) {
-        let _one_at_a_time = self
-            .replacing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // One replacement at a time; a request that finds one under way
+        // leaves it to that one rather than block an async worker on it.
+        let Ok(_one_at_a_time) = self.replacing.try_lock() else {
+            return;
+        };
         if !Arc::ptr_eq(&self.producer.0.load(), broken) {
             return; // another request already replaced it
         }
@@ -341,12 +348,17 @@ impl KafkaPublisher {
     /// Asks the cluster for its metadata: `Ok` if a broker answered within `timeout`.
     /// Blocks the calling thread.
     pub fn probe(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.producer
-            .current()
-            .client()
-            .fetch_metadata(None, timeout)
-            .map(|_| ())
+        metadata_answered(&self.producer.current(), timeout)
     }
+}
+
+/// Whether a broker gave `producer`'s client the cluster's metadata within
+/// `timeout`. Blocks the calling thread.
+fn metadata_answered(
+    producer: &FutureProducer<Logged>,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    producer.client().fetch_metadata(None, timeout).map(|_| ())
 }
 
 /// Where a publication goes.

@@ -69,8 +69,10 @@ pub fn enabled() -> bool {
 
 /// Exports what is queued, waiting at most a few seconds: at shutdown.
 pub fn flush() {
-    if let Some(export) = EXPORT.get() {
-        let _ = export.processor.force_flush();
+    if let Some(export) = EXPORT.get()
+        && let Err(err) = export.processor.force_flush()
+    {
+        tracing::warn!("spans still queued at shutdown were not all exported: {err}");
     }
 }
 

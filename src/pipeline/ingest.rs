@@ -239,10 +239,6 @@ impl Gateway {
         self.retry_after_secs
     }
 
-    pub fn publisher(&self) -> &Arc<Publisher> {
-        &self.publisher
-    }
-
     /// Answers one request. Callable without a socket.
     pub async fn handle<B>(&self, request: Request<B>) -> HttpResponse
     where

@@ -376,7 +376,11 @@ impl Quarantine {
                             metrics.written.increment(1);
                             metrics.bytes.increment(record_bytes as u64);
                         }
-                        _ => metrics.failed.increment(1),
+                        Ok(Err((err, _))) => {
+                            tracing::debug!(error = %err, "the quarantine did not take a refused request");
+                            metrics.failed.increment(1);
+                        }
+                        Err(_canceled) => metrics.failed.increment(1),
                     }
                 });
             }

@@ -61,11 +61,14 @@ impl Gateway {
         };
         let topic = Arc::clone(&routed.topic);
         let id_key = IdHash::of(&source.name, &id);
-        let claim = match tokio::time::timeout_at(deadline, self.dedup.claim_key(id_key))
-            .await
-            .unwrap_or(Err(ClaimError::StillInFlight))
-            .map_err(|e| with_id(e.into()))?
-        {
+        // A claim that cannot be settled before the deadline is answered as
+        // one still in flight: the provider retries.
+        let claim_by = |key| async move {
+            tokio::time::timeout_at(deadline, self.dedup.claim_key(key))
+                .await
+                .unwrap_or(Err(ClaimError::StillInFlight))
+        };
+        let claim = match claim_by(id_key).await.map_err(|e| with_id(e.into()))? {
             Claimed::Duplicate => return Ok(Stored::Duplicate { id }),
             Claimed::Fresh(claim) => claim,
         };
@@ -75,11 +78,7 @@ impl Gateway {
             .replay_guard
             .then(|| IdHash::of_replay(&source.name, verified.replay_material()));
         let replay_claim = if let Some(key) = replay_key {
-            match tokio::time::timeout_at(deadline, self.dedup.claim_key(key))
-                .await
-                .unwrap_or(Err(ClaimError::StillInFlight))
-                .map_err(|e| with_id(e.into()))?
-            {
+            match claim_by(key).await.map_err(|e| with_id(e.into()))? {
                 Claimed::Duplicate => {
                     tracing::warn!(
                         source = %source.name, event_id = %id,
